@@ -1,0 +1,35 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Services } from '../../services.js';
+import { authenticate, handleErrors } from '../http.js';
+import { faultRenderer } from './faults.js';
+import { negotiate } from './microversion.js';
+import { versionRoutes } from './versions.js';
+import { flavorRoutes } from './flavors.js';
+
+/** Nova's osapi_compute max_request_body_size. */
+const BODY_LIMIT = 114688;
+
+/** The OpenStack Compute API v2.1, mounted under /compute. */
+export function computeApi(services: Services): FastifyPluginAsync {
+  const base = `${services.config.publicUrl}/compute`;
+  return async (app) => {
+    handleErrors(app, faultRenderer(`${services.config.publicUrl}/identity`));
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header('x-compute-request-id', request.id);
+    });
+    app.addHook('onRoute', (route) => {
+      route.bodyLimit ??= BODY_LIMIT;
+    });
+    versionRoutes(app, base);
+
+    await app.register(
+      async (api) => {
+        // keystonemiddleware answers 401 before Nova sees the request; then the version is negotiated.
+        api.addHook('onRequest', authenticate(services));
+        api.addHook('onRequest', async (request, reply) => negotiate(request, reply));
+        flavorRoutes(api, services, base);
+      },
+      { prefix: '/v2.1' },
+    );
+  };
+}

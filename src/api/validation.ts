@@ -1,0 +1,118 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { invalid } from '../errors.js';
+
+/**
+ * JSON Schema validation with the messages OpenStack's services give (they use Python's
+ * jsonschema): "Invalid input for field/attribute flavorRef. Value: x. 'x' is not of type 'integer'".
+ */
+const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false, useDefaults: false });
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+ajv.addFormat('uuid', UUID);
+ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
+ajv.addFormat('ipv4', /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/);
+ajv.addFormat('ipv6', (s: string) => /^[0-9a-f:.]+$/i.test(s) && s.includes(':'));
+
+/** Python's repr(), since OpenStack's messages quote values the Python way. */
+export function pyRepr(value: unknown): string {
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : String(value);
+  if (typeof value === 'string') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
+  return `{${Object.entries(value as object).map(([k, v]) => `${pyRepr(k)}: ${pyRepr(v)}`).join(', ')}}`;
+}
+
+/** Python's str(): strings bare, everything else as repr. */
+const pyStr = (value: unknown) => (typeof value === 'string' ? value : pyRepr(value));
+
+function describe(e: ErrorObject, value: unknown): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return `${pyRepr(p.missingProperty)} is a required property`;
+    case 'additionalProperties':
+      return `Additional properties are not allowed (${pyRepr(p.additionalProperty)} was unexpected)`;
+    case 'type': {
+      const types = String(p.type).split(',');
+      return `${pyRepr(value)} is not of type ${types.map((t) => pyRepr(t)).join(', ')}`;
+    }
+    case 'enum':
+      return `${pyRepr(value)} is not one of ${pyRepr(p.allowedValues)}`;
+    case 'const':
+      return `${pyRepr(p.allowedValue)} was expected`;
+    case 'minLength':
+    case 'minItems':
+      return `${pyRepr(value)} is too short`;
+    case 'maxLength':
+    case 'maxItems':
+      return `${pyRepr(value)} is too long`;
+    case 'pattern':
+      return `${pyRepr(value)} does not match ${pyRepr(p.pattern)}`;
+    case 'format':
+      return `${pyRepr(value)} is not a ${pyRepr(p.format)}`;
+    case 'minimum':
+      return `${pyRepr(value)} is less than the minimum of ${p.limit}`;
+    case 'maximum':
+      return `${pyRepr(value)} is greater than the maximum of ${p.limit}`;
+    case 'exclusiveMinimum':
+      return `${pyRepr(value)} is less than or equal to the minimum of ${p.limit}`;
+    case 'exclusiveMaximum':
+      return `${pyRepr(value)} is greater than or equal to the maximum of ${p.limit}`;
+    case 'uniqueItems':
+      return `${pyRepr(value)} has non-unique elements`;
+    case 'minProperties':
+      return `${pyRepr(value)} does not have enough properties`;
+    case 'maxProperties':
+      return `${pyRepr(value)} has too many properties`;
+    case 'oneOf':
+    case 'anyOf':
+      return `${pyRepr(value)} is not valid under any of the given schemas`;
+    default:
+      return `${pyRepr(value)} is invalid: ${e.message ?? e.keyword}`;
+  }
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let v: unknown = root;
+  for (const seg of pointer.split('/').slice(1)) {
+    v = (v as Record<string, unknown> | undefined)?.[seg.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return v;
+}
+
+export interface ValidationFailure {
+  /** The last path segment: the field the message names, or '' at the root. */
+  field: string;
+  value: unknown;
+  detail: string;
+}
+
+export function explain(e: ErrorObject, data: unknown): ValidationFailure {
+  const value = valueAt(data, e.instancePath);
+  const segments = e.instancePath.split('/').slice(1);
+  return { field: segments[segments.length - 1] ?? '', value, detail: describe(e, value) };
+}
+
+/** Nova's wording of a schema failure. */
+export function novaMessage(f: ValidationFailure): string {
+  return f.field ? `Invalid input for field/attribute ${f.field}. Value: ${pyStr(f.value)}. ${f.detail}` : f.detail;
+}
+
+const compiled = new WeakMap<object, ValidateFunction>();
+
+export function compile(schema: object): ValidateFunction {
+  let fn = compiled.get(schema);
+  if (!fn) {
+    fn = ajv.compile(schema);
+    compiled.set(schema, fn);
+  }
+  return fn;
+}
+
+/** Validates and returns the data typed as T, or throws a 400 worded by `message`. */
+export function validate<T>(schema: object, data: unknown, message: (f: ValidationFailure) => string = novaMessage): T {
+  const fn = compile(schema);
+  if (!fn(data)) throw invalid(message(explain(fn.errors![0], data)));
+  return data as T;
+}

@@ -1,0 +1,120 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Services } from './services.js';
+import { generatePassword } from './identity/passwords.js';
+
+/** The classic flavors every OpenStack tutorial assumes. */
+export const SEED_FLAVORS = [
+  { id: '1', name: 'm1.tiny', vcpus: 1, ram: 512, disk: 1 },
+  { id: '2', name: 'm1.small', vcpus: 1, ram: 2048, disk: 20 },
+  { id: '3', name: 'm1.medium', vcpus: 2, ram: 4096, disk: 40 },
+  { id: '4', name: 'm1.large', vcpus: 4, ram: 8192, disk: 80 },
+  { id: '5', name: 'm1.xlarge', vcpus: 8, ram: 16384, disk: 160 },
+];
+
+export interface FirstStart {
+  adminPassword: string;
+  demoPassword: string;
+  /** True when the passwords were generated here (and so must be printed once). */
+  generated: boolean;
+}
+
+/**
+ * Seeds an empty database: roles, the admin and demo projects and users, flavors and one
+ * image. Does nothing (and returns null) when the database was seeded before.
+ */
+export async function seed(services: Services): Promise<FirstStart | null> {
+  const { db, directory, clock, config } = services;
+  if (await directory.findUser({ name: 'admin' })) return null;
+
+  const adminPassword = config.adminPassword ?? generatePassword();
+  const demoPassword = config.demoPassword ?? generatePassword();
+  const roles = Object.fromEntries(
+    await Promise.all(['admin', 'member', 'reader'].map(async (n) => [n, (await directory.createRole(n)).id])),
+  );
+  const adminProject = await directory.createProject({ name: 'admin', description: 'Bootstrap project for the cloud administrator' });
+  const demoProject = await directory.createProject({ name: 'demo', description: 'Demo project' });
+  const admin = await directory.createUser({ name: 'admin', password: adminPassword, defaultProjectId: adminProject.id });
+  const demo = await directory.createUser({ name: 'demo', password: demoPassword, defaultProjectId: demoProject.id });
+  await directory.assignRole(adminProject.id, admin.id, roles.admin);
+  await directory.assignRole(demoProject.id, demo.id, roles.member);
+
+  const now = clock.now().toISOString();
+  await db
+    .insertInto('flavors')
+    .values(SEED_FLAVORS.map((f) => ({ ...f, ephemeral: 0, swap: 0, rxtx_factor: 1, is_public: 1, disabled: 0, description: null, created_at: now })))
+    .execute();
+
+  await seedImage(services, adminProject.id, now);
+  return { adminPassword, demoPassword, generated: !config.adminPassword || !config.demoPassword };
+}
+
+/**
+ * One public image so that a server can be booted right away. It is a small raw disk of
+ * zeros: the fake driver never reads it; the qemu driver brings its own bootable image.
+ */
+async function seedImage(services: Services, owner: string, now: string): Promise<void> {
+  const { createHash, randomUUID } = await import('node:crypto');
+  const id = randomUUID();
+  const data = Buffer.alloc(1024 * 1024);
+  const dir = join(services.config.dataDir, 'images');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, id), data);
+  await services.db
+    .insertInto('images')
+    .values({
+      id,
+      name: 'nimbus-demo',
+      owner,
+      status: 'active',
+      visibility: 'public',
+      container_format: 'bare',
+      disk_format: 'raw',
+      size: data.length,
+      checksum: createHash('md5').update(data).digest('hex'),
+      os_hash_algo: 'sha512',
+      os_hash_value: createHash('sha512').update(data).digest('hex'),
+      min_disk: 0,
+      min_ram: 0,
+      protected: 0,
+      properties: '{}',
+      tags: '[]',
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+}
+
+/** clouds.yaml for both users, beside the database, readable by its owner only. */
+export function cloudsYamlPath(services: Services): string {
+  return join(services.config.dataDir, 'clouds.yaml');
+}
+
+export function writeCloudsYaml(services: Services, first: FirstStart | null): string {
+  const path = cloudsYamlPath(services);
+  const authUrl = `${services.config.publicUrl}/identity/v3`;
+  mkdirSync(services.config.dataDir, { recursive: true });
+  if (first) {
+    const cloud = (name: string, user: string, password: string) =>
+      [
+        `  ${name}:`,
+        `    auth:`,
+        `      auth_url: ${authUrl}`,
+        `      username: ${user}`,
+        `      password: ${JSON.stringify(password)}`,
+        `      project_name: ${user}`,
+        `      user_domain_name: Default`,
+        `      project_domain_name: Default`,
+        `    region_name: ${services.config.region}`,
+        `    interface: public`,
+        `    identity_api_version: 3`,
+      ].join('\n');
+    const text = ['clouds:', cloud('nimbus-admin', 'admin', first.adminPassword), cloud('nimbus-demo', 'demo', first.demoPassword), ''].join('\n');
+    writeFileSync(path, text, { mode: 0o600 });
+  } else if (existsSync(path)) {
+    // Later starts keep the passwords and follow a changed listen address.
+    const text = readFileSync(path, 'utf8').replace(/auth_url: .*/g, `auth_url: ${authUrl}`);
+    writeFileSync(path, text, { mode: 0o600 });
+  }
+  return path;
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+import { loadConfig, ConfigError, type Config } from './config.js';
+import { createServices, closeServices } from './services.js';
+import { buildApp } from './app.js';
+import { seed, writeCloudsYaml } from './bootstrap.js';
+
+const USAGE = `usage: nimbus <command> [--config FILE]
+
+commands:
+  serve     start the API on the embedded defaults (migrates and seeds on first start)
+  migrate   create or upgrade the database schema, then exit
+
+configuration: a JSON file (--config or NIMBUS_CONFIG) and the environment:
+  NIMBUS_LISTEN (127.0.0.1:8774)  NIMBUS_DATA_DIR (./.nimbus)  NIMBUS_DATABASE_URL
+  NIMBUS_DRIVER (fake)  NIMBUS_PUBLIC_URL  NIMBUS_REGION  NIMBUS_TOKEN_TTL  NIMBUS_LOG_LEVEL
+  NIMBUS_ADMIN_PASSWORD  NIMBUS_DEMO_PASSWORD (first start only)`;
+
+function describeDatabase(config: Config): string {
+  // Never print a PostgreSQL password.
+  return config.databaseUrl.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+async function serve(config: Config): Promise<void> {
+  const services = await createServices(config);
+  const first = await seed(services);
+  const clouds = writeCloudsYaml(services, first);
+  const app = await buildApp(services);
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+
+  const lines = [
+    `Nimbus is listening on ${config.publicUrl}`,
+    `  identity  ${config.publicUrl}/identity/v3`,
+    `  compute   ${config.publicUrl}/compute/v2.1`,
+    `  image     ${config.publicUrl}/image`,
+    `  driver    ${config.driver}`,
+    `  database  ${describeDatabase(config)}`,
+    `  clouds    ${clouds}  (export OS_CLIENT_CONFIG_FILE=${clouds}; openstack --os-cloud nimbus-demo server list)`,
+  ];
+  if (first?.generated) {
+    lines.push('', 'First start: generated passwords, shown this once (clouds.yaml has them too):');
+    if (!config.adminPassword) lines.push(`  admin  ${first.adminPassword}`);
+    if (!config.demoPassword) lines.push(`  demo   ${first.demoPassword}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+
+  const stop = async () => {
+    await app.close();
+    await closeServices(services);
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const command = argv[0];
+  const configIndex = argv.indexOf('--config');
+  const file = configIndex >= 0 ? argv[configIndex + 1] : undefined;
+  if (!command || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  const config = loadConfig({ file });
+  if (command === 'serve') return serve(config);
+  if (command === 'migrate') {
+    const services = await createServices(config);
+    await closeServices(services);
+    return;
+  }
+  process.stderr.write(`nimbus: unknown command "${command}"\n${USAGE}\n`);
+  process.exit(2);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  if (err instanceof ConfigError) process.stderr.write(`nimbus: ${err.message}\n`);
+  else process.stderr.write(`nimbus: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,24 @@
+/**
+ * Time comes from here, never from `new Date()` in the domain, so that tests and the
+ * control API can move it forward (token expiry, resize auto-confirm, reclaim …) at once.
+ */
+export class Clock {
+  private offsetMs = 0;
+
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+
+  nowMs(): number {
+    return Date.now() + this.offsetMs;
+  }
+
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+/** ISO 8601 UTC without milliseconds, as OpenStack renders most timestamps. */
+export function isoSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

@@ -1,0 +1,85 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** One typed configuration. The defaults are the embedded setup: SQLite, fake driver, loopback. */
+export interface Config {
+  listen: { host: string; port: number };
+  /** Base URL clients reach us at; used in links and the service catalog. */
+  publicUrl: string;
+  dataDir: string;
+  /** `sqlite:<path>` or `postgres://…`. */
+  databaseUrl: string;
+  driver: 'fake' | 'qemu';
+  region: string;
+  tokenTtlSeconds: number;
+  logLevel: string;
+  /** Passwords for the seeded users; generated on first start when absent. */
+  adminPassword?: string;
+  demoPassword?: string;
+}
+
+export type ConfigFile = Partial<Omit<Config, 'listen'>> & { listen?: string };
+
+const ENV: Record<string, keyof ConfigFile> = {
+  NIMBUS_LISTEN: 'listen',
+  NIMBUS_PUBLIC_URL: 'publicUrl',
+  NIMBUS_DATA_DIR: 'dataDir',
+  NIMBUS_DATABASE_URL: 'databaseUrl',
+  NIMBUS_DRIVER: 'driver',
+  NIMBUS_REGION: 'region',
+  NIMBUS_TOKEN_TTL: 'tokenTtlSeconds',
+  NIMBUS_LOG_LEVEL: 'logLevel',
+  NIMBUS_ADMIN_PASSWORD: 'adminPassword',
+  NIMBUS_DEMO_PASSWORD: 'demoPassword',
+};
+
+export class ConfigError extends Error {}
+
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  if (!m) throw new ConfigError(`listen must be host:port, got "${value}"`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`listen port out of range: ${port}`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+/**
+ * Precedence: built-in defaults < config file (NIMBUS_CONFIG or --config) < environment < overrides.
+ */
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; overrides?: ConfigFile } = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.NIMBUS_CONFIG;
+  let merged: ConfigFile = {};
+  if (file) {
+    if (!existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
+    try {
+      merged = JSON.parse(readFileSync(file, 'utf8')) as ConfigFile;
+    } catch (err) {
+      throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  for (const [name, key] of Object.entries(ENV)) {
+    if (env[name] !== undefined && env[name] !== '') (merged as Record<string, unknown>)[key] = env[name];
+  }
+  merged = { ...merged, ...options.overrides };
+
+  const listen = parseListen(String(merged.listen ?? '127.0.0.1:8774'));
+  const dataDir = resolve(String(merged.dataDir ?? '.nimbus'));
+  const driver = String(merged.driver ?? 'fake');
+  if (driver !== 'fake' && driver !== 'qemu') throw new ConfigError(`driver must be fake or qemu, got "${driver}"`);
+  const ttl = Number(merged.tokenTtlSeconds ?? 3600);
+  if (!Number.isInteger(ttl) || ttl <= 0) throw new ConfigError(`tokenTtlSeconds must be a positive integer`);
+  const urlHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host;
+  return {
+    listen,
+    publicUrl: String(merged.publicUrl ?? `http://${urlHost}:${listen.port}`).replace(/\/+$/, ''),
+    dataDir,
+    databaseUrl: String(merged.databaseUrl ?? `sqlite:${resolve(dataDir, 'nimbus.sqlite')}`),
+    driver,
+    region: String(merged.region ?? 'RegionOne'),
+    tokenTtlSeconds: ttl,
+    logLevel: String(merged.logLevel ?? 'info'),
+    adminPassword: merged.adminPassword,
+    demoPassword: merged.demoPassword,
+  };
+}

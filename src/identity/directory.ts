@@ -1,0 +1,262 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/database.js';
+import type { ProjectTable, UserTable, RoleTable } from '../db/schema.js';
+import { conflict, notFound } from '../errors.js';
+import type { Clock } from '../clock.js';
+import { hashPassword } from './passwords.js';
+
+/** Keystone has one domain we serve: `default`. */
+export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' } as const;
+
+/** Keystone's default implied roles: admin ⇒ member ⇒ reader. */
+const IMPLIES: Record<string, string[]> = { admin: ['member'], member: ['reader'] };
+
+export function effectiveRoles(names: string[]): string[] {
+  const out = new Set<string>();
+  const visit = (n: string) => {
+    if (out.has(n)) return;
+    out.add(n);
+    for (const m of IMPLIES[n] ?? []) visit(m);
+  };
+  names.forEach(visit);
+  return [...out];
+}
+
+const uuidHex = () => randomUUID().replace(/-/g, '');
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e.code === '23505' || /UNIQUE constraint failed/.test(e.message ?? '');
+}
+
+/** Projects, users, roles and role assignments: the identity data the rest of Nimbus scopes by. */
+export class Directory {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  // ── projects ──
+  async createProject(input: { name: string; description?: string; enabled?: boolean; id?: string }): Promise<ProjectTable> {
+    const row: ProjectTable = {
+      id: input.id ?? uuidHex(),
+      name: input.name,
+      domain_id: DEFAULT_DOMAIN.id,
+      description: input.description ?? '',
+      enabled: input.enabled === false ? 0 : 1,
+      created_at: this.clock.now().toISOString(),
+    };
+    try {
+      await this.db.insertInto('projects').values(row).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`Conflict occurred attempting to store project - it already exists: ${input.name}`);
+      throw err;
+    }
+    return row;
+  }
+
+  listProjects(filter: { name?: string; enabled?: boolean } = {}): Promise<ProjectTable[]> {
+    let q = this.db.selectFrom('projects').selectAll().orderBy('name');
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
+    return q.execute();
+  }
+
+  async findProject(idOrName: { id?: string; name?: string }): Promise<ProjectTable | undefined> {
+    let q = this.db.selectFrom('projects').selectAll();
+    q = idOrName.id !== undefined ? q.where('id', '=', idOrName.id) : q.where('name', '=', idOrName.name ?? '');
+    return q.executeTakeFirst();
+  }
+
+  async getProject(id: string): Promise<ProjectTable> {
+    const p = await this.findProject({ id });
+    if (!p) throw notFound(`Could not find project: ${id}.`);
+    return p;
+  }
+
+  async updateProject(id: string, patch: { name?: string; description?: string; enabled?: boolean }): Promise<ProjectTable> {
+    await this.getProject(id);
+    const values: Partial<ProjectTable> = {};
+    if (patch.name !== undefined) values.name = patch.name;
+    if (patch.description !== undefined) values.description = patch.description;
+    if (patch.enabled !== undefined) values.enabled = patch.enabled ? 1 : 0;
+    if (Object.keys(values).length) {
+      try {
+        await this.db.updateTable('projects').set(values).where('id', '=', id).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw conflict(`Conflict occurred attempting to store project - it already exists: ${patch.name}`);
+        throw err;
+      }
+    }
+    return this.getProject(id);
+  }
+
+  async deleteProject(id: string): Promise<void> {
+    const r = await this.db.deleteFrom('projects').where('id', '=', id).executeTakeFirst();
+    if (!r.numDeletedRows) throw notFound(`Could not find project: ${id}.`);
+  }
+
+  // ── users ──
+  async createUser(input: {
+    name: string;
+    password: string;
+    email?: string | null;
+    enabled?: boolean;
+    defaultProjectId?: string | null;
+    id?: string;
+  }): Promise<UserTable> {
+    const row: UserTable = {
+      id: input.id ?? uuidHex(),
+      name: input.name,
+      domain_id: DEFAULT_DOMAIN.id,
+      password_hash: await hashPassword(input.password),
+      email: input.email ?? null,
+      enabled: input.enabled === false ? 0 : 1,
+      default_project_id: input.defaultProjectId ?? null,
+      created_at: this.clock.now().toISOString(),
+    };
+    try {
+      await this.db.insertInto('users').values(row).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`Conflict occurred attempting to store user - Duplicate entry found with name ${input.name} at domain ID ${DEFAULT_DOMAIN.id}.`);
+      throw err;
+    }
+    return row;
+  }
+
+  listUsers(filter: { name?: string } = {}): Promise<UserTable[]> {
+    let q = this.db.selectFrom('users').selectAll().orderBy('name');
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    return q.execute();
+  }
+
+  async findUser(idOrName: { id?: string; name?: string }): Promise<UserTable | undefined> {
+    let q = this.db.selectFrom('users').selectAll();
+    q = idOrName.id !== undefined ? q.where('id', '=', idOrName.id) : q.where('name', '=', idOrName.name ?? '');
+    return q.executeTakeFirst();
+  }
+
+  async getUser(id: string): Promise<UserTable> {
+    const u = await this.findUser({ id });
+    if (!u) throw notFound(`Could not find user: ${id}.`);
+    return u;
+  }
+
+  async updateUser(
+    id: string,
+    patch: { name?: string; password?: string; email?: string | null; enabled?: boolean; defaultProjectId?: string | null },
+  ): Promise<UserTable> {
+    await this.getUser(id);
+    const values: Partial<UserTable> = {};
+    if (patch.name !== undefined) values.name = patch.name;
+    if (patch.password !== undefined) values.password_hash = await hashPassword(patch.password);
+    if (patch.email !== undefined) values.email = patch.email;
+    if (patch.enabled !== undefined) values.enabled = patch.enabled ? 1 : 0;
+    if (patch.defaultProjectId !== undefined) values.default_project_id = patch.defaultProjectId;
+    if (Object.keys(values).length) {
+      try {
+        await this.db.updateTable('users').set(values).where('id', '=', id).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) throw conflict(`Conflict occurred attempting to store user - Duplicate entry found with name ${patch.name} at domain ID ${DEFAULT_DOMAIN.id}.`);
+        throw err;
+      }
+    }
+    return this.getUser(id);
+  }
+
+  async deleteUser(id: string): Promise<void> {
+    const r = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    if (!r.numDeletedRows) throw notFound(`Could not find user: ${id}.`);
+  }
+
+  // ── roles ──
+  async createRole(name: string, id?: string): Promise<RoleTable> {
+    const row = { id: id ?? uuidHex(), name };
+    try {
+      await this.db.insertInto('roles').values(row).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`Conflict occurred attempting to store role - Duplicate entry found with name ${name}.`);
+      throw err;
+    }
+    return row;
+  }
+
+  listRoles(filter: { name?: string } = {}): Promise<RoleTable[]> {
+    let q = this.db.selectFrom('roles').selectAll().orderBy('name');
+    if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    return q.execute();
+  }
+
+  async getRole(id: string): Promise<RoleTable> {
+    const r = await this.db.selectFrom('roles').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) throw notFound(`Could not find role: ${id}.`);
+    return r;
+  }
+
+  async deleteRole(id: string): Promise<void> {
+    const r = await this.db.deleteFrom('roles').where('id', '=', id).executeTakeFirst();
+    if (!r.numDeletedRows) throw notFound(`Could not find role: ${id}.`);
+  }
+
+  // ── role assignments ──
+  async assignRole(projectId: string, userId: string, roleId: string): Promise<void> {
+    await Promise.all([this.getProject(projectId), this.getUser(userId), this.getRole(roleId)]);
+    const exists = await this.db
+      .selectFrom('role_assignments')
+      .select('role_id')
+      .where('project_id', '=', projectId)
+      .where('user_id', '=', userId)
+      .where('role_id', '=', roleId)
+      .executeTakeFirst();
+    if (!exists) await this.db.insertInto('role_assignments').values({ project_id: projectId, user_id: userId, role_id: roleId }).execute();
+  }
+
+  async unassignRole(projectId: string, userId: string, roleId: string): Promise<void> {
+    const r = await this.db
+      .deleteFrom('role_assignments')
+      .where('project_id', '=', projectId)
+      .where('user_id', '=', userId)
+      .where('role_id', '=', roleId)
+      .executeTakeFirst();
+    if (!r.numDeletedRows) throw notFound(`Could not find role assignment with role: ${roleId}, user or group: ${userId}, project, domain, or system: ${projectId}.`);
+  }
+
+  async hasAssignment(projectId: string, userId: string, roleId: string): Promise<boolean> {
+    const r = await this.db
+      .selectFrom('role_assignments')
+      .select('role_id')
+      .where('project_id', '=', projectId)
+      .where('user_id', '=', userId)
+      .where('role_id', '=', roleId)
+      .executeTakeFirst();
+    return r !== undefined;
+  }
+
+  listAssignments(filter: { userId?: string; projectId?: string; roleId?: string } = {}) {
+    let q = this.db
+      .selectFrom('role_assignments')
+      .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
+      .select(['role_assignments.user_id', 'role_assignments.project_id', 'role_assignments.role_id', 'roles.name as role_name']);
+    if (filter.userId) q = q.where('role_assignments.user_id', '=', filter.userId);
+    if (filter.projectId) q = q.where('role_assignments.project_id', '=', filter.projectId);
+    if (filter.roleId) q = q.where('role_assignments.role_id', '=', filter.roleId);
+    return q.execute();
+  }
+
+  /** Names of the roles a user holds directly on a project (not yet expanded by implication). */
+  async roleNames(userId: string, projectId: string): Promise<string[]> {
+    const rows = await this.listAssignments({ userId, projectId });
+    return rows.map((r) => r.role_name);
+  }
+
+  /** Enabled projects where the user holds at least one role. */
+  async projectsOfUser(userId: string): Promise<ProjectTable[]> {
+    return this.db
+      .selectFrom('projects')
+      .selectAll()
+      .where('enabled', '=', 1)
+      .where('id', 'in', (eb) => eb.selectFrom('role_assignments').select('project_id').where('user_id', '=', userId))
+      .orderBy('name')
+      .execute();
+  }
+}

@@ -1,0 +1,126 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from '../db/database.js';
+import type { Clock } from '../clock.js';
+import { DEFAULT_DOMAIN, effectiveRoles } from './directory.js';
+
+/** Who is calling, as every API layer sees it after authentication. */
+export interface AuthContext {
+  userId: string;
+  userName: string;
+  projectId: string | null;
+  projectName: string | null;
+  roles: { id: string; name: string }[];
+  isAdmin: boolean;
+  methods: string[];
+  auditId: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+export const DOMAIN = DEFAULT_DOMAIN;
+
+const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/**
+ * Validated tokens are cached briefly so a busy API node does not read the database
+ * on every call; revocation on this node clears the entry at once, and other nodes
+ * see it within CACHE_MS (keystonemiddleware caches for minutes).
+ */
+const CACHE_MS = 2000;
+const CACHE_MAX = 10000;
+
+export class Tokens {
+  private readonly cache = new Map<string, { ctx: AuthContext; until: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  async issue(input: { userId: string; projectId: string | null; methods: string[]; auditId?: string; expiresAt?: Date }) {
+    const token = 'nb' + randomBytes(32).toString('base64url');
+    const now = this.clock.now();
+    const expires = input.expiresAt ?? new Date(now.getTime() + this.ttlSeconds * 1000);
+    await this.db
+      .insertInto('tokens')
+      .values({
+        id: hashToken(token),
+        user_id: input.userId,
+        project_id: input.projectId,
+        methods: input.methods.join(','),
+        audit_id: input.auditId ?? randomBytes(16).toString('base64url').slice(0, 22),
+        issued_at: now.toISOString(),
+        expires_at: expires.toISOString(),
+        revoked: 0,
+      })
+      .execute();
+    const ctx = await this.validate(token);
+    if (!ctx) throw new Error('token issued for a user or project that cannot hold it');
+    return { token, ctx };
+  }
+
+  /** The caller's context, or null when the token is unknown, expired, revoked or its user/project disabled. */
+  async validate(token: string): Promise<AuthContext | null> {
+    const id = hashToken(token);
+    const now = this.clock.nowMs();
+    const hit = this.cache.get(id);
+    if (hit && hit.until > now && hit.ctx.expiresAt.getTime() > now) return hit.ctx;
+
+    const row = await this.db
+      .selectFrom('tokens')
+      .innerJoin('users', 'users.id', 'tokens.user_id')
+      .select(['tokens.user_id', 'tokens.project_id', 'tokens.methods', 'tokens.audit_id', 'tokens.issued_at', 'tokens.expires_at', 'tokens.revoked', 'users.name as user_name', 'users.enabled as user_enabled'])
+      .where('tokens.id', '=', id)
+      .executeTakeFirst();
+    if (!row || row.revoked || !row.user_enabled || Date.parse(row.expires_at) <= now) {
+      this.cache.delete(id);
+      return null;
+    }
+    let projectName: string | null = null;
+    let roles: { id: string; name: string }[] = [];
+    if (row.project_id) {
+      const project = await this.db.selectFrom('projects').select(['name', 'enabled']).where('id', '=', row.project_id).executeTakeFirst();
+      if (!project || !project.enabled) return null;
+      projectName = project.name;
+      const direct = await this.db
+        .selectFrom('role_assignments')
+        .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
+        .select('roles.name')
+        .where('role_assignments.user_id', '=', row.user_id)
+        .where('role_assignments.project_id', '=', row.project_id)
+        .execute();
+      if (direct.length === 0) return null; // the user lost every role on the project
+      const names = effectiveRoles(direct.map((r) => r.name));
+      roles = await this.db.selectFrom('roles').select(['id', 'name']).where('name', 'in', names).orderBy('name').execute();
+    }
+    const ctx: AuthContext = {
+      userId: row.user_id,
+      userName: row.user_name,
+      projectId: row.project_id,
+      projectName,
+      roles,
+      isAdmin: roles.some((r) => r.name === 'admin'),
+      methods: row.methods.split(','),
+      auditId: row.audit_id,
+      issuedAt: new Date(row.issued_at),
+      expiresAt: new Date(row.expires_at),
+    };
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(id, { ctx, until: now + CACHE_MS });
+    return ctx;
+  }
+
+  async revoke(token: string): Promise<boolean> {
+    const id = hashToken(token);
+    this.cache.delete(id);
+    const r = await this.db.updateTable('tokens').set({ revoked: 1 }).where('id', '=', id).where('revoked', '=', 0).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Expired tokens are useless; drop them so the table stays small. */
+  async purgeExpired(): Promise<number> {
+    const r = await this.db.deleteFrom('tokens').where('expires_at', '<', this.clock.now().toISOString()).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Nova's, Glance's and Keystone's default policies, as data. A rule names who may act:
+ *   any            every authenticated caller
+ *   admin          a caller holding the admin role
+ *   project_reader admin, or reader (member, admin imply it) on the target's project
+ *   project_member admin, or member on the target's project
+ * Operators may override any entry in the config file's `policy` map.
+ */
+export type Rule = 'any' | 'admin' | 'project_reader' | 'project_member';
+
+export const DEFAULT_RULES: Record<string, Rule> = {
+  // identity
+  'identity:get_project': 'admin',
+  'identity:list_projects': 'admin',
+  'identity:create_project': 'admin',
+  'identity:update_project': 'admin',
+  'identity:delete_project': 'admin',
+  'identity:get_user': 'admin',
+  'identity:list_users': 'admin',
+  'identity:create_user': 'admin',
+  'identity:update_user': 'admin',
+  'identity:delete_user': 'admin',
+  'identity:get_role': 'admin',
+  'identity:list_roles': 'admin',
+  'identity:create_role': 'admin',
+  'identity:delete_role': 'admin',
+  'identity:list_role_assignments': 'admin',
+  'identity:create_grant': 'admin',
+  'identity:revoke_grant': 'admin',
+  'identity:check_grant': 'admin',
+  'identity:get_domain': 'any',
+  'identity:list_domains': 'admin',
+
+  // compute: flavors
+  'os_compute_api:os-flavor-manage:create': 'admin',
+  'os_compute_api:os-flavor-manage:update': 'admin',
+  'os_compute_api:os-flavor-manage:delete': 'admin',
+  'os_compute_api:os-flavor-extra-specs:index': 'project_reader',
+  'os_compute_api:os-flavor-extra-specs:show': 'project_reader',
+  'os_compute_api:os-flavor-extra-specs:create': 'admin',
+  'os_compute_api:os-flavor-extra-specs:update': 'admin',
+  'os_compute_api:os-flavor-extra-specs:delete': 'admin',
+  'os_compute_api:os-flavor-access': 'admin',
+  'os_compute_api:os-flavor-access:add_tenant_access': 'admin',
+  'os_compute_api:os-flavor-access:remove_tenant_access': 'admin',
+
+  // image
+  'image:add_image': 'project_member',
+  'image:get_image': 'project_reader',
+  'image:get_images': 'any',
+  'image:modify_image': 'project_member',
+  'image:delete_image': 'project_member',
+  'image:upload_image': 'project_member',
+  'image:download_image': 'project_reader',
+  'image:publicize_image': 'admin',
+};

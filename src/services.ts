@@ -1,0 +1,39 @@
+import pino, { type Logger } from 'pino';
+import { Clock } from './clock.js';
+import type { Config } from './config.js';
+import { openDatabase, migrate, type Db } from './db/database.js';
+import { Directory } from './identity/directory.js';
+import { Tokens } from './identity/tokens.js';
+import { Policy } from './policy/policy.js';
+
+/** Everything a request handler may use, built once per process. */
+export interface Services {
+  config: Config;
+  clock: Clock;
+  db: Db;
+  log: Logger;
+  directory: Directory;
+  tokens: Tokens;
+  policy: Policy;
+}
+
+export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
+  const log = options.log ?? pino({ level: config.logLevel, base: undefined });
+  const clock = options.clock ?? new Clock();
+  const db = await openDatabase(config.databaseUrl);
+  const applied = await migrate(db);
+  if (applied.length) log.info({ migrations: applied }, 'database migrated');
+  return {
+    config,
+    clock,
+    db,
+    log,
+    directory: new Directory(db, clock),
+    tokens: new Tokens(db, clock, config.tokenTtlSeconds),
+    policy: new Policy(),
+  };
+}
+
+export async function closeServices(services: Services): Promise<void> {
+  await services.db.destroy();
+}
