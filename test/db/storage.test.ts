@@ -1,0 +1,241 @@
+/**
+ * Storage on whichever database the harness uses: SQLite in a temporary directory by
+ * default, a fresh PostgreSQL database when NIMBUS_TEST_DATABASE_URL is set. The same
+ * migrations and repositories must behave the same on both.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, migrate, isPostgresUrl, type Db } from '../../src/db/database.js';
+import { Directory } from '../../src/identity/directory.js';
+import { Tokens } from '../../src/identity/tokens.js';
+import { verifyPassword } from '../../src/identity/passwords.js';
+import { loadConfig } from '../../src/config.js';
+import { createServices, closeServices } from '../../src/services.js';
+import { seed, SEED_FLAVORS } from '../../src/bootstrap.js';
+import { Clock } from '../../src/clock.js';
+import { NimbusError } from '../../src/errors.js';
+import { freshDatabase, PG_URL } from '../support.js';
+
+let dir: string;
+let url: string;
+let drop: () => Promise<void>;
+let db: Db;
+const clock = new Clock();
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'nimbus-storage-'));
+  const fresh = await freshDatabase();
+  drop = fresh.drop;
+  url = fresh.url ?? `sqlite:${join(dir, 'nimbus.sqlite')}`;
+  db = await openDatabase(url);
+});
+
+after(async () => {
+  await db?.destroy();
+  await drop?.();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const kind = (err: unknown) => (err instanceof NimbusError ? err.kind : err);
+
+test('the harness database is the one NIMBUS_TEST_DATABASE_URL names, or SQLite', () => {
+  assert.equal(isPostgresUrl(url), Boolean(PG_URL));
+});
+
+test('migrations apply once, and running them again (in a new connection too) changes nothing', async () => {
+  const applied = await migrate(db);
+  assert.equal(applied[0], '001_platform');
+  assert.deepEqual(applied, [...applied].sort(), 'migrations apply in name order');
+  assert.deepEqual(await migrate(db), []);
+  const again = await openDatabase(url);
+  try {
+    assert.deepEqual(await migrate(again), []);
+  } finally {
+    await again.destroy();
+  }
+  const tables = (await db.introspection.getTables()).map((t) => t.name).sort();
+  for (const t of ['flavor_access', 'flavor_extra_specs', 'flavors', 'images', 'projects', 'role_assignments', 'roles', 'tokens', 'users']) {
+    assert.ok(tables.includes(t), `table ${t} exists (have ${tables.join(', ')})`);
+  }
+});
+
+test('projects round-trip: create, find by id and name, update, list, delete', async () => {
+  const directory = new Directory(db, clock);
+  const p = await directory.createProject({ name: 'storage-projekt-ü', description: 'Ünïcödé and "quotes"' });
+  assert.match(p.id, /^[0-9a-f]{32}$/);
+  assert.deepEqual(await directory.findProject({ id: p.id }), p);
+  assert.deepEqual(await directory.findProject({ name: 'storage-projekt-ü' }), p);
+  const updated = await directory.updateProject(p.id, { description: 'changed', enabled: false });
+  assert.equal(updated.description, 'changed');
+  assert.equal(updated.enabled, 0);
+  assert.equal(updated.name, p.name);
+  assert.deepEqual((await directory.listProjects({ name: p.name, enabled: false })).map((x) => x.id), [p.id]);
+  assert.deepEqual(await directory.listProjects({ name: p.name, enabled: true }), []);
+  await directory.deleteProject(p.id);
+  assert.equal(await directory.findProject({ id: p.id }), undefined);
+  await assert.rejects(directory.deleteProject(p.id), (e) => kind(e) === 'not_found');
+});
+
+test('a duplicate project, user or role name is a conflict on either database', async () => {
+  const directory = new Directory(db, clock);
+  await directory.createProject({ name: 'dup-project' });
+  await assert.rejects(directory.createProject({ name: 'dup-project' }), (e) => kind(e) === 'conflict');
+  await directory.createUser({ name: 'dup-user', password: 'pw' });
+  await assert.rejects(directory.createUser({ name: 'dup-user', password: 'pw' }), (e) => kind(e) === 'conflict');
+  await directory.createRole('dup-role');
+  await assert.rejects(directory.createRole('dup-role'), (e) => kind(e) === 'conflict');
+});
+
+test('users round-trip with a scrypt hash, never the password', async () => {
+  const directory = new Directory(db, clock);
+  const project = await directory.createProject({ name: 'user-home' });
+  const u = await directory.createUser({ name: 'alice', password: 's3cret', email: 'alice@example.org', defaultProjectId: project.id });
+  const stored = await directory.getUser(u.id);
+  assert.deepEqual(stored, u);
+  assert.match(stored.password_hash, /^scrypt\$/);
+  assert.ok(!stored.password_hash.includes('s3cret'));
+  assert.equal(await verifyPassword('s3cret', stored.password_hash), true);
+  assert.equal(await verifyPassword('wrong', stored.password_hash), false);
+  const changed = await directory.updateUser(u.id, { password: 'n3w', email: null, enabled: false });
+  assert.equal(changed.email, null);
+  assert.equal(changed.enabled, 0);
+  assert.equal(await verifyPassword('n3w', changed.password_hash), true);
+  assert.deepEqual((await directory.listUsers({ name: 'alice' })).map((x) => x.id), [u.id]);
+});
+
+test('role assignments round-trip and go away with their user (foreign keys cascade)', async () => {
+  const directory = new Directory(db, clock);
+  const project = await directory.createProject({ name: 'assign-project' });
+  const user = await directory.createUser({ name: 'assign-user', password: 'pw' });
+  const role = await directory.createRole('assign-role');
+  await directory.assignRole(project.id, user.id, role.id);
+  await directory.assignRole(project.id, user.id, role.id); // granting twice is no error
+  assert.equal(await directory.hasAssignment(project.id, user.id, role.id), true);
+  assert.deepEqual(await directory.roleNames(user.id, project.id), ['assign-role']);
+  assert.deepEqual((await directory.projectsOfUser(user.id)).map((p) => p.id), [project.id]);
+  assert.deepEqual(await directory.listAssignments({ userId: user.id }), [
+    { user_id: user.id, project_id: project.id, role_id: role.id, role_name: 'assign-role' },
+  ]);
+  await directory.deleteUser(user.id);
+  assert.deepEqual(await directory.listAssignments({ projectId: project.id }), []);
+  await assert.rejects(directory.unassignRole(project.id, user.id, role.id), (e) => kind(e) === 'not_found');
+});
+
+test('tokens are stored hashed, validate to the caller, expire and revoke', async () => {
+  const directory = new Directory(db, clock);
+  const tokens = new Tokens(db, clock, 60);
+  const project = await directory.createProject({ name: 'token-project' });
+  const user = await directory.createUser({ name: 'token-user', password: 'pw' });
+  for (const name of ['admin', 'member', 'reader']) {
+    if (!(await directory.listRoles({ name })).length) await directory.createRole(name);
+  }
+  const member = (await directory.listRoles({ name: 'member' }))[0];
+  await directory.assignRole(project.id, user.id, member.id);
+
+  const { token, ctx } = await tokens.issue({ userId: user.id, projectId: project.id, methods: ['password'] });
+  assert.equal(ctx.userName, 'token-user');
+  assert.equal(ctx.projectName, 'token-project');
+  assert.deepEqual(ctx.roles.map((r) => r.name), ['member', 'reader']);
+  assert.equal(ctx.isAdmin, false);
+  const rows = await db.selectFrom('tokens').selectAll().where('user_id', '=', user.id).execute();
+  assert.equal(rows.length, 1);
+  assert.notEqual(rows[0].id, token);
+  assert.match(rows[0].id, /^[0-9a-f]{64}$/);
+
+  // A second Tokens has no cache: this is what the database says.
+  const fresh = new Tokens(db, clock, 60);
+  assert.equal((await fresh.validate(token))?.userId, user.id);
+  assert.equal(await fresh.revoke(token), true);
+  assert.equal(await fresh.revoke(token), false);
+  assert.equal(await new Tokens(db, clock, 60).validate(token), null);
+
+  const unscoped = await tokens.issue({ userId: user.id, projectId: null, methods: ['password'] });
+  assert.equal(unscoped.ctx.projectId, null);
+  assert.deepEqual(unscoped.ctx.roles, []);
+  const later = new Clock();
+  later.advance(61_000);
+  assert.equal(await new Tokens(db, later, 60).validate(unscoped.token), null);
+  assert.ok((await new Tokens(db, later, 60).purgeExpired()) >= 2);
+  assert.deepEqual(await db.selectFrom('tokens').selectAll().where('user_id', '=', user.id).execute(), []);
+});
+
+test('flavors, extra specs and access rows round-trip with their types', async () => {
+  const now = clock.now().toISOString();
+  await db
+    .insertInto('flavors')
+    .values({ id: 'rt-1', name: 'rt.flavor', vcpus: 3, ram: 3072, disk: 30, ephemeral: 5, swap: 512, rxtx_factor: 1.5, is_public: 0, disabled: 0, description: 'ütf-8 ✓', created_at: now })
+    .execute();
+  await db.insertInto('flavor_extra_specs').values([{ flavor_id: 'rt-1', key: 'hw:cpu_policy', value: 'dedicated' }]).execute();
+  await db.insertInto('flavor_access').values({ flavor_id: 'rt-1', project_id: 'p1' }).execute();
+  const f = await db.selectFrom('flavors').selectAll().where('id', '=', 'rt-1').executeTakeFirstOrThrow();
+  assert.deepEqual(f, { id: 'rt-1', name: 'rt.flavor', vcpus: 3, ram: 3072, disk: 30, ephemeral: 5, swap: 512, rxtx_factor: 1.5, is_public: 0, disabled: 0, description: 'ütf-8 ✓', created_at: now });
+  await db.deleteFrom('flavors').where('id', '=', 'rt-1').execute();
+  assert.deepEqual(await db.selectFrom('flavor_extra_specs').selectAll().where('flavor_id', '=', 'rt-1').execute(), []);
+  assert.deepEqual(await db.selectFrom('flavor_access').selectAll().where('flavor_id', '=', 'rt-1').execute(), []);
+});
+
+test('an image size past 2 GiB comes back as the same number (bigint on PostgreSQL)', async () => {
+  const now = clock.now().toISOString();
+  const size = 5 * 1024 ** 3 + 7;
+  await db
+    .insertInto('images')
+    .values({ id: 'img-big', name: null, owner: 'o', status: 'queued', visibility: 'private', container_format: null, disk_format: null, size, checksum: null, os_hash_algo: null, os_hash_value: null, min_disk: 0, min_ram: 0, protected: 0, properties: JSON.stringify({ os_distro: 'debian' }), tags: '["a","b"]', created_at: now, updated_at: now })
+    .execute();
+  const img = await db.selectFrom('images').selectAll().where('id', '=', 'img-big').executeTakeFirstOrThrow();
+  assert.equal(img.size, size);
+  assert.equal(typeof img.size, 'number');
+  assert.equal(img.name, null);
+  assert.deepEqual(JSON.parse(img.properties), { os_distro: 'debian' });
+});
+
+test('a transaction that throws leaves nothing behind', async () => {
+  await assert.rejects(
+    db.transaction().execute(async (tx) => {
+      await tx.insertInto('roles').values({ id: 'tx-role', name: 'tx-role' }).execute();
+      throw new Error('abort');
+    }),
+    /abort/,
+  );
+  assert.equal(await db.selectFrom('roles').select('id').where('id', '=', 'tx-role').executeTakeFirst(), undefined);
+});
+
+test('seeding a fresh database creates the embedded setup once; seeding again does nothing', async () => {
+  const fresh = await freshDatabase();
+  const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-seed-'));
+  const config = loadConfig({
+    env: {},
+    overrides: { dataDir, logLevel: 'silent', adminPassword: 'a-pw', demoPassword: 'd-pw', ...(fresh.url ? { databaseUrl: fresh.url } : {}) },
+  });
+  try {
+    const services = await createServices(config);
+    try {
+      const first = await seed(services);
+      assert.deepEqual(first, { adminPassword: 'a-pw', demoPassword: 'd-pw', generated: false });
+      assert.equal(await seed(services), null);
+    } finally {
+      await closeServices(services);
+    }
+    // A restart reuses the database: migrations and seed are no-ops.
+    const again = await createServices(config);
+    try {
+      assert.equal(await seed(again), null);
+      const flavors = await again.db.selectFrom('flavors').select(['id', 'name', 'vcpus', 'ram', 'disk']).orderBy('id').execute();
+      assert.deepEqual(flavors, SEED_FLAVORS);
+      assert.deepEqual((await again.directory.listUsers()).map((u) => u.name), ['admin', 'demo']);
+      assert.deepEqual((await again.directory.listProjects()).map((p) => p.name), ['admin', 'demo']);
+      assert.deepEqual((await again.directory.listRoles()).map((r) => r.name), ['admin', 'member', 'reader']);
+      const admin = (await again.directory.findUser({ name: 'admin' }))!;
+      assert.deepEqual(await again.directory.roleNames(admin.id, admin.default_project_id!), ['admin']);
+      const images = await again.db.selectFrom('images').select(['name', 'status', 'visibility']).execute();
+      assert.deepEqual(images, [{ name: 'nimbus-demo', status: 'active', visibility: 'public' }]);
+    } finally {
+      await closeServices(again);
+    }
+  } finally {
+    await fresh.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
