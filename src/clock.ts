@@ -13,8 +13,16 @@ export class Clock {
     return Date.now() + this.offsetMs;
   }
 
+  private readonly listeners: (() => void)[] = [];
+
+  /** Moves time forward (or back) and lets periodic jobs see the new time at once. */
   advance(ms: number): void {
     this.offsetMs += ms;
+    for (const fn of this.listeners) fn();
+  }
+
+  onAdvance(fn: () => void): void {
+    this.listeners.push(fn);
   }
 }
 

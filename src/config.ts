@@ -1,5 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { FAKE_DEFAULTS, type FakeOptions } from './virt/fake/driver.js';
 
 /** One typed configuration. The defaults are the embedded setup: SQLite, fake driver, loopback. */
 export interface Config {
@@ -13,12 +14,22 @@ export interface Config {
   region: string;
   tokenTtlSeconds: number;
   logLevel: string;
+  /** The simulated hosts of the fake driver. */
+  fake: FakeOptions;
+  /** Nova's reclaim_instance_interval, resize_confirm_window, shelved_offload_time (seconds). */
+  compute: { reclaimInstanceInterval: number; resizeConfirmWindow: number; shelvedOffloadTime: number };
   /** Passwords for the seeded users; generated on first start when absent. */
   adminPassword?: string;
   demoPassword?: string;
 }
 
-export type ConfigFile = Partial<Omit<Config, 'listen'>> & { listen?: string };
+export type ConfigFile = Partial<Omit<Config, 'listen' | 'fake' | 'compute'>> & {
+  listen?: string;
+  fake?: Partial<FakeOptions>;
+  compute?: Partial<Config['compute']>;
+  fakeHosts?: string | number;
+  fakeOperationMs?: string | number;
+};
 
 const ENV: Record<string, keyof ConfigFile> = {
   NIMBUS_LISTEN: 'listen',
@@ -31,6 +42,8 @@ const ENV: Record<string, keyof ConfigFile> = {
   NIMBUS_LOG_LEVEL: 'logLevel',
   NIMBUS_ADMIN_PASSWORD: 'adminPassword',
   NIMBUS_DEMO_PASSWORD: 'demoPassword',
+  NIMBUS_FAKE_HOSTS: 'fakeHosts',
+  NIMBUS_FAKE_OPERATION_MS: 'fakeOperationMs',
 };
 
 export class ConfigError extends Error {}
@@ -69,6 +82,12 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (driver !== 'fake' && driver !== 'qemu') throw new ConfigError(`driver must be fake or qemu, got "${driver}"`);
   const ttl = Number(merged.tokenTtlSeconds ?? 3600);
   if (!Number.isInteger(ttl) || ttl <= 0) throw new ConfigError(`tokenTtlSeconds must be a positive integer`);
+  const fake = { ...FAKE_DEFAULTS, ...merged.fake };
+  if (merged.fakeHosts !== undefined) fake.hosts = Number(merged.fakeHosts);
+  if (merged.fakeOperationMs !== undefined) fake.operationMs = Number(merged.fakeOperationMs);
+  if (!Number.isInteger(fake.hosts) || fake.hosts < 1) throw new ConfigError(`fake.hosts must be a positive integer`);
+  if (!Number.isFinite(fake.operationMs) || fake.operationMs < 0) throw new ConfigError(`fake.operationMs must be a number of milliseconds >= 0`);
+  const compute = { reclaimInstanceInterval: 0, resizeConfirmWindow: 0, shelvedOffloadTime: 0, ...merged.compute };
   const urlHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host;
   return {
     listen,
@@ -79,6 +98,8 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     region: String(merged.region ?? 'RegionOne'),
     tokenTtlSeconds: ttl,
     logLevel: String(merged.logLevel ?? 'info'),
+    fake,
+    compute,
     adminPassword: merged.adminPassword,
     demoPassword: merged.demoPassword,
   };

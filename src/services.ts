@@ -5,6 +5,10 @@ import { openDatabase, migrate, type Db } from './db/database.js';
 import { Directory } from './identity/directory.js';
 import { Tokens } from './identity/tokens.js';
 import { Policy } from './policy/policy.js';
+import { FakeDriver } from './virt/fake/driver.js';
+import type { Driver } from './virt/driver.js';
+import { ComputeHosts } from './compute/hosts.js';
+import { TaskRunner } from './tasks/runner.js';
 
 /** Everything a request handler may use, built once per process. */
 export interface Services {
@@ -15,6 +19,9 @@ export interface Services {
   directory: Directory;
   tokens: Tokens;
   policy: Policy;
+  driver: Driver;
+  hosts: ComputeHosts;
+  runner: TaskRunner;
 }
 
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
@@ -23,6 +30,8 @@ export async function createServices(config: Config, options: { clock?: Clock; l
   const db = await openDatabase(config.databaseUrl);
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
+  if (config.driver !== 'fake') throw new Error(`the ${config.driver} driver is not available yet`);
+  const driver = new FakeDriver(config.fake);
   return {
     config,
     clock,
@@ -31,9 +40,13 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     directory: new Directory(db, clock),
     tokens: new Tokens(db, clock, config.tokenTtlSeconds),
     policy: new Policy(),
+    driver,
+    hosts: new ComputeHosts(db, clock, driver),
+    runner: new TaskRunner(db, clock, log),
   };
 }
 
 export async function closeServices(services: Services): Promise<void> {
+  await services.runner.stop();
   await services.db.destroy();
 }

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
 import type { Schema } from './schema.js';
 import * as m001 from './migrations/001_platform.js';
+import * as m002 from './migrations/002_servers.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -12,6 +13,7 @@ export type Tx = Transaction<Schema>;
 /** Migrations in order; each is a module with up/down. Append, never edit. */
 const MIGRATIONS: Record<string, Migration> = {
   '001_platform': m001,
+  '002_servers': m002,
 };
 
 // PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.

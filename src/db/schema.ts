@@ -95,6 +95,126 @@ export interface ImageTable {
   updated_at: string;
 }
 
+export interface HostTable {
+  id: string;
+  /** The integer id Nova shows for hypervisors and services before 2.53. */
+  num_id: number;
+  service_id: string;
+  name: string;
+  driver: string;
+  availability_zone: string;
+  vcpus: number;
+  memory_mb: number;
+  local_gb: number;
+  host_ip: string;
+  enabled: number;
+  disabled_reason: string | null;
+  forced_down: number;
+  /** Heartbeat: a host not seen for a while is down. */
+  last_seen_at: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ServerTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  name: string;
+  hostname: string;
+  description: string | null;
+  vm_state: string;
+  task_state: string | null;
+  power_state: number;
+  progress: number;
+  flavor_id: string;
+  /** JSON: the flavor as it was when the server got it (flavors may change or go). */
+  flavor: string;
+  /** What the server claims on its host (from the flavor), summed by the scheduler. */
+  vcpus: number;
+  memory_mb: number;
+  disk_gb: number;
+  image_id: string;
+  host: string | null;
+  availability_zone: string | null;
+  key_name: string | null;
+  key_data: string | null;
+  user_data: string | null;
+  config_drive: string;
+  access_ipv4: string;
+  access_ipv6: string;
+  disk_config: string;
+  locked: number;
+  locked_by: string | null;
+  locked_reason: string | null;
+  /** JSON object */
+  metadata: string;
+  /** JSON array of names */
+  security_groups: string;
+  /** JSON: { network name: [{ version, addr, type, mac }] } */
+  addresses: string;
+  /** JSON: { code, message, details, created } */
+  fault: string | null;
+  reservation_id: string;
+  launch_index: number;
+  /** JSON: what the create request asked for (zone, hints, group, networks, files …). */
+  request_spec: string;
+  created_at: string;
+  updated_at: string;
+  launched_at: string | null;
+  terminated_at: string | null;
+  deleted_at: string | null;
+  deleted: number;
+}
+
+export interface ServerTagTable {
+  server_id: string;
+  tag: string;
+}
+
+export interface TaskTable {
+  id: string;
+  server_id: string;
+  kind: string;
+  /** The step to run next; a resumed task starts here. */
+  step: string;
+  /** JSON */
+  params: string;
+  status: 'pending' | 'running' | 'done' | 'failed';
+  lease_owner: string | null;
+  lease_until: string | null;
+  attempts: number;
+  not_before: string;
+  action_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface InstanceActionTable {
+  id: string;
+  server_id: string;
+  action: string;
+  request_id: string;
+  project_id: string;
+  user_id: string;
+  message: string | null;
+  start_time: string;
+  finish_time: string | null;
+  updated_at: string;
+}
+
+export interface InstanceActionEventTable {
+  id: string;
+  action_id: string;
+  event: string;
+  host: string | null;
+  result: string | null;
+  traceback: string | null;
+  details: string | null;
+  start_time: string;
+  finish_time: string | null;
+}
+
 export interface Schema {
   projects: ProjectTable;
   users: UserTable;
@@ -105,4 +225,10 @@ export interface Schema {
   flavor_extra_specs: FlavorExtraSpecTable;
   flavor_access: FlavorAccessTable;
   images: ImageTable;
+  hosts: HostTable;
+  servers: ServerTable;
+  server_tags: ServerTagTable;
+  tasks: TaskTable;
+  instance_actions: InstanceActionTable;
+  instance_action_events: InstanceActionEventTable;
 }

@@ -1,0 +1,106 @@
+import type { Tx } from '../db/database.js';
+import type { HostTable } from '../db/schema.js';
+
+/** What a server needs from a host, and where it may or may not go. */
+export interface PlacementRequest {
+  projectId: string;
+  vcpus: number;
+  memoryMb: number;
+  diskGb: number;
+  availabilityZone: string | null;
+  /** Hosts the server must avoid or must share (server group policies and hints). */
+  differentHosts: string[];
+  sameHosts: string[];
+  /** Soft policies: prefer (affinity) or avoid (anti-affinity) these hosts without requiring it. */
+  preferHosts: string[];
+  avoidHosts: string[];
+  /** An admin asked for this host (availability_zone "zone:host"). */
+  forcedHost: string | null;
+  /** Hosts already tried (a reschedule after a failed spawn). */
+  excludeHosts: string[];
+}
+
+export interface HostUsage {
+  host: HostTable;
+  vcpusUsed: number;
+  memoryMbUsed: number;
+  diskGbUsed: number;
+  servers: number;
+  projectServers: number;
+}
+
+/** Seconds without a heartbeat after which a host counts as down (Nova's service_down_time). */
+export const SERVICE_DOWN_SECONDS = 60;
+
+export function isUp(host: Pick<HostTable, 'last_seen_at' | 'forced_down'>, nowMs: number): boolean {
+  return !host.forced_down && nowMs - Date.parse(host.last_seen_at) < SERVICE_DOWN_SECONDS * 1000;
+}
+
+/** Each host with what its live servers use (shelved-offloaded servers hold no host resources). */
+export async function hostUsage(tx: Tx, projectId: string | null): Promise<HostUsage[]> {
+  const hosts = await tx.selectFrom('hosts').selectAll().orderBy('num_id').execute();
+  const usage = await tx
+    .selectFrom('servers')
+    .select((eb) => [
+      'host',
+      eb.fn.sum<number>('vcpus').as('vcpus'),
+      eb.fn.sum<number>('memory_mb').as('memory_mb'),
+      eb.fn.sum<number>('disk_gb').as('disk_gb'),
+      eb.fn.countAll<number>().as('servers'),
+      eb.fn.sum<number>(eb.case().when('project_id', '=', projectId ?? '').then(1).else(0).end()).as('project_servers'),
+    ])
+    .where('deleted', '=', 0)
+    .where('host', 'is not', null)
+    .where('vm_state', '!=', 'shelved_offloaded')
+    .groupBy('host')
+    .execute();
+  const byHost = new Map(usage.map((u) => [u.host, u]));
+  return hosts.map((host) => {
+    const u = byHost.get(host.name);
+    return {
+      host,
+      vcpusUsed: Number(u?.vcpus ?? 0),
+      memoryMbUsed: Number(u?.memory_mb ?? 0),
+      diskGbUsed: Number(u?.disk_gb ?? 0),
+      servers: Number(u?.servers ?? 0),
+      projectServers: Number(u?.project_servers ?? 0),
+    };
+  });
+}
+
+type Filter = (h: HostUsage, r: PlacementRequest, nowMs: number) => boolean;
+
+/** Nova's filters, in the order it runs them. */
+const FILTERS: Filter[] = [
+  (h, r) => !r.excludeHosts.includes(h.host.name),
+  (h, r) => r.forcedHost === null || h.host.name === r.forcedHost,
+  // ComputeFilter: enabled and up (a forced host skips the enabled check, as in Nova)
+  (h, r, now) => isUp(h.host, now) && (h.host.enabled === 1 || r.forcedHost === h.host.name),
+  (h, r) => r.availabilityZone === null || h.host.availability_zone === r.availabilityZone,
+  (h, r) => h.host.vcpus - h.vcpusUsed >= r.vcpus,
+  (h, r) => h.host.memory_mb - h.memoryMbUsed >= r.memoryMb,
+  (h, r) => h.host.local_gb - h.diskGbUsed >= r.diskGb,
+  (h, r) => !r.differentHosts.includes(h.host.name),
+  (h, r) => r.sameHosts.length === 0 || r.sameHosts.includes(h.host.name),
+];
+
+/**
+ * Weighers: soft group policies first, then spread a project's servers across hosts
+ * (the anti-affinity the concepts guide promises), then free RAM.
+ */
+function weigh(a: HostUsage, b: HostUsage, r: PlacementRequest): number {
+  const soft = (h: HostUsage) => (r.preferHosts.includes(h.host.name) ? -1 : 0) + (r.avoidHosts.includes(h.host.name) ? 1 : 0);
+  return (
+    soft(a) - soft(b) ||
+    a.projectServers - b.projectServers ||
+    b.host.memory_mb - b.memoryMbUsed - (a.host.memory_mb - a.memoryMbUsed) ||
+    a.host.num_id - b.host.num_id
+  );
+}
+
+/** The host a server should go to, or null: "No valid host was found." */
+export async function selectHost(tx: Tx, request: PlacementRequest, nowMs: number): Promise<HostTable | null> {
+  const candidates = (await hostUsage(tx, request.projectId)).filter((h) => FILTERS.every((f) => f(h, request, nowMs)));
+  candidates.sort((a, b) => weigh(a, b, request));
+  return candidates[0]?.host ?? null;
+}

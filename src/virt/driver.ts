@@ -1,0 +1,61 @@
+import type { PowerState } from '../compute/states.js';
+
+/** A hypervisor host as a driver reports it. */
+export interface HostInfo {
+  name: string;
+  availabilityZone: string;
+  vcpus: number;
+  memoryMb: number;
+  localGb: number;
+  hostIp: string;
+}
+
+/** What a driver needs to start a guest; nothing of any API dialect. */
+export interface GuestSpec {
+  id: string;
+  name: string;
+  hostname: string;
+  vcpus: number;
+  memoryMb: number;
+  diskGb: number;
+  imageId: string;
+  userData: string | null;
+  keyData: string | null;
+  /** Only in memory on its way to the guest; never stored. */
+  adminPassword: string | null;
+  files: { path: string; contents: string }[];
+  ports: { mac: string; ips: string[] }[];
+}
+
+/** The error a driver throws when an operation fails on the host; becomes the server's fault. */
+export class DriverError extends Error {
+  constructor(
+    message: string,
+    readonly details = '',
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One contract for every hypervisor: fake, qemu, later others. Every operation is
+ * idempotent (spawning a guest that exists, or destroying one that does not, succeeds)
+ * so that a task resumed after a crash can simply run its step again.
+ */
+export interface Driver {
+  readonly name: string;
+  /** The hosts this driver runs guests on. */
+  hosts(): HostInfo[];
+  spawn(host: string, spec: GuestSpec): Promise<void>;
+  destroy(host: string, id: string): Promise<void>;
+  powerOff(host: string, id: string): Promise<void>;
+  powerOn(host: string, id: string): Promise<void>;
+  reboot(host: string, id: string, hard: boolean): Promise<void>;
+  pause(host: string, id: string): Promise<void>;
+  unpause(host: string, id: string): Promise<void>;
+  suspend(host: string, id: string): Promise<void>;
+  resume(host: string, id: string): Promise<void>;
+  /** The guest's power state as the hypervisor sees it, or null when it has no such guest. */
+  powerState(host: string, id: string): Promise<PowerState | null>;
+  consoleOutput(host: string, id: string, lines?: number): Promise<string>;
+}

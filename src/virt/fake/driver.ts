@@ -1,0 +1,143 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PowerState } from '../../compute/states.js';
+import { DriverError, type Driver, type GuestSpec, type HostInfo } from '../driver.js';
+
+export interface FakeOptions {
+  /** Number of simulated hosts (default 3), named fake-host-1 … */
+  hosts: number;
+  vcpus: number;
+  memoryMb: number;
+  localGb: number;
+  /** Availability zones, assigned to hosts round-robin (default ["nova"]). */
+  zones: string[];
+  /** How long every operation takes, in milliseconds (default 0). */
+  operationMs: number;
+}
+
+export const FAKE_DEFAULTS: FakeOptions = { hosts: 3, vcpus: 64, memoryMb: 262144, localGb: 4096, zones: ['nova'], operationMs: 0 };
+
+interface FakeGuest {
+  spec: Pick<GuestSpec, 'id' | 'name' | 'hostname'>;
+  power: PowerState;
+  bootedAt: number;
+  console: string[];
+}
+
+/**
+ * Simulated hypervisor hosts: instant (or as slow as configured), faithful in the power
+ * state transitions, and able to fail on demand. Its guests live in memory; on start the
+ * task layer adopts the guests the database says exist, as a real host would still have them.
+ */
+export class FakeDriver implements Driver {
+  readonly name = 'fake';
+  private readonly guests = new Map<string, Map<string, FakeGuest>>();
+  private readonly failSpawns = new Map<string, string>();
+  private readonly hostList: HostInfo[];
+
+  constructor(private readonly options: FakeOptions = FAKE_DEFAULTS) {
+    this.hostList = Array.from({ length: options.hosts }, (_, i) => ({
+      name: `fake-host-${i + 1}`,
+      availabilityZone: options.zones[i % options.zones.length],
+      vcpus: options.vcpus,
+      memoryMb: options.memoryMb,
+      localGb: options.localGb,
+      hostIp: `127.0.0.${i + 2}`,
+    }));
+    for (const h of this.hostList) this.guests.set(h.name, new Map());
+  }
+
+  hosts(): HostInfo[] {
+    return this.hostList;
+  }
+
+  /** Failure injection: every spawn on `host` fails with `message` until cleared (null). */
+  setSpawnFailure(host: string, message: string | null): void {
+    if (message === null) this.failSpawns.delete(host);
+    else this.failSpawns.set(host, message);
+  }
+
+  /** Restores a guest the database knows about, after a restart. */
+  adopt(host: string, spec: FakeGuest['spec'], power: PowerState): void {
+    this.on(host).set(spec.id, { spec, power, bootedAt: Date.now(), console: bootLog(spec.hostname) });
+  }
+
+  private on(host: string): Map<string, FakeGuest> {
+    const guests = this.guests.get(host);
+    if (!guests) throw new DriverError(`Compute host ${host} could not be found.`);
+    return guests;
+  }
+
+  private guest(host: string, id: string): FakeGuest {
+    const g = this.on(host).get(id);
+    if (!g) throw new DriverError(`Instance ${id} could not be found on ${host}.`);
+    return g;
+  }
+
+  private async work(): Promise<void> {
+    if (this.options.operationMs > 0) await sleep(this.options.operationMs);
+  }
+
+  async spawn(host: string, spec: GuestSpec): Promise<void> {
+    const guests = this.on(host);
+    await this.work();
+    const failure = this.failSpawns.get(host);
+    if (failure) throw new DriverError(failure, `fake driver: spawn on ${host} set to fail`);
+    if (!guests.has(spec.id)) {
+      guests.set(spec.id, { spec: { id: spec.id, name: spec.name, hostname: spec.hostname }, power: PowerState.RUNNING, bootedAt: Date.now(), console: bootLog(spec.hostname) });
+    }
+  }
+
+  async destroy(host: string, id: string): Promise<void> {
+    await this.work();
+    this.guests.get(host)?.delete(id);
+  }
+
+  private async setPower(host: string, id: string, power: PowerState, line: string): Promise<void> {
+    const g = this.guest(host, id);
+    await this.work();
+    g.power = power;
+    g.console.push(line);
+  }
+
+  powerOff(host: string, id: string) {
+    return this.setPower(host, id, PowerState.SHUTDOWN, 'reboot: Power down');
+  }
+  powerOn(host: string, id: string) {
+    return this.setPower(host, id, PowerState.RUNNING, 'Booting from disk...');
+  }
+  async reboot(host: string, id: string, hard: boolean) {
+    await this.setPower(host, id, PowerState.RUNNING, hard ? 'Booting from disk... (reset)' : 'reboot: Restarting system');
+  }
+  pause(host: string, id: string) {
+    return this.setPower(host, id, PowerState.PAUSED, '');
+  }
+  unpause(host: string, id: string) {
+    return this.setPower(host, id, PowerState.RUNNING, '');
+  }
+  suspend(host: string, id: string) {
+    return this.setPower(host, id, PowerState.SUSPENDED, 'PM: suspend entry (deep)');
+  }
+  resume(host: string, id: string) {
+    return this.setPower(host, id, PowerState.RUNNING, 'PM: suspend exit');
+  }
+
+  async powerState(host: string, id: string): Promise<PowerState | null> {
+    return this.guests.get(host)?.get(id)?.power ?? null;
+  }
+
+  async consoleOutput(host: string, id: string, lines?: number): Promise<string> {
+    const all = this.guest(host, id).console.filter((l) => l !== '');
+    return (lines === undefined ? all : all.slice(-lines)).join('\n') + '\n';
+  }
+}
+
+function bootLog(hostname: string): string[] {
+  return [
+    'SeaBIOS (version 1.16.2-debian-1.16.2-1)',
+    'Booting from Hard Disk...',
+    'Linux version 6.1.0-nimbus (fake) #1 SMP',
+    'Run /init as init process',
+    `Starting network: OK`,
+    `${hostname} login:`,
+  ];
+}
