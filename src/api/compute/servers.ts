@@ -1,0 +1,239 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Services } from '../../services.js';
+import { Servers, type CreateServer, type ListQuery } from '../../compute/servers.js';
+import { isUp } from '../../scheduler/scheduler.js';
+import { invalid } from '../../errors.js';
+import { validate } from '../validation.js';
+import { resource } from '../http.js';
+import { createServerSchema, updateServerSchema } from './schemas/servers.js';
+import { serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
+
+const TRUE = new Set([true, 'True', 'true', 'TRUE', '1', 'yes', 'on', 'y', 't']);
+const MAX_LIMIT = 1000;
+const SORT_KEYS = new Set(['created_at', 'updated_at', 'display_name', 'name', 'uuid', 'id', 'vm_state', 'task_state', 'power_state', 'launched_at', 'terminated_at', 'availability_zone', 'host', 'hostname', 'image_ref', 'flavor_id', 'project_id', 'user_id', 'key_name', 'locked', 'progress', 'reservation_id', 'launch_index']);
+const SORT_COLUMN: Record<string, string> = { display_name: 'name', uuid: 'id', image_ref: 'image_id', hostname: 'hostname' };
+
+type Query = Record<string, string | string[] | undefined>;
+
+const one = (q: Query, key: string): string | undefined => {
+  const v = q[key];
+  return Array.isArray(v) ? v[v.length - 1] : v;
+};
+const all = (q: Query, key: string): string[] => {
+  const v = q[key];
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+};
+
+function parseTime(q: Query, key: string): string | undefined {
+  const v = one(q, key);
+  if (v === undefined) return undefined;
+  const t = Date.parse(v.includes('T') || v.includes(' ') ? (/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : v + 'Z') : v);
+  if (Number.isNaN(t)) throw invalid(`Invalid input for query parameters ${key}. Value: ${v}. '${v}' is not a 'date-time'`);
+  return new Date(t).toISOString();
+}
+
+/** GET /servers query string → the core's ListQuery, with Nova's validation messages. */
+export function parseListQuery(request: FastifyRequest): ListQuery {
+  const q = request.query as Query;
+  const isAdmin = request.auth.isAdmin;
+  const mv = request.microversion;
+  let limit: number | undefined;
+  const rawLimit = one(q, 'limit');
+  if (rawLimit !== undefined) {
+    if (!/^-?\d+$/.test(rawLimit)) throw invalid('limit param must be an integer');
+    limit = Number(rawLimit);
+    if (limit < 0) throw invalid('limit param must be positive');
+    limit = Math.min(limit, MAX_LIMIT);
+  }
+  const keys = all(q, 'sort_key');
+  const dirs = all(q, 'sort_dir');
+  for (const d of dirs) if (d !== 'asc' && d !== 'desc') throw invalid(`Invalid input for query parameters sort_dir. Value: ${d}. '${d}' is not one of ['asc', 'desc']`);
+  const sort = keys.map((key, i) => {
+    if (!SORT_KEYS.has(key)) throw invalid(`Invalid input for query parameters sort_key. Value: ${key}. '${key}' is not one of the supported sort keys`);
+    return { key: SORT_COLUMN[key] ?? key, dir: (dirs[i] ?? dirs[0] ?? 'desc') as 'asc' | 'desc' };
+  });
+  const changesSince = parseTime(q, 'changes-since');
+  const changesBefore = mv.atLeast('2.66') ? parseTime(q, 'changes-before') : undefined;
+  if (changesSince && changesBefore && changesSince > changesBefore) throw invalid('The value of changes-since must be less than or equal to changes-before.');
+  const deleted = one(q, 'deleted');
+  const locked = mv.atLeast('2.73') ? one(q, 'locked') : undefined;
+  if (locked !== undefined && !['true', 'false', 'True', 'False', '1', '0'].includes(locked)) throw invalid(`Invalid input for query parameters locked. Value: ${locked}.`);
+  const csv = (key: string) => (mv.atLeast('2.26') ? one(q, key)?.split(',').filter(Boolean) : undefined);
+  const allTenants = one(q, 'all_tenants');
+  return {
+    allTenants: allTenants !== undefined && allTenants !== 'False' && allTenants !== 'false' && allTenants !== '0',
+    projectId: isAdmin ? (one(q, 'project_id') ?? one(q, 'tenant_id')) : undefined,
+    userId: isAdmin ? one(q, 'user_id') : undefined,
+    name: one(q, 'name'),
+    status: one(q, 'status'),
+    image: one(q, 'image'),
+    flavor: one(q, 'flavor'),
+    host: isAdmin ? one(q, 'host') : undefined,
+    changesSince,
+    changesBefore,
+    reservationId: one(q, 'reservation_id'),
+    deleted: deleted === undefined ? undefined : TRUE.has(deleted),
+    ip: one(q, 'ip'),
+    ip6: one(q, 'ip6'),
+    tags: csv('tags'),
+    tagsAny: csv('tags-any'),
+    notTags: csv('not-tags'),
+    notTagsAny: csv('not-tags-any'),
+    locked: locked === undefined ? undefined : TRUE.has(locked),
+    availabilityZone: isAdmin ? one(q, 'availability_zone') : undefined,
+    sort,
+    limit,
+    marker: one(q, 'marker'),
+  };
+}
+
+interface CreateBody {
+  server: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  'os:scheduler_hints'?: Record<string, unknown>;
+  'OS-SCH-HNT:scheduler_hints'?: Record<string, unknown>;
+}
+
+function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
+  const s = body.server;
+  const count = (v: unknown, field: string) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw invalid(`Invalid input for field/attribute ${field}. Value: ${v}.`);
+    return n;
+  };
+  const minCount = count(s.min_count, 'min_count') ?? 1;
+  const maxCount = count(s.max_count, 'max_count') ?? minCount;
+  if (minCount > maxCount) throw invalid('min_count must be <= max_count');
+  let imageId: string = s.imageRef ?? '';
+  if (!imageId) {
+    const bdm = (s.block_device_mapping_v2 ?? []) as { source_type?: string; uuid?: string; boot_index?: unknown; destination_type?: string }[];
+    const boot = bdm.find((b) => String(b.boot_index) === '0');
+    if (!boot) throw invalid('Block Device Mapping is Invalid: You specified more local devices than the limit allows');
+    if (boot.source_type === 'image' && boot.destination_type !== 'volume' && boot.uuid) imageId = boot.uuid;
+    else throw invalid(`Block Device Mapping is Invalid: failed to get volume ${boot.uuid}.`);
+  }
+  const files = (s.personality ?? []) as { path: string; contents: string }[];
+  const hints = (body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {}) as { group?: string; same_host?: string | string[]; different_host?: string | string[] };
+  const list = (v?: string | string[]) => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
+  return {
+    name: s.name,
+    hostname: s.hostname,
+    description: s.description,
+    flavorId: String(s.flavorRef),
+    imageId,
+    metadata: s.metadata ?? {},
+    accessIPv4: s.accessIPv4,
+    accessIPv6: s.accessIPv6,
+    adminPass: s.adminPass,
+    userData: s.user_data ?? null,
+    availabilityZone: s.availability_zone ?? null,
+    keyName: s.key_name ?? null,
+    configDrive: TRUE.has(s.config_drive),
+    diskConfig: s['OS-DCF:diskConfig'] ?? 'MANUAL',
+    securityGroups: ((s.security_groups ?? []) as { name: string }[]).map((g) => g.name),
+    networks: request.microversion.atLeast('2.37') ? s.networks : (s.networks ?? 'auto'),
+    files,
+    hints: { group: hints.group, sameHost: list(hints.same_host), differentHost: list(hints.different_host) },
+    tags: s.tags ?? [],
+    minCount,
+    maxCount,
+  };
+}
+
+export function serverRoutes(app: FastifyInstance, services: Services, base: string): void {
+  const servers = new Servers(services);
+  const hostStatus = async () => {
+    const hosts = await services.db.selectFrom('hosts').select(['name', 'enabled', 'last_seen_at', 'forced_down']).execute();
+    const now = services.clock.nowMs();
+    const status = new Map(hosts.map((h) => [h.name, !isUp(h, now) ? 'DOWN' : h.enabled ? 'UP' : 'MAINTENANCE']));
+    return (host: string | null) => (host ? (status.get(host) ?? 'UNKNOWN') : '');
+  };
+  const view = async (request: FastifyRequest): Promise<ViewContext> => ({
+    base,
+    version: request.microversion,
+    auth: request.auth,
+    hostStatus: request.auth.isAdmin && request.microversion.atLeast('2.16') ? await hostStatus() : undefined,
+  });
+  const nextLinks = (request: FastifyRequest, path: string, rows: { id: string }[], limit?: number) => {
+    if (limit === undefined || rows.length < limit || rows.length === 0) return {};
+    const params = new URLSearchParams(request.query as Record<string, string>);
+    params.set('marker', rows[rows.length - 1].id);
+    params.set('limit', String(limit));
+    return { servers_links: [{ rel: 'next', href: `${base}/v2.1/${path}?${params}` }] };
+  };
+
+  resource(app, '/servers', {
+    GET: async (request) => {
+      services.policy.authorize(request.auth, 'os_compute_api:servers:index');
+      const q = parseListQuery(request);
+      const rows = await servers.list(request.auth, q);
+      return { servers: rows.map((s) => serverSummary(base, s)), ...nextLinks(request, 'servers', rows, q.limit) };
+    },
+    POST: async (request, reply) => {
+      services.policy.authorize(request.auth, 'os_compute_api:servers:create');
+      const body = validate<CreateBody>(createServerSchema(request.microversion), request.body ?? null);
+      const req = toCreate(body, request);
+      if (req.files.some((f) => Buffer.byteLength(f.path) > 255)) throw invalid('Personality file path too long');
+      const result = await servers.create(request.auth, req, request.id);
+      if (body.server.return_reservation_id !== undefined && TRUE.has(body.server.return_reservation_id)) {
+        return reply.code(202).send({ reservation_id: result.reservationId });
+      }
+      const first = result.servers[0];
+      reply.code(202).header('location', `${base}/v2.1/servers/${first.id}`);
+      return {
+        server: {
+          id: first.id,
+          links: serverLinks(base, first.id),
+          'OS-DCF:diskConfig': first.disk_config,
+          security_groups: JSON.parse(first.security_groups).map((name: string) => ({ name })),
+          adminPass: result.adminPass,
+        },
+      };
+    },
+  });
+
+  resource(app, '/servers/detail', {
+    GET: async (request) => {
+      services.policy.authorize(request.auth, 'os_compute_api:servers:detail');
+      const q = parseListQuery(request);
+      const rows = await servers.list(request.auth, q);
+      const tags = request.microversion.atLeast('2.26') ? await servers.tags(rows.map((r) => r.id)) : new Map();
+      const v = await view(request);
+      return { servers: rows.map((s) => serverDetail(v, s, tags.get(s.id) ?? [])), ...nextLinks(request, 'servers/detail', rows, q.limit) };
+    },
+  });
+
+  resource(app, '/servers/:id', {
+    GET: async (request) => {
+      const { id } = request.params as { id: string };
+      const server = await servers.get(request.auth, id);
+      services.policy.authorize(request.auth, 'os_compute_api:servers:show', server.project_id);
+      const tags = (await servers.tags([id])).get(id) ?? [];
+      return { server: serverDetail(await view(request), server, tags) };
+    },
+    PUT: async (request) => {
+      const { id } = request.params as { id: string };
+      services.policy.authorize(request.auth, 'os_compute_api:servers:update', (await servers.get(request.auth, id)).project_id);
+      const body = validate<{ server: Record<string, string> }>(updateServerSchema(request.microversion), request.body ?? null);
+      const s = body.server;
+      const updated = await servers.update(request.auth, id, {
+        name: s.name,
+        description: s.description,
+        accessIPv4: s.accessIPv4,
+        accessIPv6: s.accessIPv6,
+        diskConfig: s['OS-DCF:diskConfig'],
+        hostname: s.hostname,
+      });
+      const tags = (await servers.tags([id])).get(id) ?? [];
+      const detail = serverDetail(await view(request), updated, tags);
+      // Before 2.75 PUT returned a reduced view; we return the full one, which is a superset.
+      return { server: detail };
+    },
+    DELETE: async (request, reply) => {
+      const { id } = request.params as { id: string };
+      services.policy.authorize(request.auth, 'os_compute_api:servers:delete', (await servers.get(request.auth, id)).project_id);
+      await servers.delete(request.auth, id, request.id);
+      return reply.code(204).send();
+    },
+  });
+}

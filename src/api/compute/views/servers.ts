@@ -1,0 +1,112 @@
+import type { Server, ServerFlavor, Fault } from '../../../compute/servers.js';
+import { hostIdOf, parseJson } from '../../../compute/servers.js';
+import { statusOf } from '../../../compute/states.js';
+import type { AuthContext } from '../../../identity/tokens.js';
+import type { Microversion } from '../microversion.js';
+
+const PROGRESS_STATUSES = new Set(['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZE', 'MIGRATING']);
+const FAULT_STATUSES = new Set(['ERROR', 'DELETED']);
+
+/** Nova renders timestamps without fractions ("created") or as naive datetimes (launched_at). */
+const isoZ = (t: string) => t.replace(/\.\d{3}Z$/, 'Z');
+const naive = (t: string | null) => (t ? t.replace(/\.(\d{3})Z$/, '.$1000') : null);
+
+export interface ViewContext {
+  base: string;
+  version: Microversion;
+  auth: AuthContext;
+  /** Host status by host name (2.16), when the caller may see it. */
+  hostStatus?: (host: string | null) => string;
+}
+
+export function serverLinks(base: string, id: string) {
+  return [
+    { rel: 'self', href: `${base}/v2.1/servers/${id}` },
+    { rel: 'bookmark', href: `${base}/servers/${id}` },
+  ];
+}
+
+/** GET /servers: id, name and links only. */
+export function serverSummary(base: string, s: Server) {
+  return { id: s.id, name: s.name, links: serverLinks(base, s.id) };
+}
+
+/** The full server as GET /servers/{id} shows it at the request's microversion. */
+export function serverDetail(v: ViewContext, s: Server, tags: string[]): Record<string, unknown> {
+  const { base, version, auth } = v;
+  const status = statusOf(s.vm_state, s.task_state);
+  const flavor = parseJson<ServerFlavor>(s.flavor, {} as ServerFlavor);
+  const out: Record<string, unknown> = {
+    id: s.id,
+    name: s.name,
+    status,
+    tenant_id: s.project_id,
+    user_id: s.user_id,
+    metadata: parseJson(s.metadata, {}),
+    hostId: hostIdOf(s.project_id, s.host),
+    image: s.image_id ? { id: s.image_id, links: [{ rel: 'bookmark', href: `${base}/images/${s.image_id}` }] } : '',
+    flavor: version.atLeast('2.47')
+      ? {
+          vcpus: flavor.vcpus,
+          ram: flavor.ram,
+          disk: flavor.disk,
+          ephemeral: flavor.ephemeral,
+          swap: flavor.swap,
+          original_name: flavor.name,
+          ...(auth.roles.some((r) => r.name === 'reader') || auth.isAdmin ? { extra_specs: flavor.extra_specs } : {}),
+        }
+      : { id: flavor.id, links: [{ rel: 'bookmark', href: `${base}/flavors/${flavor.id}` }] },
+    created: isoZ(s.created_at),
+    updated: isoZ(s.updated_at),
+    addresses: parseJson(s.addresses, {}),
+    accessIPv4: s.access_ipv4,
+    accessIPv6: s.access_ipv6,
+    links: serverLinks(base, s.id),
+    'OS-DCF:diskConfig': s.disk_config,
+  };
+  if (FAULT_STATUSES.has(status) && s.fault) {
+    const f = parseJson<Fault>(s.fault, null as never);
+    out.fault = { code: f.code, created: isoZ(f.created), message: f.message, ...(f.details && (auth.isAdmin || f.code !== 500) ? { details: f.details } : {}) };
+  }
+  if (PROGRESS_STATUSES.has(status)) out.progress = s.progress;
+  out['OS-EXT-AZ:availability_zone'] = s.availability_zone ?? '';
+  out.config_drive = s.config_drive;
+  out.key_name = s.key_name;
+  out['OS-SRV-USG:launched_at'] = naive(s.launched_at);
+  out['OS-SRV-USG:terminated_at'] = naive(s.terminated_at);
+  const groups = parseJson<string[]>(s.security_groups, []);
+  const addresses = parseJson<Record<string, unknown[]>>(s.addresses, {});
+  // Without ports Neutron knows no security groups for the server, and Nova shows none.
+  if (Object.keys(addresses).length) out.security_groups = groups.map((name) => ({ name }));
+  if (auth.isAdmin) {
+    out['OS-EXT-SRV-ATTR:host'] = s.host;
+    out['OS-EXT-SRV-ATTR:instance_name'] = instanceName(s.id);
+    out['OS-EXT-SRV-ATTR:hypervisor_hostname'] = s.host;
+    if (version.atLeast('2.3')) {
+      out['OS-EXT-SRV-ATTR:reservation_id'] = s.reservation_id;
+      out['OS-EXT-SRV-ATTR:launch_index'] = s.launch_index;
+      out['OS-EXT-SRV-ATTR:hostname'] = s.hostname;
+      out['OS-EXT-SRV-ATTR:kernel_id'] = '';
+      out['OS-EXT-SRV-ATTR:ramdisk_id'] = '';
+      out['OS-EXT-SRV-ATTR:root_device_name'] = '/dev/vda';
+      out['OS-EXT-SRV-ATTR:user_data'] = s.user_data;
+    }
+  }
+  out['OS-EXT-STS:task_state'] = s.task_state;
+  out['OS-EXT-STS:vm_state'] = s.vm_state;
+  out['OS-EXT-STS:power_state'] = s.power_state;
+  out['os-extended-volumes:volumes_attached'] = [];
+  if (version.atLeast('2.16') && auth.isAdmin && v.hostStatus) out.host_status = v.hostStatus(s.host);
+  if (version.atLeast('2.9')) out.locked = !!s.locked;
+  if (version.atLeast('2.73')) out.locked_reason = s.locked_reason;
+  if (version.atLeast('2.19')) out.description = s.description;
+  if (version.atLeast('2.26')) out.tags = tags;
+  if (version.atLeast('2.63')) out.trusted_image_certificates = null;
+  if (version.atLeast('2.90') && !auth.isAdmin) out['OS-EXT-SRV-ATTR:hostname'] = s.hostname;
+  return out;
+}
+
+/** libvirt's domain name, derived from the id since we have no integer ids. */
+function instanceName(id: string): string {
+  return `instance-${id.slice(0, 8)}`;
+}

@@ -1,0 +1,375 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Services } from '../services.js';
+import type { Tx } from '../db/database.js';
+import type { ServerTable } from '../db/schema.js';
+import type { AuthContext } from '../identity/tokens.js';
+import { NimbusError, conflict, invalid, notFound } from '../errors.js';
+import { generatePassword } from '../identity/passwords.js';
+import { enqueue } from '../tasks/runner.js';
+import { PowerState, TaskState, VmState, statesForStatus } from './states.js';
+import { startAction } from './actions.js';
+
+export type Server = ServerTable;
+
+/** The flavor as the server keeps it (Nova embeds this copy from 2.47). */
+export interface ServerFlavor {
+  id: string;
+  name: string;
+  vcpus: number;
+  ram: number;
+  disk: number;
+  ephemeral: number;
+  swap: number;
+  extra_specs: Record<string, string>;
+}
+
+export interface Fault {
+  code: number;
+  message: string;
+  details: string;
+  created: string;
+}
+
+/** A create request in the core's terms; each API dialect maps its own body onto it. */
+export interface CreateServer {
+  name: string;
+  hostname?: string;
+  description?: string | null;
+  flavorId: string;
+  imageId: string;
+  metadata: Record<string, string>;
+  accessIPv4?: string;
+  accessIPv6?: string;
+  adminPass?: string;
+  userData?: string | null;
+  availabilityZone?: string | null;
+  keyName?: string | null;
+  configDrive: boolean;
+  diskConfig: 'MANUAL' | 'AUTO';
+  securityGroups: string[];
+  networks: 'auto' | 'none' | { uuid?: string; port?: string; fixedIp?: string }[];
+  files: { path: string; contents: string }[];
+  hints: { group?: string; sameHost?: string[]; differentHost?: string[] };
+  tags: string[];
+  minCount: number;
+  maxCount: number;
+}
+
+export interface ListQuery {
+  allTenants: boolean;
+  projectId?: string;
+  userId?: string;
+  name?: string;
+  status?: string;
+  image?: string;
+  flavor?: string;
+  host?: string;
+  changesSince?: string;
+  changesBefore?: string;
+  reservationId?: string;
+  deleted?: boolean;
+  ip?: string;
+  ip6?: string;
+  tags?: string[];
+  tagsAny?: string[];
+  notTags?: string[];
+  notTagsAny?: string[];
+  locked?: boolean;
+  availabilityZone?: string;
+  sort: { key: string; dir: 'asc' | 'desc' }[];
+  limit?: number;
+  marker?: string;
+}
+
+/** Nova's default quotas until per-project quotas apply. */
+const DEFAULT_QUOTA = { instances: 10, cores: 20, ram: 51200 };
+
+/** hostId: the host hidden per project, as Nova computes it. */
+export function hostIdOf(projectId: string, host: string | null): string {
+  return host ? createHash('sha224').update(projectId + host).digest('hex') : '';
+}
+
+/** nova.utils.sanitize_hostname */
+export function sanitizeHostname(name: string, fallback: string): string {
+  let h = name.toLowerCase().replace(/[ _]/g, '-').replace(/[^\w.-]+/g, '');
+  h = h.slice(0, 63).replace(/^[.-]+|[.-]+$/g, '');
+  return h || fallback;
+}
+
+export const parseJson = <T>(text: string | null, fallback: T): T => (text ? (JSON.parse(text) as T) : fallback);
+
+/**
+ * The servers of the core: every API dialect creates, reads, changes and deletes servers
+ * through here. Each mutation checks state, writes the server and its task in one
+ * transaction and returns at once; the task runner does the work.
+ */
+export class Servers {
+  constructor(private readonly s: Services) {}
+
+  /** The caller's server, or 404 — another project's server does not exist for it. */
+  async get(ctx: AuthContext, id: string, opts: { includeDeleted?: boolean } = {}): Promise<Server> {
+    let q = this.s.db.selectFrom('servers').selectAll().where('id', '=', id);
+    if (!opts.includeDeleted) q = q.where('deleted', '=', 0);
+    if (!ctx.isAdmin) q = q.where('project_id', '=', ctx.projectId ?? '');
+    const server = await q.executeTakeFirst();
+    if (!server) throw notFound(`Instance ${id} could not be found.`);
+    return server;
+  }
+
+  async tags(serverIds: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (serverIds.length === 0) return out;
+    for (let i = 0; i < serverIds.length; i += 500) {
+      const rows = await this.s.db.selectFrom('server_tags').select(['server_id', 'tag']).where('server_id', 'in', serverIds.slice(i, i + 500)).orderBy('tag').execute();
+      for (const r of rows) out.set(r.server_id, [...(out.get(r.server_id) ?? []), r.tag]);
+    }
+    return out;
+  }
+
+  async create(ctx: AuthContext, req: CreateServer, requestId: string): Promise<{ servers: Server[]; adminPass: string; reservationId: string }> {
+    const { db, clock } = this.s;
+    const projectId = ctx.projectId!;
+    const flavorRow = await db.selectFrom('flavors').selectAll().where('id', '=', req.flavorId).executeTakeFirst();
+    if (!flavorRow || (!flavorRow.is_public && !ctx.isAdmin && !(await db.selectFrom('flavor_access').select('flavor_id').where('flavor_id', '=', flavorRow.id).where('project_id', '=', projectId).executeTakeFirst()))) {
+      throw invalid(`Flavor ${req.flavorId} could not be found.`);
+    }
+    if (flavorRow.disabled) throw invalid(`Flavor is disabled.`);
+    const specs = await db.selectFrom('flavor_extra_specs').select(['key', 'value']).where('flavor_id', '=', flavorRow.id).execute();
+    const flavor: ServerFlavor = {
+      id: flavorRow.id,
+      name: flavorRow.name,
+      vcpus: flavorRow.vcpus,
+      ram: flavorRow.ram,
+      disk: flavorRow.disk,
+      ephemeral: flavorRow.ephemeral,
+      swap: flavorRow.swap,
+      extra_specs: Object.fromEntries(specs.map((x) => [x.key, x.value])),
+    };
+
+    const image = await db.selectFrom('images').selectAll().where('id', '=', req.imageId).executeTakeFirst();
+    if (!image || (image.visibility !== 'public' && image.visibility !== 'community' && image.owner !== projectId && !ctx.isAdmin)) {
+      throw invalid(`Image ${req.imageId} could not be found.`);
+    }
+    if (image.status !== 'active') throw invalid(`Image ${req.imageId} is not active.`);
+    if (image.min_ram > flavor.ram) throw invalid(`Flavor's memory is too small for requested image.`);
+    if (image.min_disk > flavor.disk && flavor.disk > 0) throw invalid(`Flavor's disk is too small for requested image.`);
+    if ((image.size ?? 0) > flavor.disk * 1024 ** 3 && flavor.disk > 0) throw invalid(`Flavor's disk is too small for requested image.`);
+
+    if (req.keyName) throw invalid('Invalid key_name provided.');
+    if (req.networks !== 'auto' && req.networks !== 'none' && req.networks.length > 0) {
+      throw invalid(`Network ${req.networks[0].uuid ?? req.networks[0].port} could not be found.`);
+    }
+    const zone = req.availabilityZone ?? null;
+    let forcedHost: string | null = null;
+    let zoneName = zone;
+    if (zone) {
+      // "zone:host" lets an admin pin a host, as in Nova.
+      const [z, h] = zone.split(':');
+      zoneName = z || null;
+      if (h) {
+        if (!ctx.isAdmin) throw new NimbusError('forbidden', `Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.`);
+        forcedHost = h;
+      }
+      if (zoneName && !(await db.selectFrom('hosts').select('id').where('availability_zone', '=', zoneName).executeTakeFirst())) {
+        throw invalid(`The requested availability zone is not available`);
+      }
+    }
+
+    const adminPass = req.adminPass ?? generatePassword(12);
+    const reservationId = 'r-' + randomBytes(4).toString('hex');
+    const now = clock.now().toISOString();
+    const count = req.maxCount;
+    const servers: Server[] = [];
+
+    await db.transaction().execute(async (tx) => {
+      await this.enforceQuota(tx, projectId, req.minCount, req.maxCount, flavor);
+      for (let i = 0; i < count; i++) {
+        const id = randomUUID();
+        const name = count > 1 ? `${req.name}-${i + 1}` : req.name;
+        const server: Server = {
+          id,
+          project_id: projectId,
+          user_id: ctx.userId,
+          name,
+          hostname: req.hostname ? (count > 1 ? `${req.hostname}-${i + 1}` : req.hostname) : sanitizeHostname(name, `server-${id}`),
+          description: req.description ?? null,
+          vm_state: VmState.BUILDING,
+          task_state: TaskState.SCHEDULING,
+          power_state: PowerState.NOSTATE,
+          progress: 0,
+          flavor_id: flavor.id,
+          flavor: JSON.stringify(flavor),
+          vcpus: flavor.vcpus,
+          memory_mb: flavor.ram,
+          disk_gb: flavor.disk + flavor.ephemeral,
+          image_id: req.imageId,
+          host: null,
+          availability_zone: null,
+          key_name: null,
+          key_data: null,
+          user_data: req.userData ?? null,
+          config_drive: req.configDrive ? 'True' : '',
+          access_ipv4: req.accessIPv4 ?? '',
+          access_ipv6: req.accessIPv6 ?? '',
+          disk_config: req.diskConfig,
+          locked: 0,
+          locked_by: null,
+          locked_reason: null,
+          metadata: JSON.stringify(req.metadata),
+          security_groups: JSON.stringify(req.securityGroups.length ? req.securityGroups : ['default']),
+          addresses: '{}',
+          fault: null,
+          reservation_id: reservationId,
+          launch_index: i,
+          request_spec: JSON.stringify({ zone: zoneName, forcedHost, hints: req.hints, networks: req.networks, files: req.files.map((f) => f.path) }),
+          created_at: now,
+          updated_at: now,
+          launched_at: null,
+          terminated_at: null,
+          deleted_at: null,
+          deleted: 0,
+        };
+        await tx.insertInto('servers').values(server).execute();
+        if (req.tags.length) await tx.insertInto('server_tags').values(req.tags.map((tag) => ({ server_id: id, tag }))).execute();
+        const actionId = await startAction(tx, { serverId: id, action: 'create', requestId, projectId, userId: ctx.userId, now });
+        await enqueue(tx, clock, { serverId: id, kind: 'build', step: TaskState.SCHEDULING, actionId, params: { files: req.files, adminPass: null } });
+        servers.push(server);
+      }
+    });
+    this.s.runner.kick();
+    return { servers, adminPass, reservationId };
+  }
+
+  private async enforceQuota(tx: Tx, projectId: string, minCount: number, maxCount: number, flavor: ServerFlavor): Promise<void> {
+    const used = await tx
+      .selectFrom('servers')
+      .select((eb) => [eb.fn.countAll<number>().as('instances'), eb.fn.sum<number>('vcpus').as('cores'), eb.fn.sum<number>('memory_mb').as('ram')])
+      .where('project_id', '=', projectId)
+      .where('deleted', '=', 0)
+      .executeTakeFirstOrThrow();
+    const usage = { instances: Number(used.instances), cores: Number(used.cores ?? 0), ram: Number(used.ram ?? 0) };
+    const per = { instances: 1, cores: flavor.vcpus, ram: flavor.ram };
+    for (const resource of ['instances', 'cores', 'ram'] as const) {
+      const limit = DEFAULT_QUOTA[resource];
+      const requested = per[resource] * minCount;
+      if (usage[resource] + requested > limit) {
+        const which = maxCount > minCount ? `${resource}` : resource;
+        throw new NimbusError('over_quota', `Quota exceeded for ${which}: Requested ${requested}, but already used ${usage[resource]} of ${limit} ${which}`);
+      }
+    }
+  }
+
+  async update(ctx: AuthContext, id: string, patch: { name?: string; description?: string | null; accessIPv4?: string; accessIPv6?: string; diskConfig?: string; hostname?: string }): Promise<Server> {
+    const server = await this.get(ctx, id);
+    const values: Partial<Server> = { updated_at: this.s.clock.now().toISOString() };
+    if (patch.name !== undefined) values.name = patch.name;
+    if (patch.description !== undefined) values.description = patch.description;
+    if (patch.accessIPv4 !== undefined) values.access_ipv4 = patch.accessIPv4;
+    if (patch.accessIPv6 !== undefined) values.access_ipv6 = patch.accessIPv6;
+    if (patch.diskConfig !== undefined) values.disk_config = patch.diskConfig;
+    if (patch.hostname !== undefined) values.hostname = patch.hostname;
+    await this.s.db.updateTable('servers').set(values).where('id', '=', server.id).execute();
+    return { ...server, ...values };
+  }
+
+  /** DELETE: asynchronous; a locked server is 409 unless the caller is an admin. */
+  async delete(ctx: AuthContext, id: string, requestId: string): Promise<void> {
+    const { db, clock } = this.s;
+    const now = clock.now().toISOString();
+    await db.transaction().execute(async (tx) => {
+      const server = await tx.selectFrom('servers').selectAll().where('id', '=', id).where('deleted', '=', 0).executeTakeFirst();
+      if (!server || (!ctx.isAdmin && server.project_id !== ctx.projectId)) throw notFound(`Instance ${id} could not be found.`);
+      if (server.locked && !ctx.isAdmin) throw conflict(`Instance ${id} is locked`);
+      if (server.task_state === TaskState.DELETING) return; // already on its way
+      await tx.updateTable('servers').set({ task_state: TaskState.DELETING, updated_at: now }).where('id', '=', id).execute();
+      const actionId = await startAction(tx, { serverId: id, action: 'delete', requestId, projectId: server.project_id, userId: ctx.userId, now });
+      await enqueue(tx, clock, { serverId: id, kind: 'delete', step: 'terminate', actionId });
+    });
+    this.s.runner.kick();
+  }
+
+  /** The servers a query selects, in its order; `hasMore` tells whether a next page exists. */
+  async list(ctx: AuthContext, q: ListQuery): Promise<Server[]> {
+    let sql = this.s.db.selectFrom('servers').selectAll();
+    if (!q.allTenants || !ctx.isAdmin) sql = sql.where('project_id', '=', ctx.projectId ?? '');
+    else if (q.projectId) sql = sql.where('project_id', '=', q.projectId);
+    if (q.userId && ctx.isAdmin) sql = sql.where('user_id', '=', q.userId);
+    if (q.changesSince) sql = sql.where('updated_at', '>=', q.changesSince);
+    if (q.changesBefore) sql = sql.where('updated_at', '<=', q.changesBefore);
+    // changes-since shows deleted servers too; `deleted` is for admins.
+    if (q.deleted !== undefined && ctx.isAdmin) sql = sql.where('deleted', '=', q.deleted ? 1 : 0);
+    else if (!q.changesSince && !q.changesBefore) sql = sql.where('deleted', '=', 0);
+    if (q.image) sql = sql.where('image_id', '=', q.image);
+    if (q.flavor) sql = sql.where('flavor_id', '=', q.flavor);
+    if (q.host && ctx.isAdmin) sql = sql.where('host', '=', q.host);
+    if (q.reservationId) sql = sql.where('reservation_id', '=', q.reservationId);
+    if (q.locked !== undefined) sql = sql.where('locked', '=', q.locked ? 1 : 0);
+    if (q.availabilityZone) sql = sql.where('availability_zone', '=', q.availabilityZone);
+    if (q.status) {
+      const { vmStates, taskStates } = statesForStatus(q.status);
+      if (vmStates.length === 0) return [];
+      sql = sql.where('vm_state', 'in', vmStates);
+      // A status that is some vm_state's default matches it whatever the task (as Nova).
+      if (!taskStates.includes(null)) sql = sql.where('task_state', 'in', taskStates as string[]);
+    }
+    if (q.tags?.length) for (const tag of q.tags) sql = sql.where('id', 'in', (eb) => eb.selectFrom('server_tags').select('server_id').where('tag', '=', tag));
+    if (q.tagsAny?.length) sql = sql.where('id', 'in', (eb) => eb.selectFrom('server_tags').select('server_id').where('tag', 'in', q.tagsAny!));
+    if (q.notTags?.length) {
+      const all = q.notTags;
+      sql = sql.where('id', 'not in', (eb) =>
+        eb.selectFrom('server_tags').select('server_id').where('tag', 'in', all).groupBy('server_id').having((h) => h.fn.countAll(), '=', all.length),
+      );
+    }
+    if (q.notTagsAny?.length) sql = sql.where('id', 'not in', (eb) => eb.selectFrom('server_tags').select('server_id').where('tag', 'in', q.notTagsAny!));
+
+    const sort = q.sort.length ? q.sort : [{ key: 'created_at', dir: 'desc' as const }];
+    for (const s of sort) sql = sql.orderBy(s.key as 'created_at', s.dir);
+    sql = sql.orderBy('id', sort[sort.length - 1].dir);
+
+    // Regular expressions (name, ip, ip6) are matched here, as Nova does in Python.
+    const regexes: [keyof Server | 'ip' | 'ip6', RegExp][] = [];
+    const compile = (field: string, pattern: string) => {
+      try {
+        return new RegExp(pattern);
+      } catch {
+        throw invalid(`Invalid regular expression for ${field}: ${pattern}`);
+      }
+    };
+    if (q.name) regexes.push(['name', compile('name', q.name)]);
+    if (q.ip) regexes.push(['ip', compile('ip', q.ip)]);
+    if (q.ip6) regexes.push(['ip6', compile('ip6', q.ip6)]);
+
+    let markerSeen = q.marker === undefined;
+    if (q.marker !== undefined) {
+      const marker = await this.s.db.selectFrom('servers').select(['id', 'created_at']).where('id', '=', q.marker).executeTakeFirst();
+      if (!marker) throw invalid(`marker [${q.marker}] not found`);
+      if (regexes.length === 0 && sort.length === 1 && sort[0].key === 'created_at') {
+        // Keyset paging on the default order: the database skips to the marker.
+        const op = sort[0].dir === 'desc' ? '<' : '>';
+        sql = sql.where((eb) => eb.or([eb('created_at', op, marker.created_at), eb.and([eb('created_at', '=', marker.created_at), eb('id', op, marker.id)])]));
+        markerSeen = true;
+      }
+    }
+    if (regexes.length === 0 && markerSeen && q.limit !== undefined) sql = sql.limit(q.limit);
+
+    const rows = await sql.execute();
+    const out: Server[] = [];
+    for (const row of rows) {
+      if (!markerSeen) {
+        if (row.id === q.marker) markerSeen = true;
+        continue;
+      }
+      if (regexes.length && !regexes.every(([field, re]) => matches(row, field, re))) continue;
+      out.push(row);
+      if (q.limit !== undefined && out.length >= q.limit) break;
+    }
+    return out;
+  }
+}
+
+function matches(row: Server, field: string, re: RegExp): boolean {
+  if (field === 'name') return re.test(row.name);
+  const addresses = parseJson<Record<string, { version: number; addr: string }[]>>(row.addresses, {});
+  const version = field === 'ip' ? 4 : 6;
+  return Object.values(addresses).some((list) => list.some((a) => a.version === version && re.test(a.addr)));
+}

@@ -1,0 +1,137 @@
+import type { Services } from '../services.js';
+import type { Db, Tx } from '../db/database.js';
+import type { ServerTable } from '../db/schema.js';
+import { DriverError } from '../virt/driver.js';
+import { PowerState, TaskState, VmState } from '../compute/states.js';
+import { parseJson, type Fault, type ServerFlavor } from '../compute/servers.js';
+import { startEvent, finishEvent } from '../compute/actions.js';
+import { selectHost } from '../scheduler/scheduler.js';
+import type { TaskRun } from './runner.js';
+
+const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
+
+/**
+ * Changes a server unless a delete has claimed it meanwhile: the delete's task_state
+ * must never be overwritten by the work it interrupts.
+ */
+async function updateServer(db: Db | Tx, id: string, values: Partial<ServerTable>): Promise<boolean> {
+  const r = await db
+    .updateTable('servers')
+    .set(values)
+    .where('id', '=', id)
+    .where('deleted', '=', 0)
+    .where((eb) => eb.or([eb('task_state', 'is', null), eb('task_state', '!=', TaskState.DELETING)]))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+function faultOf(err: unknown, now: string, code = 500): Fault {
+  const e = err as Error;
+  return { code, message: e.message, details: err instanceof DriverError ? err.details : (e.stack ?? ''), created: now };
+}
+
+/** Build: scheduling → networking → block_device_mapping → spawning → ACTIVE, or ERROR with a fault. */
+export function buildTask(s: Services) {
+  return async (run: TaskRun<{ files: { path: string; contents: string }[] }>): Promise<void> => {
+    const { db, clock, driver } = s;
+    const id = run.task.server_id;
+    const actionId = run.task.action_id!;
+    const now = () => clock.now().toISOString();
+    let server = await db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!server || server.deleted || server.task_state === TaskState.DELETING) return;
+    const eventId = await startEvent(db, actionId, 'compute__do_build_and_run_instance', server.host, now());
+
+    const fail = async (err: unknown) => {
+      const t = now();
+      await updateServer(db, id, { vm_state: VmState.ERROR, task_state: null, power_state: PowerState.NOSTATE, fault: JSON.stringify(faultOf(err, t)), updated_at: t });
+      await finishEvent(db, actionId, eventId, t, { message: (err as Error).message, traceback: (err as Error).stack });
+    };
+
+    if (run.task.step === TaskState.SCHEDULING) {
+      const placed = await db.transaction().execute(async (tx) => {
+        const spec = parseJson<{ zone: string | null; forcedHost: string | null; hints: { sameHost?: string[]; differentHost?: string[] } }>(server!.request_spec, { zone: null, forcedHost: null, hints: {} });
+        const hostsOf = async (ids?: string[]) =>
+          ids?.length ? (await tx.selectFrom('servers').select('host').where('id', 'in', ids).where('host', 'is not', null).execute()).map((r) => r.host!) : [];
+        const host = await selectHost(
+          tx,
+          {
+            projectId: server!.project_id,
+            vcpus: server!.vcpus,
+            memoryMb: server!.memory_mb,
+            diskGb: server!.disk_gb,
+            availabilityZone: spec.zone,
+            forcedHost: spec.forcedHost,
+            sameHosts: await hostsOf(spec.hints.sameHost),
+            differentHosts: await hostsOf(spec.hints.differentHost),
+            preferHosts: [],
+            avoidHosts: [],
+            excludeHosts: [],
+          },
+          clock.nowMs(),
+        );
+        if (!host) return null;
+        const ok = await updateServer(tx, id, { host: host.name, availability_zone: host.availability_zone, task_state: TaskState.NETWORKING, progress: 25, updated_at: now() });
+        if (ok) await run.reached(TaskState.NETWORKING, tx);
+        return ok ? host.name : undefined;
+      });
+      if (placed === undefined) return; // deleted meanwhile
+      if (placed === null) return fail(new Error(NO_VALID_HOST));
+    }
+    server = (await db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst())!;
+
+    if (run.task.step === TaskState.NETWORKING) {
+      if (!(await updateServer(db, id, { task_state: TaskState.BLOCK_DEVICE_MAPPING, progress: 50, updated_at: now() }))) return;
+      await run.reached(TaskState.BLOCK_DEVICE_MAPPING);
+    }
+    if (run.task.step === TaskState.BLOCK_DEVICE_MAPPING) {
+      if (!(await updateServer(db, id, { task_state: TaskState.SPAWNING, progress: 75, updated_at: now() }))) return;
+      await run.reached(TaskState.SPAWNING);
+    }
+    if (run.task.step === TaskState.SPAWNING) {
+      const flavor = parseJson<ServerFlavor>(server.flavor, {} as ServerFlavor);
+      try {
+        await driver.spawn(server.host!, {
+          id,
+          name: server.name,
+          hostname: server.hostname,
+          vcpus: flavor.vcpus,
+          memoryMb: flavor.ram,
+          diskGb: flavor.disk,
+          imageId: server.image_id,
+          userData: server.user_data,
+          keyData: server.key_data,
+          adminPassword: null,
+          files: run.params.files ?? [],
+          ports: [],
+        });
+      } catch (err) {
+        return fail(err);
+      }
+      const t = now();
+      if (!(await updateServer(db, id, { vm_state: VmState.ACTIVE, task_state: null, power_state: PowerState.RUNNING, progress: 100, launched_at: t, updated_at: t }))) {
+        return; // a delete came in while spawning: its task will destroy the guest
+      }
+      await finishEvent(db, actionId, eventId, t);
+    }
+  };
+}
+
+/** Delete: destroy the guest, release what it held, and mark the server DELETED. */
+export function deleteTask(s: Services) {
+  return async (run: TaskRun): Promise<void> => {
+    const { db, clock, driver } = s;
+    const id = run.task.server_id;
+    const server = await db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!server || server.deleted) return;
+    const now = () => clock.now().toISOString();
+    const eventId = await startEvent(db, run.task.action_id!, 'compute_terminate_instance', server.host, now());
+    if (server.host) await driver.destroy(server.host, id);
+    const t = now();
+    await db
+      .updateTable('servers')
+      .set({ vm_state: VmState.DELETED, task_state: null, power_state: PowerState.NOSTATE, deleted: 1, deleted_at: t, terminated_at: t, updated_at: t })
+      .where('id', '=', id)
+      .execute();
+    await finishEvent(db, run.task.action_id!, eventId, t);
+  };
+}

@@ -1,0 +1,29 @@
+import type { Services } from '../services.js';
+import { FakeDriver } from '../virt/fake/driver.js';
+import { buildTask, deleteTask } from './server-tasks.js';
+
+const HEARTBEAT_MS = 10000;
+
+/**
+ * Starts the compute side of this process: registers its hosts, gives the fake driver
+ * back the guests the database says it has, and runs tasks and periodic jobs.
+ * `takeOver` resumes tasks left running by a dead process (single-node SQLite).
+ */
+export async function startWorkers(s: Services, takeOver: boolean): Promise<void> {
+  await s.hosts.register();
+  if (s.driver instanceof FakeDriver) {
+    const names = s.driver.hosts().map((h) => h.name);
+    const guests = await s.db
+      .selectFrom('servers')
+      .select(['id', 'name', 'hostname', 'host', 'power_state'])
+      .where('deleted', '=', 0)
+      .where('host', 'in', names)
+      .where('power_state', '!=', 0)
+      .execute();
+    for (const g of guests) s.driver.adopt(g.host!, { id: g.id, name: g.name, hostname: g.hostname }, g.power_state as never);
+  }
+  s.runner.handle('build', buildTask(s));
+  s.runner.handle('delete', deleteTask(s));
+  s.runner.every('heartbeat', HEARTBEAT_MS, () => s.hosts.heartbeat());
+  await s.runner.start(takeOver);
+}
