@@ -10,6 +10,8 @@ export interface TaskRun<P = Record<string, unknown>> {
   params: P;
   /** Records that the task reached `step`, so a resumed task starts there. */
   reached(step: string, tx?: Tx): Promise<void>;
+  /** Stores changed params, so a resumed task sees what this run decided. */
+  saveParams(tx?: Tx): Promise<void>;
 }
 
 export type TaskHandler = (run: TaskRun<any>) => Promise<void>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -204,7 +206,16 @@ export class TaskRunner {
     for (const t of candidates) {
       if (seen.has(t.server_id)) continue;
       seen.add(t.server_id);
-      const earlier = await this.db.selectFrom('tasks').select('id').where('server_id', '=', t.server_id).where('status', 'in', ['pending', 'running']).where('created_at', '<', t.created_at).limit(1).executeTakeFirst();
+      // An older task that is due goes first; a delayed one (not_before later) does not block.
+      const earlier = await this.db
+        .selectFrom('tasks')
+        .select('id')
+        .where('server_id', '=', t.server_id)
+        .where('status', '=', 'pending')
+        .where('not_before', '<=', now.toISOString())
+        .where('created_at', '<', t.created_at)
+        .limit(1)
+        .executeTakeFirst();
       if (earlier) continue;
       const leaseUntil = new Date(now.getTime() + this.options.leaseMs).toISOString();
       const r = await this.db
@@ -230,6 +241,9 @@ export class TaskRunner {
       const run: TaskRun = {
         task,
         params: JSON.parse(task.params),
+        saveParams: async (tx) => {
+          await (tx ?? this.db).updateTable('tasks').set({ params: JSON.stringify(run.params) }).where('id', '=', task.id).execute();
+        },
         reached: async (step, tx) => {
           task.step = step;
           await (tx ?? this.db).updateTable('tasks').set({ step, updated_at: this.clock.now().toISOString() }).where('id', '=', task.id).execute();

@@ -6,7 +6,9 @@ import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type Fault, type ServerFlavor } from '../compute/servers.js';
 import { startEvent, finishEvent } from '../compute/actions.js';
 import { selectHost } from '../scheduler/scheduler.js';
-import type { TaskRun } from './runner.js';
+import { enqueue, type TaskRun } from './runner.js';
+import type { BuildEffect } from '../compute/behaviours.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
 
@@ -32,7 +34,7 @@ function faultOf(err: unknown, now: string, code = 500): Fault {
 
 /** Build: scheduling → networking → block_device_mapping → spawning → ACTIVE, or ERROR with a fault. */
 export function buildTask(s: Services) {
-  return async (run: TaskRun<{ files: { path: string; contents: string }[] }>): Promise<void> => {
+  return async (run: TaskRun<{ files: { path: string; contents: string }[]; effect?: BuildEffect | null }>): Promise<void> => {
     const { db, clock, driver } = s;
     const id = run.task.server_id;
     const actionId = run.task.action_id!;
@@ -41,14 +43,17 @@ export function buildTask(s: Services) {
     if (!server || server.deleted || server.task_state === TaskState.DELETING) return;
     const eventId = await startEvent(db, actionId, 'compute__do_build_and_run_instance', server.host, now());
 
-    const fail = async (err: unknown) => {
+    const fail = async (err: unknown, code = 500) => {
       const t = now();
-      await updateServer(db, id, { vm_state: VmState.ERROR, task_state: null, power_state: PowerState.NOSTATE, fault: JSON.stringify(faultOf(err, t)), updated_at: t });
+      await updateServer(db, id, { vm_state: VmState.ERROR, task_state: null, power_state: PowerState.NOSTATE, fault: JSON.stringify(faultOf(err, t, code)), updated_at: t });
       await finishEvent(db, actionId, eventId, t, { message: (err as Error).message, traceback: (err as Error).stack });
     };
 
     if (run.task.step === TaskState.SCHEDULING) {
       const placed = await db.transaction().execute(async (tx) => {
+        // A control-API behaviour is decided once, with the placement, and kept in the task.
+        run.params.effect = await s.behaviours.claim(tx, { name: server!.name, metadata: parseJson(server!.metadata, {}) });
+        await run.saveParams(tx);
         const spec = parseJson<{ zone: string | null; forcedHost: string | null; hints: { sameHost?: string[]; differentHost?: string[] } }>(server!.request_spec, { zone: null, forcedHost: null, hints: {} });
         const hostsOf = async (ids?: string[]) =>
           ids?.length ? (await tx.selectFrom('servers').select('host').where('id', 'in', ids).where('host', 'is not', null).execute()).map((r) => r.host!) : [];
@@ -89,6 +94,9 @@ export function buildTask(s: Services) {
     }
     if (run.task.step === TaskState.SPAWNING) {
       const flavor = parseJson<ServerFlavor>(server.flavor, {} as ServerFlavor);
+      const effect = run.params.effect;
+      if (effect?.buildMs) await sleep(effect.buildMs);
+      if (effect?.fault && effect.errorAfterMs === undefined) return fail(new Error(effect.fault.message), effect.fault.code);
       try {
         await driver.spawn(server.host!, {
           id,
@@ -112,7 +120,31 @@ export function buildTask(s: Services) {
         return; // a delete came in while spawning: its task will destroy the guest
       }
       await finishEvent(db, actionId, eventId, t);
+      if (effect?.errorAfterMs !== undefined) {
+        await db.transaction().execute((tx) =>
+          enqueue(tx, clock, {
+            serverId: id,
+            kind: 'inject_error',
+            step: 'error',
+            params: { message: effect.fault?.message ?? 'The server failed after it was built (injected by the control API).', code: effect.fault?.code ?? 500 },
+            notBefore: new Date(clock.nowMs() + effect.errorAfterMs!),
+          }),
+        );
+      }
     }
+  };
+}
+
+/** A control-API behaviour's delayed failure: the server goes to ERROR with the fault. */
+export function injectErrorTask(s: Services) {
+  return async (run: TaskRun<{ message: string; code: number }>): Promise<void> => {
+    const t = s.clock.now().toISOString();
+    await updateServer(s.db, run.task.server_id, {
+      vm_state: VmState.ERROR,
+      task_state: null,
+      fault: JSON.stringify({ code: run.params.code, message: run.params.message, details: 'injected by the Nimbus control API', created: t }),
+      updated_at: t,
+    });
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Services } from '../services.js';
 import { FakeDriver } from '../virt/fake/driver.js';
-import { buildTask, deleteTask } from './server-tasks.js';
+import { buildTask, deleteTask, injectErrorTask } from './server-tasks.js';
 
 const HEARTBEAT_MS = 10000;
 
@@ -24,6 +24,7 @@ export async function startWorkers(s: Services, takeOver: boolean): Promise<void
   }
   s.runner.handle('build', buildTask(s));
   s.runner.handle('delete', deleteTask(s));
+  s.runner.handle('inject_error', injectErrorTask(s));
   s.runner.every('heartbeat', HEARTBEAT_MS, () => s.hosts.heartbeat());
   await s.runner.start(takeOver);
 }
