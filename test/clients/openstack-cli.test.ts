@@ -39,9 +39,9 @@ function cliEnv(): NodeJS.ProcessEnv {
   return { ...env, OS_CLIENT_CONFIG_FILE: clouds, LC_ALL: 'C.UTF-8' };
 }
 
-/** Runs `openstack --os-cloud <cloud> …args`; returns stdout, or throws with what the CLI said. */
-function openstack(args: string[], cloud = 'nimbus-admin'): Promise<string> {
-  const argv = ['--os-cloud', cloud, ...args];
+/** Runs `openstack --os-cloud <cloud> …args` (no --os-cloud when cloud is null); returns stdout, or throws with what the CLI said. */
+function openstack(args: string[], cloud: string | null = 'nimbus-admin'): Promise<string> {
+  const argv = cloud ? ['--os-cloud', cloud, ...args] : args;
   return new Promise((resolve, reject) => {
     execFile(OPENSTACK, argv, { env: cliEnv(), timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`openstack ${argv.join(' ')} failed (${err.code ?? err.signal}):\n${stderr}${stdout}\n--- nimbus said:\n${proc?.output().slice(-4000)}`));
@@ -50,7 +50,7 @@ function openstack(args: string[], cloud = 'nimbus-admin'): Promise<string> {
   });
 }
 
-async function openstackJson(args: string[], cloud?: string): Promise<any> {
+async function openstackJson(args: string[], cloud?: string | null): Promise<any> {
   const out = await openstack([...args, '-f', 'json'], cloud);
   try {
     return JSON.parse(out);
@@ -197,16 +197,21 @@ test('openstack role add --project --user gives the user the member role there, 
   assert.ok(created.projectId && created.userId, 'project and user create must have worked');
   // `role add` prints nothing on success (it takes no -f).
   assert.equal((await openstack(['role', 'add', '--project', `cli-project-${suffix}`, '--user', `cli-user-${suffix}`, 'member'])).trim(), '');
-  // The new user now gets a token scoped to the project, through the CLI …
-  const asUser = ['--os-username', `cli-user-${suffix}`, '--os-password', 'cli-user-pw', '--os-project-name', `cli-project-${suffix}`];
-  const t = await openstackJson([...asUser, 'token', 'issue'], 'nimbus-demo');
+  // The new user now gets a token scoped to the project, through the CLI (given every
+  // auth option: the CLI does not reliably let --os-username override a cloud's user) …
+  const asUser = [
+    '--os-auth-url', `${proc!.url}/identity/v3`, '--os-identity-api-version', '3', '--os-region-name', 'RegionOne',
+    '--os-user-domain-name', 'Default', '--os-project-domain-name', 'Default',
+    '--os-username', `cli-user-${suffix}`, '--os-password', 'cli-user-pw', '--os-project-name', `cli-project-${suffix}`,
+  ];
+  const t = await openstackJson([...asUser, 'token', 'issue'], null);
   assert.equal(t.user_id, created.userId);
   assert.equal(t.project_id, created.projectId);
   const body = await whoIs(t.id);
   assert.ok(body.roles.some((r: any) => r.name === 'member'), JSON.stringify(body.roles));
   assert.ok(!body.roles.some((r: any) => r.name === 'admin'));
   // … and can use compute with it.
-  const flavors = await openstackJson([...asUser, 'flavor', 'list'], 'nimbus-demo');
+  const flavors = await openstackJson([...asUser, 'flavor', 'list'], null);
   assert.ok(flavors.some((f: any) => f.Name === 'm1.tiny'));
 });
 

@@ -116,9 +116,11 @@ test('role assignments round-trip and go away with their user (foreign keys casc
   assert.equal(await directory.hasAssignment(project.id, user.id, role.id), true);
   assert.deepEqual(await directory.roleNames(user.id, project.id), ['assign-role']);
   assert.deepEqual((await directory.projectsOfUser(user.id)).map((p) => p.id), [project.id]);
-  assert.deepEqual(await directory.listAssignments({ userId: user.id }), [
-    { user_id: user.id, project_id: project.id, role_id: role.id, role_name: 'assign-role' },
-  ]);
+  const assignments = await directory.listAssignments({ userId: user.id });
+  assert.deepEqual(
+    assignments.map((a) => ({ user_id: a.user_id, project_id: a.project_id, role_id: a.role_id, role_name: a.role_name })),
+    [{ user_id: user.id, project_id: project.id, role_id: role.id, role_name: 'assign-role' }],
+  );
   await directory.deleteUser(user.id);
   assert.deepEqual(await directory.listAssignments({ projectId: project.id }), []);
   await assert.rejects(directory.unassignRole(project.id, user.id, role.id), (e) => kind(e) === 'not_found');
