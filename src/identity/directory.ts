@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import type { ProjectTable, UserTable, RoleTable } from '../db/schema.js';
 import { conflict, notFound } from '../errors.js';
@@ -11,6 +11,12 @@ export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' } as const;
 /** Keystone's default implied roles: admin ⇒ member ⇒ reader. */
 const IMPLIES: Record<string, string[]> = { admin: ['member'], member: ['reader'] };
 
+/** The roles a role directly implies, by name. */
+export const impliedRoles = (name: string): string[] => IMPLIES[name] ?? [];
+
+/** Roles the policy engine names; without them nobody could be admin, member or reader. */
+export const POLICY_ROLES = ['admin', 'member', 'reader'] as const;
+
 export function effectiveRoles(names: string[]): string[] {
   const out = new Set<string>();
   const visit = (n: string) => {
@@ -22,7 +28,16 @@ export function effectiveRoles(names: string[]): string[] {
   return [...out];
 }
 
+const projectNameTaken = (name: string) =>
+  `Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : ${name}.`;
+
 const uuidHex = () => randomUUID().replace(/-/g, '');
+
+/**
+ * A user created or updated without a password gets the hash of a random one nobody
+ * knows: password authentication fails for it, and takes as long as for any other user.
+ */
+const unusablePassword = () => randomBytes(32).toString('base64');
 
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
@@ -49,7 +64,7 @@ export class Directory {
     try {
       await this.db.insertInto('projects').values(row).execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`Conflict occurred attempting to store project - it already exists: ${input.name}`);
+      if (isUniqueViolation(err)) throw conflict(projectNameTaken(input.name));
       throw err;
     }
     return row;
@@ -84,7 +99,7 @@ export class Directory {
       try {
         await this.db.updateTable('projects').set(values).where('id', '=', id).execute();
       } catch (err) {
-        if (isUniqueViolation(err)) throw conflict(`Conflict occurred attempting to store project - it already exists: ${patch.name}`);
+        if (isUniqueViolation(err)) throw conflict(projectNameTaken(patch.name ?? ''));
         throw err;
       }
     }
@@ -99,7 +114,7 @@ export class Directory {
   // ── users ──
   async createUser(input: {
     name: string;
-    password: string;
+    password?: string | null;
     email?: string | null;
     enabled?: boolean;
     defaultProjectId?: string | null;
@@ -109,7 +124,7 @@ export class Directory {
       id: input.id ?? uuidHex(),
       name: input.name,
       domain_id: DEFAULT_DOMAIN.id,
-      password_hash: await hashPassword(input.password),
+      password_hash: await hashPassword(input.password ?? unusablePassword()),
       email: input.email ?? null,
       enabled: input.enabled === false ? 0 : 1,
       default_project_id: input.defaultProjectId ?? null,
@@ -124,9 +139,10 @@ export class Directory {
     return row;
   }
 
-  listUsers(filter: { name?: string } = {}): Promise<UserTable[]> {
+  listUsers(filter: { name?: string; enabled?: boolean } = {}): Promise<UserTable[]> {
     let q = this.db.selectFrom('users').selectAll().orderBy('name');
     if (filter.name !== undefined) q = q.where('name', '=', filter.name);
+    if (filter.enabled !== undefined) q = q.where('enabled', '=', filter.enabled ? 1 : 0);
     return q.execute();
   }
 
@@ -144,12 +160,12 @@ export class Directory {
 
   async updateUser(
     id: string,
-    patch: { name?: string; password?: string; email?: string | null; enabled?: boolean; defaultProjectId?: string | null },
+    patch: { name?: string; password?: string | null; email?: string | null; enabled?: boolean; defaultProjectId?: string | null },
   ): Promise<UserTable> {
     await this.getUser(id);
     const values: Partial<UserTable> = {};
     if (patch.name !== undefined) values.name = patch.name;
-    if (patch.password !== undefined) values.password_hash = await hashPassword(patch.password);
+    if (patch.password !== undefined) values.password_hash = await hashPassword(patch.password ?? unusablePassword());
     if (patch.email !== undefined) values.email = patch.email;
     if (patch.enabled !== undefined) values.enabled = patch.enabled ? 1 : 0;
     if (patch.defaultProjectId !== undefined) values.default_project_id = patch.defaultProjectId;
@@ -199,16 +215,17 @@ export class Directory {
   }
 
   // ── role assignments ──
+  /** Grants a role; granting it again changes nothing. Checks role, user, project in Keystone's order. */
   async assignRole(projectId: string, userId: string, roleId: string): Promise<void> {
-    await Promise.all([this.getProject(projectId), this.getUser(userId), this.getRole(roleId)]);
-    const exists = await this.db
-      .selectFrom('role_assignments')
-      .select('role_id')
-      .where('project_id', '=', projectId)
-      .where('user_id', '=', userId)
-      .where('role_id', '=', roleId)
-      .executeTakeFirst();
-    if (!exists) await this.db.insertInto('role_assignments').values({ project_id: projectId, user_id: userId, role_id: roleId }).execute();
+    await this.getRole(roleId);
+    await this.getUser(userId);
+    await this.getProject(projectId);
+    if (await this.hasAssignment(projectId, userId, roleId)) return;
+    try {
+      await this.db.insertInto('role_assignments').values({ project_id: projectId, user_id: userId, role_id: roleId }).execute();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err; // a concurrent grant of the same role won the race
+    }
   }
 
   async unassignRole(projectId: string, userId: string, roleId: string): Promise<void> {
@@ -236,7 +253,19 @@ export class Directory {
     let q = this.db
       .selectFrom('role_assignments')
       .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
-      .select(['role_assignments.user_id', 'role_assignments.project_id', 'role_assignments.role_id', 'roles.name as role_name']);
+      .innerJoin('users', 'users.id', 'role_assignments.user_id')
+      .innerJoin('projects', 'projects.id', 'role_assignments.project_id')
+      .select([
+        'role_assignments.user_id',
+        'role_assignments.project_id',
+        'role_assignments.role_id',
+        'roles.name as role_name',
+        'users.name as user_name',
+        'projects.name as project_name',
+      ])
+      .orderBy('role_assignments.project_id')
+      .orderBy('role_assignments.user_id')
+      .orderBy('roles.name');
     if (filter.userId) q = q.where('role_assignments.user_id', '=', filter.userId);
     if (filter.projectId) q = q.where('role_assignments.project_id', '=', filter.projectId);
     if (filter.roleId) q = q.where('role_assignments.role_id', '=', filter.roleId);
@@ -247,6 +276,16 @@ export class Directory {
   async roleNames(userId: string, projectId: string): Promise<string[]> {
     const rows = await this.listAssignments({ userId, projectId });
     return rows.map((r) => r.role_name);
+  }
+
+  /** Projects, enabled or not, where the user holds at least one role. */
+  async projectsAssignedTo(userId: string): Promise<ProjectTable[]> {
+    return this.db
+      .selectFrom('projects')
+      .selectAll()
+      .where('id', 'in', (eb) => eb.selectFrom('role_assignments').select('project_id').where('user_id', '=', userId))
+      .orderBy('name')
+      .execute();
   }
 
   /** Enabled projects where the user holds at least one role. */

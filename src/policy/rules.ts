@@ -10,7 +10,7 @@ export type Rule = 'any' | 'admin' | 'project_reader' | 'project_member';
 
 export const DEFAULT_RULES: Record<string, Rule> = {
   // identity
-  'identity:get_project': 'admin',
+  'identity:get_project': 'project_reader', // Keystone: also any token scoped to that project
   'identity:list_projects': 'admin',
   'identity:create_project': 'admin',
   'identity:update_project': 'admin',
@@ -20,6 +20,7 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'identity:create_user': 'admin',
   'identity:update_user': 'admin',
   'identity:delete_user': 'admin',
+  'identity:list_user_projects': 'admin',
   'identity:get_role': 'admin',
   'identity:list_roles': 'admin',
   'identity:create_role': 'admin',
@@ -28,8 +29,12 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'identity:create_grant': 'admin',
   'identity:revoke_grant': 'admin',
   'identity:check_grant': 'admin',
+  'identity:list_grants': 'admin',
   'identity:get_domain': 'any',
   'identity:list_domains': 'admin',
+  'identity:create_domain': 'admin',
+  'identity:update_domain': 'admin',
+  'identity:delete_domain': 'admin',
 
   // compute: flavors
   'os_compute_api:os-flavor-manage:create': 'admin',

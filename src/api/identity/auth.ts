@@ -7,6 +7,7 @@ import { notFound, unauthorized, invalid, forbidden } from '../../errors.js';
 import { validate, type ValidationFailure } from '../validation.js';
 import { authenticate, resource } from '../http.js';
 import { serviceCatalog } from './catalog.js';
+import { projectView } from './views.js';
 
 const domainRef = {
   type: 'object',
@@ -213,7 +214,7 @@ export function authRoutes(app: FastifyInstance, services: Services): void {
       GET: async (request) => {
         const projects = await services.directory.projectsOfUser(request.auth.userId);
         return {
-          projects: projects.map((p) => ({ id: p.id, name: p.name, domain_id: p.domain_id, description: p.description, enabled: !!p.enabled, is_domain: false, parent_id: p.domain_id, links: { self: `${services.config.publicUrl}/identity/v3/projects/${p.id}` } })),
+          projects: projects.map((p) => projectView(services, p)),
           links: { self: `${services.config.publicUrl}/identity/v3/auth/projects`, previous: null, next: null },
         };
       },

@@ -1,8 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../../services.js';
-import { handleErrors } from '../http.js';
+import { authenticate, handleErrors } from '../http.js';
 import { renderKeystoneError } from './errors.js';
 import { authRoutes } from './auth.js';
+import { projectRoutes } from './projects.js';
+import { userRoutes } from './users.js';
+import { roleRoutes } from './roles.js';
+import { grantRoutes } from './grants.js';
+import { roleAssignmentRoutes } from './role-assignments.js';
+import { domainRoutes } from './domains.js';
 
 /** The Identity v3 subset OpenStack clients need, mounted under /identity. */
 export function identityApi(services: Services): FastifyPluginAsync {
@@ -20,5 +26,15 @@ export function identityApi(services: Services): FastifyPluginAsync {
     app.get('/v3', async () => ({ version: v3 }));
     app.get('/v3/', async () => ({ version: v3 }));
     authRoutes(app, services);
+    // Every other identity resource needs a token.
+    app.register(async (scoped) => {
+      scoped.addHook('onRequest', authenticate(services));
+      projectRoutes(scoped, services);
+      userRoutes(scoped, services);
+      roleRoutes(scoped, services);
+      grantRoutes(scoped, services);
+      roleAssignmentRoutes(scoped, services);
+      domainRoutes(scoped, services);
+    });
   };
 }
