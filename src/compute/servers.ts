@@ -235,6 +235,7 @@ export class Servers {
         await enqueue(tx, clock, { serverId: id, kind: 'build', step: TaskState.SCHEDULING, actionId, params: { files: req.files, adminPass: null } });
         servers.push(server);
       }
+      if (req.hints.group) await this.s.serverGroups.join(tx, projectId, req.hints.group, servers.map((x) => x.id));
     });
     this.s.runner.kick();
     return { servers, adminPass, reservationId };

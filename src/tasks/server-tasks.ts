@@ -1,5 +1,5 @@
 import type { Services } from '../services.js';
-import type { Db, Tx } from '../db/database.js';
+import { lockFor, type Db, type Tx } from '../db/database.js';
 import type { ServerTable } from '../db/schema.js';
 import { DriverError } from '../virt/driver.js';
 import { PowerState, TaskState, VmState } from '../compute/states.js';
@@ -10,6 +10,7 @@ import { enqueue, type TaskRun } from './runner.js';
 import type { BuildEffect } from '../compute/behaviours.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+const PLACEMENT_LOCK = 7001;
 const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
 
 /**
@@ -57,6 +58,8 @@ export function buildTask(s: Services) {
         const spec = parseJson<{ zone: string | null; forcedHost: string | null; hints: { sameHost?: string[]; differentHost?: string[] } }>(server!.request_spec, { zone: null, forcedHost: null, hints: {} });
         const hostsOf = async (ids?: string[]) =>
           ids?.length ? (await tx.selectFrom('servers').select('host').where('id', 'in', ids).where('host', 'is not', null).execute()).map((r) => r.host!) : [];
+        await lockFor(tx, s.config.databaseUrl, PLACEMENT_LOCK);
+        const group = await s.serverGroups.placement(tx, id);
         const host = await selectHost(
           tx,
           {
@@ -66,10 +69,10 @@ export function buildTask(s: Services) {
             diskGb: server!.disk_gb,
             availabilityZone: spec.zone,
             forcedHost: spec.forcedHost,
-            sameHosts: await hostsOf(spec.hints.sameHost),
-            differentHosts: await hostsOf(spec.hints.differentHost),
-            preferHosts: [],
-            avoidHosts: [],
+            sameHosts: [...(await hostsOf(spec.hints.sameHost)), ...group.sameHosts],
+            differentHosts: [...(await hostsOf(spec.hints.differentHost)), ...group.differentHosts],
+            preferHosts: group.preferHosts,
+            avoidHosts: group.avoidHosts,
             excludeHosts: [],
           },
           clock.nowMs(),

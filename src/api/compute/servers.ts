@@ -209,7 +209,8 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
       const server = await servers.get(request.auth, id);
       services.policy.authorize(request.auth, 'os_compute_api:servers:show', server.project_id);
       const tags = (await servers.tags([id])).get(id) ?? [];
-      return { server: serverDetail(await view(request), server, tags) };
+      const groups = request.microversion.atLeast('2.71') ? await services.serverGroups.groupsOf(id) : undefined;
+      return { server: serverDetail(await view(request), server, tags, groups) };
     },
     PUT: async (request) => {
       const { id } = request.params as { id: string };
@@ -225,7 +226,8 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
         hostname: s.hostname,
       });
       const tags = (await servers.tags([id])).get(id) ?? [];
-      const detail = serverDetail(await view(request), updated, tags);
+      const groups = request.microversion.atLeast('2.71') ? await services.serverGroups.groupsOf(id) : undefined;
+      const detail = serverDetail(await view(request), updated, tags, groups);
       // Before 2.75 PUT returned a reduced view; we return the full one, which is a superset.
       return { server: detail };
     },

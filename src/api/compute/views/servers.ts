@@ -32,7 +32,8 @@ export function serverSummary(base: string, s: Server) {
 }
 
 /** The full server as GET /servers/{id} shows it at the request's microversion. */
-export function serverDetail(v: ViewContext, s: Server, tags: string[]): Record<string, unknown> {
+/** `serverGroups` is given by show, update and rebuild (2.71), never by lists. */
+export function serverDetail(v: ViewContext, s: Server, tags: string[], serverGroups?: string[]): Record<string, unknown> {
   const { base, version, auth } = v;
   const status = statusOf(s.vm_state, s.task_state);
   const flavor = parseJson<ServerFlavor>(s.flavor, {} as ServerFlavor);
@@ -103,6 +104,7 @@ export function serverDetail(v: ViewContext, s: Server, tags: string[]): Record<
   if (version.atLeast('2.26')) out.tags = tags;
   if (version.atLeast('2.63')) out.trusted_image_certificates = null;
   if (version.atLeast('2.90') && !auth.isAdmin) out['OS-EXT-SRV-ATTR:hostname'] = s.hostname;
+  if (version.atLeast('2.71') && serverGroups) out.server_groups = serverGroups;
   return out;
 }
 
