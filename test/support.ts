@@ -15,6 +15,7 @@ import { createServices, closeServices, type Services } from '../src/services.js
 import { buildApp } from '../src/app.js';
 import { seed, writeCloudsYaml } from '../src/bootstrap.js';
 import { Clock } from '../src/clock.js';
+import { startWorkers } from '../src/tasks/workers.js';
 
 export const ADMIN_PASSWORD = 'admin-secret-pw';
 export const DEMO_PASSWORD = 'demo-secret-pw';
@@ -136,6 +137,7 @@ export async function startCloud(overrides: ConfigFile = {}): Promise<TestCloud>
   const services = await createServices(config, { clock });
   const first = await seed(services);
   writeCloudsYaml(services, first);
+  await startWorkers(services, true);
   const app = await buildApp(services);
   await app.listen({ host: '127.0.0.1', port });
   const url = `http://127.0.0.1:${port}`;
@@ -206,7 +208,7 @@ export async function startProcess(env: Record<string, string> = {}): Promise<{ 
     child,
     output: () => out,
     stop: async () => {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
