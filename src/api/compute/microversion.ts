@@ -8,8 +8,9 @@ export class Microversion {
     readonly minor: number,
   ) {}
 
+  /** Nova's format: no leading zeros ("2.01" is not a version). */
   static parse(text: string): Microversion | null {
-    const m = /^(\d+)\.(\d+)$/.exec(text.trim());
+    const m = /^([1-9]\d*)\.([1-9]\d*|0)$/.exec(text);
     return m ? new Microversion(Number(m[1]), Number(m[2])) : null;
   }
 
@@ -37,17 +38,18 @@ declare module 'fastify' {
   }
 }
 
+/** As microversion_parse reads the headers: the last compute entry wins, then the legacy header. */
 function requested(request: FastifyRequest): string | null {
   const modern = request.headers['openstack-api-version'];
   if (typeof modern === 'string') {
     // "compute 2.55", possibly among other services: "volume 3.0, compute 2.55"
-    for (const part of modern.split(',')) {
-      const [service, version] = part.trim().split(/\s+/);
-      if (service?.toLowerCase() === 'compute' && version) return version;
+    for (const part of modern.split(',').reverse()) {
+      const m = /^(\S+)\s+(.+)$/.exec(part.trim());
+      if (m && m[1].toLowerCase() === 'compute') return m[2].trim();
     }
   }
   const legacy = request.headers['x-openstack-nova-api-version'];
-  return typeof legacy === 'string' && legacy.trim() ? legacy.trim() : null;
+  return typeof legacy === 'string' ? (legacy.split(',').at(-1)!.trim() || null) : null;
 }
 
 /**
@@ -58,7 +60,7 @@ export function negotiate(request: FastifyRequest, reply: FastifyReply): void {
   const asked = requested(request);
   let version = MIN_VERSION;
   if (asked !== null) {
-    if (asked.toLowerCase() === 'latest') version = MAX_VERSION;
+    if (asked === 'latest') version = MAX_VERSION;
     else {
       const parsed = Microversion.parse(asked);
       if (!parsed) {
@@ -75,4 +77,20 @@ export function negotiate(request: FastifyRequest, reply: FastifyReply): void {
   if (version.rank < MIN_VERSION.rank || version.rank > MAX_VERSION.rank) {
     throw new NimbusError('not_acceptable', `Version ${version} is not supported by the API. Minimum is ${MIN_VERSION} and maximum is ${MAX_VERSION}.`);
   }
+}
+
+/**
+ * Memoizes a schema built for a microversion: the validator compiles each schema object
+ * once, so the same version must get the same object back.
+ */
+export function perVersion<T>(build: (v: Microversion) => T): (v: Microversion) => T {
+  const cache = new Map<number, T>();
+  return (v) => {
+    let value = cache.get(v.rank);
+    if (value === undefined) {
+      value = build(v);
+      cache.set(v.rank, value);
+    }
+    return value;
+  };
 }

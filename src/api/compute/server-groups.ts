@@ -4,11 +4,11 @@ import type { ServerGroup } from '../../compute/server-groups.js';
 import { invalid, conflict } from '../../errors.js';
 import { validate } from '../validation.js';
 import { resource } from '../http.js';
-import type { Microversion } from './microversion.js';
+import { perVersion, type Microversion } from './microversion.js';
 import { name } from './schemas/servers.js';
 
 /** POST /os-server-groups, version by version: 2.15 adds the soft policies, 2.64 a single policy with rules. */
-function createSchema(v: Microversion) {
+const createSchema = perVersion((v: Microversion) => {
   const policies = ['anti-affinity', 'affinity', ...(v.atLeast('2.15') ? ['soft-anti-affinity', 'soft-affinity'] : [])];
   const group = v.atLeast('2.64')
     ? {
@@ -28,7 +28,7 @@ function createSchema(v: Microversion) {
         additionalProperties: false,
       };
   return { type: 'object', properties: { server_group: group }, required: ['server_group'], additionalProperties: false };
-}
+});
 
 function view(g: ServerGroup, v: Microversion) {
   const out: Record<string, unknown> = { id: g.id, name: g.name };

@@ -1,4 +1,4 @@
-import type { Microversion } from '../microversion.js';
+import { perVersion, type Microversion } from '../microversion.js';
 
 /** Nova's parameter types, as JSON Schema. */
 export const name = { type: 'string', minLength: 1, maxLength: 255, pattern: '^\\S(.*\\S)?$' };
@@ -46,7 +46,7 @@ const blockDevice = {
 /**
  * POST /servers, built version by version: each microversion's difference is one line.
  */
-export function createServerSchema(v: Microversion) {
+export const createServerSchema = perVersion((v: Microversion) => {
   const server: { type: string; properties: Record<string, unknown>; required: string[]; additionalProperties: boolean } = {
     type: 'object',
     properties: {
@@ -101,9 +101,9 @@ export function createServerSchema(v: Microversion) {
     required: ['server'],
     additionalProperties: false,
   };
-}
+});
 
-export function updateServerSchema(v: Microversion) {
+export const updateServerSchema = perVersion((v: Microversion) => {
   const properties: Record<string, unknown> = {
     name,
     accessIPv4: ipv4,
@@ -118,4 +118,4 @@ export function updateServerSchema(v: Microversion) {
     required: ['server'],
     additionalProperties: false,
   };
-}
+});
