@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type 
 import type { Schema } from './schema.js';
 import * as m001 from './migrations/001_platform.js';
 import * as m002 from './migrations/002_servers.js';
+import * as m003 from './migrations/003_keypairs_quotas.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -14,6 +15,7 @@ export type Tx = Transaction<Schema>;
 const MIGRATIONS: Record<string, Migration> = {
   '001_platform': m001,
   '002_servers': m002,
+  '003_keypairs_quotas': m003,
 };
 
 // PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.

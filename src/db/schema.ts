@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * Table shapes as Kysely sees them. Portable across SQLite and PostgreSQL:
  * booleans are 0/1 integers, timestamps ISO 8601 UTC text (they sort as text),
@@ -215,6 +217,40 @@ export interface InstanceActionEventTable {
   finish_time: string | null;
 }
 
+export interface KeypairTable {
+  id: Generated<number>;
+  user_id: string;
+  name: string;
+  /** 'ssh' or 'x509' */
+  type: string;
+  fingerprint: string;
+  public_key: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+/** A quota limit for a project; -1 is unlimited. */
+export interface QuotaTable {
+  project_id: string;
+  resource: string;
+  hard_limit: number;
+}
+
+/** A quota limit for one user within a project. */
+export interface ProjectUserQuotaTable {
+  project_id: string;
+  user_id: string;
+  resource: string;
+  hard_limit: number;
+}
+
+/** A quota class's limit; the 'default' class overrides the built-in defaults. */
+export interface QuotaClassTable {
+  class_name: string;
+  resource: string;
+  hard_limit: number;
+}
+
 export interface Schema {
   projects: ProjectTable;
   users: UserTable;
@@ -231,4 +267,8 @@ export interface Schema {
   tasks: TaskTable;
   instance_actions: InstanceActionTable;
   instance_action_events: InstanceActionEventTable;
+  keypairs: KeypairTable;
+  quotas: QuotaTable;
+  project_user_quotas: ProjectUserQuotaTable;
+  quota_classes: QuotaClassTable;
 }

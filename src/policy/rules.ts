@@ -49,6 +49,23 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'os_compute_api:os-flavor-access:add_tenant_access': 'admin',
   'os_compute_api:os-flavor-access:remove_tenant_access': 'admin',
 
+  // compute: keypairs. Nova's rule is "admin or user_id:%(user_id)s": the owner always may,
+  // and these say who may act on another user's keypairs.
+  'os_compute_api:os-keypairs:index': 'admin',
+  'os_compute_api:os-keypairs:create': 'admin',
+  'os_compute_api:os-keypairs:show': 'admin',
+  'os_compute_api:os-keypairs:delete': 'admin',
+  // compute: quotas and limits
+  'os_compute_api:os-quota-sets:show': 'project_reader',
+  'os_compute_api:os-quota-sets:detail': 'project_reader',
+  'os_compute_api:os-quota-sets:defaults': 'any',
+  'os_compute_api:os-quota-sets:update': 'admin',
+  'os_compute_api:os-quota-sets:delete': 'admin',
+  'os_compute_api:os-quota-class-sets:show': 'admin',
+  'os_compute_api:os-quota-class-sets:update': 'admin',
+  'os_compute_api:limits': 'any',
+  'os_compute_api:limits:other_project': 'admin',
+
   // image
   'image:add_image': 'project_member',
   'image:get_image': 'project_reader',

@@ -5,6 +5,9 @@ import { faultRenderer } from './faults.js';
 import { negotiate } from './microversion.js';
 import { versionRoutes } from './versions.js';
 import { flavorRoutes } from './flavors.js';
+import { keypairRoutes } from './keypairs.js';
+import { quotaRoutes } from './quotas.js';
+import { limitRoutes } from './limits.js';
 
 /** Nova's osapi_compute max_request_body_size. */
 const BODY_LIMIT = 114688;
@@ -28,6 +31,9 @@ export function computeApi(services: Services): FastifyPluginAsync {
         api.addHook('onRequest', authenticate(services));
         api.addHook('onRequest', async (request, reply) => negotiate(request, reply));
         flavorRoutes(api, services, base);
+        keypairRoutes(api, services, base);
+        quotaRoutes(api, services);
+        limitRoutes(api, services);
       },
       { prefix: '/v2.1' },
     );
