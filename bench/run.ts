@@ -15,7 +15,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
-import { cpus, tmpdir, totalmem, availableParallelism } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -34,6 +34,7 @@ const DEMO_PASSWORD = 'bench-demo-pw';
 
 /** The issue's goals on the 2-core reference machine. */
 const GOALS = { coldStartMs: 1000, flavorsDetailRps: 10_000 };
+const LOAD_BEFORE = loadavg();
 
 /** What every case may use: made once, after the first start. */
 interface Session {
@@ -73,6 +74,8 @@ interface LoadResult {
   p50: number;
   p99: number;
   requests: number;
+  /** Nimbus's own CPU time (user + system) per response: steadier than requests/s on a busy machine. */
+  cpuUsPerRequest: number;
   /** Responses that were not 2xx, by status, plus socket errors and timeouts. */
   failures: string;
 }
@@ -151,6 +154,20 @@ async function startNimbus(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-')
   };
 }
 
+/** User + system CPU time of a process so far, in microseconds (from /proc/<pid>/stat). */
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+function cpuUsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS; // utime, stime
+}
+
 function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
@@ -182,7 +199,7 @@ async function session(url: string): Promise<Session> {
 
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : NaN);
 
-async function load(c: LoadCase, s: Session, connections: number): Promise<LoadResult> {
+async function load(c: LoadCase, s: Session, connections: number, pid: number): Promise<LoadResult> {
   const path = typeof c.path === 'function' ? c.path(s) : c.path;
   const headers: Record<string, string> = { accept: 'application/json', ...c.headers(s) };
   const body = c.body ? JSON.stringify(c.body(s)) : undefined;
@@ -192,9 +209,11 @@ async function load(c: LoadCase, s: Session, connections: number): Promise<LoadR
   if (WARMUP > 0) await autocannon({ ...options, duration: WARMUP });
   // autocannon's histogram keeps whole milliseconds; keep our own sub-millisecond latencies.
   const latencies: number[] = [];
+  const cpuBefore = cpuUsOf(pid);
   const run = autocannon({ ...options, duration: DURATION });
   run.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.push(ms));
   const result = await run;
+  const cpuUs = cpuUsOf(pid) - cpuBefore;
   latencies.sort((a, b) => a - b);
   const failures = Object.entries(result.statusCodeStats)
     .filter(([code]) => !code.startsWith('2'))
@@ -209,6 +228,7 @@ async function load(c: LoadCase, s: Session, connections: number): Promise<LoadR
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     requests: completed,
+    cpuUsPerRequest: cpuUs / completed,
     failures: failures.join(', '),
   };
 }
@@ -229,6 +249,8 @@ temporary data directory and \`NIMBUS_LOG_LEVEL=warn\`, then measures:
 - **load**: each case in \`CASES\` with [autocannon](https://github.com/mcollina/autocannon)
   on loopback, at each connection count, for a fixed time after a short warm-up:
   requests per second, and p50/p99 latency measured per response;
+- **CPU per request**: Nimbus's own user + system CPU time (from \`/proc/<pid>/stat\`) over a
+  run, divided by the responses: the figure least moved by other work on the machine;
 - **memory**: the Nimbus process's resident set (\`VmRSS\`, and its peak \`VmHWM\`, from
   \`/proc/<pid>/status\`) when idle after start and after all the load runs.
 
@@ -253,6 +275,7 @@ function machine(): string[] {
     `- date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
     `- command: \`npm run bench\` (${DURATION} s per run after a ${WARMUP} s warm-up; connections ${CONNECTIONS.join(', ')})`,
     `- machine: ${nproc} CPUs (\`nproc\`), ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB memory`,
+    `- load average before the run: ${LOAD_BEFORE.map((l) => l.toFixed(2)).join(', ')} (other work on the machine skews every figure but CPU per request)`,
     `- node ${process.version}, database ${process.env.NIMBUS_DATABASE_URL ? 'PostgreSQL' : 'SQLite (embedded default)'}, driver fake`,
   ];
 }
@@ -273,9 +296,9 @@ function render(cold: number[], warm: number[], idle: ReturnType<typeof memoryOf
     `| first start (empty data dir: migrate + seed) | ${fmt(median(cold))} ms | ${fmt(Math.min(...cold))} ms | ${fmt(Math.max(...cold))} ms | ${cold.length} |`,
     `| restart (existing data dir) | ${fmt(median(warm))} ms | ${fmt(Math.min(...warm))} ms | ${fmt(Math.max(...warm))} ms | ${warm.length} |`,
     '',
-    '| case | connections | requests/s | p50 | p99 | requests | not 2xx / errors |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
-    ...results.map((r) => `| ${r.name} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} ms | ${fmt(r.p99, 2)} ms | ${fmt(r.requests)} | ${r.failures || 'none'} |`),
+    '| case | connections | requests/s | p50 | p99 | requests | Nimbus CPU per request | not 2xx / errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    ...results.map((r) => `| ${r.name} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} ms | ${fmt(r.p99, 2)} ms | ${fmt(r.requests)} | ${fmt(r.cpuUsPerRequest)} µs | ${r.failures || 'none'} |`),
     '',
     '| resident memory | VmRSS | peak (VmHWM) |',
     '| --- | ---: | ---: |',
@@ -330,9 +353,9 @@ async function main(): Promise<void> {
     for (const c of CASES.filter((x) => !ONLY || x.name.includes(ONLY))) {
       await c.setup?.(s);
       for (const connections of CONNECTIONS) {
-        const r = await load(c, s, connections);
+        const r = await load(c, s, connections, nimbus.child.pid!);
         results.push(r);
-        log(`  ${r.name} @${connections}: ${fmt(r.rps)} req/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms${r.failures ? `  (${r.failures})` : ''}`);
+        log(`  ${r.name} @${connections}: ${fmt(r.rps)} req/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, ${fmt(r.cpuUsPerRequest)} µs CPU/request${r.failures ? `  (${r.failures})` : ''}`);
       }
     }
     const loaded = memoryOf(nimbus.child.pid!);
