@@ -7,6 +7,7 @@ import type { Schema } from './schema.js';
 import * as m001 from './migrations/001_platform.js';
 import * as m002 from './migrations/002_servers.js';
 import * as m003 from './migrations/003_keypairs_quotas.js';
+import * as m005 from './migrations/005_aggregates.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001_platform': m001,
   '002_servers': m002,
   '003_keypairs_quotas': m003,
+  '005_aggregates': m005,
 };
 
 // PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.

@@ -251,6 +251,26 @@ export interface QuotaClassTable {
   hard_limit: number;
 }
 
+export interface AggregateTable {
+  id: Generated<number>;
+  uuid: string;
+  name: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+export interface AggregateHostTable {
+  aggregate_id: number;
+  host: string;
+  created_at: string;
+}
+
+export interface AggregateMetadataTable {
+  aggregate_id: number;
+  key: string;
+  value: string;
+}
+
 export interface Schema {
   projects: ProjectTable;
   users: UserTable;
@@ -271,4 +291,7 @@ export interface Schema {
   quotas: QuotaTable;
   project_user_quotas: ProjectUserQuotaTable;
   quota_classes: QuotaClassTable;
+  aggregates: AggregateTable;
+  aggregate_hosts: AggregateHostTable;
+  aggregate_metadata: AggregateMetadataTable;
 }

@@ -8,6 +8,11 @@ import { flavorRoutes } from './flavors.js';
 import { keypairRoutes } from './keypairs.js';
 import { quotaRoutes } from './quotas.js';
 import { limitRoutes } from './limits.js';
+import { hypervisorRoutes } from './hypervisors.js';
+import { serviceRoutes } from './services.js';
+import { hostRoutes } from './hosts.js';
+import { aggregateRoutes } from './aggregates.js';
+import { availabilityZoneRoutes } from './availability-zones.js';
 
 /** Nova's osapi_compute max_request_body_size. */
 const BODY_LIMIT = 114688;
@@ -34,6 +39,11 @@ export function computeApi(services: Services): FastifyPluginAsync {
         keypairRoutes(api, services, base);
         quotaRoutes(api, services);
         limitRoutes(api, services);
+        hypervisorRoutes(api, services, base);
+        serviceRoutes(api, services);
+        hostRoutes(api, services);
+        aggregateRoutes(api, services);
+        availabilityZoneRoutes(api, services);
       },
       { prefix: '/v2.1' },
     );
