@@ -3,6 +3,7 @@ import { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, migrate, type Db } from './db/database.js';
 import { Directory } from './identity/directory.js';
+import { Images } from './image/images.js';
 import { Tokens } from './identity/tokens.js';
 import { Policy } from './policy/policy.js';
 import { FakeDriver } from './virt/fake/driver.js';
@@ -19,6 +20,7 @@ export interface Services {
   directory: Directory;
   tokens: Tokens;
   policy: Policy;
+  images: Images;
   driver: Driver;
   hosts: ComputeHosts;
   runner: TaskRunner;
@@ -40,6 +42,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     directory: new Directory(db, clock),
     tokens: new Tokens(db, clock, config.tokenTtlSeconds),
     policy: new Policy(),
+    images: new Images(db, clock, config.dataDir),
     driver,
     hosts: new ComputeHosts(db, clock, driver),
     runner: new TaskRunner(db, clock, log),

@@ -104,4 +104,5 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'image:upload_image': 'project_member',
   'image:download_image': 'project_reader',
   'image:publicize_image': 'admin',
+  'image:communitize_image': 'project_member',
 };

@@ -1,0 +1,31 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { NimbusError } from '../../errors.js';
+import { sendError } from '../http.js';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Request Entity Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+};
+
+/**
+ * Glance's errors come from webob as HTML, text or a flat JSON object, chosen by Accept.
+ * We answer JSON nested one level, {"error": {"code", "title", "message"}}: it is the shape
+ * python-glanceclient and openstacksdk both read the message out of (they look for
+ * `message` inside each top-level value), Tempest accepts its Content-Type, and it is what
+ * keystonemiddleware sends for a 401 in front of a real Glance.
+ */
+export function imageErrorRenderer(identityUrl: string) {
+  return (err: NimbusError, _request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const status = err.status;
+    if (status === 401) reply.header('www-authenticate', `Keystone uri="${identityUrl}"`);
+    return sendError(reply, status, { error: { code: status, title: TITLES[status] ?? 'Error', message: err.message } });
+  };
+}
