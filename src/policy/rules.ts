@@ -36,6 +36,29 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'identity:update_domain': 'admin',
   'identity:delete_domain': 'admin',
 
+  // compute: around servers (metadata, tags, ips, password, diagnostics, instance actions)
+  'os_compute_api:server-metadata:index': 'project_reader',
+  'os_compute_api:server-metadata:show': 'project_reader',
+  'os_compute_api:server-metadata:create': 'project_member',
+  'os_compute_api:server-metadata:update_all': 'project_member',
+  'os_compute_api:server-metadata:update': 'project_member',
+  'os_compute_api:server-metadata:delete': 'project_member',
+  'os_compute_api:os-server-tags:index': 'project_reader',
+  'os_compute_api:os-server-tags:show': 'project_reader',
+  'os_compute_api:os-server-tags:update': 'project_member',
+  'os_compute_api:os-server-tags:update_all': 'project_member',
+  'os_compute_api:os-server-tags:delete': 'project_member',
+  'os_compute_api:os-server-tags:delete_all': 'project_member',
+  'os_compute_api:ips:index': 'project_reader',
+  'os_compute_api:ips:show': 'project_reader',
+  'os_compute_api:os-server-password:show': 'project_reader',
+  'os_compute_api:os-server-password:clear': 'project_member',
+  'os_compute_api:os-server-diagnostics': 'admin',
+  'os_compute_api:os-instance-actions:list': 'project_reader',
+  'os_compute_api:os-instance-actions:show': 'project_reader',
+  'os_compute_api:os-instance-actions:events': 'admin', // events with traceback and host
+  'os_compute_api:os-instance-actions:events:details': 'admin',
+
   // compute: flavors
   'os_compute_api:os-flavor-manage:create': 'admin',
   'os_compute_api:os-flavor-manage:update': 'admin',

@@ -13,6 +13,12 @@ import { serviceRoutes } from './services.js';
 import { hostRoutes } from './hosts.js';
 import { aggregateRoutes } from './aggregates.js';
 import { availabilityZoneRoutes } from './availability-zones.js';
+import { serverMetadataRoutes } from './server-metadata.js';
+import { serverTagRoutes } from './server-tags.js';
+import { serverIpRoutes } from './server-ips.js';
+import { serverPasswordRoutes } from './server-password.js';
+import { serverDiagnosticsRoutes } from './server-diagnostics.js';
+import { instanceActionRoutes } from './instance-actions.js';
 
 /** Nova's osapi_compute max_request_body_size. */
 const BODY_LIMIT = 114688;
@@ -44,6 +50,12 @@ export function computeApi(services: Services): FastifyPluginAsync {
         hostRoutes(api, services);
         aggregateRoutes(api, services);
         availabilityZoneRoutes(api, services);
+        serverMetadataRoutes(api, services);
+        serverTagRoutes(api, services, base);
+        serverIpRoutes(api, services);
+        serverPasswordRoutes(api, services);
+        serverDiagnosticsRoutes(api, services);
+        instanceActionRoutes(api, services, base);
       },
       { prefix: '/v2.1' },
     );
