@@ -6,6 +6,7 @@ import { Directory } from './identity/directory.js';
 import { Images } from './image/images.js';
 import { Tokens } from './identity/tokens.js';
 import { Policy } from './policy/policy.js';
+import { Flavors } from './compute/flavors.js';
 import { FakeDriver } from './virt/fake/driver.js';
 import type { Driver } from './virt/driver.js';
 import { ComputeHosts } from './compute/hosts.js';
@@ -20,6 +21,7 @@ export interface Services {
   directory: Directory;
   tokens: Tokens;
   policy: Policy;
+  flavors: Flavors;
   images: Images;
   driver: Driver;
   hosts: ComputeHosts;
@@ -42,6 +44,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     directory: new Directory(db, clock),
     tokens: new Tokens(db, clock, config.tokenTtlSeconds),
     policy: new Policy(),
+    flavors: new Flavors(db, clock),
     images: new Images(db, clock, config.dataDir),
     driver,
     hosts: new ComputeHosts(db, clock, driver),

@@ -1,10 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { NimbusError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { authenticate, handleErrors } from '../http.js';
 import { faultRenderer } from './faults.js';
 import { negotiate } from './microversion.js';
 import { versionRoutes } from './versions.js';
 import { flavorRoutes } from './flavors.js';
+import { jsonBodies } from './bodies.js';
 import { keypairRoutes } from './keypairs.js';
 import { quotaRoutes } from './quotas.js';
 import { limitRoutes } from './limits.js';
@@ -27,7 +29,8 @@ const BODY_LIMIT = 114688;
 export function computeApi(services: Services): FastifyPluginAsync {
   const base = `${services.config.publicUrl}/compute`;
   return async (app) => {
-    handleErrors(app, faultRenderer(`${services.config.publicUrl}/identity`));
+    const renderFault = faultRenderer(`${services.config.publicUrl}/identity`);
+    handleErrors(app, renderFault);
     app.addHook('onRequest', async (request, reply) => {
       reply.header('x-compute-request-id', request.id);
     });
@@ -41,6 +44,9 @@ export function computeApi(services: Services): FastifyPluginAsync {
         // keystonemiddleware answers 401 before Nova sees the request; then the version is negotiated.
         api.addHook('onRequest', authenticate(services));
         api.addHook('onRequest', async (request, reply) => negotiate(request, reply));
+        jsonBodies(api);
+        // An unknown path under v2.1 still goes through the token check and negotiation.
+        api.setNotFoundHandler((request, reply) => renderFault(new NimbusError('not_found', 'The resource could not be found.'), request, reply));
         flavorRoutes(api, services, base);
         keypairRoutes(api, services, base);
         quotaRoutes(api, services);
