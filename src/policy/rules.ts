@@ -89,6 +89,13 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'os_compute_api:limits': 'any',
   'os_compute_api:limits:other_project': 'admin',
 
+  // compute: usage, the usage audit log and extensions
+  'os_compute_api:os-simple-tenant-usage:show': 'project_reader',
+  'os_compute_api:os-simple-tenant-usage:list': 'admin',
+  'os_compute_api:os-instance-usage-audit-log:list': 'admin',
+  'os_compute_api:os-instance-usage-audit-log:show': 'admin',
+  'os_compute_api:extensions': 'any',
+
   // compute: host administration (Nova: admin only, except listing availability zones)
   'os_compute_api:os-hypervisors:list': 'admin',
   'os_compute_api:os-hypervisors:list-detail': 'admin',

@@ -21,6 +21,11 @@ import { serverIpRoutes } from './server-ips.js';
 import { serverPasswordRoutes } from './server-password.js';
 import { serverDiagnosticsRoutes } from './server-diagnostics.js';
 import { instanceActionRoutes } from './instance-actions.js';
+import { usageRoutes } from './usage.js';
+import { usageAuditLogRoutes } from './usage-audit-log.js';
+import { imageProxyRoutes } from './images.js';
+import { imageMetadataRoutes } from './image-metadata.js';
+import { extensionRoutes } from './extensions.js';
 
 /** Nova's osapi_compute max_request_body_size. */
 const BODY_LIMIT = 114688;
@@ -62,6 +67,11 @@ export function computeApi(services: Services): FastifyPluginAsync {
         serverPasswordRoutes(api, services);
         serverDiagnosticsRoutes(api, services);
         instanceActionRoutes(api, services, base);
+        usageRoutes(api, services, base);
+        usageAuditLogRoutes(api, services);
+        imageProxyRoutes(api, services, base);
+        imageMetadataRoutes(api, services);
+        extensionRoutes(api, services);
       },
       { prefix: '/v2.1' },
     );
