@@ -5,6 +5,7 @@ import type { Services } from './services.js';
 import { computeApi } from './api/compute/index.js';
 import { identityApi } from './api/identity/index.js';
 import { imageApi } from './api/image/index.js';
+import { networkApi } from './api/network/index.js';
 
 /** JSON without prototype pollution; an empty body is no body. */
 function parseJson(_req: unknown, body: string, done: (err: Error | null, value?: unknown) => void): void {
@@ -51,5 +52,6 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(identityApi(services), { prefix: '/identity' });
   await app.register(computeApi(services), { prefix: '/compute' });
   await app.register(imageApi(services), { prefix: '/image' });
+  await app.register(networkApi(services), { prefix: '/network' });
   return app;
 }

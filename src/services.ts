@@ -11,6 +11,7 @@ import { FakeDriver } from './virt/fake/driver.js';
 import type { Driver } from './virt/driver.js';
 import { ComputeHosts } from './compute/hosts.js';
 import { TaskRunner } from './tasks/runner.js';
+import { Networking } from './network/networking.js';
 
 /** Everything a request handler may use, built once per process. */
 export interface Services {
@@ -26,6 +27,7 @@ export interface Services {
   driver: Driver;
   hosts: ComputeHosts;
   runner: TaskRunner;
+  network: Networking;
 }
 
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
@@ -49,6 +51,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     driver,
     hosts: new ComputeHosts(db, clock, driver),
     runner: new TaskRunner(db, clock, log),
+    network: new Networking(db, clock),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Schema } from './schema.js';
 import * as m001 from './migrations/001_platform.js';
 import * as m002 from './migrations/002_servers.js';
 import * as m003 from './migrations/003_keypairs_quotas.js';
+import * as m004 from './migrations/004_networks.js';
 import * as m005 from './migrations/005_aggregates.js';
 
 export type Db = Kysely<Schema>;
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001_platform': m001,
   '002_servers': m002,
   '003_keypairs_quotas': m003,
+  '004_networks': m004,
   '005_aggregates': m005,
 };
 

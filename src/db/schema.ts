@@ -271,7 +271,136 @@ export interface AggregateMetadataTable {
   value: string;
 }
 
+/** Networking v2.0: booleans 0/1; allocation_pools, dns_nameservers, host_routes, binding_profile JSON. */
+export interface NetworkTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  admin_state_up: number;
+  shared: number;
+  external: number;
+  mtu: number;
+  port_security_enabled: number;
+  status: string;
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SubnetTable {
+  id: string;
+  project_id: string;
+  network_id: string;
+  name: string;
+  description: string;
+  ip_version: number;
+  cidr: string;
+  gateway_ip: string | null;
+  allocation_pools: string;
+  enable_dhcp: number;
+  dns_nameservers: string;
+  host_routes: string;
+  ipv6_ra_mode: string | null;
+  ipv6_address_mode: string | null;
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PortTable {
+  id: string;
+  project_id: string;
+  network_id: string;
+  name: string;
+  description: string;
+  mac_address: string;
+  admin_state_up: number;
+  status: string;
+  device_id: string;
+  device_owner: string;
+  port_security_enabled: number;
+  binding_host_id: string;
+  binding_vnic_type: string;
+  binding_profile: string;
+  delete_with_device: number;
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IpAllocationTable {
+  subnet_id: string;
+  ip_address: string;
+  port_id: string;
+  network_id: string;
+  position: number;
+}
+
+export interface SecurityGroupTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  stateful: number;
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DefaultSecurityGroupTable {
+  project_id: string;
+  security_group_id: string;
+}
+
+export interface SecurityGroupRuleTable {
+  id: string;
+  project_id: string;
+  security_group_id: string;
+  direction: string;
+  ethertype: string;
+  protocol: string | null;
+  port_range_min: number | null;
+  port_range_max: number | null;
+  remote_ip_prefix: string | null;
+  remote_group_id: string | null;
+  description: string;
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PortSecurityGroupTable {
+  port_id: string;
+  security_group_id: string;
+  position: number;
+}
+
+export interface ServerGroupTable {
+  id: string;
+  name: string;
+  project_id: string;
+  user_id: string;
+  policy: string;
+  /** JSON object, e.g. { max_server_per_host: 2 } */
+  rules: string;
+  created_at: string;
+}
+
+export interface ServerGroupMemberTable {
+  group_id: string;
+  server_id: string;
+}
+
 export interface Schema {
+  networks: NetworkTable;
+  subnets: SubnetTable;
+  ports: PortTable;
+  ip_allocations: IpAllocationTable;
+  security_groups: SecurityGroupTable;
+  default_security_groups: DefaultSecurityGroupTable;
+  security_group_rules: SecurityGroupRuleTable;
+  port_security_groups: PortSecurityGroupTable;
   projects: ProjectTable;
   users: UserTable;
   roles: RoleTable;

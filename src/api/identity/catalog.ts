@@ -6,6 +6,7 @@ const SERVICES = [
   { type: 'identity', name: 'keystone', path: '/identity' },
   { type: 'compute', name: 'nova', path: '/compute/v2.1' },
   { type: 'image', name: 'glance', path: '/image' },
+  { type: 'network', name: 'neutron', path: '/network' },
 ];
 
 const stableId = (...parts: string[]) => createHash('sha256').update(parts.join('/')).digest('hex').slice(0, 32);

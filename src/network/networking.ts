@@ -1,0 +1,67 @@
+import type { Kysely } from 'kysely';
+import type { Clock } from '../clock.js';
+import type { Db } from '../db/database.js';
+import type { Schema } from '../db/schema.js';
+import * as forServers from './servers.js';
+import type { Addresses, ServerNetworking } from './servers.js';
+
+export type { Addresses, ServerAddress, ServerNetworking, RequestedNetworks } from './servers.js';
+
+/**
+ * The networking core as the rest of Nimbus holds it (services.network): the Networking
+ * API runs its work through `transaction`, and the compute core gives servers their
+ * ports inside its own transactions.
+ */
+export class Networking {
+  constructor(
+    readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  private lastMs = 0;
+  private seq = 0;
+
+  /**
+   * Timestamps to the microsecond and strictly increasing in this process, so resources
+   * made in the same millisecond still list in the order they were made. Views show
+   * them to the second, as Neutron does.
+   */
+  now(): string {
+    const ms = this.clock.nowMs();
+    if (ms > this.lastMs) {
+      this.lastMs = ms;
+      this.seq = 0;
+    } else if (++this.seq > 999) {
+      this.lastMs++;
+      this.seq = 0;
+    }
+    return new Date(this.lastMs).toISOString().replace('Z', `${String(this.seq).padStart(3, '0')}Z`);
+  }
+
+  transaction<T>(work: (tx: Kysely<Schema>, now: string) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((tx) => work(tx, this.now()));
+  }
+
+  /** Nova's validate_networks: refuses a create whose networks, ports or groups will not do. */
+  validateForServer(db: Kysely<Schema>, s: Omit<ServerNetworking, 'serverId'>): Promise<void> {
+    return forServers.validateForServer(db, s);
+  }
+
+  /** Creates or binds the server's ports in `tx` and returns its Nova `addresses`. */
+  allocateForServer(tx: Kysely<Schema>, s: ServerNetworking): Promise<Addresses> {
+    return forServers.allocateForServer(tx, this.now(), s);
+  }
+
+  /** Deletes the ports made for the server and unbinds the ones it was given. */
+  releaseForServer(tx: Kysely<Schema>, serverId: string): Promise<void> {
+    return forServers.releaseForServer(tx, this.now(), serverId);
+  }
+
+  serverAddresses(db: Kysely<Schema>, serverId: string): Promise<Addresses> {
+    return forServers.serverAddresses(db, serverId);
+  }
+
+  serverSecurityGroups(db: Kysely<Schema>, serverId: string): Promise<string[]> {
+    return forServers.serverSecurityGroups(db, serverId);
+  }
+}

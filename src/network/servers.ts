@@ -1,0 +1,254 @@
+import type { Kysely } from 'kysely';
+import type { NetworkTable, Schema } from '../db/schema.js';
+import { conflict, invalid } from '../errors.js';
+import { contains, formatIp, parseIp } from './addresses.js';
+import { NetworkingError } from './errors.js';
+import { subnetCidr } from './ipam.js';
+import { subnetsOf } from './networks.js';
+import { createPort, portRecords, portStatus, type PortRecord } from './ports.js';
+import { ensureDefaultSecurityGroup } from './securityGroups.js';
+
+/**
+ * What Nova's network API (nova/network/neutron.py) does for a server: check the requested
+ * networks, ports and security groups, make or bind the ports, and give back the
+ * `addresses` the servers API shows. Errors carry Nova's messages and the status Nova's
+ * servers API answers with (400, or 409 for a port in use or an ambiguous network).
+ */
+type Q = Kysely<Schema>;
+
+export type RequestedNetworks = 'auto' | 'none' | { uuid?: string; port?: string; fixedIp?: string }[];
+
+export interface ServerNetworking {
+  projectId: string;
+  serverId: string;
+  requested: RequestedNetworks;
+  /** Names or ids; empty means the project's `default` group. */
+  securityGroups: string[];
+  /** An admin may attach a server to any project's network or port. */
+  isAdmin?: boolean;
+  /** The host the server landed on (binding:host_id) and its zone (device_owner compute:<zone>). */
+  host?: string | null;
+  availabilityZone?: string | null;
+}
+
+export interface ServerAddress {
+  version: number;
+  addr: string;
+  'OS-EXT-IPS:type': 'fixed';
+  'OS-EXT-IPS-MAC:mac_addr': string;
+}
+
+export type Addresses = Record<string, ServerAddress[]>;
+
+type Step = { port: PortRecord } | { network: NetworkTable; fixedIp?: string };
+
+const compute = (zone?: string | null) => `compute:${zone || 'nova'}`;
+
+/** The networks `auto` may choose from: the project's own, then the shared ones. */
+async function availableNetworks(db: Q, projectId: string): Promise<NetworkTable[]> {
+  const own = await db.selectFrom('networks').selectAll().where('project_id', '=', projectId).where('shared', '=', 0).orderBy('created_at').orderBy('id').execute();
+  const shared = await db.selectFrom('networks').selectAll().where('shared', '=', 1).orderBy('created_at').orderBy('id').execute();
+  return [...own, ...shared];
+}
+
+async function plan(db: Q, s: ServerNetworking): Promise<Step[]> {
+  if (s.requested === 'none') return [];
+  if (s.requested === 'auto' || s.requested.length === 0) {
+    const nets = await availableNetworks(db, s.projectId);
+    if (nets.length > 1) throw conflict('Multiple possible networks found, use a Network ID to be more specific.');
+    return nets.map((network) => ({ network }));
+  }
+  const steps: Step[] = [];
+  for (const r of s.requested) {
+    if (r.port) {
+      const row = await db.selectFrom('ports').selectAll().where('id', '=', r.port).executeTakeFirst();
+      if (!row || (!s.isAdmin && row.project_id !== s.projectId)) throw invalid(`Port id ${r.port} could not be found.`);
+      if (row.device_id) throw conflict(`Port ${r.port} is still in use.`);
+      const [port] = await portRecords(db, [row]);
+      if (!port.fixed_ips.length) throw invalid(`Port ${r.port} requires a FixedIP in order to be used.`);
+      steps.push({ port });
+      continue;
+    }
+    const network = r.uuid ? await db.selectFrom('networks').selectAll().where('id', '=', r.uuid).executeTakeFirst() : undefined;
+    if (!network || !(s.isAdmin || network.project_id === s.projectId || network.shared)) {
+      throw invalid(`Network ${r.uuid ?? ''} could not be found.`);
+    }
+    const subnets = await subnetsOf(db, network.id);
+    if (!subnets.length) throw invalid(`Network ${network.id} requires a subnet in order to boot instances on.`);
+    if (r.fixedIp) {
+      const ip = parseIp(r.fixedIp);
+      if (!ip) throw invalid(`${r.fixedIp} is not a valid IP v4/6 address.`);
+      if (!subnets.some((sub) => contains(subnetCidr(sub), ip))) {
+        throw invalid(`Invalid input received: Fixed IP ${r.fixedIp} is not a valid ip address for network ${network.id}.`);
+      }
+      const holder = await db
+        .selectFrom('ip_allocations')
+        .innerJoin('ports', 'ports.id', 'ip_allocations.port_id')
+        .select('ports.device_id')
+        .where('ip_allocations.network_id', '=', network.id)
+        .where('ip_allocations.ip_address', '=', formatIp(ip))
+        .executeTakeFirst();
+      if (holder) throw invalid(`Fixed IP address ${r.fixedIp} is already in use on instance ${holder.device_id}.`);
+    }
+    steps.push({ network, fixedIp: r.fixedIp });
+  }
+  return steps;
+}
+
+/** Security group names or ids → ids, as Nova's _process_security_groups resolves them. */
+async function resolveSecurityGroups(db: Q, projectId: string, wanted: string[]): Promise<string[]> {
+  const groups = await db.selectFrom('security_groups').select(['id', 'name']).where('project_id', '=', projectId).orderBy('created_at').execute();
+  const ids: string[] = [];
+  for (const want of wanted) {
+    const byName = groups.filter((g) => g.name === want);
+    if (byName.length > 1) throw conflict(`Multiple security groups found matching '${want}'. Use an ID to be more specific.`);
+    const hit = byName[0] ?? groups.find((g) => g.id === want);
+    if (!hit) throw invalid(`Security group ${want} not found.`);
+    if (!ids.includes(hit.id)) ids.push(hit.id);
+  }
+  return ids;
+}
+
+/**
+ * The checks Nova's API makes before it accepts a create (validate_networks and the
+ * security group lookup), without allocating anything. `default` is not checked here:
+ * it is made on first use.
+ */
+export async function validateForServer(db: Q, s: Omit<ServerNetworking, 'serverId'>): Promise<void> {
+  await plan(db, { ...s, serverId: '' });
+  const named = s.securityGroups.filter((g) => g !== 'default');
+  if (named.length) await resolveSecurityGroups(db, s.projectId, named);
+}
+
+/** Neutron's IPAM errors, as Nova reports them when it creates a server's port. */
+function asNova(err: unknown, networkId: string, fixedIp?: string): unknown {
+  if (!(err instanceof NetworkingError)) return err;
+  switch (err.neutronType) {
+    case 'IpAddressInUse':
+      return invalid(`Fixed IP ${fixedIp} is already in use.`);
+    case 'IpAddressGenerationFailure':
+      return conflict(`No fixed IP addresses available for network: ${networkId}`);
+    case 'InvalidIpForNetwork':
+    case 'InvalidIpForSubnet':
+      return invalid(`Invalid input received: Fixed IP ${fixedIp} is not a valid ip address for network ${networkId}.`);
+    default:
+      return err;
+  }
+}
+
+/**
+ * Gives a server its ports, in `tx`: binds the ports it was given, creates one on each
+ * requested network (with the requested fixed IP and security groups), and returns the
+ * server's Nova `addresses`. `auto` takes the project's only network (or the only shared
+ * one); with none, the server gets no address, as Nova boots it.
+ */
+export async function allocateForServer(tx: Q, now: string, s: ServerNetworking): Promise<Addresses> {
+  const steps = await plan(tx, s);
+  const needGroups = steps.some((st) => 'network' in st);
+  let groups: string[] = [];
+  if (needGroups) {
+    const wanted = s.securityGroups.length ? s.securityGroups : ['default'];
+    if (wanted.includes('default')) await ensureDefaultSecurityGroup(tx, now, s.projectId);
+    groups = await resolveSecurityGroups(tx, s.projectId, wanted);
+  }
+  const owner = compute(s.availabilityZone);
+  const ports: PortRecord[] = [];
+  for (const st of steps) {
+    if ('port' in st) {
+      const bound = { device_id: s.serverId, device_owner: owner, binding_host_id: s.host ?? '', updated_at: now };
+      await tx
+        .updateTable('ports')
+        .set((eb) => ({ ...bound, status: portStatus({ ...st.port, ...bound }), revision_number: eb('revision_number', '+', 1) }))
+        .where('id', '=', st.port.id)
+        .execute();
+      ports.push({ ...st.port, ...bound });
+      continue;
+    }
+    try {
+      ports.push(
+        await createPort(tx, now, s.projectId, !!s.isAdmin, st.network, {
+          name: '',
+          description: '',
+          admin_state_up: true,
+          fixed_ips: st.fixedIp ? [{ ip_address: st.fixedIp }] : undefined,
+          device_id: s.serverId,
+          device_owner: owner,
+          security_groups: st.network.port_security_enabled ? groups : [],
+          binding_host_id: s.host ?? '',
+          binding_vnic_type: 'normal',
+          binding_profile: {},
+          delete_with_device: true,
+        }),
+      );
+    } catch (err) {
+      throw asNova(err, st.network.id, st.fixedIp);
+    }
+  }
+  return addressesOf(tx, ports);
+}
+
+/** Frees a server's ports: the ones Nova made are deleted, the ones it was given unbound. */
+export async function releaseForServer(tx: Q, now: string, serverId: string): Promise<void> {
+  const ports = await tx.selectFrom('ports').select(['id', 'delete_with_device']).where('device_id', '=', serverId).where('device_owner', 'like', 'compute:%').execute();
+  const doomed = ports.filter((p) => p.delete_with_device).map((p) => p.id);
+  const kept = ports.filter((p) => !p.delete_with_device).map((p) => p.id);
+  if (doomed.length) await tx.deleteFrom('ports').where('id', 'in', doomed).execute();
+  if (kept.length) {
+    await tx
+      .updateTable('ports')
+      .set((eb) => ({ device_id: '', device_owner: '', binding_host_id: '', status: 'DOWN', updated_at: now, revision_number: eb('revision_number', '+', 1) }))
+      .where('id', 'in', kept)
+      .execute();
+  }
+}
+
+async function serverPorts(db: Q, serverId: string): Promise<PortRecord[]> {
+  const rows = await db.selectFrom('ports').selectAll().where('device_id', '=', serverId).where('device_owner', 'like', 'compute:%').orderBy('created_at').orderBy('id').execute();
+  return portRecords(db, rows);
+}
+
+async function addressesOf(db: Q, ports: PortRecord[]): Promise<Addresses> {
+  const netIds = [...new Set(ports.map((p) => p.network_id))];
+  const names = new Map<string, string>();
+  if (netIds.length) {
+    for (const n of await db.selectFrom('networks').select(['id', 'name']).where('id', 'in', netIds).execute()) names.set(n.id, n.name);
+  }
+  const out: Addresses = {};
+  for (const p of ports) {
+    const label = names.get(p.network_id) ?? p.network_id;
+    const list = (out[label] ??= []);
+    for (const ip of p.fixed_ips) {
+      list.push({ version: ip.ip_address.includes(':') ? 6 : 4, addr: ip.ip_address, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': p.mac_address });
+    }
+  }
+  return out;
+}
+
+/** A server's addresses as they are now (Nova's network info cache, rebuilt). */
+export async function serverAddresses(db: Q, serverId: string): Promise<Addresses> {
+  return addressesOf(db, await serverPorts(db, serverId));
+}
+
+/** The names of the security groups on a server's ports, each once, as Nova lists them. */
+export async function serverSecurityGroups(db: Q, serverId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('ports')
+    .innerJoin('port_security_groups', 'port_security_groups.port_id', 'ports.id')
+    .innerJoin('security_groups', 'security_groups.id', 'port_security_groups.security_group_id')
+    .select('security_groups.name')
+    .where('ports.device_id', '=', serverId)
+    .where('ports.device_owner', 'like', 'compute:%')
+    .orderBy('ports.created_at')
+    .orderBy('port_security_groups.position')
+    .execute();
+  return [...new Set(rows.map((r) => r.name))];
+}
+
+/**
+ * Keeps a server's stored addresses in step when one of its ports goes away through the
+ * Networking API (Nova hears of it as a network-vif-deleted event).
+ */
+export async function refreshServerAddresses(tx: Q, now: string, serverId: string): Promise<void> {
+  const addresses = await serverAddresses(tx, serverId);
+  await tx.updateTable('servers').set({ addresses: JSON.stringify(addresses), updated_at: now }).where('id', '=', serverId).where('deleted', '=', 0).execute();
+}
