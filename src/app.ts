@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { NimbusError } from './errors.js';
 import type { Services } from './services.js';
 import { computeApi } from './api/compute/index.js';
 import { identityApi } from './api/identity/index.js';
 import { imageApi } from './api/image/index.js';
 import { networkApi } from './api/network/index.js';
+import { controlApi } from './api/control/index.js';
 
 /** JSON without prototype pollution; an empty body is no body. */
 function parseJson(_req: unknown, body: string, done: (err: Error | null, value?: unknown) => void): void {
@@ -22,8 +23,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: services.log as FastifyBaseLogger,
     genReqId: () => `req-${randomUUID()}`,
-    requestIdLogLabel: 'request_id',
-    disableRequestLogging: true,
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     bodyLimit: 114688,
     forceCloseConnections: true,
   });
@@ -53,5 +53,6 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(computeApi(services), { prefix: '/compute' });
   await app.register(imageApi(services), { prefix: '/image' });
   await app.register(networkApi(services), { prefix: '/network' });
+  await app.register(controlApi(services), { prefix: '/nimbus' });
   return app;
 }

@@ -3,6 +3,8 @@ import { loadConfig, ConfigError, type Config } from './config.js';
 import { createServices, closeServices } from './services.js';
 import { buildApp } from './app.js';
 import { seed, writeCloudsYaml } from './bootstrap.js';
+import { startWorkers } from './tasks/workers.js';
+import { isPostgresUrl } from './db/database.js';
 
 const USAGE = `usage: nimbus <command> [--config FILE]
 
@@ -24,6 +26,8 @@ async function serve(config: Config): Promise<void> {
   const services = await createServices(config);
   const first = await seed(services);
   const clouds = writeCloudsYaml(services, first);
+  // On SQLite this is the only node, so tasks found running belong to a process that died.
+  await startWorkers(services, !isPostgresUrl(config.databaseUrl));
   const app = await buildApp(services);
   await app.listen({ host: config.listen.host, port: config.listen.port });
 
@@ -45,6 +49,7 @@ async function serve(config: Config): Promise<void> {
 
   const stop = async () => {
     await app.close();
+    await services.runner.stop();
     await closeServices(services);
     process.exit(0);
   };

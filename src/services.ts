@@ -12,6 +12,9 @@ import type { Driver } from './virt/driver.js';
 import { ComputeHosts } from './compute/hosts.js';
 import { TaskRunner } from './tasks/runner.js';
 import { Networking } from './network/networking.js';
+import { BuildBehaviours } from './compute/behaviours.js';
+import { ServerGroups } from './compute/server-groups.js';
+import { projectQuotas } from './compute/quotas.js';
 
 /** Everything a request handler may use, built once per process. */
 export interface Services {
@@ -22,12 +25,14 @@ export interface Services {
   directory: Directory;
   tokens: Tokens;
   policy: Policy;
-  flavors: Flavors;
   images: Images;
+  flavors: Flavors;
   driver: Driver;
   hosts: ComputeHosts;
   runner: TaskRunner;
   network: Networking;
+  behaviours: BuildBehaviours;
+  serverGroups: ServerGroups;
 }
 
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
@@ -46,12 +51,14 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     directory: new Directory(db, clock),
     tokens: new Tokens(db, clock, config.tokenTtlSeconds),
     policy: new Policy(),
-    flavors: new Flavors(db, clock),
     images: new Images(db, clock, config.dataDir),
+    flavors: new Flavors(db, clock),
     driver,
     hosts: new ComputeHosts(db, clock, driver),
     runner: new TaskRunner(db, clock, log),
     network: new Networking(db, clock),
+    behaviours: new BuildBehaviours(db, clock),
+    serverGroups: new ServerGroups(db, clock, (tx, project) => projectQuotas(tx, project)),
   };
 }
 

@@ -11,6 +11,7 @@ ajv.addFormat('uuid', UUID);
 ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
 ajv.addFormat('ipv4', /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/);
 ajv.addFormat('ipv6', (s: string) => /^[0-9a-f:.]+$/i.test(s) && s.includes(':'));
+ajv.addFormat('base64', (s: string) => /^[A-Za-z0-9+/\r\n]*={0,2}$/.test(s) && s.replace(/[\r\n]/g, '').length % 4 === 0);
 
 /** Python's repr(), since OpenStack's messages quote values the Python way. */
 export function pyRepr(value: unknown): string {

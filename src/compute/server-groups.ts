@@ -15,13 +15,12 @@ export interface GroupPlacement {
   avoidHosts: string[];
 }
 
-const DEFAULT_LIMITS = { server_groups: 10, server_group_members: 10 };
-
 export class ServerGroups {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-    private readonly limits: (projectId: string) => Promise<{ server_groups: number; server_group_members: number }> = async () => DEFAULT_LIMITS,
+    /** The project's quotas, read in the caller's transaction (SQLite has one connection); -1 is unlimited. */
+    private readonly limits: (tx: Tx, projectId: string) => Promise<{ server_groups: number; server_group_members: number }>,
   ) {}
 
   async create(ctx: AuthContext, input: { name: string; policy: string; rules: Record<string, number> }): Promise<ServerGroup> {
@@ -37,7 +36,8 @@ export class ServerGroups {
     };
     await this.db.transaction().execute(async (tx) => {
       const { n } = await tx.selectFrom('server_groups').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).executeTakeFirstOrThrow();
-      if (Number(n) + 1 > (await this.limits(projectId)).server_groups) throw new NimbusError('over_quota', 'Quota exceeded, too many server groups.');
+      const limit = (await this.limits(tx, projectId)).server_groups;
+      if (limit >= 0 && Number(n) + 1 > limit) throw new NimbusError('over_quota', 'Quota exceeded, too many server groups.');
       await tx.insertInto('server_groups').values(row).execute();
     });
     return { ...row, members: [] };
@@ -77,7 +77,8 @@ export class ServerGroups {
       .where('group_id', '=', groupId)
       .where('servers.deleted', '=', 0)
       .executeTakeFirstOrThrow();
-    if (Number(n) + serverIds.length > (await this.limits(projectId)).server_group_members) {
+    const limit = (await this.limits(tx, projectId)).server_group_members;
+    if (limit >= 0 && Number(n) + serverIds.length > limit) {
       throw new NimbusError('over_quota', 'Quota exceeded, too many servers in group');
     }
     await tx.insertInto('server_group_members').values(serverIds.map((server_id) => ({ group_id: groupId, server_id }))).execute();

@@ -8,6 +8,7 @@ import { generatePassword } from '../identity/passwords.js';
 import { enqueue } from '../tasks/runner.js';
 import { PowerState, TaskState, VmState, statesForStatus } from './states.js';
 import { startAction } from './actions.js';
+import { enforce } from './quotas.js';
 
 export type Server = ServerTable;
 
@@ -81,9 +82,6 @@ export interface ListQuery {
   marker?: string;
 }
 
-/** Nova's default quotas until per-project quotas apply. */
-const DEFAULT_QUOTA = { instances: 10, cores: 20, ram: 51200 };
-
 /** hostId: the host hidden per project, as Nova computes it. */
 export function hostIdOf(projectId: string, host: string | null): string {
   return host ? createHash('sha224').update(projectId + host).digest('hex') : '';
@@ -155,10 +153,15 @@ export class Servers {
     if (image.min_disk > flavor.disk && flavor.disk > 0) throw invalid(`Flavor's disk is too small for requested image.`);
     if ((image.size ?? 0) > flavor.disk * 1024 ** 3 && flavor.disk > 0) throw invalid(`Flavor's disk is too small for requested image.`);
 
-    if (req.keyName) throw invalid('Invalid key_name provided.');
-    if (req.networks !== 'auto' && req.networks !== 'none' && req.networks.length > 0) {
-      throw invalid(`Network ${req.networks[0].uuid ?? req.networks[0].port} could not be found.`);
+    let keypair: { name: string; public_key: string } | null = null;
+    if (req.keyName) {
+      keypair = await db.selectFrom('keypairs').select(['name', 'public_key']).where('user_id', '=', ctx.userId).where('name', '=', req.keyName).executeTakeFirst() ?? null;
+      if (!keypair) throw invalid('Invalid key_name provided.');
     }
+    if (Array.isArray(req.networks) && req.maxCount > 1 && req.networks.some((n) => n.port)) {
+      throw invalid('Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.');
+    }
+    await this.s.network.validateForServer(db, { projectId, requested: req.networks, securityGroups: req.securityGroups, isAdmin: ctx.isAdmin });
     const zone = req.availabilityZone ?? null;
     let forcedHost: string | null = null;
     let zoneName = zone;
@@ -178,11 +181,10 @@ export class Servers {
     const adminPass = req.adminPass ?? generatePassword(12);
     const reservationId = 'r-' + randomBytes(4).toString('hex');
     const now = clock.now().toISOString();
-    const count = req.maxCount;
     const servers: Server[] = [];
 
     await db.transaction().execute(async (tx) => {
-      await this.enforceQuota(tx, projectId, req.minCount, req.maxCount, flavor);
+      const count = await this.enforceQuota(tx, ctx, req, flavor);
       for (let i = 0; i < count; i++) {
         const id = randomUUID();
         const name = count > 1 ? `${req.name}-${i + 1}` : req.name;
@@ -205,8 +207,8 @@ export class Servers {
           image_id: req.imageId,
           host: null,
           availability_zone: null,
-          key_name: null,
-          key_data: null,
+          key_name: keypair?.name ?? null,
+          key_data: keypair?.public_key ?? null,
           user_data: req.userData ?? null,
           config_drive: req.configDrive ? 'True' : '',
           access_ipv4: req.accessIPv4 ?? '',
@@ -221,7 +223,7 @@ export class Servers {
           fault: null,
           reservation_id: reservationId,
           launch_index: i,
-          request_spec: JSON.stringify({ zone: zoneName, forcedHost, hints: req.hints, networks: req.networks, files: req.files.map((f) => f.path) }),
+          request_spec: JSON.stringify({ zone: zoneName, forcedHost, hints: req.hints, networks: req.networks, securityGroups: req.securityGroups, isAdmin: ctx.isAdmin, files: req.files.map((f) => f.path) }),
           created_at: now,
           updated_at: now,
           launched_at: null,
@@ -241,21 +243,29 @@ export class Servers {
     return { servers, adminPass, reservationId };
   }
 
-  private async enforceQuota(tx: Tx, projectId: string, minCount: number, maxCount: number, flavor: ServerFlavor): Promise<void> {
-    const used = await tx
-      .selectFrom('servers')
-      .select((eb) => [eb.fn.countAll<number>().as('instances'), eb.fn.sum<number>('vcpus').as('cores'), eb.fn.sum<number>('memory_mb').as('ram')])
-      .where('project_id', '=', projectId)
-      .where('deleted', '=', 0)
-      .executeTakeFirstOrThrow();
-    const usage = { instances: Number(used.instances), cores: Number(used.cores ?? 0), ram: Number(used.ram ?? 0) };
-    const per = { instances: 1, cores: flavor.vcpus, ram: flavor.ram };
-    for (const resource of ['instances', 'cores', 'ram'] as const) {
-      const limit = DEFAULT_QUOTA[resource];
-      const requested = per[resource] * minCount;
-      if (usage[resource] + requested > limit) {
-        const which = maxCount > minCount ? `${resource}` : resource;
-        throw new NimbusError('over_quota', `Quota exceeded for ${which}: Requested ${requested}, but already used ${usage[resource]} of ${limit} ${which}`);
+  /**
+   * Checks the per-request limits and the instance quotas; like Nova, a multi-create gets
+   * as many servers as fit between min_count and max_count. Returns how many to build.
+   */
+  private async enforceQuota(tx: Tx, ctx: AuthContext, req: CreateServer, flavor: ServerFlavor): Promise<number> {
+    const projectId = ctx.projectId!;
+    const fileBytes = (f: { contents: string }) => Buffer.from(f.contents, 'base64').length;
+    await enforce(tx, projectId, ctx.userId, {
+      metadata_items: Object.keys(req.metadata).length,
+      ...(req.files.length
+        ? {
+            injected_files: req.files.length,
+            injected_file_path_bytes: Math.max(...req.files.map((f) => Buffer.byteLength(f.path))),
+            injected_file_content_bytes: Math.max(...req.files.map(fileBytes)),
+          }
+        : {}),
+    });
+    for (let count = req.maxCount; ; count--) {
+      try {
+        await enforce(tx, projectId, ctx.userId, { instances: count, cores: count * flavor.vcpus, ram: count * flavor.ram });
+        return count;
+      } catch (err) {
+        if (count <= req.minCount || !(err instanceof NimbusError)) throw err;
       }
     }
   }

@@ -2,13 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
+import { Kysely, Migrator, sql, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
 import type { Schema } from './schema.js';
 import * as m001 from './migrations/001_platform.js';
 import * as m002 from './migrations/002_servers.js';
 import * as m003 from './migrations/003_keypairs_quotas.js';
 import * as m004 from './migrations/004_networks.js';
 import * as m005 from './migrations/005_aggregates.js';
+import * as m006 from './migrations/006_control.js';
+import * as m007 from './migrations/007_server_groups.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -20,6 +22,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '003_keypairs_quotas': m003,
   '004_networks': m004,
   '005_aggregates': m005,
+  '006_control': m006,
+  '007_server_groups': m007,
 };
 
 // PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.
@@ -51,4 +55,12 @@ export async function migrate(db: Db): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * Serializes a critical section across API and compute processes (placement must see the
+ * claims of the placement before it). SQLite runs one transaction at a time already.
+ */
+export async function lockFor(tx: Tx, url: string, key: number): Promise<void> {
+  if (isPostgresUrl(url)) await sql`select pg_advisory_xact_lock(${key})`.execute(tx);
 }

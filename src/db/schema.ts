@@ -217,6 +217,26 @@ export interface InstanceActionEventTable {
   finish_time: string | null;
 }
 
+export interface AggregateTable {
+  id: Generated<number>;
+  uuid: string;
+  name: string;
+  created_at: string;
+  updated_at: string | null;
+}
+
+export interface AggregateHostTable {
+  aggregate_id: number;
+  host: string;
+  created_at: string;
+}
+
+export interface AggregateMetadataTable {
+  aggregate_id: number;
+  key: string;
+  value: string;
+}
+
 export interface KeypairTable {
   id: Generated<number>;
   user_id: string;
@@ -251,24 +271,18 @@ export interface QuotaClassTable {
   hard_limit: number;
 }
 
-export interface AggregateTable {
-  id: Generated<number>;
-  uuid: string;
-  name: string;
+export interface BuildBehaviourTable {
+  id: string;
+  /** A regular expression the server name must match, or null for any name. */
+  name_pattern: string | null;
+  /** JSON object: metadata items the server must have. */
+  metadata: string;
+  remaining: number;
+  fault_message: string | null;
+  fault_code: number;
+  build_ms: number;
+  error_after_ms: number | null;
   created_at: string;
-  updated_at: string | null;
-}
-
-export interface AggregateHostTable {
-  aggregate_id: number;
-  host: string;
-  created_at: string;
-}
-
-export interface AggregateMetadataTable {
-  aggregate_id: number;
-  key: string;
-  value: string;
 }
 
 /** Networking v2.0: booleans 0/1; allocation_pools, dns_nameservers, host_routes, binding_profile JSON. */
@@ -412,6 +426,9 @@ export interface Schema {
   images: ImageTable;
   hosts: HostTable;
   servers: ServerTable;
+  build_behaviours: BuildBehaviourTable;
+  server_groups: ServerGroupTable;
+  server_group_members: ServerGroupMemberTable;
   server_tags: ServerTagTable;
   tasks: TaskTable;
   instance_actions: InstanceActionTable;

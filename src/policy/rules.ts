@@ -36,6 +36,17 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'identity:update_domain': 'admin',
   'identity:delete_domain': 'admin',
 
+  // the control API for testing tools
+  'nimbus:control': 'admin',
+
+  // compute: servers
+  'os_compute_api:servers:index': 'project_reader',
+  'os_compute_api:servers:detail': 'project_reader',
+  'os_compute_api:servers:show': 'project_reader',
+  'os_compute_api:servers:create': 'project_member',
+  'os_compute_api:servers:update': 'project_member',
+  'os_compute_api:servers:delete': 'project_member',
+
   // compute: around servers (metadata, tags, ips, password, diagnostics, instance actions)
   'os_compute_api:server-metadata:index': 'project_reader',
   'os_compute_api:server-metadata:show': 'project_reader',
@@ -59,6 +70,12 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'os_compute_api:os-instance-actions:events': 'admin', // events with traceback and host
   'os_compute_api:os-instance-actions:events:details': 'admin',
 
+  // compute: server groups
+  'os_compute_api:os-server-groups:index': 'project_reader',
+  'os_compute_api:os-server-groups:show': 'project_reader',
+  'os_compute_api:os-server-groups:create': 'project_member',
+  'os_compute_api:os-server-groups:delete': 'project_member',
+
   // compute: flavors
   'os_compute_api:os-flavor-manage:create': 'admin',
   'os_compute_api:os-flavor-manage:update': 'admin',
@@ -71,30 +88,6 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'os_compute_api:os-flavor-access': 'admin',
   'os_compute_api:os-flavor-access:add_tenant_access': 'admin',
   'os_compute_api:os-flavor-access:remove_tenant_access': 'admin',
-
-  // compute: keypairs. Nova's rule is "admin or user_id:%(user_id)s": the owner always may,
-  // and these say who may act on another user's keypairs.
-  'os_compute_api:os-keypairs:index': 'admin',
-  'os_compute_api:os-keypairs:create': 'admin',
-  'os_compute_api:os-keypairs:show': 'admin',
-  'os_compute_api:os-keypairs:delete': 'admin',
-  // compute: quotas and limits
-  'os_compute_api:os-quota-sets:show': 'project_reader',
-  'os_compute_api:os-quota-sets:detail': 'project_reader',
-  'os_compute_api:os-quota-sets:defaults': 'any',
-  'os_compute_api:os-quota-sets:update': 'admin',
-  'os_compute_api:os-quota-sets:delete': 'admin',
-  'os_compute_api:os-quota-class-sets:show': 'admin',
-  'os_compute_api:os-quota-class-sets:update': 'admin',
-  'os_compute_api:limits': 'any',
-  'os_compute_api:limits:other_project': 'admin',
-
-  // compute: usage, the usage audit log and extensions
-  'os_compute_api:os-simple-tenant-usage:show': 'project_reader',
-  'os_compute_api:os-simple-tenant-usage:list': 'admin',
-  'os_compute_api:os-instance-usage-audit-log:list': 'admin',
-  'os_compute_api:os-instance-usage-audit-log:show': 'admin',
-  'os_compute_api:extensions': 'any',
 
   // compute: host administration (Nova: admin only, except listing availability zones)
   'os_compute_api:os-hypervisors:list': 'admin',
@@ -124,6 +117,30 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'compute:aggregates:images': 'admin',
   'os_compute_api:os-availability-zone:list': 'any',
   'os_compute_api:os-availability-zone:detail': 'admin',
+
+  // compute: keypairs. Nova's rule is "admin or user_id:%(user_id)s": the owner always may,
+  // and these say who may act on another user's keypairs.
+  'os_compute_api:os-keypairs:index': 'admin',
+  'os_compute_api:os-keypairs:create': 'admin',
+  'os_compute_api:os-keypairs:show': 'admin',
+  'os_compute_api:os-keypairs:delete': 'admin',
+  // compute: quotas and limits
+  'os_compute_api:os-quota-sets:show': 'project_reader',
+  'os_compute_api:os-quota-sets:detail': 'project_reader',
+  'os_compute_api:os-quota-sets:defaults': 'any',
+  'os_compute_api:os-quota-sets:update': 'admin',
+  'os_compute_api:os-quota-sets:delete': 'admin',
+  'os_compute_api:os-quota-class-sets:show': 'admin',
+  'os_compute_api:os-quota-class-sets:update': 'admin',
+  'os_compute_api:limits': 'any',
+  'os_compute_api:limits:other_project': 'admin',
+
+  // compute: usage, the usage audit log and extensions
+  'os_compute_api:os-simple-tenant-usage:show': 'project_reader',
+  'os_compute_api:os-simple-tenant-usage:list': 'admin',
+  'os_compute_api:os-instance-usage-audit-log:list': 'admin',
+  'os_compute_api:os-instance-usage-audit-log:show': 'admin',
+  'os_compute_api:extensions': 'any',
 
   // image
   'image:add_image': 'project_member',

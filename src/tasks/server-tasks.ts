@@ -6,6 +6,7 @@ import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type Fault, type ServerFlavor } from '../compute/servers.js';
 import { startEvent, finishEvent } from '../compute/actions.js';
 import { selectHost } from '../scheduler/scheduler.js';
+import type { RequestedNetworks } from '../network/networking.js';
 import { enqueue, type TaskRun } from './runner.js';
 import type { BuildEffect } from '../compute/behaviours.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,6 +47,8 @@ export function buildTask(s: Services) {
 
     const fail = async (err: unknown, code = 500) => {
       const t = now();
+      // A failed build gives back its ports, as Nova deallocates the network.
+      await db.transaction().execute((tx) => s.network.releaseForServer(tx, id));
       await updateServer(db, id, { vm_state: VmState.ERROR, task_state: null, power_state: PowerState.NOSTATE, fault: JSON.stringify(faultOf(err, t, code)), updated_at: t });
       await finishEvent(db, actionId, eventId, t, { message: (err as Error).message, traceback: (err as Error).stack });
     };
@@ -88,8 +91,28 @@ export function buildTask(s: Services) {
     server = (await db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst())!;
 
     if (run.task.step === TaskState.NETWORKING) {
-      if (!(await updateServer(db, id, { task_state: TaskState.BLOCK_DEVICE_MAPPING, progress: 50, updated_at: now() }))) return;
-      await run.reached(TaskState.BLOCK_DEVICE_MAPPING);
+      // Ports and the step advance commit together, so a resumed build never allocates twice.
+      const spec = parseJson<{ networks: RequestedNetworks; securityGroups: string[]; isAdmin: boolean }>(server.request_spec, { networks: 'auto', securityGroups: [], isAdmin: false });
+      let moved = false;
+      try {
+        moved = await db.transaction().execute(async (tx) => {
+          const addresses = await s.network.allocateForServer(tx, {
+            projectId: server!.project_id,
+            serverId: id,
+            requested: spec.networks ?? 'auto',
+            securityGroups: spec.securityGroups ?? [],
+            isAdmin: spec.isAdmin,
+            host: server!.host,
+            availabilityZone: server!.availability_zone,
+          });
+          const ok = await updateServer(tx, id, { addresses: JSON.stringify(addresses), task_state: TaskState.BLOCK_DEVICE_MAPPING, progress: 50, updated_at: now() });
+          if (ok) await run.reached(TaskState.BLOCK_DEVICE_MAPPING, tx);
+          return ok;
+        });
+      } catch (err) {
+        return fail(err);
+      }
+      if (!moved) return;
     }
     if (run.task.step === TaskState.BLOCK_DEVICE_MAPPING) {
       if (!(await updateServer(db, id, { task_state: TaskState.SPAWNING, progress: 75, updated_at: now() }))) return;
@@ -162,11 +185,14 @@ export function deleteTask(s: Services) {
     const eventId = await startEvent(db, run.task.action_id!, 'compute_terminate_instance', server.host, now());
     if (server.host) await driver.destroy(server.host, id);
     const t = now();
-    await db
-      .updateTable('servers')
-      .set({ vm_state: VmState.DELETED, task_state: null, power_state: PowerState.NOSTATE, deleted: 1, deleted_at: t, terminated_at: t, updated_at: t })
-      .where('id', '=', id)
-      .execute();
+    await db.transaction().execute(async (tx) => {
+      await s.network.releaseForServer(tx, id);
+      await tx
+        .updateTable('servers')
+        .set({ vm_state: VmState.DELETED, task_state: null, power_state: PowerState.NOSTATE, deleted: 1, deleted_at: t, terminated_at: t, updated_at: t })
+        .where('id', '=', id)
+        .execute();
+    });
     await finishEvent(db, run.task.action_id!, eventId, t);
   };
 }

@@ -1,5 +1,6 @@
 import type { Services } from '../services.js';
 import { FakeDriver } from '../virt/fake/driver.js';
+import { configuredZone, syncHostZones } from '../compute/aggregates.js';
 import { buildTask, deleteTask, injectErrorTask } from './server-tasks.js';
 
 const HEARTBEAT_MS = 10000;
@@ -11,6 +12,8 @@ const HEARTBEAT_MS = 10000;
  */
 export async function startWorkers(s: Services, takeOver: boolean): Promise<void> {
   await s.hosts.register();
+  // Registration writes the driver's configured zone; aggregates may say otherwise.
+  await syncHostZones(s.db, configuredZone(s.driver));
   if (s.driver instanceof FakeDriver) {
     const names = s.driver.hosts().map((h) => h.name);
     const guests = await s.db

@@ -7,6 +7,8 @@ import { negotiate } from './microversion.js';
 import { versionRoutes } from './versions.js';
 import { flavorRoutes } from './flavors.js';
 import { jsonBodies } from './bodies.js';
+import { serverRoutes } from './servers.js';
+import { serverGroupRoutes } from './server-groups.js';
 import { keypairRoutes } from './keypairs.js';
 import { quotaRoutes } from './quotas.js';
 import { limitRoutes } from './limits.js';
@@ -53,6 +55,8 @@ export function computeApi(services: Services): FastifyPluginAsync {
         // An unknown path under v2.1 still goes through the token check and negotiation.
         api.setNotFoundHandler((request, reply) => renderFault(new NimbusError('not_found', 'The resource could not be found.'), request, reply));
         flavorRoutes(api, services, base);
+        serverRoutes(api, services, base);
+        serverGroupRoutes(api, services);
         keypairRoutes(api, services, base);
         quotaRoutes(api, services);
         limitRoutes(api, services);

@@ -163,7 +163,8 @@ test('from 2.37 networks is required, and "none" boots without addresses', async
 test('over the instances quota the create is 403 with Nova’s message', async () => {
   const res = await create({ name: 'many', min_count: 50, max_count: 50 });
   assert.equal(res.status, 403);
-  assert.match(res.body.forbidden.message, /^Quota exceeded for instances: Requested 50, but already used \d+ of 10 instances$/);
+  // Nova names every resource over its limit in one message.
+  assert.match(res.body.forbidden.message, /^Quota exceeded for cores, instances: Requested 50, 50, but already used \d+, \d+ of 20, 10 cores, instances$/);
 });
 
 test('with every host down the server goes to ERROR with "No valid host was found"', async () => {
@@ -222,6 +223,37 @@ test('DELETE is 204, then the server is gone from show and lists but visible to 
   assert.ok(deleted.body.servers.some((s: { id: string }) => s.id === id));
 });
 
+test('a multi-create gets as many servers as the quota allows between min_count and max_count', async () => {
+  const token = await newMember('multi');
+  const res = await create({ name: 'multi', min_count: 2, max_count: 50, return_reservation_id: true }, { token });
+  assert.equal(res.status, 202);
+  const list = await cloud.req('GET', `/compute/v2.1/servers?reservation_id=${res.body.reservation_id}`, { token });
+  assert.equal(list.body.servers.length, 10);
+  assert.ok(list.body.servers.some((s: { name: string }) => s.name === 'multi-10'));
+});
+
+test('key_name puts the user’s keypair on the server; an unknown one is 400', async () => {
+  const token = await newMember('keys');
+  const kp = await cloud.req('POST', '/compute/v2.1/os-keypairs', { token, body: { keypair: { name: 'mykey' } } });
+  assert.equal(kp.status, 200);
+  const id = (await create({ name: 'keyed', key_name: 'mykey' }, { token })).body.server.id;
+  assert.equal((await active(id, token)).key_name, 'mykey');
+  const bad = await create({ name: 'keyed', key_name: 'nokey' }, { token });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.badRequest.message, 'Invalid key_name provided.');
+});
+
+test('metadata and personality over their limits are 403', async () => {
+  const metadata = Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`k${i}`, 'v']));
+  const meta = await create({ name: 'meta', metadata });
+  assert.equal(meta.status, 403);
+  assert.match(meta.body.forbidden.message, /Maximum number of metadata items exceeds 128/);
+  const personality = Array.from({ length: 6 }, (_, i) => ({ path: `/etc/f${i}`, contents: 'aGk=' }));
+  const files = await create({ name: 'files', personality });
+  assert.equal(files.status, 403);
+  assert.match(files.body.forbidden.message, /Personality file limit exceeded/);
+});
+
 test('a reader may list servers but not create them', async () => {
   const dir = cloud.services.directory;
   const reader = await dir.createUser({ name: 'reader-user', password: 'reader-pw' });
@@ -232,4 +264,42 @@ test('a reader may list servers but not create them', async () => {
   const res = await create({ name: 'nope' }, { token });
   assert.equal(res.status, 403);
   assert.match(res.body.forbidden.message, /os_compute_api:servers:create/);
+});
+
+test('a server on a network gets a port and an address, shown with its security groups, freed on delete', async () => {
+  const token = await newMember('netted');
+  const net = (await cloud.req('POST', '/network/v2.0/networks', { token, body: { network: { name: 'private' } } })).body.network;
+  const sub = await cloud.req('POST', '/network/v2.0/subnets', { token, body: { subnet: { network_id: net.id, cidr: '10.9.0.0/24', ip_version: 4 } } });
+  assert.equal(sub.status, 201, sub.text);
+  const id = (await create({ name: 'netted', networks: [{ uuid: net.id }] }, { token })).body.server.id;
+  const s = await active(id, token);
+  const [addr] = s.addresses.private;
+  assert.equal(addr.version, 4);
+  assert.match(addr.addr, /^10\.9\.0\.\d+$/);
+  assert.equal(addr['OS-EXT-IPS:type'], 'fixed');
+  assert.match(addr['OS-EXT-IPS-MAC:mac_addr'], /^fa:16:3e(:[0-9a-f]{2}){3}$/);
+  assert.deepEqual(s.security_groups, [{ name: 'default' }]);
+  const byIp = await cloud.req('GET', `/compute/v2.1/servers?ip=${addr.addr.replace(/\./g, '\\.')}$`, { token });
+  assert.deepEqual(byIp.body.servers.map((x: { id: string }) => x.id), [id]);
+  const ports = (await cloud.req('GET', `/network/v2.0/ports?device_id=${id}`, { token })).body.ports;
+  assert.equal(ports.length, 1);
+  await cloud.req('DELETE', `/compute/v2.1/servers/${id}`, { token });
+  await cloud.services.runner.idle();
+  assert.deepEqual((await cloud.req('GET', `/network/v2.0/ports?device_id=${id}`, { token })).body.ports, []);
+});
+
+test('an unknown network, or a port already in use, is refused at create', async () => {
+  const token = await newMember('badnet');
+  const unknown = await create({ name: 'x', networks: [{ uuid: '11111111-2222-3333-4444-555555555555' }] }, { token });
+  assert.equal(unknown.status, 400);
+  assert.match(unknown.body.badRequest.message, /could not be found/);
+  const net = (await cloud.req('POST', '/network/v2.0/networks', { token, body: { network: { name: 'n' } } })).body.network;
+  await cloud.req('POST', '/network/v2.0/subnets', { token, body: { subnet: { network_id: net.id, cidr: '10.8.0.0/24', ip_version: 4 } } });
+  const port = (await cloud.req('POST', '/network/v2.0/ports', { token, body: { port: { network_id: net.id } } })).body.port;
+  const first = await create({ name: 'p1', networks: [{ port: port.id }] }, { token });
+  assert.equal(first.status, 202);
+  await cloud.services.runner.idle();
+  const second = await create({ name: 'p2', networks: [{ port: port.id }] }, { token });
+  assert.equal(second.status, 409);
+  assert.match(second.body.conflictingRequest.message, /in use/);
 });
