@@ -48,6 +48,8 @@ const ENV: Record<string, keyof ConfigFile> = {
 
 export class ConfigError extends Error {}
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
   if (!m) throw new ConfigError(`listen must be host:port, got "${value}"`);
@@ -80,6 +82,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   const dataDir = resolve(String(merged.dataDir ?? '.nimbus'));
   const driver = String(merged.driver ?? 'fake');
   if (driver !== 'fake' && driver !== 'qemu') throw new ConfigError(`driver must be fake or qemu, got "${driver}"`);
+  // The qemu driver is the next issue's work; refuse it clearly rather than half-start.
+  if (driver === 'qemu') throw new ConfigError('the qemu driver is not available yet: use NIMBUS_DRIVER=fake');
+  const logLevel = String(merged.logLevel ?? 'info');
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const ttl = Number(merged.tokenTtlSeconds ?? 3600);
   if (!Number.isInteger(ttl) || ttl <= 0) throw new ConfigError(`tokenTtlSeconds must be a positive integer`);
   const fake = { ...FAKE_DEFAULTS, ...merged.fake };
@@ -88,16 +94,18 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (!Number.isInteger(fake.hosts) || fake.hosts < 1) throw new ConfigError(`fake.hosts must be a positive integer`);
   if (!Number.isFinite(fake.operationMs) || fake.operationMs < 0) throw new ConfigError(`fake.operationMs must be a number of milliseconds >= 0`);
   const compute = { reclaimInstanceInterval: 0, resizeConfirmWindow: 0, shelvedOffloadTime: 0, ...merged.compute };
+  const databaseUrl = String(merged.databaseUrl ?? `sqlite:${resolve(dataDir, 'nimbus.sqlite')}`);
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) throw new ConfigError('databaseUrl must be sqlite:<path> or postgres://user:password@host/database');
   const urlHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host;
   return {
     listen,
     publicUrl: String(merged.publicUrl ?? `http://${urlHost}:${listen.port}`).replace(/\/+$/, ''),
     dataDir,
-    databaseUrl: String(merged.databaseUrl ?? `sqlite:${resolve(dataDir, 'nimbus.sqlite')}`),
+    databaseUrl,
     driver,
     region: String(merged.region ?? 'RegionOne'),
     tokenTtlSeconds: ttl,
-    logLevel: String(merged.logLevel ?? 'info'),
+    logLevel,
     fake,
     compute,
     adminPassword: merged.adminPassword,

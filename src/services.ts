@@ -41,7 +41,6 @@ export async function createServices(config: Config, options: { clock?: Clock; l
   const db = await openDatabase(config.databaseUrl);
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
-  if (config.driver !== 'fake') throw new Error(`the ${config.driver} driver is not available yet`);
   const driver = new FakeDriver(config.fake);
   return {
     config,

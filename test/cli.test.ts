@@ -310,7 +310,9 @@ const BAD: { name: string; args?: string[]; env?: Record<string, string>; file?:
   { name: 'NIMBUS_CONFIG naming a missing file', env: { NIMBUS_CONFIG: '/nonexistent/nimbus.json' }, message: /^nimbus: config file not found: \/nonexistent\/nimbus\.json$/m },
   { name: '--config naming a file that is not JSON', args: ['--config', 'broken.json'], file: '{"listen": ', message: /^nimbus: config file broken\.json is not valid JSON/m },
   { name: 'a config file with driver "xen"', args: ['--config', 'xen.json'], file: '{"driver": "xen"}', message: /^nimbus: driver must be fake or qemu, got "xen"$/m },
-  { name: 'NIMBUS_DATABASE_URL=mysql://…', env: { NIMBUS_DATABASE_URL: 'mysql://db/nimbus' }, message: /unsupported database URL \(want sqlite:<path> or postgres:\/\/…\)/ },
+  { name: 'NIMBUS_DATABASE_URL=mysql://…', env: { NIMBUS_DATABASE_URL: 'mysql://db/nimbus' }, message: /^nimbus: databaseUrl must be sqlite:<path> or postgres:\/\/user:password@host\/database$/m },
+  { name: 'NIMBUS_DRIVER=qemu (not available yet)', env: { NIMBUS_DRIVER: 'qemu' }, message: /^nimbus: the qemu driver is not available yet: use NIMBUS_DRIVER=fake$/m },
+  { name: 'NIMBUS_LOG_LEVEL=loud', env: { NIMBUS_LOG_LEVEL: 'loud' }, message: /^nimbus: logLevel must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/m },
   { name: 'an unknown command', args: [], env: {}, message: /^nimbus: unknown command "frobnicate"$/m, code: 2 },
 ];
 
