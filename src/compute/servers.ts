@@ -291,10 +291,13 @@ export class Servers {
       const server = await tx.selectFrom('servers').selectAll().where('id', '=', id).where('deleted', '=', 0).executeTakeFirst();
       if (!server || (!ctx.isAdmin && server.project_id !== ctx.projectId)) throw notFound(`Instance ${id} could not be found.`);
       if (server.locked && !ctx.isAdmin) throw conflict(`Instance ${id} is locked`);
-      if (server.task_state === TaskState.DELETING) return; // already on its way
-      await tx.updateTable('servers').set({ task_state: TaskState.DELETING, updated_at: now }).where('id', '=', id).execute();
+      if (server.task_state === TaskState.DELETING || server.task_state === TaskState.SOFT_DELETING) return; // already on its way
+      if (server.vm_state === VmState.SOFT_DELETED) throw conflict(`Cannot 'delete' instance ${id} while it is in vm_state soft-delete`);
+      // reclaim_instance_interval > 0: a launched server is only soft-deleted, and restorable until reclaimed.
+      const soft = this.s.config.compute.reclaimInstanceInterval > 0 && server.launched_at !== null;
+      await tx.updateTable('servers').set({ task_state: soft ? TaskState.SOFT_DELETING : TaskState.DELETING, updated_at: now }).where('id', '=', id).execute();
       const actionId = await startAction(tx, { serverId: id, action: 'delete', requestId, projectId: server.project_id, userId: ctx.userId, now });
-      await enqueue(tx, clock, { serverId: id, kind: 'delete', step: 'terminate', actionId });
+      await enqueue(tx, clock, soft ? { serverId: id, kind: 'soft_delete', step: 'start', actionId } : { serverId: id, kind: 'delete', step: 'terminate', actionId });
     });
     this.s.runner.kick();
   }

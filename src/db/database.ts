@@ -11,6 +11,7 @@ import * as m004 from './migrations/004_networks.js';
 import * as m005 from './migrations/005_aggregates.js';
 import * as m006 from './migrations/006_control.js';
 import * as m007 from './migrations/007_server_groups.js';
+import * as m009 from './migrations/009_migrations.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005_aggregates': m005,
   '006_control': m006,
   '007_server_groups': m007,
+  '009_migrations': m009,
 };
 
 // PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.

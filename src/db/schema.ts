@@ -406,6 +406,25 @@ export interface ServerGroupMemberTable {
   server_id: string;
 }
 
+export interface MigrationTable {
+  /** Nova's integer id (shown before 2.59); uuid from 2.59. */
+  id: number;
+  uuid: string;
+  server_id: string;
+  project_id: string;
+  user_id: string;
+  /** resize | migration | live-migration | evacuation */
+  migration_type: string;
+  status: string;
+  source_host: string | null;
+  dest_host: string | null;
+  /** JSON ServerFlavor before and after */
+  old_flavor: string;
+  new_flavor: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Schema {
   networks: NetworkTable;
   subnets: SubnetTable;
@@ -428,6 +447,7 @@ export interface Schema {
   servers: ServerTable;
   build_behaviours: BuildBehaviourTable;
   server_groups: ServerGroupTable;
+  migrations: MigrationTable;
   server_group_members: ServerGroupMemberTable;
   server_tags: ServerTagTable;
   tasks: TaskTable;

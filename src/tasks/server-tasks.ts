@@ -181,6 +181,8 @@ export function deleteTask(s: Services) {
     const id = run.task.server_id;
     const server = await db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst();
     if (!server || server.deleted) return;
+    // A reclaim is due only if the server is still soft-deleted (not restored meanwhile).
+    if ((run.params as { reclaim?: boolean }).reclaim && (server.vm_state !== VmState.SOFT_DELETED || server.task_state !== null)) return;
     const now = () => clock.now().toISOString();
     const eventId = await startEvent(db, run.task.action_id!, 'compute_terminate_instance', server.host, now());
     if (server.host) await driver.destroy(server.host, id);

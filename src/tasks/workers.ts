@@ -2,6 +2,7 @@ import type { Services } from '../services.js';
 import { FakeDriver } from '../virt/fake/driver.js';
 import { configuredZone, syncHostZones } from '../compute/aggregates.js';
 import { buildTask, deleteTask, injectErrorTask } from './server-tasks.js';
+import { actionTasks } from './action-tasks.js';
 
 const HEARTBEAT_MS = 10000;
 
@@ -28,6 +29,7 @@ export async function startWorkers(s: Services, takeOver: boolean): Promise<void
   s.runner.handle('build', buildTask(s));
   s.runner.handle('delete', deleteTask(s));
   s.runner.handle('inject_error', injectErrorTask(s));
+  for (const [kind, handler] of Object.entries(actionTasks(s))) s.runner.handle(kind, handler);
   s.runner.every('heartbeat', HEARTBEAT_MS, () => s.hosts.heartbeat());
   await s.runner.start(takeOver);
 }

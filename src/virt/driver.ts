@@ -55,6 +55,9 @@ export interface Driver {
   unpause(host: string, id: string): Promise<void>;
   suspend(host: string, id: string): Promise<void>;
   resume(host: string, id: string): Promise<void>;
+  /** Boots the guest from a rescue image, keeping its disk; unrescue boots its own disk again. */
+  rescue(host: string, id: string): Promise<void>;
+  unrescue(host: string, id: string): Promise<void>;
   /** The guest's power state as the hypervisor sees it, or null when it has no such guest. */
   powerState(host: string, id: string): Promise<PowerState | null>;
   consoleOutput(host: string, id: string, lines?: number): Promise<string>;

@@ -9,6 +9,7 @@ import { flavorRoutes } from './flavors.js';
 import { jsonBodies } from './bodies.js';
 import { serverRoutes } from './servers.js';
 import { serverGroupRoutes } from './server-groups.js';
+import { serverActionRoutes } from './server-actions.js';
 import { keypairRoutes } from './keypairs.js';
 import { quotaRoutes } from './quotas.js';
 import { limitRoutes } from './limits.js';
@@ -57,6 +58,7 @@ export function computeApi(services: Services): FastifyPluginAsync {
         flavorRoutes(api, services, base);
         serverRoutes(api, services, base);
         serverGroupRoutes(api, services);
+        serverActionRoutes(api, services, base);
         keypairRoutes(api, services, base);
         quotaRoutes(api, services);
         limitRoutes(api, services);

@@ -121,6 +121,13 @@ export class FakeDriver implements Driver {
     return this.setPower(host, id, PowerState.RUNNING, 'PM: suspend exit');
   }
 
+  rescue(host: string, id: string) {
+    return this.setPower(host, id, PowerState.RUNNING, 'Booting from rescue image...');
+  }
+  unrescue(host: string, id: string) {
+    return this.setPower(host, id, PowerState.RUNNING, 'Booting from disk...');
+  }
+
   async powerState(host: string, id: string): Promise<PowerState | null> {
     return this.guests.get(host)?.get(id)?.power ?? null;
   }

@@ -1,0 +1,432 @@
+import { randomUUID } from 'node:crypto';
+import type { Services } from '../services.js';
+import type { Tx } from '../db/database.js';
+import type { AuthContext } from '../identity/tokens.js';
+import { NimbusError, conflict, forbidden, invalid, notFound } from '../errors.js';
+import { generatePassword } from '../identity/passwords.js';
+import { enqueue } from '../tasks/runner.js';
+import { TaskState, VmState } from './states.js';
+import { startAction } from './actions.js';
+import { checkLock, checkState, type AllowedStates } from './state-checks.js';
+import { enforce } from './quotas.js';
+import { parseJson, type Server, type ServerFlavor } from './servers.js';
+
+const V = VmState;
+const T = TaskState;
+
+/** nova.compute.vm_states / task_states allow-lists for reboot. */
+const ALLOW_HARD_REBOOT = [V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED, V.ERROR];
+const ALLOW_REBOOT = [null, T.REBOOTING, T.REBOOT_PENDING, T.REBOOT_STARTED, T.RESUMING, T.REBOOTING_HARD, T.UNPAUSING, T.PAUSING, T.SUSPENDING];
+const SNAPSHOT_STATES = [V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED];
+const ALLOW_TRIGGER_CRASH_DUMP = [V.ACTIVE, V.PAUSED, V.RESCUED, V.RESIZED, V.ERROR];
+
+interface Begin {
+  /** The instance action recorded ('reboot', 'stop' …). */
+  action: string;
+  /** The word Nova's 409 quotes ("Cannot 'pause' instance …"). */
+  verb?: string;
+  allowed: AllowedStates;
+  /** The task_state the server takes while the work runs (null: done at once). */
+  taskState: string | null;
+  /** The task that does the work, with its first step and params. */
+  task?: { kind: string; step?: string; params?: Record<string, unknown>; notBefore?: Date };
+  /** Other fields to change in the same transaction. */
+  patch?: Partial<Server>;
+  /** Skip the lock check (lock and unlock decide for themselves). */
+  ignoreLock?: boolean;
+  /** Extra checks inside the transaction, after state and lock. */
+  check?: (tx: Tx, server: Server) => Promise<void>;
+}
+
+/**
+ * Every server action of Nova's API, as the core does it: check lock and state, set the
+ * task_state (the lock against a second action), record the instance action and write
+ * the task, all in one transaction; the task runner does the work.
+ */
+export class ServerActions {
+  constructor(private readonly s: Services) {}
+
+  private async load(tx: Tx, ctx: AuthContext, id: string): Promise<Server> {
+    const server = await tx.selectFrom('servers').selectAll().where('id', '=', id).where('deleted', '=', 0).executeTakeFirst();
+    if (!server || (!ctx.isAdmin && server.project_id !== ctx.projectId)) throw notFound(`Instance ${id} could not be found.`);
+    return server;
+  }
+
+  private async begin(ctx: AuthContext, id: string, requestId: string, b: Begin): Promise<Server> {
+    const { db, clock } = this.s;
+    const now = clock.now().toISOString();
+    const server = await db.transaction().execute(async (tx) => {
+      const server = await this.load(tx, ctx, id);
+      if (!b.ignoreLock) checkLock(ctx, server);
+      checkState(server, { taskStates: [null], ...b.allowed }, b.verb ?? b.action);
+      if (b.check) await b.check(tx, server);
+      const values: Partial<Server> = { ...b.patch, updated_at: now };
+      if (b.taskState !== null || b.task) values.task_state = b.taskState;
+      // Conditional on the state read: a racing action that got there first wins, this one is 409.
+      const r = await tx
+        .updateTable('servers')
+        .set(values)
+        .where('id', '=', id)
+        .where((eb) => (server.task_state === null ? eb('task_state', 'is', null) : eb('task_state', '=', server.task_state)))
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) throw conflict(`Cannot '${b.verb ?? b.action}' instance ${id} while it is in task_state ${server.task_state}`);
+      const actionId = await startAction(tx, { serverId: id, action: b.action, requestId, projectId: server.project_id, userId: ctx.userId, now });
+      if (b.task) await enqueue(tx, clock, { serverId: id, kind: b.task.kind, step: b.task.step ?? 'start', params: b.task.params, actionId, notBefore: b.task.notBefore });
+      return { ...server, ...values };
+    });
+    if (b.task) this.s.runner.kick();
+    return server;
+  }
+
+  /** A driver operation that ends in a state: reboot, stop, start, pause … */
+  private power(ctx: AuthContext, id: string, rid: string, action: string, allowed: AllowedStates, taskState: string, op: string) {
+    return this.begin(ctx, id, rid, { action, allowed, taskState, task: { kind: 'power', params: { op } } });
+  }
+
+  reboot(ctx: AuthContext, id: string, rid: string, hard: boolean) {
+    return hard
+      ? this.power(ctx, id, rid, 'reboot', { vmStates: ALLOW_HARD_REBOOT, taskStates: ALLOW_REBOOT }, T.REBOOTING_HARD, 'reboot_hard')
+      : this.power(ctx, id, rid, 'reboot', { vmStates: [V.ACTIVE] }, T.REBOOTING, 'reboot_soft');
+  }
+  stop(ctx: AuthContext, id: string, rid: string) {
+    return this.power(ctx, id, rid, 'stop', { vmStates: [V.ACTIVE, V.ERROR] }, T.POWERING_OFF, 'stop');
+  }
+  start(ctx: AuthContext, id: string, rid: string) {
+    return this.power(ctx, id, rid, 'start', { vmStates: [V.STOPPED] }, T.POWERING_ON, 'start');
+  }
+  pause(ctx: AuthContext, id: string, rid: string) {
+    return this.power(ctx, id, rid, 'pause', { vmStates: [V.ACTIVE] }, T.PAUSING, 'pause');
+  }
+  unpause(ctx: AuthContext, id: string, rid: string) {
+    return this.power(ctx, id, rid, 'unpause', { vmStates: [V.PAUSED] }, T.UNPAUSING, 'unpause');
+  }
+  suspend(ctx: AuthContext, id: string, rid: string) {
+    return this.power(ctx, id, rid, 'suspend', { vmStates: [V.ACTIVE] }, T.SUSPENDING, 'suspend');
+  }
+  resume(ctx: AuthContext, id: string, rid: string) {
+    return this.power(ctx, id, rid, 'resume', { vmStates: [V.SUSPENDED] }, T.RESUMING, 'resume');
+  }
+  unrescue(ctx: AuthContext, id: string, rid: string) {
+    return this.power(ctx, id, rid, 'unrescue', { vmStates: [V.RESCUED] }, T.UNRESCUING, 'unrescue');
+  }
+  changePassword(ctx: AuthContext, id: string, rid: string) {
+    // The password goes to the guest agent and nowhere else: nothing is stored.
+    return this.power(ctx, id, rid, 'changePassword', { vmStates: [V.ACTIVE] }, T.UPDATING_PASSWORD, 'set_password');
+  }
+
+  async rescue(ctx: AuthContext, id: string, rid: string, opts: { adminPass?: string; imageRef?: string }): Promise<string> {
+    if (opts.imageRef) {
+      const image = await this.s.db.selectFrom('images').select(['id', 'status']).where('id', '=', opts.imageRef).executeTakeFirst();
+      if (!image) throw invalid(`Image ${opts.imageRef} could not be found.`);
+    }
+    await this.power(ctx, id, rid, 'rescue', { vmStates: [V.ACTIVE, V.STOPPED, V.ERROR] }, T.RESCUING, 'rescue');
+    return opts.adminPass ?? generatePassword(12);
+  }
+
+  /** lock: the owner or an admin; a reason from 2.73. Done at once, as in Nova. */
+  async lock(ctx: AuthContext, id: string, rid: string, reason: string | null): Promise<void> {
+    await this.begin(ctx, id, rid, {
+      action: 'lock',
+      allowed: { taskStates: undefined },
+      taskState: null,
+      ignoreLock: true,
+      patch: { locked: 1, locked_by: ctx.isAdmin ? 'admin' : 'owner', locked_reason: reason },
+    });
+  }
+
+  /** unlock: a lock an admin set needs an admin to lift (unlock_override). */
+  async unlock(ctx: AuthContext, id: string, rid: string): Promise<void> {
+    await this.begin(ctx, id, rid, {
+      action: 'unlock',
+      allowed: { taskStates: undefined },
+      taskState: null,
+      ignoreLock: true,
+      check: async (_tx, server) => {
+        if (server.locked && server.locked_by === 'admin' && !ctx.isAdmin) throw forbidden(`Policy doesn't allow os_compute_api:os-lock-server:unlock:unlock_override to be performed.`);
+      },
+      patch: { locked: 0, locked_by: null, locked_reason: null },
+    });
+  }
+
+  /** os-resetState (admin): sets vm_state and clears the task, whatever the server was doing. */
+  async resetState(ctx: AuthContext, id: string, rid: string, state: 'active' | 'error'): Promise<void> {
+    await this.begin(ctx, id, rid, {
+      action: 'resetState',
+      allowed: { taskStates: undefined },
+      taskState: null,
+      ignoreLock: true,
+      patch: { vm_state: state, task_state: null },
+    });
+  }
+
+  async triggerCrashDump(ctx: AuthContext, id: string, rid: string): Promise<void> {
+    await this.begin(ctx, id, rid, {
+      action: 'trigger_crash_dump',
+      allowed: { vmStates: ALLOW_TRIGGER_CRASH_DUMP },
+      taskState: null,
+      check: async (_tx, server) => {
+        if (!server.host) throw conflict(`Instance ${id} is not ready`);
+      },
+    });
+  }
+
+  async consoleOutput(ctx: AuthContext, id: string, length?: number): Promise<string> {
+    const server = await this.s.db.transaction().execute((tx) => this.load(tx, ctx, id));
+    if (!server.host || server.vm_state === V.BUILDING) throw conflict(`Instance ${id} is not ready`);
+    return this.s.driver.consoleOutput(server.host, id, length);
+  }
+
+  async remoteConsole(ctx: AuthContext, id: string, protocol: string, type: string): Promise<string> {
+    const server = await this.s.db.transaction().execute((tx) => this.load(tx, ctx, id));
+    if (!server.host || server.vm_state !== V.ACTIVE) throw conflict(`Instance ${id} is not ready`);
+    if ([T.DELETING, T.MIGRATING].includes(server.task_state as never)) throw conflict(`Cannot 'get_${protocol}_console' instance ${id} while it is in task_state ${server.task_state}`);
+    const paths: Record<string, string> = { novnc: 'vnc_auto.html', xvpvnc: 'console', 'spice-html5': 'spice_auto.html', serial: '', rdp: 'rdp', webmks: 'mks' };
+    const token = randomUUID();
+    return `${this.s.config.publicUrl}/console/${paths[type] ?? type}?path=%3Ftoken%3D${token}`;
+  }
+
+  // ── resize and cold migration ──
+
+  async resize(ctx: AuthContext, id: string, rid: string, flavorId: string | null, migrationType: 'resize' | 'migration', targetHost?: string): Promise<void> {
+    await this.begin(ctx, id, rid, {
+      action: migrationType === 'resize' ? 'resize' : 'migrate',
+      allowed: { vmStates: [V.ACTIVE, V.STOPPED] },
+      taskState: T.RESIZE_PREP,
+      check: async (tx, server) => {
+        const old = parseJson<ServerFlavor>(server.flavor, {} as ServerFlavor);
+        let flavor = old;
+        if (flavorId !== null) {
+          const row = await tx.selectFrom('flavors').selectAll().where('id', '=', flavorId).executeTakeFirst();
+          if (!row || (!row.is_public && !ctx.isAdmin && !(await tx.selectFrom('flavor_access').select('flavor_id').where('flavor_id', '=', row.id).where('project_id', '=', server.project_id).executeTakeFirst()))) {
+            throw invalid(`Flavor ${flavorId} could not be found.`);
+          }
+          if (row.id === old.id) throw invalid('When resizing, instances must change flavor!');
+          if (row.disk < old.disk && row.disk !== 0) throw invalid('Resize error: Unable to resize disk down.');
+          const specs = await tx.selectFrom('flavor_extra_specs').select(['key', 'value']).where('flavor_id', '=', row.id).execute();
+          flavor = { id: row.id, name: row.name, vcpus: row.vcpus, ram: row.ram, disk: row.disk, ephemeral: row.ephemeral, swap: row.swap, extra_specs: Object.fromEntries(specs.map((x) => [x.key, x.value])) };
+          const deltas = { cores: Math.max(0, flavor.vcpus - old.vcpus), ram: Math.max(0, flavor.ram - old.ram) };
+          if (deltas.cores || deltas.ram) await enforce(tx, server.project_id, server.user_id, deltas);
+        }
+        if (!server.host) throw conflict(`Instance ${id} is not ready`);
+        const max = await tx.selectFrom('migrations').select((eb) => eb.fn.max<number>('id').as('n')).executeTakeFirst();
+        const now = this.s.clock.now().toISOString();
+        await tx
+          .insertInto('migrations')
+          .values({
+            id: Number(max?.n ?? 0) + 1,
+            uuid: randomUUID(),
+            server_id: id,
+            project_id: server.project_id,
+            user_id: ctx.userId,
+            migration_type: migrationType,
+            status: 'pre-migrating',
+            source_host: server.host,
+            dest_host: null,
+            old_flavor: server.flavor,
+            new_flavor: JSON.stringify(flavor),
+            created_at: now,
+            updated_at: now,
+          })
+          .execute();
+      },
+      task: { kind: 'resize', step: 'prep', params: { targetHost: targetHost ?? null } },
+    });
+  }
+
+  confirmResize(ctx: AuthContext, id: string, rid: string) {
+    return this.begin(ctx, id, rid, { action: 'confirmResize', allowed: { vmStates: [V.RESIZED] }, taskState: T.RESIZE_CONFIRMING, task: { kind: 'confirm_resize' } });
+  }
+
+  revertResize(ctx: AuthContext, id: string, rid: string) {
+    return this.begin(ctx, id, rid, { action: 'revertResize', allowed: { vmStates: [V.RESIZED] }, taskState: T.RESIZE_REVERTING, task: { kind: 'revert_resize' } });
+  }
+
+  // ── images of a server ──
+
+  private async snapshotImage(server: Server, name: string, properties: Record<string, string>): Promise<string> {
+    const base = server.image_id ? await this.s.db.selectFrom('images').select(['disk_format', 'container_format', 'min_disk', 'min_ram']).where('id', '=', server.image_id).executeTakeFirst() : undefined;
+    const image = await this.s.images.create({
+      name,
+      owner: server.project_id,
+      visibility: 'private',
+      diskFormat: base?.disk_format ?? 'raw',
+      containerFormat: base?.container_format ?? 'bare',
+      minDisk: Math.max(base?.min_disk ?? 0, parseJson<ServerFlavor>(server.flavor, {} as ServerFlavor).disk ?? 0),
+      minRam: base?.min_ram ?? 0,
+      properties: { ...properties, instance_uuid: server.id, image_type: properties.image_type ?? 'snapshot', ...(server.image_id ? { base_image_ref: server.image_id } : {}) },
+    });
+    return image.id;
+  }
+
+  async createImage(ctx: AuthContext, id: string, rid: string, name: string, metadata: Record<string, string>): Promise<string> {
+    const server = await this.s.db.transaction().execute((tx) => this.load(tx, ctx, id));
+    checkState(server, { vmStates: SNAPSHOT_STATES, taskStates: [null] }, 'createImage');
+    const imageId = await this.snapshotImage(server, name, metadata);
+    try {
+      await this.begin(ctx, id, rid, { action: 'createImage', allowed: { vmStates: SNAPSHOT_STATES }, taskState: T.IMAGE_SNAPSHOT, ignoreLock: true, task: { kind: 'snapshot', params: { imageId } } });
+    } catch (err) {
+      await this.s.images.delete(imageId);
+      throw err;
+    }
+    return imageId;
+  }
+
+  async createBackup(ctx: AuthContext, id: string, rid: string, b: { name: string; backupType: string; rotation: number; metadata: Record<string, string> }): Promise<string | null> {
+    const server = await this.s.db.transaction().execute((tx) => this.load(tx, ctx, id));
+    checkLock(ctx, server);
+    checkState(server, { vmStates: SNAPSHOT_STATES, taskStates: [null] }, 'createBackup');
+    // rotation 0 deletes every backup of this type and makes none, as in Nova.
+    const imageId = b.rotation === 0 ? null : await this.snapshotImage(server, b.name, { ...b.metadata, image_type: 'backup', backup_type: b.backupType });
+    try {
+      await this.begin(ctx, id, rid, {
+        action: 'createBackup',
+        allowed: { vmStates: SNAPSHOT_STATES },
+        taskState: T.IMAGE_BACKUP,
+        task: { kind: 'snapshot', params: { imageId, rotation: b.rotation, backupType: b.backupType } },
+      });
+    } catch (err) {
+      if (imageId) await this.s.images.delete(imageId);
+      throw err;
+    }
+    return imageId;
+  }
+
+  // ── shelve ──
+
+  async shelve(ctx: AuthContext, id: string, rid: string): Promise<void> {
+    const server = await this.s.db.transaction().execute((tx) => this.load(tx, ctx, id));
+    checkLock(ctx, server);
+    checkState(server, { vmStates: SNAPSHOT_STATES, taskStates: [null] }, 'shelve');
+    const imageId = server.image_id ? await this.snapshotImage(server, `${server.name}-shelved`, { image_type: 'snapshot' }) : null;
+    await this.begin(ctx, id, rid, { action: 'shelve', allowed: { vmStates: SNAPSHOT_STATES }, taskState: T.SHELVING, task: { kind: 'shelve', params: { imageId } } });
+  }
+
+  shelveOffload(ctx: AuthContext, id: string, rid: string) {
+    return this.begin(ctx, id, rid, { action: 'shelveOffload', allowed: { vmStates: [V.SHELVED] }, taskState: T.SHELVING_OFFLOADING, task: { kind: 'shelve_offload' } });
+  }
+
+  async unshelve(ctx: AuthContext, id: string, rid: string, opts: { availabilityZone?: string | null; host?: string }): Promise<void> {
+    await this.begin(ctx, id, rid, {
+      action: 'unshelve',
+      allowed: { vmStates: [V.SHELVED, V.SHELVED_OFFLOADED] },
+      taskState: T.UNSHELVING,
+      check: async (tx, server) => {
+        if ((opts.availabilityZone || opts.host) && server.vm_state !== V.SHELVED_OFFLOADED) {
+          throw conflict(`The server status must be SHELVED_OFFLOADED to unshelve to a zone or host.`);
+        }
+        if (opts.availabilityZone && !(await tx.selectFrom('hosts').select('id').where('availability_zone', '=', opts.availabilityZone).executeTakeFirst())) {
+          throw invalid(`The requested availability zone is not available`);
+        }
+        if (opts.host && !(await tx.selectFrom('hosts').select('id').where('name', '=', opts.host).executeTakeFirst())) throw invalid(`Compute host ${opts.host} could not be found.`);
+      },
+      task: { kind: 'unshelve', params: { zone: opts.availabilityZone ?? null, host: opts.host ?? null } },
+    });
+  }
+
+  // ── rebuild ──
+
+  async rebuild(
+    ctx: AuthContext,
+    id: string,
+    rid: string,
+    r: { imageId: string; name?: string; adminPass?: string; metadata?: Record<string, string>; description?: string | null; keyName?: string | null; userData?: string | null; hostname?: string; diskConfig?: string; accessIPv4?: string; accessIPv6?: string; files?: { path: string; contents: string }[] },
+  ): Promise<{ server: Server; adminPass: string }> {
+    const { db } = this.s;
+    const image = await db.selectFrom('images').selectAll().where('id', '=', r.imageId).executeTakeFirst();
+    if (!image || (image.visibility !== 'public' && image.visibility !== 'community' && image.owner !== ctx.projectId && !ctx.isAdmin)) throw invalid(`Image ${r.imageId} could not be found.`);
+    if (image.status !== 'active') throw invalid(`Image ${r.imageId} is not active.`);
+    const patch: Partial<Server> = { image_id: r.imageId, progress: 0 };
+    if (r.name !== undefined) patch.name = r.name;
+    if (r.metadata !== undefined) patch.metadata = JSON.stringify(r.metadata);
+    if (r.description !== undefined) patch.description = r.description;
+    if (r.userData !== undefined) patch.user_data = r.userData;
+    if (r.hostname !== undefined) patch.hostname = r.hostname;
+    if (r.diskConfig !== undefined) patch.disk_config = r.diskConfig;
+    if (r.accessIPv4 !== undefined) patch.access_ipv4 = r.accessIPv4;
+    if (r.accessIPv6 !== undefined) patch.access_ipv6 = r.accessIPv6;
+    if (r.keyName !== undefined) {
+      if (r.keyName === null) Object.assign(patch, { key_name: null, key_data: null });
+      else {
+        const kp = await db.selectFrom('keypairs').select(['name', 'public_key']).where('user_id', '=', ctx.userId).where('name', '=', r.keyName).executeTakeFirst();
+        if (!kp) throw invalid(`Invalid key_name provided.`);
+        Object.assign(patch, { key_name: kp.name, key_data: kp.public_key });
+      }
+    }
+    const server = await this.begin(ctx, id, rid, {
+      action: 'rebuild',
+      allowed: { vmStates: [V.ACTIVE, V.STOPPED, V.ERROR] },
+      taskState: T.REBUILDING,
+      check: async (tx, current) => {
+        if (r.metadata) await enforce(tx, current.project_id, ctx.userId, { metadata_items: Object.keys(r.metadata).length });
+        const flavor = parseJson<ServerFlavor>(current.flavor, {} as ServerFlavor);
+        if (image.min_ram > flavor.ram) throw invalid(`Flavor's memory is too small for requested image.`);
+        if (image.min_disk > flavor.disk && flavor.disk > 0) throw invalid(`Flavor's disk is too small for requested image.`);
+      },
+      patch,
+      task: { kind: 'rebuild' },
+    });
+    return { server, adminPass: r.adminPass ?? generatePassword(12) };
+  }
+
+  // ── soft delete ──
+
+  restore(ctx: AuthContext, id: string, rid: string) {
+    return this.begin(ctx, id, rid, { action: 'restore', allowed: { vmStates: [V.SOFT_DELETED] }, taskState: T.RESTORING, task: { kind: 'restore' } });
+  }
+
+  forceDelete(ctx: AuthContext, id: string, rid: string) {
+    return this.begin(ctx, id, rid, {
+      action: 'forceDelete',
+      allowed: { vmStates: [V.SOFT_DELETED] },
+      taskState: T.DELETING,
+      task: { kind: 'delete', step: 'terminate' },
+    });
+  }
+
+  // ── admin moves ──
+
+  async liveMigrate(ctx: AuthContext, id: string, rid: string, host: string | null): Promise<void> {
+    await this.begin(ctx, id, rid, {
+      action: 'live-migration',
+      verb: 'os-migrateLive',
+      allowed: { vmStates: [V.ACTIVE, V.PAUSED] },
+      taskState: T.MIGRATING,
+      check: async (tx, server) => {
+        if (host !== null) {
+          if (host === server.host) throw invalid(`The supplied hypervisor type of is invalid.`);
+          if (!(await tx.selectFrom('hosts').select('id').where('name', '=', host).executeTakeFirst())) throw invalid(`Compute host ${host} could not be found.`);
+        }
+        const max = await tx.selectFrom('migrations').select((eb) => eb.fn.max<number>('id').as('n')).executeTakeFirst();
+        const now = this.s.clock.now().toISOString();
+        await tx
+          .insertInto('migrations')
+          .values({ id: Number(max?.n ?? 0) + 1, uuid: randomUUID(), server_id: id, project_id: server.project_id, user_id: ctx.userId, migration_type: 'live-migration', status: 'queued', source_host: server.host, dest_host: host, old_flavor: server.flavor, new_flavor: server.flavor, created_at: now, updated_at: now })
+          .execute();
+      },
+      task: { kind: 'live_migrate', params: { host } },
+    });
+  }
+
+  async evacuate(ctx: AuthContext, id: string, rid: string, host: string | null, adminPass?: string): Promise<string> {
+    await this.begin(ctx, id, rid, {
+      action: 'evacuate',
+      allowed: { vmStates: [V.ACTIVE, V.STOPPED, V.ERROR] },
+      taskState: T.REBUILDING,
+      ignoreLock: true,
+      check: async (tx, server) => {
+        const source = server.host ? await tx.selectFrom('hosts').selectAll().where('name', '=', server.host).executeTakeFirst() : undefined;
+        const { isUp } = await import('../scheduler/scheduler.js');
+        if (source && isUp(source, this.s.clock.nowMs())) throw new NimbusError('conflict', `Compute service of ${server.host} is still in use.`);
+        if (host !== null && !(await tx.selectFrom('hosts').select('id').where('name', '=', host).executeTakeFirst())) throw notFound(`Compute host ${host} not found.`);
+        const max = await tx.selectFrom('migrations').select((eb) => eb.fn.max<number>('id').as('n')).executeTakeFirst();
+        const now = this.s.clock.now().toISOString();
+        await tx
+          .insertInto('migrations')
+          .values({ id: Number(max?.n ?? 0) + 1, uuid: randomUUID(), server_id: id, project_id: server.project_id, user_id: ctx.userId, migration_type: 'evacuation', status: 'accepted', source_host: server.host, dest_host: host, old_flavor: server.flavor, new_flavor: server.flavor, created_at: now, updated_at: now })
+          .execute();
+      },
+      task: { kind: 'evacuate', params: { host } },
+    });
+    return adminPass ?? generatePassword(12);
+  }
+}

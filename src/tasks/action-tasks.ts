@@ -1,0 +1,423 @@
+import type { Services } from '../services.js';
+import type { Db, Tx } from '../db/database.js';
+import { lockFor } from '../db/database.js';
+import type { ServerTable } from '../db/schema.js';
+import type { Driver, GuestSpec } from '../virt/driver.js';
+import { PowerState, TaskState, VmState } from '../compute/states.js';
+import { parseJson, type ServerFlavor } from '../compute/servers.js';
+import { startEvent, finishEvent } from '../compute/actions.js';
+import { selectHost } from '../scheduler/scheduler.js';
+import { enqueue, type TaskRun } from './runner.js';
+
+const T = TaskState;
+const V = VmState;
+const PLACEMENT_LOCK = 7001;
+
+type Server = ServerTable;
+type Values = Partial<Server>;
+
+/** What one power operation does: its driver call and the state it ends in. */
+const POWER_OPS: Record<string, { event: string; during?: string; run: (d: Driver, host: string, id: string) => Promise<void>; vm: string; power: number }> = {
+  reboot_soft: { event: 'compute_reboot_instance', during: T.REBOOT_STARTED, run: (d, h, id) => d.reboot(h, id, false), vm: V.ACTIVE, power: PowerState.RUNNING },
+  reboot_hard: { event: 'compute_reboot_instance', during: T.REBOOT_STARTED_HARD, run: (d, h, id) => d.reboot(h, id, true), vm: V.ACTIVE, power: PowerState.RUNNING },
+  stop: { event: 'compute_stop_instance', run: (d, h, id) => d.powerOff(h, id), vm: V.STOPPED, power: PowerState.SHUTDOWN },
+  start: { event: 'compute_start_instance', run: (d, h, id) => d.powerOn(h, id), vm: V.ACTIVE, power: PowerState.RUNNING },
+  pause: { event: 'compute_pause_instance', run: (d, h, id) => d.pause(h, id), vm: V.PAUSED, power: PowerState.PAUSED },
+  unpause: { event: 'compute_unpause_instance', run: (d, h, id) => d.unpause(h, id), vm: V.ACTIVE, power: PowerState.RUNNING },
+  suspend: { event: 'compute_suspend_instance', run: (d, h, id) => d.suspend(h, id), vm: V.SUSPENDED, power: PowerState.SUSPENDED },
+  resume: { event: 'compute_resume_instance', run: (d, h, id) => d.resume(h, id), vm: V.ACTIVE, power: PowerState.RUNNING },
+  rescue: { event: 'compute_rescue_instance', run: (d, h, id) => d.rescue(h, id), vm: V.RESCUED, power: PowerState.RUNNING },
+  unrescue: { event: 'compute_unrescue_instance', run: (d, h, id) => d.unrescue(h, id), vm: V.ACTIVE, power: PowerState.RUNNING },
+  set_password: { event: 'compute_set_admin_password', run: async () => {}, vm: V.ACTIVE, power: PowerState.RUNNING },
+};
+
+/** The shared frame of an action's work: its server, its event, and how it ends. */
+class ActionRun {
+  eventId = '';
+  constructor(
+    readonly s: Services,
+    readonly run: TaskRun,
+    public server: Server,
+  ) {}
+
+  get id() {
+    return this.server.id;
+  }
+  now() {
+    return this.s.clock.now().toISOString();
+  }
+  async begin(event: string) {
+    this.eventId = await startEvent(this.s.db, this.run.task.action_id!, event, this.server.host, this.now());
+  }
+  /** Changes the server unless a delete took it over meanwhile. */
+  async set(values: Values, db: Db | Tx = this.s.db): Promise<boolean> {
+    const r = await db
+      .updateTable('servers')
+      .set({ ...values, updated_at: this.now() })
+      .where('id', '=', this.id)
+      .where('deleted', '=', 0)
+      .where((eb) => eb.or([eb('task_state', 'is', null), eb('task_state', '!=', T.DELETING)]))
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 1) this.server = { ...this.server, ...values };
+    return Number(r.numUpdatedRows) === 1;
+  }
+  async done(values: Values, db?: Db | Tx) {
+    await this.set({ task_state: null, ...values }, db);
+    await finishEvent(this.s.db, this.run.task.action_id!, this.eventId, this.now());
+  }
+  /** The work failed: the task state is rolled back and the action says Error, as Nova's reverts_task_state does. */
+  async failed(err: unknown, values: Values = {}) {
+    const e = err as Error;
+    const t = this.now();
+    await this.set({ task_state: null, ...values, fault: JSON.stringify({ code: 500, message: e.message, details: e.stack ?? '', created: t }) });
+    await finishEvent(this.s.db, this.run.task.action_id!, this.eventId, t, { message: e.message, traceback: e.stack });
+  }
+  spec(flavor = parseJson<ServerFlavor>(this.server.flavor, {} as ServerFlavor)): GuestSpec {
+    const s = this.server;
+    return { id: s.id, name: s.name, hostname: s.hostname, vcpus: flavor.vcpus, memoryMb: flavor.ram, diskGb: flavor.disk, imageId: s.image_id, userData: s.user_data, keyData: s.key_data, adminPassword: null, files: [], ports: [] };
+  }
+}
+
+async function load(s: Services, run: TaskRun): Promise<ActionRun | null> {
+  const server = await s.db.selectFrom('servers').selectAll().where('id', '=', run.task.server_id).executeTakeFirst();
+  if (!server || server.deleted) return null;
+  return new ActionRun(s, run, server);
+}
+
+/** A host for a server that must move: not `exclude`, honouring a requested host or zone. */
+async function placeElsewhere(s: Services, tx: Tx, server: Server, o: { exclude: string[]; host?: string | null; zone?: string | null; vcpus?: number; memoryMb?: number; diskGb?: number }) {
+  await lockFor(tx, s.config.databaseUrl, PLACEMENT_LOCK);
+  const group = await s.serverGroups.placement(tx, server.id);
+  return selectHost(
+    tx,
+    {
+      projectId: server.project_id,
+      vcpus: o.vcpus ?? server.vcpus,
+      memoryMb: o.memoryMb ?? server.memory_mb,
+      diskGb: o.diskGb ?? server.disk_gb,
+      availabilityZone: o.zone ?? null,
+      forcedHost: o.host ?? null,
+      sameHosts: group.sameHosts,
+      differentHosts: group.differentHosts,
+      preferHosts: group.preferHosts,
+      avoidHosts: group.avoidHosts,
+      excludeHosts: o.exclude,
+    },
+    s.clock.nowMs(),
+  );
+}
+
+/** Copies the server's base image into a snapshot image (the fake disk is the image it booted). */
+async function upload(s: Services, server: Server, imageId: string) {
+  const base = server.image_id ? await s.images.openData(server.image_id).catch(() => null) : null;
+  async function* data() {
+    if (base) for await (const chunk of base.stream as AsyncIterable<Buffer>) yield chunk;
+  }
+  await s.images.storeData(imageId, data());
+}
+
+async function migrationOf(s: Services, serverId: string) {
+  return s.db.selectFrom('migrations').selectAll().where('server_id', '=', serverId).orderBy('id', 'desc').limit(1).executeTakeFirst();
+}
+
+async function setMigration(s: Services, id: number, values: { status: string; dest_host?: string | null }, db: Db | Tx = s.db) {
+  await db.updateTable('migrations').set({ ...values, updated_at: s.clock.now().toISOString() }).where('id', '=', id).execute();
+}
+
+const withSpec = (server: Server, extra: Record<string, unknown>) => JSON.stringify({ ...parseJson<Record<string, unknown>>(server.request_spec, {}), ...extra });
+
+export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => Promise<void>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const { driver, clock, config } = s;
+
+  return {
+    power: async (run: TaskRun<{ op: string }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      const op = POWER_OPS[run.params.op];
+      await a.begin(op.event);
+      try {
+        if (op.during) await a.set({ task_state: op.during });
+        if (a.server.host) await op.run(driver, a.server.host, a.id);
+        await a.done({ vm_state: op.vm, power_state: op.power });
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+
+    snapshot: async (run: TaskRun<{ imageId: string | null; rotation?: number; backupType?: string }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      const backup = run.params.rotation !== undefined;
+      await a.begin(backup ? 'compute_backup_instance' : 'compute_snapshot_instance');
+      try {
+        if (run.params.imageId) {
+          await a.set({ task_state: T.IMAGE_PENDING_UPLOAD });
+          await a.set({ task_state: T.IMAGE_UPLOADING });
+          const image = await s.images.find(run.params.imageId);
+          if (image && image.status === 'queued') await upload(s, a.server, run.params.imageId);
+        }
+        if (backup) {
+          // Rotation: keep the newest `rotation` backups of this type, delete the rest.
+          const all = await s.db.selectFrom('images').select(['id', 'properties', 'created_at']).where('owner', '=', a.server.project_id).orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
+          const mine = all.filter((i) => {
+            const p = JSON.parse(i.properties) as Record<string, string>;
+            return p.instance_uuid === a.id && p.image_type === 'backup' && p.backup_type === run.params.backupType;
+          });
+          for (const old of mine.slice(run.params.rotation)) await s.images.delete(old.id).catch(() => {});
+        }
+        await a.done({});
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+
+    shelve: async (run: TaskRun<{ imageId: string | null }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      await a.begin('compute_shelve_instance');
+      try {
+        if (a.server.host && a.server.power_state !== PowerState.SHUTDOWN) await driver.powerOff(a.server.host, a.id);
+        if (run.params.imageId) {
+          await a.set({ task_state: T.SHELVING_IMAGE_PENDING_UPLOAD });
+          await a.set({ task_state: T.SHELVING_IMAGE_UPLOADING });
+          const image = await s.images.find(run.params.imageId);
+          if (image && image.status === 'queued') await upload(s, a.server, run.params.imageId);
+        }
+        await a.done({ vm_state: V.SHELVED, power_state: PowerState.SHUTDOWN, request_spec: withSpec(a.server, { shelvedImageId: run.params.imageId }) });
+        // shelved_offload_time: 0 offloads now, > 0 after that many seconds, -1 never.
+        const wait = config.compute.shelvedOffloadTime;
+        if (wait >= 0) {
+          await s.db.transaction().execute((tx) => enqueue(tx, clock, { serverId: a.id, kind: 'shelve_offload', step: 'start', params: { auto: true }, actionId: run.task.action_id, notBefore: new Date(clock.nowMs() + wait * 1000) }));
+        }
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+
+    shelve_offload: async (run: TaskRun<{ auto?: boolean }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      if (run.params.auto && (a.server.vm_state !== V.SHELVED || a.server.task_state !== null)) return; // unshelved meanwhile
+      await a.begin('compute_shelve_offload_instance');
+      if (run.params.auto) await a.set({ task_state: T.SHELVING_OFFLOADING });
+      try {
+        if (a.server.host) await driver.destroy(a.server.host, a.id);
+        await a.done({ vm_state: V.SHELVED_OFFLOADED, power_state: PowerState.NOSTATE, host: null, availability_zone: null });
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+
+    unshelve: async (run: TaskRun<{ zone: string | null; host: string | null }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      await a.begin('compute_unshelve_instance');
+      try {
+        const spec = parseJson<{ shelvedImageId?: string | null; zone?: string | null }>(a.server.request_spec, {});
+        if (a.server.vm_state === V.SHELVED_OFFLOADED || !a.server.host) {
+          const host = await s.db.transaction().execute(async (tx) => {
+            const h = await placeElsewhere(s, tx, a.server, { exclude: [], host: run.params.host, zone: run.params.zone ?? spec.zone ?? null });
+            if (h) await a.set({ host: h.name, availability_zone: h.availability_zone, task_state: T.SPAWNING }, tx);
+            return h;
+          });
+          if (!host) throw new Error('No valid host was found. There are not enough hosts available.');
+          await driver.spawn(host.name, a.spec());
+        } else {
+          await driver.powerOn(a.server.host, a.id);
+        }
+        if (spec.shelvedImageId) await s.images.delete(spec.shelvedImageId).catch(() => {});
+        await a.done({ vm_state: V.ACTIVE, power_state: PowerState.RUNNING, request_spec: withSpec(a.server, { shelvedImageId: null }) });
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+
+    resize: async (run: TaskRun<{ targetHost: string | null }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      const migration = await migrationOf(s, a.id);
+      if (!migration) return;
+      const flavor = parseJson<ServerFlavor>(migration.new_flavor, {} as ServerFlavor);
+      await a.begin(migration.migration_type === 'resize' ? 'compute_resize_instance' : 'compute_prep_resize');
+      try {
+        const source = a.server.host!;
+        // Another host if there is one (Nova's default), else this one (allow_resize_to_same_host).
+        const dest = await s.db.transaction().execute(async (tx) => {
+          const claim = { vcpus: flavor.vcpus, memoryMb: flavor.ram, diskGb: flavor.disk + flavor.ephemeral };
+          let h = await placeElsewhere(s, tx, a.server, { exclude: [source], host: run.params.targetHost, ...claim });
+          if (!h && migration.migration_type === 'resize') h = await placeElsewhere(s, tx, a.server, { exclude: [], host: source, ...claim });
+          if (!h) return null;
+          await setMigration(s, migration.id, { status: 'migrating', dest_host: h.name }, tx);
+          await a.set({ task_state: T.RESIZE_MIGRATING, request_spec: withSpec(a.server, { oldVmState: a.server.vm_state }) }, tx);
+          return h;
+        });
+        if (!dest) {
+          await setMigration(s, migration.id, { status: 'error' });
+          throw new Error('No valid host was found. There are not enough hosts available.');
+        }
+        await a.set({ task_state: T.RESIZE_MIGRATED });
+        await setMigration(s, migration.id, { status: 'post-migrating' });
+        await driver.destroy(source, a.id);
+        await a.set({ task_state: T.RESIZE_FINISH });
+        await driver.spawn(dest.name, a.spec(flavor));
+        const stopped = a.server.vm_state === V.STOPPED;
+        if (stopped) await driver.powerOff(dest.name, a.id);
+        await setMigration(s, migration.id, { status: 'finished' });
+        await a.done({
+          vm_state: V.RESIZED,
+          power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING,
+          host: dest.name,
+          availability_zone: dest.availability_zone,
+          flavor: migration.new_flavor,
+          flavor_id: flavor.id,
+          vcpus: flavor.vcpus,
+          memory_mb: flavor.ram,
+          disk_gb: flavor.disk + flavor.ephemeral,
+        });
+        // resize_confirm_window: a periodic confirm after that many seconds (0: never).
+        if (config.compute.resizeConfirmWindow > 0) {
+          await s.db.transaction().execute((tx) => enqueue(tx, clock, { serverId: a.id, kind: 'confirm_resize', step: 'start', params: { auto: true, migration: migration.id }, actionId: run.task.action_id, notBefore: new Date(clock.nowMs() + config.compute.resizeConfirmWindow * 1000) }));
+        }
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+
+    confirm_resize: async (run: TaskRun<{ auto?: boolean; migration?: number }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      const migration = await migrationOf(s, a.id);
+      if (run.params.auto && (a.server.vm_state !== V.RESIZED || a.server.task_state !== null || migration?.id !== run.params.migration)) return;
+      await a.begin('compute_confirm_resize');
+      const old = parseJson<{ oldVmState?: string }>(a.server.request_spec, {}).oldVmState ?? V.ACTIVE;
+      if (migration) await setMigration(s, migration.id, { status: 'confirmed' });
+      await a.done({ vm_state: old === V.STOPPED ? V.STOPPED : V.ACTIVE });
+    },
+
+    revert_resize: async (run: TaskRun) => {
+      const a = await load(s, run);
+      if (!a) return;
+      const migration = await migrationOf(s, a.id);
+      await a.begin('compute_revert_resize');
+      try {
+        if (!migration) throw new Error('no migration to revert');
+        const old = parseJson<ServerFlavor>(migration.old_flavor, {} as ServerFlavor);
+        const source = migration.source_host!;
+        if (a.server.host) await driver.destroy(a.server.host, a.id);
+        await driver.spawn(source, a.spec(old));
+        const wasStopped = parseJson<{ oldVmState?: string }>(a.server.request_spec, {}).oldVmState === V.STOPPED;
+        if (wasStopped) await driver.powerOff(source, a.id);
+        const zone = await s.db.selectFrom('hosts').select('availability_zone').where('name', '=', source).executeTakeFirst();
+        await setMigration(s, migration.id, { status: 'reverted' });
+        await a.done({
+          vm_state: wasStopped ? V.STOPPED : V.ACTIVE,
+          power_state: wasStopped ? PowerState.SHUTDOWN : PowerState.RUNNING,
+          host: source,
+          availability_zone: zone?.availability_zone ?? a.server.availability_zone,
+          flavor: migration.old_flavor,
+          flavor_id: old.id,
+          vcpus: old.vcpus,
+          memory_mb: old.ram,
+          disk_gb: old.disk + old.ephemeral,
+        });
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+
+    rebuild: async (run: TaskRun) => {
+      const a = await load(s, run);
+      if (!a) return;
+      await a.begin('compute_rebuild_instance');
+      try {
+        await a.set({ task_state: T.REBUILD_BLOCK_DEVICE_MAPPING });
+        await a.set({ task_state: T.REBUILD_SPAWNING });
+        if (a.server.host) {
+          await driver.destroy(a.server.host, a.id);
+          await driver.spawn(a.server.host, a.spec());
+        }
+        // A stopped server stays stopped after a rebuild; an errored one comes back ACTIVE.
+        const stopped = a.server.vm_state === V.STOPPED;
+        if (stopped && a.server.host) await driver.powerOff(a.server.host, a.id);
+        await a.done({ vm_state: stopped ? V.STOPPED : V.ACTIVE, power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING, launched_at: a.now(), progress: 100, fault: null });
+      } catch (err) {
+        await a.failed(err, { vm_state: V.ERROR });
+      }
+    },
+
+    soft_delete: async (run: TaskRun) => {
+      const a = await load(s, run);
+      if (!a) return;
+      await a.begin('compute_soft_delete_instance');
+      try {
+        if (a.server.host && a.server.power_state !== PowerState.NOSTATE) await driver.powerOff(a.server.host, a.id);
+        await a.done({ vm_state: V.SOFT_DELETED, power_state: PowerState.SHUTDOWN, deleted_at: a.now() });
+        // reclaim_instance_interval: the server is deleted for good after that many seconds.
+        await s.db.transaction().execute((tx) =>
+          enqueue(tx, clock, { serverId: a.id, kind: 'delete', step: 'terminate', params: { reclaim: true }, actionId: run.task.action_id, notBefore: new Date(clock.nowMs() + config.compute.reclaimInstanceInterval * 1000) }),
+        );
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+
+    restore: async (run: TaskRun) => {
+      const a = await load(s, run);
+      if (!a) return;
+      await a.begin('compute_restore_instance');
+      try {
+        if (a.server.host) await driver.powerOn(a.server.host, a.id);
+        await a.done({ vm_state: V.ACTIVE, power_state: PowerState.RUNNING, deleted_at: null });
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+
+    live_migrate: async (run: TaskRun<{ host: string | null }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      const migration = await migrationOf(s, a.id);
+      await a.begin('compute_live_migration');
+      try {
+        const source = a.server.host!;
+        const dest = await s.db.transaction().execute((tx) => placeElsewhere(s, tx, a.server, { exclude: [source], host: run.params.host }));
+        if (!dest) {
+          if (migration) await setMigration(s, migration.id, { status: 'error' });
+          throw new Error('No valid host was found. There are not enough hosts available.');
+        }
+        if (migration) await setMigration(s, migration.id, { status: 'running', dest_host: dest.name });
+        await driver.spawn(dest.name, a.spec());
+        if (a.server.vm_state === V.PAUSED) await driver.pause(dest.name, a.id);
+        await driver.destroy(source, a.id);
+        if (migration) await setMigration(s, migration.id, { status: 'completed' });
+        await a.done({ host: dest.name, availability_zone: dest.availability_zone });
+      } catch (err) {
+        // A failed live migration leaves the server where it was, as Nova rolls back.
+        await a.failed(err);
+      }
+    },
+
+    evacuate: async (run: TaskRun<{ host: string | null }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      const migration = await migrationOf(s, a.id);
+      await a.begin('compute_rebuild_instance');
+      try {
+        const source = a.server.host;
+        const dest = await s.db.transaction().execute((tx) => placeElsewhere(s, tx, a.server, { exclude: source ? [source] : [], host: run.params.host }));
+        if (!dest) {
+          if (migration) await setMigration(s, migration.id, { status: 'error' });
+          throw new Error('No valid host was found. There are not enough hosts available.');
+        }
+        await a.set({ host: dest.name, availability_zone: dest.availability_zone, task_state: T.REBUILD_SPAWNING });
+        await driver.spawn(dest.name, a.spec());
+        const stopped = a.server.vm_state === V.STOPPED;
+        if (stopped) await driver.powerOff(dest.name, a.id);
+        if (migration) await setMigration(s, migration.id, { status: 'done', dest_host: dest.name });
+        await a.done({ vm_state: stopped ? V.STOPPED : V.ACTIVE, power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING });
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+  };
+}
