@@ -61,3 +61,40 @@ test('after SIGKILL during 50 builds a restart settles every server, none stuck 
   }
 });
 
+
+test('after SIGKILL in the middle of an action the restart finishes it, and the instance action says so', { timeout: 120000 }, async () => {
+  const database = await freshDatabase();
+  const env: Record<string, string> = { NIMBUS_ADMIN_PASSWORD: 'crash-admin-pw', NIMBUS_DEMO_PASSWORD: 'crash-demo-pw', NIMBUS_FAKE_OPERATION_MS: '1500' };
+  if (database.url) env.NIMBUS_DATABASE_URL = database.url;
+  const first = await startProcess(env);
+  let second: Awaited<ReturnType<typeof startProcess>> | undefined;
+  try {
+    const admin = (await passwordToken(first.url, 'admin', 'crash-admin-pw', 'admin')).token;
+    const image = (await request(first.url, 'GET', '/image/v2/images', { token: admin })).body.images[0].id;
+    const id = (await request(first.url, 'POST', '/compute/v2.1/servers', { token: admin, body: { server: { name: 'mid-action', imageRef: image, flavorRef: '1' } } })).body.server.id;
+    const status = async (url: string, token: string) => (await request(url, 'GET', `/compute/v2.1/servers/${id}`, { token })).body.server;
+    for (let i = 0; i < 100 && (await status(first.url, admin)).status !== 'ACTIVE'; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await request(first.url, 'POST', `/compute/v2.1/servers/${id}/action`, { token: admin, body: { 'os-stop': null } })).status, 202);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await status(first.url, admin))['OS-EXT-STS:task_state'], 'powering-off');
+
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    second = await startProcess({ ...env, NIMBUS_DATA_DIR: first.dataDir });
+    const admin2 = (await passwordToken(second.url, 'admin', 'crash-admin-pw', 'admin')).token;
+    let s = await status(second.url, admin2);
+    for (let i = 0; i < 600 && s['OS-EXT-STS:task_state'] !== null; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await status(second.url, admin2);
+    }
+    assert.equal(s.status, 'SHUTOFF');
+    const actions = (await request(second.url, 'GET', `/compute/v2.1/servers/${id}/os-instance-actions`, { token: admin2 })).body.instanceActions;
+    const stop = actions.find((a: { action: string }) => a.action === 'stop');
+    const detail = (await request(second.url, 'GET', `/compute/v2.1/servers/${id}/os-instance-actions/${stop.request_id}`, { token: admin2 })).body.instanceAction;
+    assert.ok(detail.events.some((e: { event: string; result: string }) => e.event === 'compute_stop_instance' && e.result === 'Success'));
+  } finally {
+    await second?.stop();
+    await first.stop();
+    await database.drop();
+  }
+});
