@@ -54,6 +54,8 @@ export interface CreateServer {
   tags: string[];
   minCount: number;
   maxCount: number;
+  /** 2.74: an admin's requested host (hypervisor_hostname is the same on our drivers). */
+  host?: string;
 }
 
 export interface ListQuery {
@@ -178,6 +180,11 @@ export class Servers {
       }
     }
 
+    if (req.host !== undefined) {
+      if (!ctx.isAdmin) throw new NimbusError('forbidden', `Policy doesn't allow compute:servers:create:requested_destination to be performed.`);
+      if (!(await db.selectFrom('hosts').select('id').where('name', '=', req.host).executeTakeFirst())) throw invalid(`Compute host ${req.host} could not be found.`);
+      forcedHost = req.host;
+    }
     const adminPass = req.adminPass ?? generatePassword(12);
     const reservationId = 'r-' + randomBytes(4).toString('hex');
     const now = clock.now().toISOString();

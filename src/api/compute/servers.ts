@@ -137,6 +137,7 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
     tags: s.tags ?? [],
     minCount,
     maxCount,
+    host: s.host ?? s.hypervisor_hostname,
   };
 }
 
@@ -227,9 +228,8 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
       });
       const tags = (await servers.tags([id])).get(id) ?? [];
       const groups = request.microversion.atLeast('2.71') ? await services.serverGroups.groupsOf(id) : undefined;
-      const detail = serverDetail(await view(request), updated, tags, groups);
-      // Before 2.75 PUT returned a reduced view; we return the full one, which is a superset.
-      return { server: detail };
+      const reduced = !request.microversion.atLeast('2.75');
+      return { server: serverDetail({ ...(await view(request)), reduced }, updated, tags, groups) };
     },
     DELETE: async (request, reply) => {
       const { id } = request.params as { id: string };

@@ -204,6 +204,32 @@ test('PUT renames the server and sets a description at 2.19', async () => {
   assert.equal(bad.status, 400);
 });
 
+test('PUT before 2.75 answers the reduced view, from 2.75 the full one', async () => {
+  const token = await newMember('put-views');
+  const id = (await create({ name: 'v' }, { token })).body.server.id;
+  await active(id, token);
+  const old = (await cloud.req('PUT', `/compute/v2.1/servers/${id}`, { token, body: { server: { name: 'v2' } } })).body.server;
+  assert.equal(old.name, 'v2');
+  assert.equal(old['OS-EXT-STS:vm_state'], undefined);
+  assert.equal(old['OS-EXT-AZ:availability_zone'], undefined);
+  assert.equal(old.status, 'ACTIVE');
+  const full = (await cloud.req('PUT', `/compute/v2.1/servers/${id}`, { token, version: '2.75', body: { server: { name: 'v3' } } })).body.server;
+  assert.equal(full['OS-EXT-STS:vm_state'], 'active');
+  assert.equal(full['OS-EXT-AZ:availability_zone'], 'nova');
+});
+
+test('from 2.74 an admin may ask for a host at create; members may not', async () => {
+  const res = await create({ name: 'pinned', host: 'fake-host-2', networks: 'none' }, { token: cloud.adminToken, version: '2.74' });
+  assert.equal(res.status, 202, res.text);
+  const s = await active(res.body.server.id, cloud.adminToken);
+  assert.equal(s['OS-EXT-SRV-ATTR:host'], 'fake-host-2');
+  const member = await create({ name: 'pinned', host: 'fake-host-2', networks: 'none' }, { version: '2.74' });
+  assert.equal(member.status, 403);
+  const unknown = await create({ name: 'pinned', host: 'nowhere', networks: 'none' }, { token: cloud.adminToken, version: '2.74' });
+  assert.equal(unknown.status, 400);
+  await cloud.req('DELETE', `/compute/v2.1/servers/${res.body.server.id}`, { token: cloud.adminToken });
+});
+
 test('DELETE is 204, then the server is gone from show and lists but visible to changes-since', async () => {
   const before = new Date(Date.now() - 1000).toISOString();
   const token = await newMember('doomed');

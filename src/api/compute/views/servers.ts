@@ -17,6 +17,8 @@ export interface ViewContext {
   auth: AuthContext;
   /** Host status by host name (2.16), when the caller may see it. */
   hostStatus?: (host: string | null) => string;
+  /** PUT before 2.75 answers without the extension attributes (AZ, config drive, states …). */
+  reduced?: boolean;
 }
 
 export function serverLinks(base: string, id: string) {
@@ -70,6 +72,20 @@ export function serverDetail(v: ViewContext, s: Server, tags: string[], serverGr
     out.fault = { code: f.code, created: isoZ(f.created), message: f.message, ...(f.details && (auth.isAdmin || f.code !== 500) ? { details: f.details } : {}) };
   }
   if (PROGRESS_STATUSES.has(status)) out.progress = s.progress;
+  if (!v.reduced) extensions(out, v, s);
+  if (version.atLeast('2.9')) out.locked = !!s.locked;
+  if (version.atLeast('2.73')) out.locked_reason = s.locked_reason;
+  if (version.atLeast('2.19')) out.description = s.description;
+  if (version.atLeast('2.26')) out.tags = tags;
+  if (version.atLeast('2.63')) out.trusted_image_certificates = null;
+  if (version.atLeast('2.90') && !(auth.isAdmin && !v.reduced)) out['OS-EXT-SRV-ATTR:hostname'] = s.hostname;
+  if (version.atLeast('2.71') && serverGroups) out.server_groups = serverGroups;
+  return out;
+}
+
+/** The attributes of Nova's old extensions: zone, config drive, key, usage, states, volumes, host. */
+function extensions(out: Record<string, unknown>, v: ViewContext, s: Server): void {
+  const { version, auth } = v;
   out['OS-EXT-AZ:availability_zone'] = s.availability_zone ?? '';
   out.config_drive = s.config_drive;
   out.key_name = s.key_name;
@@ -98,14 +114,6 @@ export function serverDetail(v: ViewContext, s: Server, tags: string[], serverGr
   out['OS-EXT-STS:power_state'] = s.power_state;
   out['os-extended-volumes:volumes_attached'] = [];
   if (version.atLeast('2.16') && auth.isAdmin && v.hostStatus) out.host_status = v.hostStatus(s.host);
-  if (version.atLeast('2.9')) out.locked = !!s.locked;
-  if (version.atLeast('2.73')) out.locked_reason = s.locked_reason;
-  if (version.atLeast('2.19')) out.description = s.description;
-  if (version.atLeast('2.26')) out.tags = tags;
-  if (version.atLeast('2.63')) out.trusted_image_certificates = null;
-  if (version.atLeast('2.90') && !auth.isAdmin) out['OS-EXT-SRV-ATTR:hostname'] = s.hostname;
-  if (version.atLeast('2.71') && serverGroups) out.server_groups = serverGroups;
-  return out;
 }
 
 /** libvirt's domain name, derived from the id since we have no integer ids. */
