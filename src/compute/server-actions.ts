@@ -407,7 +407,7 @@ export class ServerActions {
     });
   }
 
-  async evacuate(ctx: AuthContext, id: string, rid: string, host: string | null, adminPass?: string): Promise<string> {
+  async evacuate(ctx: AuthContext, id: string, rid: string, host: string | null, adminPass?: string, toStopped = false): Promise<string> {
     await this.begin(ctx, id, rid, {
       action: 'evacuate',
       allowed: { vmStates: [V.ACTIVE, V.STOPPED, V.ERROR] },
@@ -425,7 +425,7 @@ export class ServerActions {
           .values({ id: Number(max?.n ?? 0) + 1, uuid: randomUUID(), server_id: id, project_id: server.project_id, user_id: ctx.userId, migration_type: 'evacuation', status: 'accepted', source_host: server.host, dest_host: host, old_flavor: server.flavor, new_flavor: server.flavor, created_at: now, updated_at: now })
           .execute();
       },
-      task: { kind: 'evacuate', params: { host } },
+      task: { kind: 'evacuate', params: { host, toStopped } },
     });
     return adminPass ?? generatePassword(12);
   }

@@ -397,7 +397,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       }
     },
 
-    evacuate: async (run: TaskRun<{ host: string | null }>) => {
+    evacuate: async (run: TaskRun<{ host: string | null; toStopped?: boolean }>) => {
       const a = await load(s, run);
       if (!a) return;
       const migration = await migrationOf(s, a.id);
@@ -411,7 +411,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         }
         await a.set({ host: dest.name, availability_zone: dest.availability_zone, task_state: T.REBUILD_SPAWNING });
         await driver.spawn(dest.name, a.spec());
-        const stopped = a.server.vm_state === V.STOPPED;
+        const stopped = a.server.vm_state === V.STOPPED || !!run.params.toStopped;
         if (stopped) await driver.powerOff(dest.name, a.id);
         if (migration) await setMigration(s, migration.id, { status: 'done', dest_host: dest.name });
         await a.done({ vm_state: stopped ? V.STOPPED : V.ACTIVE, power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING });

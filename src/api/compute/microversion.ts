@@ -29,8 +29,11 @@ export class Microversion {
 }
 
 export const MIN_VERSION = new Microversion(2, 1);
-/** The newest microversion whose behaviour Nimbus implements in full. */
-export const MAX_VERSION = new Microversion(2, 103);
+/**
+ * The newest microversion whose behaviour Nimbus implements in full. 2.97 adds Manila
+ * shares, which Nimbus does not offer, so the API stops at 2.96.
+ */
+export const MAX_VERSION = new Microversion(2, 96);
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -6,7 +6,7 @@ import { invalid, NimbusError } from '../../errors.js';
 import { validate } from '../validation.js';
 import { resource } from '../http.js';
 import { perVersion, type Microversion } from './microversion.js';
-import { name } from './schemas/servers.js';
+import { hostnameFor, name } from './schemas/servers.js';
 import { serverDetail } from './views/servers.js';
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -82,7 +82,7 @@ const SCHEMAS: Record<string, (v: Microversion) => object> = {
       p.user_data = { type: ['string', 'null'], format: 'base64', maxLength: 65535 };
     }
     if (v.atLeast('2.63')) p.trusted_image_certificates = { type: ['array', 'null'], items: { type: 'string' } };
-    if (v.atLeast('2.90')) p.hostname = { type: 'string', minLength: 2, maxLength: 63, pattern: '^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$' };
+    if (v.atLeast('2.90')) p.hostname = hostnameFor(v);
     return wrap('rebuild', object(p, ['imageRef']));
   }),
 };
@@ -215,7 +215,8 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
     'os-migrateLive': async (req, reply, id, b) => (await actions.liveMigrate(req.auth, id, req.id, b['os-migrateLive'].host ?? null), reply.code(202).send()),
     evacuate: async (req, reply, id, b) => {
       const e = b.evacuate;
-      const adminPass = await actions.evacuate(req.auth, id, req.id, e.host ?? null, e.adminPass);
+      // From 2.95 an evacuated server comes back stopped, whatever it was.
+      const adminPass = await actions.evacuate(req.auth, id, req.id, e.host ?? null, e.adminPass, req.microversion.atLeast('2.95'));
       return reply.code(200).send(req.microversion.atLeast('2.14') ? undefined : { adminPass });
     },
   };

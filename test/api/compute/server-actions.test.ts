@@ -349,6 +349,19 @@ test('evacuate is refused while the host is up and rebuilds elsewhere once it is
   }
 });
 
+test('from 2.95 an evacuated server comes back SHUTOFF', async () => {
+  const { id } = await fresh();
+  const host = (await show(id))['OS-EXT-SRV-ATTR:host'];
+  await cloud.services.hosts.setDown(host, true);
+  try {
+    assert.equal((await act(id, { evacuate: {} }, cloud.adminToken, '2.95')).status, 200);
+    await settle();
+    assert.equal((await show(id)).status, 'SHUTOFF');
+  } finally {
+    await cloud.services.hosts.setDown(host, false);
+  }
+});
+
 test('console output has more than three lines and honours length', async () => {
   const { token, id } = await fresh();
   const all = await act(id, { 'os-getConsoleOutput': { length: null } }, token);

@@ -230,6 +230,20 @@ test('from 2.74 an admin may ask for a host at create; members may not', async (
   await cloud.req('DELETE', `/compute/v2.1/servers/${res.body.server.id}`, { token: cloud.adminToken });
 });
 
+test('2.94 takes a fully qualified hostname and 2.96 shows the pinned availability zone', async () => {
+  const token = await newMember('fqdn');
+  assert.equal((await create({ name: 'f', hostname: 'web.example.com', networks: 'none' }, { token, version: '2.90' })).status, 400);
+  const res = await create({ name: 'f', hostname: 'web.example.com', availability_zone: 'nova', networks: 'none' }, { token, version: '2.94' });
+  assert.equal(res.status, 202, res.text);
+  await cloud.services.runner.idle();
+  const s = (await cloud.req('GET', `/compute/v2.1/servers/${res.body.server.id}`, { token, version: '2.96' })).body.server;
+  assert.equal(s['OS-EXT-SRV-ATTR:hostname'], 'web.example.com');
+  assert.equal(s.pinned_availability_zone, 'nova');
+  const unpinned = (await create({ name: 'g', networks: 'none' }, { token, version: '2.96' })).body.server.id;
+  assert.equal((await cloud.req('GET', `/compute/v2.1/servers/${unpinned}`, { token, version: '2.96' })).body.server.pinned_availability_zone, null);
+  assert.equal((await cloud.req('GET', `/compute/v2.1/servers/${unpinned}`, { token, version: '2.95' })).body.server.pinned_availability_zone, undefined);
+});
+
 test('DELETE is 204, then the server is gone from show and lists but visible to changes-since', async () => {
   const before = new Date(Date.now() - 1000).toISOString();
   const token = await newMember('doomed');

@@ -12,6 +12,9 @@ const booleanish = { type: ['boolean', 'string'], enum: [true, false, 'True', 't
 const positiveInt = { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 1 };
 const tag = { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' };
 const hostname = { type: 'string', minLength: 2, maxLength: 63, pattern: '^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$' };
+/** 2.94: a hostname may be a fully qualified domain name. */
+export const fqdnHostname = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };
+export const hostnameFor = (v: Microversion) => (v.atLeast('2.94') ? fqdnHostname : hostname);
 const ipv4 = { type: 'string', format: 'ipv4' };
 const ipv6 = { type: 'string', format: 'ipv6' };
 
@@ -92,7 +95,7 @@ export const createServerSchema = perVersion((v: Microversion) => {
     p.host = { type: 'string', minLength: 1, maxLength: 255 };
     p.hypervisor_hostname = { type: 'string', minLength: 1, maxLength: 255 };
   }
-  if (v.atLeast('2.90')) p.hostname = hostname;
+  if (v.atLeast('2.90')) p.hostname = hostnameFor(v);
 
   const hints = { type: 'object', properties: { group: { type: 'string', format: 'uuid' }, same_host: { oneOf: [{ type: 'string', format: 'uuid' }, { type: 'array', items: { type: 'string', format: 'uuid' } }] }, different_host: { oneOf: [{ type: 'string', format: 'uuid' }, { type: 'array', items: { type: 'string', format: 'uuid' } }] } }, additionalProperties: true };
   return {
@@ -111,7 +114,7 @@ export const updateServerSchema = perVersion((v: Microversion) => {
     'OS-DCF:diskConfig': { type: 'string', enum: ['AUTO', 'MANUAL'] },
   };
   if (v.atLeast('2.19')) properties.description = description;
-  if (v.atLeast('2.90')) properties.hostname = hostname;
+  if (v.atLeast('2.90')) properties.hostname = hostnameFor(v);
   return {
     type: 'object',
     properties: { server: { type: 'object', properties, additionalProperties: false } },

@@ -80,6 +80,8 @@ export function serverDetail(v: ViewContext, s: Server, tags: string[], serverGr
   if (version.atLeast('2.63')) out.trusted_image_certificates = null;
   if (version.atLeast('2.90') && !(auth.isAdmin && !v.reduced)) out['OS-EXT-SRV-ATTR:hostname'] = s.hostname;
   if (version.atLeast('2.71') && serverGroups) out.server_groups = serverGroups;
+  // 2.96: the zone the server was asked to stay in, if any.
+  if (version.atLeast('2.96') && !v.reduced) out.pinned_availability_zone = parseJson<{ zone?: string | null }>(s.request_spec, {}).zone ?? null;
   return out;
 }
 
