@@ -56,6 +56,8 @@ export interface CreateServer {
   maxCount: number;
   /** 2.74: an admin's requested host (hypervisor_hostname is the same on our drivers). */
   host?: string;
+  /** Boot from a volume made from imageId: the server shows no image and one attached volume. */
+  bootVolume?: { deleteOnTermination: boolean };
 }
 
 export interface ListQuery {
@@ -211,7 +213,7 @@ export class Servers {
           vcpus: flavor.vcpus,
           memory_mb: flavor.ram,
           disk_gb: flavor.disk + flavor.ephemeral,
-          image_id: req.imageId,
+          image_id: req.bootVolume ? '' : req.imageId,
           host: null,
           availability_zone: null,
           key_name: keypair?.name ?? null,
@@ -230,7 +232,16 @@ export class Servers {
           fault: null,
           reservation_id: reservationId,
           launch_index: i,
-          request_spec: JSON.stringify({ zone: zoneName, forcedHost, hints: req.hints, networks: req.networks, securityGroups: req.securityGroups, isAdmin: ctx.isAdmin, files: req.files.map((f) => f.path) }),
+          request_spec: JSON.stringify({
+            zone: zoneName,
+            forcedHost,
+            hints: req.hints,
+            networks: req.networks,
+            securityGroups: req.securityGroups,
+            isAdmin: ctx.isAdmin,
+            files: req.files.map((f) => f.path),
+            ...(req.bootVolume ? { bootImage: req.imageId, volumes: [{ id: randomUUID(), delete_on_termination: req.bootVolume.deleteOnTermination }] } : {}),
+          }),
           created_at: now,
           updated_at: now,
           launched_at: null,

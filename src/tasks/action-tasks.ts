@@ -74,7 +74,7 @@ class ActionRun {
   }
   spec(flavor = parseJson<ServerFlavor>(this.server.flavor, {} as ServerFlavor)): GuestSpec {
     const s = this.server;
-    return { id: s.id, name: s.name, hostname: s.hostname, vcpus: flavor.vcpus, memoryMb: flavor.ram, diskGb: flavor.disk, imageId: s.image_id, userData: s.user_data, keyData: s.key_data, adminPassword: null, files: [], ports: [] };
+    return { id: s.id, name: s.name, hostname: s.hostname, vcpus: flavor.vcpus, memoryMb: flavor.ram, diskGb: flavor.disk, imageId: s.image_id || parseJson<{ bootImage?: string }>(s.request_spec, {}).bootImage || '', userData: s.user_data, keyData: s.key_data, adminPassword: null, files: [], ports: [] };
   }
 }
 

@@ -131,7 +131,7 @@ export function buildTask(s: Services) {
           vcpus: flavor.vcpus,
           memoryMb: flavor.ram,
           diskGb: flavor.disk,
-          imageId: server.image_id,
+          imageId: server.image_id || parseJson<{ bootImage?: string }>(server.request_spec, {}).bootImage || '',
           userData: server.user_data,
           keyData: server.key_data,
           adminPassword: null,

@@ -27,7 +27,9 @@ const all = (q: Query, key: string): string[] => {
 function parseTime(q: Query, key: string): string | undefined {
   const v = one(q, key);
   if (v === undefined) return undefined;
-  const t = Date.parse(v.includes('T') || v.includes(' ') ? (/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : v + 'Z') : v);
+  // ISO 8601 only, as Nova's 'date-time' check: Date.parse would also take '2011/01/01'.
+  const iso = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?([zZ]|[+-]\d\d:?\d\d)?$/.test(v);
+  const t = iso ? Date.parse(v.includes('T') || v.includes(' ') ? (/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : v + 'Z') : v) : NaN;
   if (Number.isNaN(t)) throw invalid(`Invalid input for query parameters ${key}. Value: ${v}. '${v}' is not a 'date-time'`);
   return new Date(t).toISOString();
 }

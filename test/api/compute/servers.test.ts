@@ -244,6 +244,25 @@ test('2.94 takes a fully qualified hostname and 2.96 shows the pinned availabili
   assert.equal((await cloud.req('GET', `/compute/v2.1/servers/${unpinned}`, { token, version: '2.95' })).body.server.pinned_availability_zone, undefined);
 });
 
+test('booting from a volume made from an image shows no image and the attached volume', async () => {
+  const token = await newMember('bfv');
+  const res = await cloud.req('POST', '/compute/v2.1/servers', {
+    token,
+    body: { server: { name: 'bfv', flavorRef: '1', block_device_mapping_v2: [{ boot_index: 0, uuid: imageId, source_type: 'image', destination_type: 'volume', volume_size: 1, delete_on_termination: true }] } },
+  });
+  assert.equal(res.status, 202, res.text);
+  const s = await active(res.body.server.id, token);
+  assert.equal(s.image, '');
+  assert.equal(s['os-extended-volumes:volumes_attached'].length, 1);
+  const v23 = (await cloud.req('GET', `/compute/v2.1/servers/${res.body.server.id}`, { token, version: '2.3' })).body.server;
+  assert.equal(v23['os-extended-volumes:volumes_attached'][0].delete_on_termination, true);
+  const existing = await cloud.req('POST', '/compute/v2.1/servers', {
+    token,
+    body: { server: { name: 'bfv', flavorRef: '1', block_device_mapping_v2: [{ boot_index: 0, uuid: imageId, source_type: 'volume', destination_type: 'volume' }] } },
+  });
+  assert.equal(existing.status, 400);
+});
+
 test('DELETE is 204, then the server is gone from show and lists but visible to changes-since', async () => {
   const before = new Date(Date.now() - 1000).toISOString();
   const token = await newMember('doomed');

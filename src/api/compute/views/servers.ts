@@ -114,7 +114,8 @@ function extensions(out: Record<string, unknown>, v: ViewContext, s: Server): vo
   out['OS-EXT-STS:task_state'] = s.task_state;
   out['OS-EXT-STS:vm_state'] = s.vm_state;
   out['OS-EXT-STS:power_state'] = s.power_state;
-  out['os-extended-volumes:volumes_attached'] = [];
+  const volumes = parseJson<{ volumes?: { id: string; delete_on_termination: boolean }[] }>(s.request_spec, {}).volumes ?? [];
+  out['os-extended-volumes:volumes_attached'] = volumes.map((vol) => (version.atLeast('2.3') ? vol : { id: vol.id }));
   if (version.atLeast('2.16') && auth.isAdmin && v.hostStatus) out.host_status = v.hostStatus(s.host);
 }
 
