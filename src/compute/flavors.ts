@@ -128,18 +128,57 @@ function toFlavor(row: FlavorTable, extraSpecs: Record<string, string>): Flavor 
   };
 }
 
+/**
+ * How long a listed page of flavors is answered from memory. Listing is the busiest flavor
+ * route and its two queries were most of its cost, while flavors change rarely. Every
+ * flavor, extra spec or access change made through this process clears the copies at
+ * once; a change made by another process (a second API node on PostgreSQL) shows here at
+ * most this much later. Wall time, not the injected clock: this bounds staleness, not
+ * anything the API promises about time.
+ */
+const LIST_CACHE_MS = 1000;
+/** Distinct listings kept (viewer, filter and page): past this the copies are dropped. */
+const LIST_CACHE_ENTRIES = 256;
+
 /** Flavors, their extra specs and who may use the private ones (nova.objects.Flavor). */
 export class Flavors {
+  private readonly listed = new Map<string, { until: number; flavors: Flavor[] }>();
+  /** Bumped by every write, so a listing read before a write never lands in the cache after it. */
+  private generation = 0;
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
   ) {}
+
+  /** Runs a write and forgets every cached listing, whether the write succeeded or not. */
+  private async changing<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      this.generation++;
+      this.listed.clear();
+    }
+  }
 
   /**
    * Flavors matching `filter`, sorted and paged as Nova's paginate_query does: the page starts
    * after the marker flavor's place in the sort order, wherever the filter puts it.
    */
   async list(viewer: FlavorViewer, filter: FlavorFilter, page: FlavorPage): Promise<Flavor[]> {
+    const key = JSON.stringify([viewer.isAdmin, viewer.projectId, filter.isPublic, filter.disabled, filter.minRam, filter.minDisk, page.sortKey, page.sortDir, page.limit, page.marker]);
+    const cached = this.listed.get(key);
+    if (cached && cached.until > Date.now()) return cached.flavors;
+    const generation = this.generation;
+    const flavors = await this.listFromDatabase(viewer, filter, page);
+    if (generation === this.generation) {
+      if (this.listed.size >= LIST_CACHE_ENTRIES) this.listed.clear();
+      this.listed.set(key, { until: Date.now() + LIST_CACHE_MS, flavors });
+    }
+    return flavors;
+  }
+
+  private async listFromDatabase(viewer: FlavorViewer, filter: FlavorFilter, page: FlavorPage): Promise<Flavor[]> {
     let q = this.visible(this.db, viewer);
     if (filter.minRam !== undefined) q = q.where('ram', '>=', filter.minRam);
     if (filter.minDisk !== undefined) q = q.where('disk', '>=', filter.minDisk);
@@ -197,12 +236,14 @@ export class Flavors {
       created_at: this.clock.now().toISOString(),
     };
     try {
-      await this.db.transaction().execute(async (tx) => {
-        const taken = await tx.selectFrom('flavors').select(['id', 'name']).where((eb) => eb.or([eb('id', '=', row.id), eb('name', '=', row.name)])).execute();
-        if (taken.some((t) => t.id === row.id)) throw conflict(`Flavor with ID ${row.id} already exists.`);
-        if (taken.length) throw conflict(`Flavor with name ${row.name} already exists.`);
-        await tx.insertInto('flavors').values(row).execute();
-      });
+      await this.changing(() =>
+        this.db.transaction().execute(async (tx) => {
+          const taken = await tx.selectFrom('flavors').select(['id', 'name']).where((eb) => eb.or([eb('id', '=', row.id), eb('name', '=', row.name)])).execute();
+          if (taken.some((t) => t.id === row.id)) throw conflict(`Flavor with ID ${row.id} already exists.`);
+          if (taken.length) throw conflict(`Flavor with name ${row.name} already exists.`);
+          await tx.insertInto('flavors').values(row).execute();
+        }),
+      );
     } catch (err) {
       // Two creations racing past the check: the unique constraints decide.
       if (isUniqueViolation(err)) {
@@ -216,19 +257,21 @@ export class Flavors {
 
   /** The only thing about a flavor that may change after creation (2.55). */
   async updateDescription(id: string, description: string | null): Promise<Flavor> {
-    const r = await this.db.updateTable('flavors').set({ description }).where('id', '=', id).executeTakeFirst();
+    const r = await this.changing(() => this.db.updateTable('flavors').set({ description }).where('id', '=', id).executeTakeFirst());
     if (!Number(r.numUpdatedRows)) throw flavorNotFound(id);
     return this.get({ isAdmin: true, projectId: null }, id);
   }
 
   /** Deletes the flavor with its extra specs and access list; servers keep their own copy. */
   async delete(id: string): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      await tx.deleteFrom('flavor_extra_specs').where('flavor_id', '=', id).execute();
-      await tx.deleteFrom('flavor_access').where('flavor_id', '=', id).execute();
-      const r = await tx.deleteFrom('flavors').where('id', '=', id).executeTakeFirst();
-      if (!Number(r.numDeletedRows)) throw flavorNotFound(id);
-    });
+    await this.changing(() =>
+      this.db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('flavor_extra_specs').where('flavor_id', '=', id).execute();
+        await tx.deleteFrom('flavor_access').where('flavor_id', '=', id).execute();
+        const r = await tx.deleteFrom('flavors').where('id', '=', id).executeTakeFirst();
+        if (!Number(r.numDeletedRows)) throw flavorNotFound(id);
+      }),
+    );
   }
 
   // ── extra specs ──
@@ -245,24 +288,28 @@ export class Flavors {
 
   /** Adds or replaces the given keys; the others stay. */
   async setExtraSpecs(viewer: FlavorViewer, id: string, specs: Record<string, string>): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      if (!(await this.visible(tx, viewer).select('id').where('id', '=', id).executeTakeFirst())) throw flavorNotFound(id);
-      for (const [key, value] of Object.entries(specs)) {
-        await tx
-          .insertInto('flavor_extra_specs')
-          .values({ flavor_id: id, key, value })
-          .onConflict((oc) => oc.columns(['flavor_id', 'key']).doUpdateSet({ value }))
-          .execute();
-      }
-    });
+    await this.changing(() =>
+      this.db.transaction().execute(async (tx) => {
+        if (!(await this.visible(tx, viewer).select('id').where('id', '=', id).executeTakeFirst())) throw flavorNotFound(id);
+        for (const [key, value] of Object.entries(specs)) {
+          await tx
+            .insertInto('flavor_extra_specs')
+            .values({ flavor_id: id, key, value })
+            .onConflict((oc) => oc.columns(['flavor_id', 'key']).doUpdateSet({ value }))
+            .execute();
+        }
+      }),
+    );
   }
 
   async deleteExtraSpec(viewer: FlavorViewer, id: string, key: string): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
-      if (!(await this.visible(tx, viewer).select('id').where('id', '=', id).executeTakeFirst())) throw flavorNotFound(id);
-      const r = await tx.deleteFrom('flavor_extra_specs').where('flavor_id', '=', id).where('key', '=', key).executeTakeFirst();
-      if (!Number(r.numDeletedRows)) throw notFound(`Flavor ${id} has no extra specs with key ${key}.`);
-    });
+    await this.changing(() =>
+      this.db.transaction().execute(async (tx) => {
+        if (!(await this.visible(tx, viewer).select('id').where('id', '=', id).executeTakeFirst())) throw flavorNotFound(id);
+        const r = await tx.deleteFrom('flavor_extra_specs').where('flavor_id', '=', id).where('key', '=', key).executeTakeFirst();
+        if (!Number(r.numDeletedRows)) throw notFound(`Flavor ${id} has no extra specs with key ${key}.`);
+      }),
+    );
   }
 
   // ── access to private flavors ──
@@ -275,12 +322,14 @@ export class Flavors {
 
   async addAccess(id: string, projectId: string): Promise<string[]> {
     try {
-      await this.db.transaction().execute(async (tx) => {
-        if (!(await tx.selectFrom('flavors').select('id').where('id', '=', id).executeTakeFirst())) throw flavorNotFound(id);
-        const exists = await tx.selectFrom('flavor_access').select('flavor_id').where('flavor_id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
-        if (exists) throw accessExists(id, projectId);
-        await tx.insertInto('flavor_access').values({ flavor_id: id, project_id: projectId }).execute();
-      });
+      await this.changing(() =>
+        this.db.transaction().execute(async (tx) => {
+          if (!(await tx.selectFrom('flavors').select('id').where('id', '=', id).executeTakeFirst())) throw flavorNotFound(id);
+          const exists = await tx.selectFrom('flavor_access').select('flavor_id').where('flavor_id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+          if (exists) throw accessExists(id, projectId);
+          await tx.insertInto('flavor_access').values({ flavor_id: id, project_id: projectId }).execute();
+        }),
+      );
     } catch (err) {
       if (isUniqueViolation(err)) throw accessExists(id, projectId);
       throw err;
@@ -289,7 +338,7 @@ export class Flavors {
   }
 
   async removeAccess(id: string, projectId: string): Promise<string[]> {
-    const r = await this.db.deleteFrom('flavor_access').where('flavor_id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
+    const r = await this.changing(() => this.db.deleteFrom('flavor_access').where('flavor_id', '=', id).where('project_id', '=', projectId).executeTakeFirst());
     if (!Number(r.numDeletedRows)) throw notFound(`Flavor access not found for ${id} / ${projectId} combination.`);
     return this.projects(id);
   }

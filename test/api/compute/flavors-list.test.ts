@@ -204,3 +204,27 @@ test('an admin whose project was given access sees that private flavor among the
     await cloud.req('POST', '/compute/v2.1/flavors/p2/action', { token: cloud.adminToken, body: { removeTenantAccess: { tenant: cloud.adminProjectId } } });
   }
 });
+
+test('a listing reflects each flavor, extra spec and access change made just before it', async () => {
+  // Lists are answered from a short-lived copy; every write through the API must clear it.
+  const detail = async (token = cloud.adminToken) =>
+    (await cloud.req('GET', '/compute/v2.1/flavors/detail?is_public=none', { token, version: '2.61' })).body.flavors as { id: string; extra_specs: Record<string, string>; description?: string }[];
+  const find = async (id: string, token?: string) => (await detail(token)).find((f) => f.id === id);
+  assert.equal(await find('fresh'), undefined);
+  await cloud.req('POST', '/compute/v2.1/flavors', { token: cloud.adminToken, body: { flavor: { name: 'fresh', id: 'fresh', ram: 64, vcpus: 1, disk: 1, 'os-flavor-access:is_public': false } } });
+  assert.deepEqual((await find('fresh'))?.extra_specs, {});
+  await cloud.req('POST', '/compute/v2.1/flavors/fresh/os-extra_specs', { token: cloud.adminToken, body: { extra_specs: { 'hw:numa_nodes': '1' } } });
+  assert.deepEqual((await find('fresh'))?.extra_specs, { 'hw:numa_nodes': '1' });
+  await cloud.req('DELETE', '/compute/v2.1/flavors/fresh/os-extra_specs/hw:numa_nodes', { token: cloud.adminToken });
+  assert.deepEqual((await find('fresh'))?.extra_specs, {});
+  const mine = async () => ids(await list('', { token: member.token }));
+  assert.ok(!(await mine()).includes('fresh'));
+  await cloud.req('POST', '/compute/v2.1/flavors/fresh/action', { token: cloud.adminToken, body: { addTenantAccess: { tenant: member.projectId } } });
+  assert.ok((await mine()).includes('fresh'));
+  await cloud.req('POST', '/compute/v2.1/flavors/fresh/action', { token: cloud.adminToken, body: { removeTenantAccess: { tenant: member.projectId } } });
+  assert.ok(!(await mine()).includes('fresh'));
+  await cloud.req('PUT', '/compute/v2.1/flavors/fresh', { token: cloud.adminToken, version: '2.55', body: { flavor: { description: 'now described' } } });
+  assert.equal((await cloud.req('GET', '/compute/v2.1/flavors/detail?is_public=none', { token: cloud.adminToken, version: '2.55' })).body.flavors.find((f: { id: string }) => f.id === 'fresh')?.description, 'now described');
+  await cloud.req('DELETE', '/compute/v2.1/flavors/fresh', { token: cloud.adminToken });
+  assert.equal(await find('fresh'), undefined);
+});

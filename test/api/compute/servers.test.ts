@@ -122,8 +122,14 @@ test('list filters by name regular expression, status and flavor', async () => {
   assert.deepEqual(byFlavor.body.servers, []);
 });
 
+test('accessIPv6 comes back in its RFC 5952 form, as Nova stores it', async () => {
+  const res = await create({ name: 'v6', accessIPv6: '0000:0000:0000:0000:0000:babe:220.12.22.2' });
+  assert.equal(res.status, 202, res.text);
+  assert.equal((await active(res.body.server.id)).accessIPv6, '::babe:dc0c:1602');
+});
+
 test('invalid list parameters are 400', async () => {
-  for (const q of ['limit=abc', 'limit=-1', 'sort_dir=up', 'sort_key=bogus', 'changes-since=yesterday']) {
+  for (const q of ['limit=abc', 'limit=-1', 'sort_dir=up', 'sort_key=bogus', 'changes-since=yesterday', 'changes-since=2011/01/01']) {
     const res = await cloud.req('GET', `/compute/v2.1/servers?${q}`, { token: cloud.demoToken });
     assert.equal(res.status, 400, q);
     assert.equal(res.body.badRequest.code, 400);

@@ -63,7 +63,7 @@ export function serverDetail(v: ViewContext, s: Server, tags: string[], serverGr
     updated: isoZ(s.updated_at),
     addresses: parseJson(s.addresses, {}),
     accessIPv4: s.access_ipv4,
-    accessIPv6: s.access_ipv6,
+    accessIPv6: canonicalIPv6(s.access_ipv6),
     links: serverLinks(base, s.id),
     'OS-DCF:diskConfig': s.disk_config,
   };
@@ -117,6 +117,16 @@ function extensions(out: Record<string, unknown>, v: ViewContext, s: Server): vo
   const volumes = parseJson<{ volumes?: { id: string; delete_on_termination: boolean }[] }>(s.request_spec, {}).volumes ?? [];
   out['os-extended-volumes:volumes_attached'] = volumes.map((vol) => (version.atLeast('2.3') ? vol : { id: vol.id }));
   if (version.atLeast('2.16') && auth.isAdmin && v.hostStatus) out.host_status = v.hostStatus(s.host);
+}
+
+/** Nova keeps accessIPv6 as an IPAddress, so it comes back in RFC 5952 form (::babe:dc0c:1602). */
+function canonicalIPv6(ip: string): string {
+  if (!ip) return ip;
+  try {
+    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+  } catch {
+    return ip;
+  }
 }
 
 /** libvirt's domain name, derived from the id since we have no integer ids. */
