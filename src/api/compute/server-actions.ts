@@ -207,7 +207,15 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
       });
       const tags = (await servers.tags([id])).get(id) ?? [];
       const groups = req.microversion.atLeast('2.71') ? await services.serverGroups.groupsOf(id) : undefined;
-      const view = serverDetail({ base, version: req.microversion, auth: req.auth }, server, tags, groups);
+      // Before 2.75 rebuild answers like PUT (no extension attributes), plus key_name (2.54)
+      // and user_data (2.57); from 2.75 the full server, its user_data at the top level.
+      const v = req.microversion;
+      const view = serverDetail({ base, version: v, auth: req.auth, reduced: !v.atLeast('2.75') }, server, tags, groups);
+      if (v.atLeast('2.54') && !v.atLeast('2.75')) view.key_name = server.key_name;
+      if (v.atLeast('2.57')) {
+        delete view['OS-EXT-SRV-ATTR:user_data'];
+        view.user_data = server.user_data;
+      }
       return reply.code(202).send({ server: { ...view, adminPass } });
     },
     restore: async (req, reply, id) => (await actions.restore(req.auth, id, req.id), reply.code(202).send()),

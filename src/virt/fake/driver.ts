@@ -133,8 +133,10 @@ export class FakeDriver implements Driver {
   }
 
   async consoleOutput(host: string, id: string, lines?: number): Promise<string> {
-    const all = this.guest(host, id).console.filter((l) => l !== '');
-    return (lines === undefined ? all : all.slice(-lines)).join('\n') + '\n';
+    const text = this.guest(host, id).console.filter((l) => l !== '').join('\n') + '\n';
+    // Nova's _tail_log: the last `lines` pieces of text.split('\n'), the empty one after the
+    // final newline included (Tempest asks for 3 and counts output.split('\n') == 3).
+    return lines === undefined ? text : text.split('\n').slice(-lines).join('\n');
   }
 }
 

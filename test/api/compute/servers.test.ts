@@ -123,9 +123,10 @@ test('list filters by name regular expression, status and flavor', async () => {
 });
 
 test('accessIPv6 comes back in its RFC 5952 form, as Nova stores it', async () => {
-  const res = await create({ name: 'v6', accessIPv6: '0000:0000:0000:0000:0000:babe:220.12.22.2' });
+  const token = await newMember('v6');
+  const res = await create({ name: 'v6', accessIPv6: '0000:0000:0000:0000:0000:babe:220.12.22.2' }, { token });
   assert.equal(res.status, 202, res.text);
-  assert.equal((await active(res.body.server.id)).accessIPv6, '::babe:dc0c:1602');
+  assert.equal((await active(res.body.server.id, token)).accessIPv6, '::babe:dc0c:1602');
 });
 
 test('invalid list parameters are 400', async () => {
