@@ -1,0 +1,254 @@
+/**
+ * The real `openstack` CLI (Debian's python3-openstackclient) driving servers on the fake
+ * driver, against a `nimbus serve` process as the README starts it: create with --wait,
+ * list with filters, show, properties, tags, networks, keypairs and delete with --wait.
+ * Under NIMBUS_TEST_DATABASE_URL the process runs on a fresh PostgreSQL database.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ADMIN_PASSWORD, DEMO_PASSWORD, freshDatabase, passwordToken, request, startProcess } from '../support.js';
+
+/** Debian's CLI runs on Debian's /usr/bin/python3, never on a python3 earlier on PATH. */
+const OPENSTACK = '/usr/bin/openstack';
+const skip = existsSync(OPENSTACK) ? false : `${OPENSTACK} is absent: install python3-openstackclient (.ci/run does)`;
+
+let proc: Awaited<ReturnType<typeof startProcess>> | undefined;
+let dropDatabase: () => Promise<void> = async () => {};
+let clouds = '';
+
+before(async () => {
+  if (skip) return;
+  const database = await freshDatabase();
+  dropDatabase = database.drop;
+  proc = await startProcess({
+    NIMBUS_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    NIMBUS_DEMO_PASSWORD: DEMO_PASSWORD,
+    ...(database.url ? { NIMBUS_DATABASE_URL: database.url } : {}),
+  });
+  clouds = join(proc.dataDir, 'clouds.yaml');
+});
+
+after(async () => {
+  await proc?.stop();
+  await dropDatabase();
+  if (proc) rmSync(proc.dataDir, { recursive: true, force: true });
+});
+
+/** The environment the CLI sees: ours, without any OS_* or Python setting that could leak in. */
+function cliEnv(): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OS_|PYTHON)/.test(k)));
+  return { ...env, OS_CLIENT_CONFIG_FILE: clouds, LC_ALL: 'C.UTF-8' };
+}
+
+/** Runs `openstack --os-cloud nimbus-demo …args`; returns stdout, or throws with what the CLI and Nimbus said. */
+function openstack(args: string[]): Promise<string> {
+  const argv = ['--os-cloud', 'nimbus-demo', ...args];
+  return new Promise((resolve, reject) => {
+    execFile(OPENSTACK, argv, { env: cliEnv(), timeout: 180_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`openstack ${argv.join(' ')} failed (${err.code ?? err.signal}):\n${stderr}${stdout}\n--- nimbus said:\n${proc?.output().slice(-4000)}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+async function json(args: string[]): Promise<any> {
+  const out = await openstack([...args, '-f', 'json']);
+  try {
+    return JSON.parse(out);
+  } catch {
+    throw new Error(`openstack ${args.join(' ')} printed no JSON:\n${out}`);
+  }
+}
+
+/** Tags need microversion 2.26; the CLI's default is 2.1. */
+const TAGS = ['--os-compute-api-version', '2.26'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const names = (rows: { Name: string }[]) => rows.map((r) => r.Name).sort();
+
+const suffix = randomBytes(3).toString('hex');
+const web = `web-${suffix}`;
+const db = `db-${suffix}`;
+const broken = `broken-${suffix}`;
+const ids: Record<string, string> = {};
+let imageId = '';
+
+test('openstack server create --flavor m1.tiny --image nimbus-demo --wait prints the server ACTIVE', { skip }, async () => {
+  const s = await json(['server', 'create', '--flavor', 'm1.tiny', '--image', 'nimbus-demo', '--wait', web]);
+  assert.equal(s.name, web);
+  assert.match(s.id, UUID);
+  assert.equal(s.status, 'ACTIVE');
+  assert.equal(s['OS-EXT-STS:vm_state'], 'active');
+  assert.equal(s['OS-EXT-STS:task_state'], null);
+  assert.equal(s['OS-EXT-STS:power_state'], 1);
+  assert.equal(s.progress, 100);
+  assert.equal(s.flavor, 'm1.tiny (1)');
+  imageId = (await json(['image', 'show', 'nimbus-demo'])).id;
+  assert.equal(s.image, `nimbus-demo (${imageId})`);
+  assert.equal(typeof s.adminPass, 'string');
+  assert.ok(s.adminPass.length >= 8);
+  assert.match(s.hostId, /^[0-9a-f]{56}$/);
+  ids[web] = s.id;
+});
+
+test('a second server with another flavor, and one whose build fails through the control API', { skip }, async () => {
+  const s = await json(['server', 'create', '--flavor', 'm1.small', '--image', 'nimbus-demo', '--wait', db]);
+  assert.equal(s.status, 'ACTIVE');
+  assert.equal(s.flavor, 'm1.small (2)');
+  ids[db] = s.id;
+
+  const admin = (await passwordToken(proc!.url, 'admin', ADMIN_PASSWORD, 'admin')).token;
+  const behaviour = await request(proc!.url, 'POST', '/nimbus/v1/behaviours', {
+    token: admin,
+    body: { behaviour: { match: { name: `^${broken}$` }, count: 1, fault: { message: 'Injected spawn failure', code: 500 } } },
+  });
+  assert.equal(behaviour.status, 201, behaviour.text);
+  const b = await json(['server', 'create', '--flavor', 'm1.tiny', '--image', 'nimbus-demo', broken]);
+  ids[broken] = b.id;
+  let shown: any;
+  for (let i = 0; i < 120; i++) {
+    shown = await json(['server', 'show', b.id]);
+    if (shown.status !== 'BUILD') break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(shown.status, 'ERROR');
+  assert.equal(shown.fault.message, 'Injected spawn failure');
+  assert.equal(shown.fault.code, 500);
+});
+
+test('openstack server list shows every server of the project with its status, image and flavor', { skip }, async () => {
+  const rows = await json(['server', 'list']);
+  assert.deepEqual(names(rows), [broken, db, web].sort());
+  const w = rows.find((r: any) => r.Name === web);
+  assert.deepEqual(w, { ID: ids[web], Name: web, Status: 'ACTIVE', Networks: {}, Image: 'nimbus-demo', Flavor: 'm1.tiny' });
+  assert.equal(rows.find((r: any) => r.Name === broken).Status, 'ERROR');
+  assert.equal(rows.find((r: any) => r.Name === db).Flavor, 'm1.small');
+});
+
+test('openstack server list --name takes a regular expression', { skip }, async () => {
+  assert.deepEqual(names(await json(['server', 'list', '--name', `^web-${suffix}$`])), [web]);
+  assert.deepEqual(names(await json(['server', 'list', '--name', `(web|db)-${suffix}`])), [db, web].sort());
+  assert.deepEqual(await json(['server', 'list', '--name', '^no-such-server$']), []);
+});
+
+test('openstack server list --status, --flavor and --image filter, alone and together', { skip }, async () => {
+  assert.deepEqual(names(await json(['server', 'list', '--status', 'ACTIVE'])), [db, web].sort());
+  assert.deepEqual(names(await json(['server', 'list', '--status', 'ERROR'])), [broken]);
+  assert.deepEqual(names(await json(['server', 'list', '--flavor', 'm1.small'])), [db]);
+  assert.deepEqual(names(await json(['server', 'list', '--flavor', 'm1.tiny'])), [broken, web].sort());
+  assert.deepEqual(names(await json(['server', 'list', '--image', 'nimbus-demo'])), [broken, db, web].sort());
+  assert.deepEqual(names(await json(['server', 'list', '--image', 'nimbus-demo', '--flavor', 'm1.tiny', '--status', 'ACTIVE'])), [web]);
+  assert.deepEqual(await json(['server', 'list', '--flavor', 'm1.large']), []);
+});
+
+test('openstack server list --long shows ids, task and power state, zone and properties', { skip }, async () => {
+  const rows = await json(['server', 'list', '--long', '--name', `^${web}$`]);
+  assert.equal(rows.length, 1);
+  const r = rows[0];
+  assert.equal(r.ID, ids[web]);
+  assert.equal(r.Status, 'ACTIVE');
+  assert.equal(r['Task State'], null);
+  assert.equal(r['Power State'], 1);
+  assert.equal(r['Image Name'], 'nimbus-demo');
+  assert.equal(r['Image ID'], imageId);
+  assert.equal(r['Flavor Name'], 'm1.tiny');
+  assert.equal(r['Flavor ID'], '1');
+  assert.equal(r['Availability Zone'], 'nova');
+  assert.deepEqual(r.Properties, {});
+});
+
+test('openstack server show, by name and by id', { skip }, async () => {
+  const s = await json(['server', 'show', web]);
+  assert.equal(s.id, ids[web]);
+  assert.equal(s.name, web);
+  assert.equal(s.status, 'ACTIVE');
+  assert.equal(s.flavor, 'm1.tiny (1)');
+  assert.equal(s.image, `nimbus-demo (${imageId})`);
+  assert.deepEqual(s.addresses, {});
+  assert.deepEqual(s.properties, {});
+  // Without a port Neutron knows no security groups for the server, so Nova shows none.
+  assert.equal(s.security_groups, undefined);
+  assert.equal(s.key_name, null);
+  assert.equal(s['OS-EXT-AZ:availability_zone'], 'nova');
+  assert.match(s.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.equal(s.adminPass, undefined, 'adminPass is shown once, at create');
+  const demo = await passwordToken(proc!.url, 'demo', DEMO_PASSWORD, 'demo');
+  assert.equal(s.project_id, demo.body.token.project.id);
+  assert.equal(s.user_id, demo.body.token.user.id);
+  assert.deepEqual(await json(['server', 'show', ids[web]]), s);
+});
+
+test('openstack server set --property / unset --property change the metadata', { skip }, async () => {
+  assert.equal((await openstack(['server', 'set', '--property', 'color=blue', '--property', 'tier=front', web])).trim(), '');
+  assert.deepEqual((await json(['server', 'show', web])).properties, { color: 'blue', tier: 'front' });
+  assert.deepEqual((await json(['server', 'list', '--long', '--name', `^${web}$`]))[0].Properties, { color: 'blue', tier: 'front' });
+  await openstack(['server', 'unset', '--property', 'tier', web]);
+  assert.deepEqual((await json(['server', 'show', web])).properties, { color: 'blue' });
+  assert.deepEqual((await json(['server', 'show', db])).properties, {}, 'the other server is untouched');
+});
+
+test('openstack server set --tag / unset --tag (compute API 2.26), and server list --tags', { skip }, async () => {
+  await openstack([...TAGS, 'server', 'set', '--tag', 'prod', '--tag', 'eu', web]);
+  assert.deepEqual((await json([...TAGS, 'server', 'show', web])).tags.sort(), ['eu', 'prod']);
+  assert.deepEqual(names(await json([...TAGS, 'server', 'list', '--tags', 'prod'])), [web]);
+  await openstack([...TAGS, 'server', 'unset', '--tag', 'prod', web]);
+  assert.deepEqual((await json([...TAGS, 'server', 'show', web])).tags, ['eu']);
+  assert.deepEqual(await json([...TAGS, 'server', 'list', '--tags', 'prod']), []);
+  assert.deepEqual(names(await json([...TAGS, 'server', 'list', '--tags', 'eu'])), [web]);
+});
+
+test('openstack server create --network NAME after network and subnet create: the server gets an address there', { skip }, async () => {
+  const net = `net-${suffix}`;
+  const network = await json(['network', 'create', net]);
+  assert.equal(network.name, net);
+  const subnet = await json(['subnet', 'create', '--network', net, '--subnet-range', '10.20.30.0/24', `sub-${suffix}`]);
+  assert.equal(subnet.cidr, '10.20.30.0/24');
+  const name = `app-${suffix}`;
+  const s = await json(['server', 'create', '--flavor', 'm1.tiny', '--image', 'nimbus-demo', '--network', net, '--wait', name]);
+  ids[name] = s.id;
+  assert.equal(s.status, 'ACTIVE');
+  assert.deepEqual(Object.keys(s.addresses), [net]);
+  const [addr] = s.addresses[net];
+  assert.match(addr, /^10\.20\.30\.\d+$/);
+  assert.notEqual(addr, '10.20.30.1', 'the gateway is not handed out');
+  const shown = await json(['server', 'show', name]);
+  assert.deepEqual(shown.addresses, { [net]: [addr] });
+  assert.deepEqual(shown.security_groups, [{ name: 'default' }], 'its port is in the default group');
+  assert.deepEqual((await json(['server', 'list', '--name', `^${name}$`]))[0].Networks, { [net]: [addr] });
+  // The address is a port on the network, owned by the server.
+  const ports = await json(['port', 'list', '--server', s.id]);
+  assert.equal(ports.length, 1);
+  assert.deepEqual(ports[0]['Fixed IP Addresses'], [{ subnet_id: subnet.id, ip_address: addr }]);
+  assert.match(ports[0]['MAC Address'], /^fa:16:3e(:[0-9a-f]{2}){3}$/);
+});
+
+test('openstack keypair create, then server create --key-name', { skip }, async () => {
+  const key = `key-${suffix}`;
+  const privateKey = await openstack(['keypair', 'create', key]);
+  assert.match(privateKey, /^-----BEGIN (RSA |OPENSSH )?PRIVATE KEY-----\n/);
+  const listed = (await json(['keypair', 'list'])).find((k: any) => k.Name === key);
+  assert.match(listed?.Fingerprint ?? '', /^([0-9a-f]{2}:){15}[0-9a-f]{2}$/);
+  const name = `keyed-${suffix}`;
+  const s = await json(['server', 'create', '--flavor', 'm1.tiny', '--image', 'nimbus-demo', '--key-name', key, '--wait', name]);
+  ids[name] = s.id;
+  assert.equal(s.status, 'ACTIVE');
+  assert.equal(s.key_name, key);
+  assert.equal((await json(['server', 'show', s.id])).key_name, key);
+});
+
+test('openstack server delete --wait: the servers are gone from the list and from show', { skip }, async () => {
+  assert.equal(Object.keys(ids).length, 5, 'every create above worked');
+  const before = await json(['server', 'list']);
+  assert.deepEqual(names(before), Object.keys(ids).sort());
+  await openstack(['server', 'delete', '--wait', web, ids[broken]]);
+  const after = await json(['server', 'list']);
+  assert.deepEqual(names(after), Object.keys(ids).filter((n) => n !== web && n !== broken).sort());
+  await assert.rejects(openstack(['server', 'show', web]), /No server with a name or ID of/);
+  await openstack(['server', 'delete', '--wait', ...Object.keys(ids).filter((n) => n !== web && n !== broken)]);
+  assert.deepEqual(await json(['server', 'list']), []);
+  // The server's port on the network went with it.
+  assert.deepEqual(await json(['port', 'list', '--network', `net-${suffix}`]), []);
+});
