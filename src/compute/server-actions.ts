@@ -187,9 +187,11 @@ export class ServerActions {
 
   // ── resize and cold migration ──
 
-  async resize(ctx: AuthContext, id: string, rid: string, flavorId: string | null, migrationType: 'resize' | 'migration', targetHost?: string): Promise<void> {
+  async resize(ctx: AuthContext, id: string, rid: string, flavorId: string | null, migrationType: 'resize' | 'migration', targetHost?: string, diskConfig?: string): Promise<void> {
     await this.begin(ctx, id, rid, {
       action: migrationType === 'resize' ? 'resize' : 'migrate',
+      // Nova records the requested OS-DCF:diskConfig on the instance when the resize is accepted.
+      patch: diskConfig ? { disk_config: diskConfig } : undefined,
       allowed: { vmStates: [V.ACTIVE, V.STOPPED] },
       taskState: T.RESIZE_PREP,
       check: async (tx, server) => {

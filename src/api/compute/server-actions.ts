@@ -166,7 +166,7 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
       const length = raw === undefined || raw === null || Number(raw) === -1 ? undefined : Number(raw);
       return reply.code(200).send({ output: await actions.consoleOutput(req.auth, id, length) });
     },
-    resize: async (req, reply, id, b) => (await actions.resize(req.auth, id, req.id, String(b.resize.flavorRef), 'resize'), reply.code(202).send()),
+    resize: async (req, reply, id, b) => (await actions.resize(req.auth, id, req.id, String(b.resize.flavorRef), 'resize', undefined, b.resize['OS-DCF:diskConfig']), reply.code(202).send()),
     migrate: async (req, reply, id, b) => (await actions.resize(req.auth, id, req.id, null, 'migration', b.migrate?.host ?? undefined), reply.code(202).send()),
     confirmResize: async (req, reply, id) => (await actions.confirmResize(req.auth, id, req.id), reply.code(204).send()),
     revertResize: async (req, reply, id) => (await actions.revertResize(req.auth, id, req.id), reply.code(202).send()),

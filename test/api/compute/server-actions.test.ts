@@ -178,6 +178,16 @@ test('createBackup keeps only the newest `rotation` backups of its type', async 
   assert.match(bad.body.badRequest.message, /'rotation' is a required property/);
 });
 
+test('resize with OS-DCF:diskConfig sets the server disk config', async () => {
+  const { token, id } = await fresh();
+  assert.equal((await show(id, token))['OS-DCF:diskConfig'], 'MANUAL');
+  assert.equal((await act(id, { resize: { flavorRef: '2', 'OS-DCF:diskConfig': 'AUTO' } }, token)).status, 202);
+  await settle();
+  const s = await show(id, token);
+  assert.equal(s.status, 'VERIFY_RESIZE');
+  assert.equal(s['OS-DCF:diskConfig'], 'AUTO');
+});
+
 test('resize goes VERIFY_RESIZE on the new flavor, confirm keeps it, revert restores the old one', async () => {
   const { token, id } = await fresh();
   const same = await act(id, { resize: { flavorRef: '1' } }, token);
