@@ -65,10 +65,46 @@ function cachePreparedStatements(sqlite: SqliteDatabase.Database): void {
     if (!statement) {
       if (cache.size >= 2000) cache.clear(); // shapes with IN-lists of many lengths
       statement = prepare(source);
+      if (statement.reader) buildRowsInJavaScript(statement);
       cache.set(source, statement);
     }
     return statement;
   }) as typeof sqlite.prepare;
+}
+
+/**
+ * better-sqlite3 makes each row object in C++, one property at a time; for wide rows (a
+ * server has 41 columns) that costs more than the query itself: ~2 ms of a 100-server
+ * list. Reading the rows as arrays and building the objects with an object literal made
+ * once per statement is about three times cheaper, and gives the same objects: the same
+ * keys in the same order, the last of two same-named columns winning. Only `all`, the
+ * one Kysely calls for reads, changes; the statement is left in its normal mode.
+ */
+function buildRowsInJavaScript(statement: SqliteDatabase.Statement): void {
+  const all = statement.all;
+  let width = -1;
+  let build: ((row: unknown[]) => unknown) | null = null;
+  statement.all = function (this: SqliteDatabase.Statement, ...params: unknown[]) {
+    statement.raw(true);
+    let rows: unknown[][];
+    try {
+      rows = all.apply(statement, params) as unknown[][];
+    } finally {
+      statement.raw(false);
+    }
+    if (rows.length === 0) return rows;
+    // The columns are read again if the row's width changed (the schema changed under the statement).
+    if (rows[0].length !== width) {
+      const names = statement.columns().map((c) => c.name);
+      width = names.length;
+      build = names.includes('__proto__')
+        ? (row) => Object.fromEntries(names.map((n, i) => [n, row[i]]))
+        : (new Function('r', `return {${names.map((n, i) => `${JSON.stringify(n)}: r[${i}]`).join(', ')}};`) as (row: unknown[]) => unknown);
+    }
+    const out = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = build!(rows[i]);
+    return out;
+  } as typeof statement.all;
 }
 
 export async function migrate(db: Db): Promise<string[]> {
