@@ -86,9 +86,18 @@ export interface ListQuery {
   marker?: string;
 }
 
-/** hostId: the host hidden per project, as Nova computes it. */
+const hostIds = new Map<string, string>();
+
+/** hostId: the host hidden per project, as Nova computes it (remembered: a list hashes it per server). */
 export function hostIdOf(projectId: string, host: string | null): string {
-  return host ? createHash('sha224').update(projectId + host).digest('hex') : '';
+  if (!host) return '';
+  const key = projectId + host;
+  let id = hostIds.get(key);
+  if (id === undefined) {
+    if (hostIds.size >= 10_000) hostIds.clear();
+    hostIds.set(key, (id = createHash('sha224').update(key).digest('hex')));
+  }
+  return id;
 }
 
 /** nova.utils.sanitize_hostname */

@@ -1,6 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NimbusError } from '../../errors.js';
 
+/** The rank of each version string code compares against ("2.47" → 2047). */
+const RANKS = new Map<string, number>();
+
 /** A compute API microversion, comparable as a single number (2.55 → 2055). */
 export class Microversion {
   constructor(
@@ -20,7 +23,10 @@ export class Microversion {
 
   /** True when this version is at least `version` ("2.47"). */
   atLeast(version: string): boolean {
-    return this.rank >= Microversion.parse(version)!.rank;
+    // Views ask this a dozen times per server; the versions asked about are a fixed set.
+    let rank = RANKS.get(version);
+    if (rank === undefined) RANKS.set(version, (rank = Microversion.parse(version)!.rank));
+    return this.rank >= rank;
   }
 
   toString(): string {
