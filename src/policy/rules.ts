@@ -65,6 +65,7 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'os_compute_api:os-server-password:show': 'project_reader',
   'os_compute_api:os-server-password:clear': 'project_member',
   'os_compute_api:os-server-diagnostics': 'admin',
+  'os_compute_api:os-server-external-events:create': 'admin',
   'os_compute_api:os-instance-actions:list': 'project_reader',
   'os_compute_api:os-instance-actions:show': 'project_reader',
   'os_compute_api:os-instance-actions:events': 'admin', // events with traceback and host

@@ -29,6 +29,7 @@ import { usageAuditLogRoutes } from './usage-audit-log.js';
 import { imageProxyRoutes } from './images.js';
 import { imageMetadataRoutes } from './image-metadata.js';
 import { extensionRoutes } from './extensions.js';
+import { serverExternalEventRoutes } from './server-external-events.js';
 
 /** Nova's osapi_compute max_request_body_size. */
 const BODY_LIMIT = 114688;
@@ -78,6 +79,7 @@ export function computeApi(services: Services): FastifyPluginAsync {
         imageProxyRoutes(api, services, base);
         imageMetadataRoutes(api, services);
         extensionRoutes(api, services);
+        serverExternalEventRoutes(api, services);
       },
       { prefix: '/v2.1' },
     );
