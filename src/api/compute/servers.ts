@@ -95,6 +95,12 @@ interface CreateBody {
   'OS-SCH-HNT:scheduler_hints'?: Record<string, unknown>;
 }
 
+/** The request's networks in the core's terms: Nova's `fixed_ip` is the core's `fixedIp`. */
+function networks(requested: unknown): CreateServer['networks'] {
+  if (!Array.isArray(requested)) return requested as 'auto' | 'none';
+  return requested.map((n: { uuid?: string; port?: string; fixed_ip?: string }) => ({ uuid: n.uuid, port: n.port, fixedIp: n.fixed_ip }));
+}
+
 function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
   const s = body.server;
   const count = (v: unknown, field: string) => {
@@ -133,7 +139,7 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
     configDrive: TRUE.has(s.config_drive),
     diskConfig: s['OS-DCF:diskConfig'] ?? 'MANUAL',
     securityGroups: ((s.security_groups ?? []) as { name: string }[]).map((g) => g.name),
-    networks: request.microversion.atLeast('2.37') ? s.networks : (s.networks ?? 'auto'),
+    networks: networks(request.microversion.atLeast('2.37') ? s.networks : (s.networks ?? 'auto')),
     files,
     hints: { group: hints.group, sameHost: list(hints.same_host), differentHost: list(hints.different_host) },
     tags: s.tags ?? [],

@@ -354,6 +354,19 @@ test('a server on a network gets a port and an address, shown with its security 
   assert.deepEqual((await cloud.req('GET', `/network/v2.0/ports?device_id=${id}`, { token })).body.ports, []);
 });
 
+test("a requested network's fixed_ip is the server's address (openstack server create --nic net-id=…,v4-fixed-ip=…)", async () => {
+  const token = await newMember('fixedip');
+  const net = (await cloud.req('POST', '/network/v2.0/networks', { token, body: { network: { name: 'pinned' } } })).body.network;
+  await cloud.req('POST', '/network/v2.0/subnets', { token, body: { subnet: { network_id: net.id, cidr: '10.11.0.0/24', ip_version: 4 } } });
+  const res = await create({ name: 'pinned', networks: [{ uuid: net.id, fixed_ip: '10.11.0.50' }] }, { token });
+  assert.equal(res.status, 202, res.text);
+  const s = await active(res.body.server.id, token);
+  assert.deepEqual(s.addresses.pinned.map((a: { addr: string }) => a.addr), ['10.11.0.50']);
+  const taken = await create({ name: 'again', networks: [{ uuid: net.id, fixed_ip: '10.11.0.50' }] }, { token });
+  assert.equal(taken.status, 400, taken.text);
+  assert.match(taken.body.badRequest.message, /10\.11\.0\.50 is already in use/);
+});
+
 test('an unknown network, or a port already in use, is refused at create', async () => {
   const token = await newMember('badnet');
   const unknown = await create({ name: 'x', networks: [{ uuid: '11111111-2222-3333-4444-555555555555' }] }, { token });
