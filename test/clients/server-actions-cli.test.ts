@@ -66,10 +66,18 @@ async function openstack(args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/**
+ * The JSON the CLI printed. With --wait it may first print "Progress: 75" (each time it sees
+ * a BUILD server's progress) and "Complete" on stdout: those lines come before the JSON.
+ */
+function parseJson(out: string): any {
+  return JSON.parse(out.slice(Math.max(0, out.search(/^[[{]/m))));
+}
+
 async function json(args: string[]): Promise<any> {
   const out = await openstack([...args, '-f', 'json']);
   try {
-    return JSON.parse(out);
+    return parseJson(out);
   } catch {
     throw new Error(`openstack ${args.join(' ')} printed no JSON:\n${out}`);
   }
@@ -240,8 +248,8 @@ test('openstack server rebuild --image nimbus-demo --wait prints the server ACTI
     const before = await show(id);
     // With --wait this CLI prints "Complete" first, then the server as the rebuild answered it (REBUILD).
     const out = await openstack(['server', 'rebuild', '--image', 'nimbus-demo', '--wait', id, '-f', 'json']);
-    assert.match(out, /^Complete\n/);
-    const r = JSON.parse(out.slice(out.indexOf('{')));
+    assert.match(out, /^Complete$/m);
+    const r = parseJson(out);
     assert.equal(r.status, 'REBUILD');
     assert.equal(r.image, `nimbus-demo (${imageId})`);
     assert.equal(r.id, id);
