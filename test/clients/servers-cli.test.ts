@@ -58,7 +58,8 @@ function openstack(args: string[]): Promise<string> {
 async function json(args: string[]): Promise<any> {
   const out = await openstack([...args, '-f', 'json']);
   try {
-    return JSON.parse(out);
+    // --wait writes "\rProgress: N" lines before the JSON while the server is building.
+    return JSON.parse(out.slice(Math.max(0, out.search(/^[[{]/m))));
   } catch {
     throw new Error(`openstack ${args.join(' ')} printed no JSON:\n${out}`);
   }
@@ -76,8 +77,19 @@ const broken = `broken-${suffix}`;
 const ids: Record<string, string> = {};
 let imageId = '';
 
-test('openstack server create --flavor m1.tiny --image nimbus-demo --wait prints the server ACTIVE', { skip }, async () => {
+/** Asks the control API to apply a build behaviour to the next matching build. */
+async function behaviour(b: Record<string, unknown>) {
+  const admin = (await passwordToken(proc!.url, 'admin', ADMIN_PASSWORD, 'admin')).token;
+  const res = await request(proc!.url, 'POST', '/nimbus/v1/behaviours', { token: admin, body: { behaviour: { count: 1, ...b } } });
+  assert.equal(res.status, 201, res.text);
+}
+
+test('openstack server create --flavor m1.tiny --image nimbus-demo --wait waits through BUILD and prints the server ACTIVE', { skip }, async () => {
+  // A build that takes 2 s, so that --wait really has to poll.
+  await behaviour({ match: { name: `^${web}$` }, build_ms: 2000 });
+  const started = Date.now();
   const s = await json(['server', 'create', '--flavor', 'm1.tiny', '--image', 'nimbus-demo', '--wait', web]);
+  assert.ok(Date.now() - started >= 2000, 'the CLI waited for the build');
   assert.equal(s.name, web);
   assert.match(s.id, UUID);
   assert.equal(s.status, 'ACTIVE');
@@ -100,12 +112,7 @@ test('a second server with another flavor, and one whose build fails through the
   assert.equal(s.flavor, 'm1.small (2)');
   ids[db] = s.id;
 
-  const admin = (await passwordToken(proc!.url, 'admin', ADMIN_PASSWORD, 'admin')).token;
-  const behaviour = await request(proc!.url, 'POST', '/nimbus/v1/behaviours', {
-    token: admin,
-    body: { behaviour: { match: { name: `^${broken}$` }, count: 1, fault: { message: 'Injected spawn failure', code: 500 } } },
-  });
-  assert.equal(behaviour.status, 201, behaviour.text);
+  await behaviour({ match: { name: `^${broken}$` }, fault: { message: 'Injected spawn failure', code: 500 } });
   const b = await json(['server', 'create', '--flavor', 'm1.tiny', '--image', 'nimbus-demo', broken]);
   ids[broken] = b.id;
   let shown: any;
@@ -225,6 +232,16 @@ test('openstack server create --network NAME after network and subnet create: th
   assert.match(ports[0]['MAC Address'], /^fa:16:3e(:[0-9a-f]{2}){3}$/);
 });
 
+test('openstack server create --nic net-id=…,v4-fixed-ip=… gets that address', { skip }, async () => {
+  const net = await json(['network', 'show', `net-${suffix}`]);
+  const name = `pinned-${suffix}`;
+  const s = await json(['server', 'create', '--flavor', 'm1.tiny', '--image', 'nimbus-demo', '--nic', `net-id=${net.id},v4-fixed-ip=10.20.30.50`, '--wait', name]);
+  ids[name] = s.id;
+  assert.equal(s.status, 'ACTIVE');
+  assert.deepEqual(s.addresses, { [`net-${suffix}`]: ['10.20.30.50'] });
+  assert.deepEqual(names(await json(['server', 'list', '--ip', '10\\.20\\.30\\.50$'])), [name]);
+});
+
 test('openstack keypair create, then server create --key-name', { skip }, async () => {
   const key = `key-${suffix}`;
   const privateKey = await openstack(['keypair', 'create', key]);
@@ -240,7 +257,7 @@ test('openstack keypair create, then server create --key-name', { skip }, async 
 });
 
 test('openstack server delete --wait: the servers are gone from the list and from show', { skip }, async () => {
-  assert.equal(Object.keys(ids).length, 5, 'every create above worked');
+  assert.equal(Object.keys(ids).length, 6, 'every create above worked');
   const before = await json(['server', 'list']);
   assert.deepEqual(names(before), Object.keys(ids).sort());
   await openstack(['server', 'delete', '--wait', web, ids[broken]]);
