@@ -113,12 +113,16 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
   const maxCount = count(s.max_count, 'max_count') ?? minCount;
   if (minCount > maxCount) throw invalid('min_count must be <= max_count');
   let imageId: string = s.imageRef ?? '';
+  let bootVolume: CreateServer['bootVolume'];
   if (!imageId) {
-    const bdm = (s.block_device_mapping_v2 ?? []) as { source_type?: string; uuid?: string; boot_index?: unknown; destination_type?: string }[];
+    const bdm = (s.block_device_mapping_v2 ?? []) as { source_type?: string; uuid?: string; boot_index?: unknown; destination_type?: string; delete_on_termination?: unknown }[];
     const boot = bdm.find((b) => String(b.boot_index) === '0');
     if (!boot) throw invalid('Block Device Mapping is Invalid: You specified more local devices than the limit allows');
-    if (boot.source_type === 'image' && boot.destination_type !== 'volume' && boot.uuid) imageId = boot.uuid;
-    else throw invalid(`Block Device Mapping is Invalid: failed to get volume ${boot.uuid}.`);
+    // An image copied to a new volume is the one volume source we can create: there is no
+    // block storage service, so an existing volume or snapshot cannot be found.
+    if (boot.source_type !== 'image' || !boot.uuid) throw invalid(`Block Device Mapping is Invalid: failed to get volume ${boot.uuid}.`);
+    imageId = boot.uuid;
+    if (boot.destination_type === 'volume') bootVolume = { deleteOnTermination: TRUE.has(boot.delete_on_termination as never) };
   }
   const files = (s.personality ?? []) as { path: string; contents: string }[];
   const hints = (body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'] ?? {}) as { group?: string; same_host?: string | string[]; different_host?: string | string[] };
@@ -146,6 +150,7 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
     minCount,
     maxCount,
     host: s.host ?? s.hypervisor_hostname,
+    bootVolume,
   };
 }
 
