@@ -175,7 +175,10 @@ export async function listSecurityGroupRules(db: Q, v: Viewer): Promise<Security
       .where((eb) => eb.or([eb('security_groups.project_id', '=', v.projectId ?? ''), eb('security_group_rules.project_id', '=', v.projectId ?? '')]));
   }
   return q
-    .orderBy(['security_group_rules.created_at', 'security_group_rules.ethertype', 'security_group_rules.direction desc', 'security_group_rules.id'])
+    .orderBy('security_group_rules.created_at')
+    .orderBy('security_group_rules.ethertype')
+    .orderBy('security_group_rules.direction', 'desc')
+    .orderBy('security_group_rules.id')
     .execute();
 }
 
