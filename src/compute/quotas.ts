@@ -87,11 +87,11 @@ const zeroUsage = (): Quotas => Object.fromEntries(Object.keys(QUOTA_DEFAULTS).m
  * Per-request limits (metadata, injected files) have no usage.
  */
 export async function usage(db: Reader, projectId: string, userId?: string): Promise<Quotas> {
+  // server_usage holds the live servers' sums, kept by triggers: no scan of servers per create.
   let servers = db
-    .selectFrom('servers')
-    .select((eb) => [eb.fn.countAll<number>().as('instances'), eb.fn.sum<number>('vcpus').as('cores'), eb.fn.sum<number>('memory_mb').as('ram')])
+    .selectFrom('server_usage')
+    .select((eb) => [eb.fn.sum<number>('instances').as('instances'), eb.fn.sum<number>('vcpus').as('cores'), eb.fn.sum<number>('memory_mb').as('ram')])
     .where('project_id', '=', projectId)
-    .where('deleted', '=', 0)
     .where('vm_state', '!=', VmState.SOFT_DELETED);
   if (userId) servers = servers.where('user_id', '=', userId);
   const counted = await servers.executeTakeFirst();

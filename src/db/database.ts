@@ -11,6 +11,7 @@ import * as m004 from './migrations/004_networks.js';
 import * as m005 from './migrations/005_aggregates.js';
 import * as m006 from './migrations/006_control.js';
 import * as m007 from './migrations/007_server_groups.js';
+import * as m008 from './migrations/008_server_usage.js';
 import * as m009 from './migrations/009_migrations.js';
 
 export type Db = Kysely<Schema>;
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005_aggregates': m005,
   '006_control': m006,
   '007_server_groups': m007,
+  '008_server_usage': m008,
   '009_migrations': m009,
 };
 
@@ -108,7 +110,9 @@ function buildRowsInJavaScript(statement: SqliteDatabase.Statement): void {
 }
 
 export async function migrate(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } });
+  // Numbers are reserved ahead by work landing in parallel (009 landed before 008), so a
+  // database may have run a later one first; each migration stands on its own.
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -425,6 +425,18 @@ export interface MigrationTable {
   updated_at: string;
 }
 
+/** What live servers hold per project, user, host ('' for none) and vm_state; kept by triggers (008). */
+export interface ServerUsageTable {
+  project_id: string;
+  user_id: string;
+  host: string;
+  vm_state: string;
+  instances: number;
+  vcpus: number;
+  memory_mb: number;
+  disk_gb: number;
+}
+
 export interface Schema {
   networks: NetworkTable;
   subnets: SubnetTable;
@@ -449,6 +461,7 @@ export interface Schema {
   server_groups: ServerGroupTable;
   migrations: MigrationTable;
   server_group_members: ServerGroupMemberTable;
+  server_usage: ServerUsageTable;
   server_tags: ServerTagTable;
   tasks: TaskTable;
   instance_actions: InstanceActionTable;

@@ -39,18 +39,18 @@ export function isUp(host: Pick<HostTable, 'last_seen_at' | 'forced_down'>, nowM
 /** Each host with what its live servers use (shelved-offloaded servers hold no host resources). */
 export async function hostUsage(tx: Tx, projectId: string | null): Promise<HostUsage[]> {
   const hosts = await tx.selectFrom('hosts').selectAll().orderBy('num_id').execute();
+  // server_usage holds the live servers' sums per host, kept by triggers: a few rows, not every server.
   const usage = await tx
-    .selectFrom('servers')
+    .selectFrom('server_usage')
     .select((eb) => [
       'host',
       eb.fn.sum<number>('vcpus').as('vcpus'),
       eb.fn.sum<number>('memory_mb').as('memory_mb'),
       eb.fn.sum<number>('disk_gb').as('disk_gb'),
-      eb.fn.countAll<number>().as('servers'),
-      eb.fn.sum<number>(eb.case().when('project_id', '=', projectId ?? '').then(1).else(0).end()).as('project_servers'),
+      eb.fn.sum<number>('instances').as('servers'),
+      eb.fn.sum<number>(eb.case().when('project_id', '=', projectId ?? '').then(eb.ref('instances')).else(0).end()).as('project_servers'),
     ])
-    .where('deleted', '=', 0)
-    .where('host', 'is not', null)
+    .where('host', '!=', '')
     .where('vm_state', '!=', 'shelved_offloaded')
     .groupBy('host')
     .execute();

@@ -241,3 +241,52 @@ test('seeding a fresh database creates the embedded setup once; seeding again do
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('server_usage always equals the sums over live servers, whatever writes the servers', async () => {
+  // Quotas and the scheduler read these sums; triggers keep them, so every write counts.
+  const now = clock.now().toISOString();
+  const server = (id: string, over: Record<string, unknown> = {}) => ({
+    id, project_id: 'pu-1', user_id: 'uu-1', name: id, hostname: id, description: null, vm_state: 'building', task_state: 'scheduling', power_state: 0,
+    progress: 0, flavor_id: '1', flavor: '{}', vcpus: 1, memory_mb: 512, disk_gb: 1, image_id: 'img', host: null, availability_zone: null,
+    key_name: null, key_data: null, user_data: null, config_drive: '', access_ipv4: '', access_ipv6: '', disk_config: 'MANUAL', locked: 0,
+    locked_by: null, locked_reason: null, metadata: '{}', security_groups: '[]', addresses: '{}', fault: null, reservation_id: 'r-1',
+    launch_index: 0, request_spec: '{}', created_at: now, updated_at: now, launched_at: null, terminated_at: null, deleted_at: null, deleted: 0,
+    ...over,
+  });
+  const expected = async () =>
+    (
+      await db
+        .selectFrom('servers')
+        .select((eb) => ['project_id', 'user_id', 'host', 'vm_state', eb.fn.countAll<number>().as('instances'), eb.fn.sum<number>('vcpus').as('vcpus'), eb.fn.sum<number>('memory_mb').as('memory_mb'), eb.fn.sum<number>('disk_gb').as('disk_gb')])
+        .where('deleted', '=', 0)
+        .where('project_id', 'in', ['pu-1', 'pu-2'])
+        .groupBy(['project_id', 'user_id', 'host', 'vm_state'])
+        .execute()
+    )
+      .map((r) => `${r.project_id}/${r.user_id}/${r.host ?? ''}/${r.vm_state}: ${Number(r.instances)} ${Number(r.vcpus)} ${Number(r.memory_mb)} ${Number(r.disk_gb)}`)
+      .sort();
+  const kept = async () =>
+    (await db.selectFrom('server_usage').selectAll().where('project_id', 'in', ['pu-1', 'pu-2']).where('instances', '!=', 0).execute())
+      .map((r) => `${r.project_id}/${r.user_id}/${r.host}/${r.vm_state}: ${Number(r.instances)} ${Number(r.vcpus)} ${Number(r.memory_mb)} ${Number(r.disk_gb)}`)
+      .sort();
+  const check = async (what: string) => assert.deepEqual(await kept(), await expected(), what);
+
+  await db.insertInto('servers').values([server('su-1'), server('su-2'), server('su-3', { deleted: 1 }), server('su-4', { project_id: 'pu-2', vcpus: 4, memory_mb: 8192, disk_gb: 80 })]).execute();
+  await check('inserted, one of them deleted already');
+  await db.updateTable('servers').set({ host: 'h1', task_state: 'networking' }).where('id', 'in', ['su-1', 'su-4']).execute();
+  await check('placed on a host');
+  await db.updateTable('servers').set({ task_state: 'spawning', progress: 75 }).where('id', '=', 'su-1').execute();
+  await check('a write of untracked columns');
+  await db.updateTable('servers').set({ vm_state: 'active', task_state: null }).where('id', '=', 'su-1').execute();
+  await db.updateTable('servers').set({ vcpus: 2, memory_mb: 2048, disk_gb: 20 }).where('id', '=', 'su-1').execute();
+  await check('active, then resized');
+  await db.updateTable('servers').set({ vm_state: 'shelved_offloaded', host: null }).where('id', '=', 'su-4').execute();
+  await db.updateTable('servers').set({ project_id: 'pu-2', user_id: 'uu-2' }).where('id', '=', 'su-2').execute();
+  await check('offloaded, and moved to another project and user');
+  await db.updateTable('servers').set({ deleted: 1, vm_state: 'deleted' }).where('id', '=', 'su-1').execute();
+  await db.updateTable('servers').set({ deleted: 0 }).where('id', '=', 'su-3').execute();
+  await check('one deleted, one restored');
+  await db.deleteFrom('servers').where('id', 'in', ['su-1', 'su-2', 'su-3', 'su-4']).execute();
+  await check('rows removed');
+  assert.deepEqual(await kept(), []);
+});
