@@ -94,6 +94,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (!Number.isInteger(fake.hosts) || fake.hosts < 1) throw new ConfigError(`fake.hosts must be a positive integer`);
   if (!Number.isFinite(fake.operationMs) || fake.operationMs < 0) throw new ConfigError(`fake.operationMs must be a number of milliseconds >= 0`);
   const compute = { reclaimInstanceInterval: 0, resizeConfirmWindow: 0, shelvedOffloadTime: 0, ...merged.compute };
+  for (const [key, value] of Object.entries(compute)) {
+    const min = key === 'shelvedOffloadTime' ? -1 : 0;
+    if (!Number.isInteger(value) || (value as number) < min) throw new ConfigError(`compute.${key} must be an integer number of seconds >= ${min}`);
+  }
   const databaseUrl = String(merged.databaseUrl ?? `sqlite:${resolve(dataDir, 'nimbus.sqlite')}`);
   if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) throw new ConfigError('databaseUrl must be sqlite:<path> or postgres://user:password@host/database');
   const urlHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host;

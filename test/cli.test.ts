@@ -313,6 +313,7 @@ const BAD: { name: string; args?: string[]; env?: Record<string, string>; file?:
   { name: 'NIMBUS_DATABASE_URL=mysql://…', env: { NIMBUS_DATABASE_URL: 'mysql://db/nimbus' }, message: /^nimbus: databaseUrl must be sqlite:<path> or postgres:\/\/user:password@host\/database$/m },
   { name: 'NIMBUS_DRIVER=qemu (not available yet)', env: { NIMBUS_DRIVER: 'qemu' }, message: /^nimbus: the qemu driver is not available yet: use NIMBUS_DRIVER=fake$/m },
   { name: 'NIMBUS_LOG_LEVEL=loud', env: { NIMBUS_LOG_LEVEL: 'loud' }, message: /^nimbus: logLevel must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/m },
+  { name: 'a config file with compute.resizeConfirmWindow "soon"', args: ['--config', 'window.json'], file: '{"compute": {"resizeConfirmWindow": "soon"}}', message: /^nimbus: compute.resizeConfirmWindow must be an integer number of seconds >= 0$/m },
   { name: 'an unknown command', args: [], env: {}, message: /^nimbus: unknown command "frobnicate"$/m, code: 2 },
 ];
 
