@@ -587,7 +587,19 @@ temporary data directory and \`NIMBUS_LOG_LEVEL=warn\`, then measures:
 - **CPU per request**: Nimbus's own user + system CPU time (from \`/proc/<pid>/stat\`) over a
   run, divided by the responses: the figure least moved by other work on the machine;
 - **memory**: the Nimbus process's resident set (\`VmRSS\`, and its peak \`VmHWM\`, from
-  \`/proc/<pid>/status\`) when idle after start and after all the load runs.
+  \`/proc/<pid>/status\`) when idle after start and after all the load runs;
+- **servers** (the servers issue's cases), on a data directory of their own whose fake hosts
+  are big enough for 100,000 small servers, with the demo project's quota lifted through
+  \`PUT /os-quota-sets\` as admin: POST → ACTIVE latency of builds made one at a time
+  (polling \`GET /servers/{id}\` back to back), \`GET /servers/detail\` and
+  \`GET /servers/{id}\` at 100 and 1,000 servers (built through the API), sustained creates
+  with 10 clients, then \`GET /servers/detail?limit=100\` and show at 10,000 and 100,000
+  servers, sustained creates again and the resident memory at 100,000. Servers past 1,000
+  are seeded by bench/seed-servers.ts straight into the stopped Nimbus's database: copies of
+  an API-built ACTIVE server (same columns the create path and the build write, new id,
+  name, host, reservation id and timestamps) with their \`create\` instance action; then
+  Nimbus starts again on that data directory. Nova's figures from the issue are shown
+  beside Nimbus's as ratios.
 
 autocannon runs in the benchmark's own process on the same machine, so on a 2-core machine
 the load generator and Nimbus share the CPU: the figures are what one machine does end to
@@ -596,6 +608,18 @@ end, not Nimbus alone. The results below are overwritten on every run.
 
 function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–';
+}
+
+/** The commit measured, and whether the working tree differed from it (others' work in progress counts). */
+function revision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    // BENCHMARKS.md itself is about to change; it says nothing about the code measured.
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!BENCHMARKS.md'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return `commit ${head}${dirty ? ' with uncommitted changes in the working tree' : ''}`;
+  } catch {
+    return 'not a git checkout';
+  }
 }
 
 function machine(): string[] {
@@ -612,6 +636,7 @@ function machine(): string[] {
     `- machine: ${nproc} CPUs (\`nproc\`), ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB memory`,
     `- load average (1, 5, 15 min) before the run: ${LOAD_BEFORE.map((l) => l.toFixed(2)).join(', ')}; after it: ${loadavg().map((l) => l.toFixed(2)).join(', ')} (the machine is shared and other tests may run meanwhile: other work skews every figure but CPU per request)`,
     `- node ${process.version}, database ${process.env.NIMBUS_DATABASE_URL ? 'PostgreSQL' : 'SQLite (embedded default)'}, driver fake`,
+    `- code: ${revision()}`,
   ];
 }
 
