@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { seedServers } from './seed-servers.js';
-
+import { actionsBenchmark, actionsReport, type ActionFigures } from './actions.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/bench → project root
 const CLI = join(ROOT, 'dist/src/cli.js');
 const REPORT = join(ROOT, 'BENCHMARKS.md');
@@ -35,7 +35,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map(Number);
 const COLD_STARTS = Number(process.env.BENCH_COLD_STARTS ?? 5);
 const ONLY = process.env.BENCH_ONLY;
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'cold,api,servers').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'cold,api,servers,actions').split(','));
 const BUILDS = Number(process.env.BENCH_BUILDS ?? 100);
 const SEED_TIERS = (process.env.BENCH_SEED_TIERS ?? '10000,100000').split(',').map(Number).filter((n) => n > 0);
 /** The servers cases' connections, as the servers issue asks. */
@@ -647,6 +647,7 @@ interface Figures {
   loaded?: ReturnType<typeof memoryOf>;
   results: LoadResult[];
   servers?: ServersFigures;
+  actions?: ActionFigures;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -772,6 +773,7 @@ function render(f: Figures): string {
     );
   }
   if (f.servers) lines.push(...renderServers(f.servers));
+  if (f.actions) lines.push('### Server actions (fake driver)', '', ...actionsReport(f.actions, fmt), '');
   lines.push('Goals from the platform and servers issues (2-core machine):', '');
   if (cold.length) lines.push(`- cold start under ${fmt(GOALS.coldStartMs)} ms: ${verdict(median(cold) < GOALS.coldStartMs)} (median first start ${fmt(median(cold))} ms)`);
   if (flavors.length) lines.push(`- over ${fmt(GOALS.flavorsDetailRps)} requests/s on \`GET /compute/v2.1/flavors/detail\`: ${verdict(bestFlavors > GOALS.flavorsDetailRps)} (best ${fmt(bestFlavors)} requests/s)`);
@@ -834,6 +836,21 @@ async function main(): Promise<void> {
   }
 
   if (PARTS.has('servers')) figures.servers = await serversBenchmark(log);
+
+  if (PARTS.has('actions')) {
+    log('actions: 15 kinds on 10 servers, then stop/start across 100 servers with 10 clients');
+    const nimbus = await startNimbus(undefined, { NIMBUS_FAKE_HOSTS: '3' });
+    try {
+      const s = await session(nimbus.url);
+      await expect(s.url, 'PUT', `${COMPUTE}/os-quota-sets/${s.demoProjectId}`, s.adminToken, 200, { quota_set: { instances: -1, cores: -1, ram: -1 } });
+      const image = (await expect(s.url, 'GET', '/image/v2/images', s.demoToken, 200)).images[0].id;
+      figures.actions = await actionsBenchmark((method, path, body) => call(s.url, method, path, s.demoToken, body), image);
+      log(`  ${fmt(figures.actions.actionsPerSecond)} actions/s`);
+    } finally {
+      await nimbus.stop();
+      rmSync(nimbus.dataDir, { recursive: true, force: true });
+    }
+  }
 
   const section = render(figures);
   log('\n' + section.split('\n').slice(1, -1).join('\n'));
