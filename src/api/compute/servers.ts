@@ -84,7 +84,8 @@ export function parseListQuery(request: FastifyRequest): ListQuery {
     locked: locked === undefined ? undefined : TRUE.has(locked),
     availabilityZone: isAdmin ? one(q, 'availability_zone') : undefined,
     sort,
-    limit,
+    // Nova's osapi_max_limit bounds every page, asked for or not.
+    limit: limit ?? MAX_LIMIT,
     marker: one(q, 'marker'),
   };
 }
