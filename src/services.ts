@@ -38,7 +38,7 @@ export interface Services {
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
   const log = options.log ?? pino({ level: config.logLevel, base: undefined });
   const clock = options.clock ?? new Clock();
-  const db = await openDatabase(config.databaseUrl);
+  const db = await openDatabase(config.databaseUrl, (err) => log.warn({ err }, 'database connection lost; reconnecting'));
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
   const driver = new FakeDriver(config.fake);

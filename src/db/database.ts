@@ -37,9 +37,12 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
 
-export async function openDatabase(url: string): Promise<Db> {
+export async function openDatabase(url: string, onIdleError: (err: Error) => void = () => {}): Promise<Db> {
   if (isPostgresUrl(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection the server closes (a restart, an admin's terminate) is an 'error'
+    // event on the pool; unhandled it would end the process. The pool opens a new one.
+    pool.on('error', onIdleError);
     return new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
   }
   if (!url.startsWith('sqlite:')) throw new Error(`unsupported database URL (want sqlite:<path> or postgres://…)`);
