@@ -3,9 +3,9 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../db/database.js';
 import type { Schema } from '../db/schema.js';
 import * as forServers from './servers.js';
-import type { Addresses, ServerNetworking } from './servers.js';
+import type { Addresses, ServerNetworking, ServerRef } from './servers.js';
 
-export type { Addresses, ServerAddress, ServerNetworking, RequestedNetworks } from './servers.js';
+export type { Addresses, ServerAddress, ServerNetworking, ServerRef, RequestedNetworks } from './servers.js';
 
 /**
  * The networking core as the rest of Nimbus holds it (services.network): the Networking
@@ -53,15 +53,15 @@ export class Networking {
   }
 
   /** Deletes the ports made for the server and unbinds the ones it was given. */
-  releaseForServer(tx: Kysely<Schema>, serverId: string): Promise<void> {
-    return forServers.releaseForServer(tx, this.now(), serverId);
+  releaseForServer(tx: Kysely<Schema>, server: ServerRef): Promise<void> {
+    return forServers.releaseForServer(tx, this.now(), server);
   }
 
-  serverAddresses(db: Kysely<Schema>, serverId: string): Promise<Addresses> {
-    return forServers.serverAddresses(db, serverId);
+  serverAddresses(db: Kysely<Schema>, server: ServerRef): Promise<Addresses> {
+    return forServers.serverAddresses(db, server);
   }
 
-  serverSecurityGroups(db: Kysely<Schema>, serverId: string): Promise<string[]> {
-    return forServers.serverSecurityGroups(db, serverId);
+  serverSecurityGroups(db: Kysely<Schema>, server: ServerRef): Promise<string[]> {
+    return forServers.serverSecurityGroups(db, server);
   }
 }

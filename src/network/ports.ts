@@ -53,7 +53,15 @@ export async function portRecords(db: Q, rows: PortTable[]): Promise<PortRecord[
   return rows.map((r) => ({ ...r, fixed_ips: ips.get(r.id)!, security_groups: groups.get(r.id)! }));
 }
 
-/** Ports are visible to their project and to the owner of their network. */
+/**
+ * Neutron's get_port rule, the one visibility rule for ports: an admin sees every port,
+ * others the ports of their project and the ports on the networks they own.
+ */
+export function canSeePort(v: Viewer, port: Pick<PortTable, 'project_id'>, network: Pick<NetworkTable, 'project_id'> | undefined): boolean {
+  return v.isAdmin || (v.projectId !== null && (port.project_id === v.projectId || network?.project_id === v.projectId));
+}
+
+/** The ports `canSeePort` lets the viewer see, as one query. */
 export async function listPorts(db: Q, v: Viewer, where: { networkId?: string; deviceId?: string } = {}): Promise<PortRecord[]> {
   let q = db.selectFrom('ports').selectAll('ports');
   if (!v.isAdmin) {
@@ -66,13 +74,17 @@ export async function listPorts(db: Q, v: Viewer, where: { networkId?: string; d
   return portRecords(db, await q.orderBy('ports.created_at').orderBy('ports.id').execute());
 }
 
-export async function findPort(db: Q, v: Viewer, id: string): Promise<PortRecord> {
+/** The port's row if the viewer may see it (`canSeePort`), else undefined. */
+export async function visiblePort(db: Q, v: Viewer, id: string): Promise<PortTable | undefined> {
   const row = await db.selectFrom('ports').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) return undefined;
+  const net = v.isAdmin || row.project_id === v.projectId ? undefined : await db.selectFrom('networks').select('project_id').where('id', '=', row.network_id).executeTakeFirst();
+  return canSeePort(v, row, net) ? row : undefined;
+}
+
+export async function findPort(db: Q, v: Viewer, id: string): Promise<PortRecord> {
+  const row = await visiblePort(db, v, id);
   if (!row) throw portNotFound(id);
-  if (!v.isAdmin && row.project_id !== v.projectId) {
-    const net = await db.selectFrom('networks').select('project_id').where('id', '=', row.network_id).executeTakeFirst();
-    if (net?.project_id !== v.projectId) throw portNotFound(id);
-  }
   return (await portRecords(db, [row]))[0];
 }
 

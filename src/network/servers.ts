@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { NetworkTable, Schema } from '../db/schema.js';
-import { conflict, invalid } from '../errors.js';
+import { conflict, forbidden, invalid } from '../errors.js';
 import { contains, formatIp, parseIp } from './addresses.js';
 import { NetworkingError } from './errors.js';
 import { subnetCidr } from './ipam.js';
-import { subnetsOf } from './networks.js';
-import { createPort, portRecords, portStatus, type PortRecord } from './ports.js';
+import { canSeeNetwork, subnetsOf, type Viewer } from './networks.js';
+import { canSeePort, createPort, portRecords, portStatus, visiblePort, type PortRecord } from './ports.js';
 import { ensureDefaultSecurityGroup } from './securityGroups.js';
 
 /**
@@ -58,11 +58,16 @@ async function plan(db: Q, s: ServerNetworking): Promise<Step[]> {
     if (nets.length > 1) throw conflict('Multiple possible networks found, use a Network ID to be more specific.');
     return nets.map((network) => ({ network }));
   }
+  // Nova asks Neutron with the caller's credentials: what they cannot see does not exist.
+  const viewer: Viewer = { projectId: s.projectId, isAdmin: !!s.isAdmin };
   const steps: Step[] = [];
   for (const r of s.requested) {
     if (r.port) {
-      const row = await db.selectFrom('ports').selectAll().where('id', '=', r.port).executeTakeFirst();
-      if (!row || (!s.isAdmin && row.project_id !== s.projectId)) throw invalid(`Port id ${r.port} could not be found.`);
+      const row = await visiblePort(db, viewer, r.port);
+      if (!row) throw invalid(`Port id ${r.port} could not be found.`);
+      // Nova's _validate_requested_port_ids, when it allocates: a port of another project is
+      // never the instance's, whoever may see it (an admin, the network's owner).
+      if (s.serverId && row.project_id !== s.projectId) throw invalid(`Port ${r.port} not usable for instance ${s.serverId}.`);
       if (row.device_id) throw conflict(`Port ${r.port} is still in use.`);
       const [port] = await portRecords(db, [row]);
       if (!port.fixed_ips.length) throw invalid(`Port ${r.port} requires a FixedIP in order to be used.`);
@@ -70,9 +75,8 @@ async function plan(db: Q, s: ServerNetworking): Promise<Step[]> {
       continue;
     }
     const network = r.uuid ? await db.selectFrom('networks').selectAll().where('id', '=', r.uuid).executeTakeFirst() : undefined;
-    if (!network || !(s.isAdmin || network.project_id === s.projectId || network.shared)) {
-      throw invalid(`Network ${r.uuid ?? ''} could not be found.`);
-    }
+    if (!network || !canSeeNetwork(viewer, network)) throw invalid(`Network ${r.uuid ?? ''} could not be found.`);
+    if (network.external && !network.shared && !s.isAdmin) throw forbidden(`It is not allowed to create an interface on external network ${network.id}`);
     const subnets = await subnetsOf(db, network.id);
     if (!subnets.length) throw invalid(`Network ${network.id} requires a subnet in order to boot instances on.`);
     if (r.fixedIp) {
@@ -84,11 +88,13 @@ async function plan(db: Q, s: ServerNetworking): Promise<Step[]> {
       const holder = await db
         .selectFrom('ip_allocations')
         .innerJoin('ports', 'ports.id', 'ip_allocations.port_id')
-        .select('ports.device_id')
+        .select(['ports.device_id', 'ports.project_id'])
         .where('ip_allocations.network_id', '=', network.id)
         .where('ip_allocations.ip_address', '=', formatIp(ip))
         .executeTakeFirst();
-      if (holder) throw invalid(`Fixed IP address ${r.fixedIp} is already in use on instance ${holder.device_id}.`);
+      // Nova names the holder only when the caller's own port search finds it; a port the
+      // caller cannot see fails later, as Neutron's IpAddressInUse ("Fixed IP … is already in use.").
+      if (holder && canSeePort(viewer, holder, network)) throw invalid(`Fixed IP address ${r.fixedIp} is already in use on instance ${holder.device_id}.`);
     }
     steps.push({ network, fixedIp: r.fixedIp });
   }
@@ -187,9 +193,28 @@ export async function allocateForServer(tx: Q, now: string, s: ServerNetworking)
   return addressesOf(tx, ports);
 }
 
+/** A server as its ports know it: its id and the project it belongs to. */
+export interface ServerRef {
+  id: string;
+  projectId: string;
+}
+
+/**
+ * A server's ports: the ports of its own project bound to it (a compute: owner), as Nova
+ * lists them with tenant_id = the instance's project. A port another project points at a
+ * server is never part of it: not in its addresses or groups, not freed with it.
+ */
+function boundPorts(db: Q, server: ServerRef) {
+  return db
+    .selectFrom('ports')
+    .where('ports.device_id', '=', server.id)
+    .where('ports.project_id', '=', server.projectId)
+    .where('ports.device_owner', 'like', 'compute:%');
+}
+
 /** Frees a server's ports: the ones Nova made are deleted, the ones it was given unbound. */
-export async function releaseForServer(tx: Q, now: string, serverId: string): Promise<void> {
-  const ports = await tx.selectFrom('ports').select(['id', 'delete_with_device']).where('device_id', '=', serverId).where('device_owner', 'like', 'compute:%').execute();
+export async function releaseForServer(tx: Q, now: string, server: ServerRef): Promise<void> {
+  const ports = await boundPorts(tx, server).select(['id', 'delete_with_device']).execute();
   const doomed = ports.filter((p) => p.delete_with_device).map((p) => p.id);
   const kept = ports.filter((p) => !p.delete_with_device).map((p) => p.id);
   if (doomed.length) await tx.deleteFrom('ports').where('id', 'in', doomed).execute();
@@ -202,8 +227,8 @@ export async function releaseForServer(tx: Q, now: string, serverId: string): Pr
   }
 }
 
-async function serverPorts(db: Q, serverId: string): Promise<PortRecord[]> {
-  const rows = await db.selectFrom('ports').selectAll().where('device_id', '=', serverId).where('device_owner', 'like', 'compute:%').orderBy('created_at').orderBy('id').execute();
+async function serverPorts(db: Q, server: ServerRef): Promise<PortRecord[]> {
+  const rows = await boundPorts(db, server).selectAll().orderBy('created_at').orderBy('id').execute();
   return portRecords(db, rows);
 }
 
@@ -225,19 +250,16 @@ async function addressesOf(db: Q, ports: PortRecord[]): Promise<Addresses> {
 }
 
 /** A server's addresses as they are now (Nova's network info cache, rebuilt). */
-export async function serverAddresses(db: Q, serverId: string): Promise<Addresses> {
-  return addressesOf(db, await serverPorts(db, serverId));
+export async function serverAddresses(db: Q, server: ServerRef): Promise<Addresses> {
+  return addressesOf(db, await serverPorts(db, server));
 }
 
 /** The names of the security groups on a server's ports, each once, as Nova lists them. */
-export async function serverSecurityGroups(db: Q, serverId: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('ports')
+export async function serverSecurityGroups(db: Q, server: ServerRef): Promise<string[]> {
+  const rows = await boundPorts(db, server)
     .innerJoin('port_security_groups', 'port_security_groups.port_id', 'ports.id')
     .innerJoin('security_groups', 'security_groups.id', 'port_security_groups.security_group_id')
     .select('security_groups.name')
-    .where('ports.device_id', '=', serverId)
-    .where('ports.device_owner', 'like', 'compute:%')
     .orderBy('ports.created_at')
     .orderBy('port_security_groups.position')
     .execute();
@@ -246,9 +268,30 @@ export async function serverSecurityGroups(db: Q, serverId: string): Promise<str
 
 /**
  * Keeps a server's stored addresses in step when one of its ports goes away through the
- * Networking API (Nova hears of it as a network-vif-deleted event).
+ * Networking API (Nova hears of it as a network-vif-deleted event). A port of another
+ * project was never the server's, so its going changes nothing there.
  */
-export async function refreshServerAddresses(tx: Q, now: string, serverId: string): Promise<void> {
-  const addresses = await serverAddresses(tx, serverId);
-  await tx.updateTable('servers').set({ addresses: JSON.stringify(addresses), updated_at: now }).where('id', '=', serverId).where('deleted', '=', 0).execute();
+export async function refreshServerAddresses(tx: Q, now: string, port: { device_id: string; project_id: string }): Promise<void> {
+  const server = { id: port.device_id, projectId: port.project_id };
+  const addresses = await serverAddresses(tx, server);
+  await tx
+    .updateTable('servers')
+    .set({ addresses: JSON.stringify(addresses), updated_at: now })
+    .where('id', '=', server.id)
+    .where('project_id', '=', server.projectId)
+    .where('deleted', '=', 0)
+    .execute();
+}
+
+/**
+ * Neutron's _enforce_device_owner_not_router_intf_or_device_id, for servers: a project may
+ * not bind its port (a compute: owner) to another project's server. Admins may; the port
+ * still never becomes part of that server (see boundPorts).
+ */
+export async function checkDeviceOwner(db: Q, isAdmin: boolean, port: { project_id: string; device_id: string; device_owner: string }): Promise<void> {
+  if (isAdmin || !port.device_id || !port.device_owner.startsWith('compute:')) return;
+  const server = await db.selectFrom('servers').select('project_id').where('id', '=', port.device_id).where('deleted', '=', 0).executeTakeFirst();
+  if (server && server.project_id !== port.project_id) {
+    throw new NetworkingError('conflict', `The following device_id ${port.device_id} is not owned by your tenant or matches another tenants router.`, 'DeviceIDNotOwnedByTenant');
+  }
 }

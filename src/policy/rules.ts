@@ -193,7 +193,8 @@ export const DEFAULT_RULES: Record<string, Rule> = {
 
   // network (Neutron's names). Reads are checked against the caller's own project: what
   // else it may see (shared networks, ports on its networks) is visibility, not policy.
-  // Subnets, and addresses or MACs chosen on a port, answer to the network's owner.
+  // Subnets, and addresses, MACs, port security or a network: device owner on a port, answer
+  // to the network's owner.
   get_network: 'project_reader',
   create_network: 'project_member',
   'create_network:shared': 'admin',
@@ -210,10 +211,14 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   create_port: 'project_member',
   'create_port:fixed_ips:ip_address': 'project_member',
   'create_port:mac_address': 'project_member',
+  'create_port:port_security_enabled': 'project_member', // the network's owner
+  'create_port:device_owner': 'project_member', // the network's owner, for a network: owner
   'create_port:binding:host_id': 'admin',
   'create_port:binding:profile': 'admin',
   update_port: 'project_member',
   'update_port:fixed_ips:ip_address': 'project_member',
+  'update_port:port_security_enabled': 'project_member', // the network's owner
+  'update_port:device_owner': 'project_member', // the network's owner, for a network: owner
   'update_port:binding:host_id': 'admin',
   'update_port:binding:profile': 'admin',
   delete_port: 'project_member',

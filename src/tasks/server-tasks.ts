@@ -48,7 +48,7 @@ export function buildTask(s: Services) {
     const fail = async (err: unknown, code = 500) => {
       const t = now();
       // A failed build gives back its ports, as Nova deallocates the network.
-      await db.transaction().execute((tx) => s.network.releaseForServer(tx, id));
+      await db.transaction().execute((tx) => s.network.releaseForServer(tx, { id, projectId: server!.project_id }));
       await updateServer(db, id, { vm_state: VmState.ERROR, task_state: null, power_state: PowerState.NOSTATE, fault: JSON.stringify(faultOf(err, t, code)), updated_at: t });
       await finishEvent(db, actionId, eventId, t, { message: (err as Error).message, traceback: (err as Error).stack });
     };
@@ -188,7 +188,7 @@ export function deleteTask(s: Services) {
     if (server.host) await driver.destroy(server.host, id);
     const t = now();
     await db.transaction().execute(async (tx) => {
-      await s.network.releaseForServer(tx, id);
+      await s.network.releaseForServer(tx, { id, projectId: server.project_id });
       await tx
         .updateTable('servers')
         .set({ vm_state: VmState.DELETED, task_state: null, power_state: PowerState.NOSTATE, deleted: 1, deleted_at: t, terminated_at: t, updated_at: t })

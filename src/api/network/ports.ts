@@ -3,9 +3,9 @@ import type { Services } from '../../services.js';
 import { canonicalIp, canonicalMac } from '../../network/addresses.js';
 import { NetworkingError, badAttribute } from '../../network/errors.js';
 import type { FixedIpRequest } from '../../network/ipam.js';
-import { findNetwork } from '../../network/networks.js';
+import { findNetwork, isNetworkOwned } from '../../network/networks.js';
 import { createPort, deletePort, findPort, listPorts, updatePort } from '../../network/ports.js';
-import { refreshServerAddresses } from '../../network/servers.js';
+import { checkDeviceOwner, refreshServerAddresses } from '../../network/servers.js';
 import { resource } from '../http.js';
 import { collection } from './access.js';
 import { authorize, viewerOf } from './access.js';
@@ -124,6 +124,10 @@ export function portRoutes(app: FastifyInstance, services: Services, base: strin
           if (mac) authorize(services, ctx, 'create_port:mac_address', network.project_id);
           if (item['binding:host_id']) authorize(services, ctx, 'create_port:binding:host_id', project);
           if (item['binding:profile'] && Object.keys(item['binding:profile']).length) authorize(services, ctx, 'create_port:binding:profile', project);
+          // Port security and the network's own device owners are the network owner's to set.
+          if (item.port_security_enabled !== undefined) authorize(services, ctx, 'create_port:port_security_enabled', network.project_id);
+          if (item.device_owner !== undefined && isNetworkOwned(item.device_owner)) authorize(services, ctx, 'create_port:device_owner', network.project_id);
+          await checkDeviceOwner(tx, ctx.isAdmin, { project_id: project, device_id: item.device_id ?? '', device_owner: item.device_owner ?? '' });
           out.push(
             await createPort(tx, now, project, ctx.isAdmin, network, {
               name: item.name ?? '',
@@ -171,6 +175,14 @@ export function portRoutes(app: FastifyInstance, services: Services, base: strin
         }
         if (patch['binding:host_id'] !== undefined) authorize(services, ctx, 'update_port:binding:host_id', port.project_id);
         if (patch['binding:profile'] !== undefined) authorize(services, ctx, 'update_port:binding:profile', port.project_id);
+        if (patch.port_security_enabled !== undefined || (patch.device_owner !== undefined && isNetworkOwned(patch.device_owner))) {
+          const net = await tx.selectFrom('networks').select('project_id').where('id', '=', port.network_id).executeTakeFirstOrThrow();
+          if (patch.port_security_enabled !== undefined) authorize(services, ctx, 'update_port:port_security_enabled', net.project_id);
+          if (patch.device_owner !== undefined && isNetworkOwned(patch.device_owner)) authorize(services, ctx, 'update_port:device_owner', net.project_id);
+        }
+        if (patch.device_id !== undefined || patch.device_owner !== undefined) {
+          await checkDeviceOwner(tx, ctx.isAdmin, { project_id: port.project_id, device_id: patch.device_id ?? port.device_id, device_owner: patch.device_owner ?? port.device_owner });
+        }
         return updatePort(tx, now, ctx.isAdmin, port, {
           name: patch.name,
           description: patch.description,
@@ -195,7 +207,7 @@ export function portRoutes(app: FastifyInstance, services: Services, base: strin
         const net = await tx.selectFrom('networks').select('project_id').where('id', '=', port.network_id).executeTakeFirstOrThrow();
         if (!services.policy.check(ctx, 'delete_port', port.project_id)) authorize(services, ctx, 'delete_port', net.project_id);
         await deletePort(tx, port.id);
-        if (port.device_id && port.device_owner.startsWith('compute:')) await refreshServerAddresses(tx, now, port.device_id);
+        if (port.device_id && port.device_owner.startsWith('compute:')) await refreshServerAddresses(tx, now, port);
       });
       return reply.code(204).send();
     },

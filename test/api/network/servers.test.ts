@@ -21,9 +21,9 @@ function allocate(s: Partial<ServerNetworking> & Pick<ServerNetworking, 'project
   return net.transaction((tx) => net.allocateForServer(tx, { serverId: randomUUID(), requested: 'auto', securityGroups: [], ...s }));
 }
 
-function release(serverId: string) {
+function release(projectId: string, serverId: string) {
   const net = cloud.services.network;
-  return net.transaction((tx) => net.releaseForServer(tx, serverId));
+  return net.transaction((tx) => net.releaseForServer(tx, { id: serverId, projectId }));
 }
 
 const getPort = async (token: string, id: string) => (await cloud.req('GET', `${V2}/ports/${id}`, { token })).body.port;
@@ -59,7 +59,7 @@ test("'auto' takes a shared network when the project has none", async () => {
     assert.deepEqual(Object.keys(addresses), ['public-shared']);
   } finally {
     // Later tests here expect no shared network.
-    await release(serverId);
+    await release(p.projectId, serverId);
     const unshared = await cloud.req('PUT', `${V2}/networks/${network.id}`, { token: cloud.adminToken, body: { network: { shared: false } } });
     assert.equal(unshared.status, 200, unshared.text);
   }
@@ -179,7 +179,7 @@ test('security groups are resolved by name or id; an unknown one is 400', async 
   const [port] = await portsOf(p.token, serverId);
   assert.equal(port.security_groups[0], web.id);
   assert.equal(port.security_groups.length, 2);
-  const names = await cloud.services.network.serverSecurityGroups(cloud.services.db, serverId);
+  const names = await cloud.services.network.serverSecurityGroups(cloud.services.db, { id: serverId, projectId: p.projectId });
   assert.deepEqual(names, ['web', 'default']);
   await assert.rejects(allocate({ projectId: p.projectId, securityGroups: ['nope'] }), { kind: 'invalid', message: 'Security group nope not found.' });
 });
@@ -199,9 +199,9 @@ test('releaseForServer deletes the ports made for the server, freeing their addr
   const { network } = await makeNetworkWithSubnet(cloud, p.token, 'net', '10.15.0.0/24');
   const serverId = randomUUID();
   await allocate({ projectId: p.projectId, serverId });
-  await release(serverId);
+  await release(p.projectId, serverId);
   assert.deepEqual(await portsOf(p.token, serverId), []);
-  assert.deepEqual(await cloud.services.network.serverAddresses(cloud.services.db, serverId), {});
+  assert.deepEqual(await cloud.services.network.serverAddresses(cloud.services.db, { id: serverId, projectId: p.projectId }), {});
   const again = await allocate({ projectId: p.projectId, requested: [{ uuid: network.id }] });
   assert.equal(again.net[0].addr, '10.15.0.2');
 });
@@ -212,7 +212,7 @@ test('releaseForServer unbinds a port the server was given and keeps it', async 
   const port = await makePort(cloud, p.token, network.id);
   const serverId = randomUUID();
   await allocate({ projectId: p.projectId, serverId, requested: [{ port: port.id }] });
-  await release(serverId);
+  await release(p.projectId, serverId);
   const kept = await getPort(p.token, port.id);
   assert.equal(kept.device_id, '');
   assert.equal(kept.device_owner, '');
@@ -225,7 +225,7 @@ test('serverAddresses rebuilds the addresses allocateForServer returned', async 
   await makeNetworkWithSubnet(cloud, p.token, 'net', '10.17.0.0/24');
   const serverId = randomUUID();
   const given = await allocate({ projectId: p.projectId, serverId });
-  assert.deepEqual(await cloud.services.network.serverAddresses(cloud.services.db, serverId), given);
+  assert.deepEqual(await cloud.services.network.serverAddresses(cloud.services.db, { id: serverId, projectId: p.projectId }), given);
 });
 
 test('allocation in a transaction that fails leaves no port behind', async () => {
