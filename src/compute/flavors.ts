@@ -212,12 +212,23 @@ export class Flavors {
     return flavors.map((f) => ({ ...f, extraSpecs: specs.get(f.id) ?? {} }));
   }
 
+  /**
+   * The flavor if the viewer may see it (public, or private with access for their project),
+   * else undefined: the one lookup of every path that takes a flavor id from a caller (the
+   * flavor routes, server create and resize). `db` is the caller's transaction, if any.
+   */
+  async find(viewer: FlavorViewer, id: string, db: Db | Tx = this.db): Promise<Flavor | undefined> {
+    const row = await this.visible(db, viewer).selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return undefined;
+    const specs = await this.specsOf([id], db);
+    return toFlavor(row, specs.get(id) ?? {});
+  }
+
   /** The flavor, if the viewer may see it; 404 otherwise, as Nova does not tell the two apart. */
   async get(viewer: FlavorViewer, id: string): Promise<Flavor> {
-    const row = await this.visible(this.db, viewer).selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw flavorNotFound(id);
-    const specs = await this.specsOf([id]);
-    return toFlavor(row, specs.get(id) ?? {});
+    const flavor = await this.find(viewer, id);
+    if (!flavor) throw flavorNotFound(id);
+    return flavor;
   }
 
   async create(input: NewFlavor): Promise<Flavor> {
@@ -362,10 +373,10 @@ export class Flavors {
       .where('flavor_access.project_id', '=', projectId);
   }
 
-  private async specsOf(ids: string[]): Promise<Map<string, Record<string, string>>> {
+  private async specsOf(ids: string[], db: Db | Tx = this.db): Promise<Map<string, Record<string, string>>> {
     const out = new Map<string, Record<string, string>>();
     if (!ids.length) return out;
-    const rows = await this.db.selectFrom('flavor_extra_specs').select(['flavor_id', 'key', 'value']).where('flavor_id', 'in', ids).orderBy('key').execute();
+    const rows = await db.selectFrom('flavor_extra_specs').select(['flavor_id', 'key', 'value']).where('flavor_id', 'in', ids).orderBy('key').execute();
     for (const r of rows) {
       let specs = out.get(r.flavor_id);
       if (!specs) out.set(r.flavor_id, (specs = {}));

@@ -67,8 +67,17 @@ export async function createKeypair(db: Kysely<Schema>, now: Date, input: NewKey
 
 const keypairNotFound = (name: string, userId: string) => notFound(`Keypair ${name} not found for user ${userId}`);
 
+/**
+ * A user's keypair by name, or undefined: the one lookup of every path that takes a key
+ * name (the keypair routes, server create and rebuild). Keypairs are the user's own; no
+ * one else's key is ever found, whatever their role.
+ */
+export async function findKeypair(db: Kysely<Schema>, userId: string, name: string): Promise<Keypair | undefined> {
+  return db.selectFrom('keypairs').selectAll().where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
+}
+
 export async function getKeypair(db: Kysely<Schema>, userId: string, name: string): Promise<Keypair> {
-  const row = await db.selectFrom('keypairs').selectAll().where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();
+  const row = await findKeypair(db, userId, name);
   if (!row) throw keypairNotFound(name, userId);
   return row;
 }

@@ -9,7 +9,8 @@ import { TaskState, VmState } from './states.js';
 import { startAction } from './actions.js';
 import { checkLock, checkState, type AllowedStates } from './state-checks.js';
 import { enforce } from './quotas.js';
-import { parseJson, type Server, type ServerFlavor } from './servers.js';
+import { parseJson, serverFlavor, type Server, type ServerFlavor } from './servers.js';
+import { findKeypair } from './keypairs.js';
 
 const V = VmState;
 const T = TaskState;
@@ -115,10 +116,8 @@ export class ServerActions {
   }
 
   async rescue(ctx: AuthContext, id: string, rid: string, opts: { adminPass?: string; imageRef?: string }): Promise<string> {
-    if (opts.imageRef) {
-      const image = await this.s.db.selectFrom('images').select(['id', 'status']).where('id', '=', opts.imageRef).executeTakeFirst();
-      if (!image) throw invalid(`Image ${opts.imageRef} could not be found.`);
-    }
+    // Nova's UnsupportedRescueImage when Glance, asked as the caller, finds no such image.
+    if (opts.imageRef && !(await this.s.images.visible(opts.imageRef, ctx))) throw invalid(`Requested rescue image '${opts.imageRef}' is not supported`);
     await this.power(ctx, id, rid, 'rescue', { vmStates: [V.ACTIVE, V.STOPPED, V.ERROR] }, T.RESCUING, 'rescue');
     return opts.adminPass ?? generatePassword(12);
   }
@@ -198,14 +197,11 @@ export class ServerActions {
         const old = parseJson<ServerFlavor>(server.flavor, {} as ServerFlavor);
         let flavor = old;
         if (flavorId !== null) {
-          const row = await tx.selectFrom('flavors').selectAll().where('id', '=', flavorId).executeTakeFirst();
-          if (!row || (!row.is_public && !ctx.isAdmin && !(await tx.selectFrom('flavor_access').select('flavor_id').where('flavor_id', '=', row.id).where('project_id', '=', server.project_id).executeTakeFirst()))) {
-            throw invalid(`Flavor ${flavorId} could not be found.`);
-          }
-          if (row.id === old.id) throw invalid('When resizing, instances must change flavor!');
-          if (row.disk < old.disk && row.disk !== 0) throw invalid('Resize error: Unable to resize disk down.');
-          const specs = await tx.selectFrom('flavor_extra_specs').select(['key', 'value']).where('flavor_id', '=', row.id).execute();
-          flavor = { id: row.id, name: row.name, vcpus: row.vcpus, ram: row.ram, disk: row.disk, ephemeral: row.ephemeral, swap: row.swap, extra_specs: Object.fromEntries(specs.map((x) => [x.key, x.value])) };
+          const found = await this.s.flavors.find(ctx, flavorId, tx);
+          if (!found) throw invalid(`Flavor ${flavorId} could not be found.`);
+          if (found.id === old.id) throw invalid('When resizing, instances must change flavor!');
+          if (found.disk < old.disk && found.disk !== 0) throw invalid('Resize error: Unable to resize disk down.');
+          flavor = serverFlavor(found);
           const deltas = { cores: Math.max(0, flavor.vcpus - old.vcpus), ram: Math.max(0, flavor.ram - old.ram) };
           if (deltas.cores || deltas.ram) await enforce(tx, server.project_id, server.user_id, deltas);
         }
@@ -334,8 +330,8 @@ export class ServerActions {
     r: { imageId: string; name?: string; adminPass?: string; metadata?: Record<string, string>; description?: string | null; keyName?: string | null; userData?: string | null; hostname?: string; diskConfig?: string; accessIPv4?: string; accessIPv6?: string; files?: { path: string; contents: string }[] },
   ): Promise<{ server: Server; adminPass: string }> {
     const { db } = this.s;
-    const image = await db.selectFrom('images').selectAll().where('id', '=', r.imageId).executeTakeFirst();
-    if (!image || (image.visibility !== 'public' && image.visibility !== 'community' && image.owner !== ctx.projectId && !ctx.isAdmin)) throw invalid(`Image ${r.imageId} could not be found.`);
+    const image = await this.s.images.visible(r.imageId, ctx);
+    if (!image) throw invalid('Cannot find image for rebuild');
     if (image.status !== 'active') throw invalid(`Image ${r.imageId} is not active.`);
     const patch: Partial<Server> = { image_id: r.imageId, progress: 0 };
     if (r.name !== undefined) patch.name = r.name;
@@ -349,7 +345,7 @@ export class ServerActions {
     if (r.keyName !== undefined) {
       if (r.keyName === null) Object.assign(patch, { key_name: null, key_data: null });
       else {
-        const kp = await db.selectFrom('keypairs').select(['name', 'public_key']).where('user_id', '=', ctx.userId).where('name', '=', r.keyName).executeTakeFirst();
+        const kp = await findKeypair(db, ctx.userId, r.keyName);
         if (!kp) throw invalid(`Invalid key_name provided.`);
         Object.assign(patch, { key_name: kp.name, key_data: kp.public_key });
       }
@@ -361,8 +357,8 @@ export class ServerActions {
       check: async (tx, current) => {
         if (r.metadata) await enforce(tx, current.project_id, ctx.userId, { metadata_items: Object.keys(r.metadata).length });
         const flavor = parseJson<ServerFlavor>(current.flavor, {} as ServerFlavor);
-        if (image.min_ram > flavor.ram) throw invalid(`Flavor's memory is too small for requested image.`);
-        if (image.min_disk > flavor.disk && flavor.disk > 0) throw invalid(`Flavor's disk is too small for requested image.`);
+        if (image.minRam > flavor.ram) throw invalid(`Flavor's memory is too small for requested image.`);
+        if (image.minDisk > flavor.disk && flavor.disk > 0) throw invalid(`Flavor's disk is too small for requested image.`);
       },
       patch,
       task: { kind: 'rebuild' },

@@ -9,6 +9,8 @@ import { enqueue } from '../tasks/runner.js';
 import { PowerState, TaskState, VmState, statesForStatus } from './states.js';
 import { startAction } from './actions.js';
 import { enforce } from './quotas.js';
+import type { Flavor } from './flavors.js';
+import { findKeypair } from './keypairs.js';
 
 export type Server = ServerTable;
 
@@ -107,6 +109,11 @@ export function sanitizeHostname(name: string, fallback: string): string {
   return h || fallback;
 }
 
+/** The flavor as a server keeps it. */
+export function serverFlavor(f: Flavor): ServerFlavor {
+  return { id: f.id, name: f.name, vcpus: f.vcpus, ram: f.ram, disk: f.disk, ephemeral: f.ephemeral, swap: f.swap, extra_specs: f.extraSpecs };
+}
+
 export const parseJson = <T>(text: string | null, fallback: T): T => (text ? (JSON.parse(text) as T) : fallback);
 
 /**
@@ -117,14 +124,27 @@ export const parseJson = <T>(text: string | null, fallback: T): T => (text ? (JS
 export class Servers {
   constructor(private readonly s: Services) {}
 
+  /** The servers a caller may see: an admin every project's, anyone else their project's. */
+  private visible(ctx: AuthContext) {
+    const q = this.s.db.selectFrom('servers');
+    return ctx.isAdmin ? q : q.where('project_id', '=', ctx.projectId ?? '');
+  }
+
   /** The caller's server, or 404 — another project's server does not exist for it. */
   async get(ctx: AuthContext, id: string, opts: { includeDeleted?: boolean } = {}): Promise<Server> {
-    let q = this.s.db.selectFrom('servers').selectAll().where('id', '=', id);
+    let q = this.visible(ctx).selectAll().where('id', '=', id);
     if (!opts.includeDeleted) q = q.where('deleted', '=', 0);
-    if (!ctx.isAdmin) q = q.where('project_id', '=', ctx.projectId ?? '');
     const server = await q.executeTakeFirst();
     if (!server) throw notFound(`Instance ${id} could not be found.`);
     return server;
+  }
+
+  /** Of these server ids, the ones the caller may see (live servers only). */
+  private async visibleIds(ctx: AuthContext, ids: string[] | undefined): Promise<string[] | undefined> {
+    if (!ids?.length) return ids;
+    const rows = await this.visible(ctx).select('id').where('id', 'in', ids).where('deleted', '=', 0).execute();
+    const seen = new Set(rows.map((r) => r.id));
+    return ids.filter((id) => seen.has(id));
   }
 
   async tags(serverIds: string[]): Promise<Map<string, string[]>> {
@@ -140,37 +160,27 @@ export class Servers {
   async create(ctx: AuthContext, req: CreateServer, requestId: string): Promise<{ servers: Server[]; adminPass: string; reservationId: string }> {
     const { db, clock } = this.s;
     const projectId = ctx.projectId!;
-    const flavorRow = await db.selectFrom('flavors').selectAll().where('id', '=', req.flavorId).executeTakeFirst();
-    if (!flavorRow || (!flavorRow.is_public && !ctx.isAdmin && !(await db.selectFrom('flavor_access').select('flavor_id').where('flavor_id', '=', flavorRow.id).where('project_id', '=', projectId).executeTakeFirst()))) {
-      throw invalid(`Flavor ${req.flavorId} could not be found.`);
-    }
-    if (flavorRow.disabled) throw invalid(`Flavor is disabled.`);
-    const specs = await db.selectFrom('flavor_extra_specs').select(['key', 'value']).where('flavor_id', '=', flavorRow.id).execute();
-    const flavor: ServerFlavor = {
-      id: flavorRow.id,
-      name: flavorRow.name,
-      vcpus: flavorRow.vcpus,
-      ram: flavorRow.ram,
-      disk: flavorRow.disk,
-      ephemeral: flavorRow.ephemeral,
-      swap: flavorRow.swap,
-      extra_specs: Object.fromEntries(specs.map((x) => [x.key, x.value])),
-    };
+    // Every id the caller names is looked up as the caller sees it: what they may not see
+    // does not exist for them (Nova's 400s for an unknown flavor, image or key).
+    const visibleFlavor = await this.s.flavors.find(ctx, req.flavorId);
+    if (!visibleFlavor) throw invalid(`Flavor ${req.flavorId} could not be found.`);
+    if (visibleFlavor.disabled) throw invalid(`Flavor is disabled.`);
+    const flavor = serverFlavor(visibleFlavor);
 
-    const image = await db.selectFrom('images').selectAll().where('id', '=', req.imageId).executeTakeFirst();
-    if (!image || (image.visibility !== 'public' && image.visibility !== 'community' && image.owner !== projectId && !ctx.isAdmin)) {
-      throw invalid(`Image ${req.imageId} could not be found.`);
-    }
+    const image = await this.s.images.visible(req.imageId, ctx);
+    if (!image) throw invalid('Can not find requested image');
     if (image.status !== 'active') throw invalid(`Image ${req.imageId} is not active.`);
-    if (image.min_ram > flavor.ram) throw invalid(`Flavor's memory is too small for requested image.`);
-    if (image.min_disk > flavor.disk && flavor.disk > 0) throw invalid(`Flavor's disk is too small for requested image.`);
+    if (image.minRam > flavor.ram) throw invalid(`Flavor's memory is too small for requested image.`);
+    if (image.minDisk > flavor.disk && flavor.disk > 0) throw invalid(`Flavor's disk is too small for requested image.`);
     if ((image.size ?? 0) > flavor.disk * 1024 ** 3 && flavor.disk > 0) throw invalid(`Flavor's disk is too small for requested image.`);
 
     let keypair: { name: string; public_key: string } | null = null;
     if (req.keyName) {
-      keypair = await db.selectFrom('keypairs').select(['name', 'public_key']).where('user_id', '=', ctx.userId).where('name', '=', req.keyName).executeTakeFirst() ?? null;
+      keypair = (await findKeypair(db, ctx.userId, req.keyName)) ?? null;
       if (!keypair) throw invalid('Invalid key_name provided.');
     }
+    // Scheduler hints count only the servers the caller may see, as if the others did not exist.
+    const hints = { ...req.hints, sameHost: await this.visibleIds(ctx, req.hints.sameHost), differentHost: await this.visibleIds(ctx, req.hints.differentHost) };
     if (Array.isArray(req.networks) && req.maxCount > 1 && req.networks.some((n) => n.port)) {
       throw invalid('Unable to launch multiple instances with a single configured port ID. Please launch your instance one by one with different ports.');
     }
@@ -244,7 +254,7 @@ export class Servers {
           request_spec: JSON.stringify({
             zone: zoneName,
             forcedHost,
-            hints: req.hints,
+            hints,
             networks: req.networks,
             securityGroups: req.securityGroups,
             isAdmin: ctx.isAdmin,

@@ -314,10 +314,21 @@ export class Images {
     return row && fromRow(row);
   }
 
+  /**
+   * The image if the viewer may see it (`isVisible`), else undefined: the one lookup every
+   * path that takes an image id from a caller goes through (the image API, and the compute
+   * service's create, rebuild and rescue), so another project's private image is, to them,
+   * an image that does not exist.
+   */
+  async visible(id: string, viewer: ImageViewer): Promise<Image | undefined> {
+    const image = await this.find(id);
+    return image && isVisible(image, viewer) ? image : undefined;
+  }
+
   /** The image, or 404 when it does not exist or, given a viewer, they may not see it. */
   async get(id: string, viewer?: ImageViewer): Promise<Image> {
-    const image = await this.find(id);
-    if (!image || (viewer && !isVisible(image, viewer))) throw notFound(`No image found with ID ${id}`);
+    const image = viewer ? await this.visible(id, viewer) : await this.find(id);
+    if (!image) throw notFound(`No image found with ID ${id}`);
     return image;
   }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
+import type { AuthContext } from '../../identity/tokens.js';
 import { invalid } from '../../errors.js';
 import {
   classQuotas,
@@ -96,8 +97,14 @@ const isTrue = (v: unknown) => v === true || (typeof v === 'string' && TRUE_STRI
 export function quotaRoutes(app: FastifyInstance, services: Services): void {
   const { db, policy } = services;
 
-  /** Nova asks Keystone whether the project exists; an unknown one is a bad request. */
-  async function verifyProject(projectId: string): Promise<void> {
+  /**
+   * Nova's verify_project_id: it asks Keystone, with the caller's token, for the project; an
+   * unknown one is a bad request. Keystone refuses (403) a caller who may not read that
+   * project, whether it exists or not, and Nova then takes it as fine: so a caller learns
+   * nothing here about projects that are not theirs to see.
+   */
+  async function verifyProject(ctx: AuthContext, projectId: string): Promise<void> {
+    if (!policy.check(ctx, 'identity:get_project', projectId)) return;
     if (!(await services.directory.findProject({ id: projectId }))) throw invalid(`Project ID ${projectId} is not a valid project.`);
   }
 
@@ -108,7 +115,7 @@ export function quotaRoutes(app: FastifyInstance, services: Services): void {
       const projectId = projectIdOf(request);
       const query = queryOf(request);
       policy.authorize(request.auth, 'os_compute_api:os-quota-sets:show', projectId);
-      await verifyProject(projectId);
+      await verifyProject(request.auth, projectId);
       const userId = firstValue(query, 'user_id');
       const limits = userId ? await userQuotas(db, projectId, userId) : await projectQuotas(db, projectId);
       return { quota_set: quotaView(projectId, limits, hiddenInQuotaSets(request.microversion)) };
@@ -119,7 +126,7 @@ export function quotaRoutes(app: FastifyInstance, services: Services): void {
       const body = validate<{ quota_set: Record<string, unknown> }>(v.atLeast('2.57') ? UPDATE_SET_V257 : v.atLeast('2.36') ? UPDATE_SET_V236 : UPDATE_SET_V21, request.body);
       const query = queryOf(request);
       policy.authorize(request.auth, 'os_compute_api:os-quota-sets:update', projectId);
-      await verifyProject(projectId);
+      await verifyProject(request.auth, projectId);
       if ('networks' in body.quota_set) throw invalid('The networks quota has been removed');
       const userId = firstValue(query, 'user_id') || null;
       await setQuotas(db, projectId, userId, limitsOf(body.quota_set), isTrue(body.quota_set.force ?? 'False'));
@@ -140,7 +147,7 @@ export function quotaRoutes(app: FastifyInstance, services: Services): void {
     GET: async (request) => {
       const projectId = projectIdOf(request);
       policy.authorize(request.auth, 'os_compute_api:os-quota-sets:defaults', projectId);
-      await verifyProject(projectId);
+      await verifyProject(request.auth, projectId);
       return { quota_set: quotaView(projectId, await defaultQuotas(db), hiddenInQuotaSets(request.microversion)) };
     },
   });
@@ -150,7 +157,7 @@ export function quotaRoutes(app: FastifyInstance, services: Services): void {
       const projectId = projectIdOf(request);
       const query = queryOf(request);
       policy.authorize(request.auth, 'os_compute_api:os-quota-sets:detail', projectId);
-      await verifyProject(projectId);
+      await verifyProject(request.auth, projectId);
       const userId = firstValue(query, 'user_id');
       const limits = userId ? await userQuotas(db, projectId, userId) : await projectQuotas(db, projectId);
       const used = await reportedUsage(db, projectId, userId);
