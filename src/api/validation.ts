@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { invalid } from '../errors.js';
+import { NAME_FORMATS, invalidNameMessage } from './names.js';
 
 /**
  * JSON Schema validation with the messages OpenStack's services give (they use Python's
@@ -12,6 +13,7 @@ ajv.addFormat('date-time', (s: string) => !Number.isNaN(Date.parse(s)));
 ajv.addFormat('ipv4', /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/);
 ajv.addFormat('ipv6', (s: string) => /^[0-9a-f:.]+$/i.test(s) && s.includes(':'));
 ajv.addFormat('base64', (s: string) => /^[A-Za-z0-9+/\r\n]*={0,2}$/.test(s) && s.replace(/[\r\n]/g, '').length % 4 === 0);
+for (const [format, { test }] of Object.entries(NAME_FORMATS)) ajv.addFormat(format, { type: 'string', validate: test });
 
 /** Python's repr(), since OpenStack's messages quote values the Python way. */
 export function pyRepr(value: unknown): string {
@@ -87,16 +89,20 @@ export interface ValidationFailure {
   field: string;
   value: unknown;
   detail: string;
+  /** Set when a Nova name format failed: Nova then words the whole message itself. */
+  nameFormat?: string;
 }
 
 export function explain(e: ErrorObject, data: unknown): ValidationFailure {
   const value = valueAt(data, e.instancePath);
   const segments = e.instancePath.split('/').slice(1);
-  return { field: segments[segments.length - 1] ?? '', value, detail: describe(e, value) };
+  const format = e.keyword === 'format' ? String((e.params as { format: string }).format) : '';
+  return { field: segments[segments.length - 1] ?? '', value, detail: describe(e, value), ...(Object.hasOwn(NAME_FORMATS, format) ? { nameFormat: format } : {}) };
 }
 
-/** Nova's wording of a schema failure. */
+/** Nova's wording of a schema failure (a name format's is its InvalidName, whatever the field). */
 export function novaMessage(f: ValidationFailure): string {
+  if (f.nameFormat) return invalidNameMessage(NAME_FORMATS[f.nameFormat].reason);
   return f.field ? `Invalid input for field/attribute ${f.field}. Value: ${pyStr(f.value)}. ${f.detail}` : f.detail;
 }
 

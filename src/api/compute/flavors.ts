@@ -7,6 +7,8 @@ import { FLAVOR_SORT_KEYS, type Flavor, type FlavorFilter, type FlavorSortKey, t
 import { compile, explain, novaMessage, pyRepr } from '../validation.js';
 import { resource } from '../http.js';
 import { validateExtraSpec } from './extra-specs.js';
+import { DESCRIPTION_PATTERN } from '../names.js';
+import { checkName } from './wire.js';
 import type { Microversion } from './microversion.js';
 
 // ── request schemas (nova.api.openstack.compute.schemas.flavor_manage and friends) ──
@@ -19,15 +21,7 @@ const SQL_SP_FLOAT_MAX = 3.40282e38;
 /** Nova takes sizes as integers or as strings of digits ("ram": "512"). */
 const flavorSize = (minimum: number) => ({ type: ['integer', 'string'], pattern: '^[0-9]+$', minimum, maximum: MAX_INT });
 
-/**
- * Nova's printable characters: no control, format, unassigned or line/paragraph separator
- * characters, and nothing beyond the Basic Multilingual Plane.
- */
-const PRINTABLE = '(?![\\p{C}\\p{Zl}\\p{Zp}])[\\u0000-\\uFFFE]';
-const FLAVOR_NAME = new RegExp(`^(?![\\p{C}\\p{Z}])(?:${PRINTABLE})*(?<![\\p{C}\\p{Z}])$`, 'u');
-const INVALID_NAME = "An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.";
-
-const description = { type: ['string', 'null'], minLength: 0, maxLength: 65535, pattern: `^(?:${PRINTABLE})*$` };
+const description = { type: ['string', 'null'], minLength: 0, maxLength: 65535, pattern: DESCRIPTION_PATTERN };
 
 const BOOLEAN_ENUM = [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes', false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'];
 
@@ -176,7 +170,7 @@ function validateQuery(schema: object, request: FastifyRequest): Record<string, 
  */
 function checkFlavorName(body: unknown): void {
   const name = (body as { flavor?: { name?: unknown } } | null)?.flavor?.name;
-  if (typeof name === 'string' && name.length >= 1 && name.length <= 255 && !FLAVOR_NAME.test(name)) throw invalid(INVALID_NAME);
+  if (typeof name === 'string' && name.length >= 1 && name.length <= 255) checkName(name);
 }
 
 /**

@@ -6,6 +6,7 @@ import type { KeypairType } from '../../compute/keypair-crypto.js';
 import { createKeypair, deleteKeypair, getKeypair, listKeypairs, type Keypair } from '../../compute/keypairs.js';
 import { resource } from '../http.js';
 import { validate } from '../validation.js';
+import { checkName as checkNovaName } from './wire.js';
 import { firstValue, lastValue, multiParams, nonNegativeInteger, querySchema, validateQuery } from './query.js';
 
 /** Nova's api.max_limit: the longest page a list returns. */
@@ -48,18 +49,9 @@ const INDEX_V275 = querySchema({ ...USER_ID, ...PAGE }, true);
 const SAFE_CHARS = '_- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const SAFE_CHARS_V292 = '@._- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
-/**
- * Python's view of printable: no control, format, unassigned or private-use characters, no
- * line or paragraph separators; only the Basic Multilingual Plane is in Nova's range.
- */
-const PRINTABLE = /^[^\p{C}\p{Zl}\p{Zp}]*$/u;
-const isBmp = (s: string) => [...s].every((c) => c.codePointAt(0)! < 0xffff);
-
 /** Nova's 'name' format (printable, no leading or trailing space) and then its keypair-name characters. */
 function checkName(name: string, safeChars: string): void {
-  if (!PRINTABLE.test(name) || !isBmp(name) || /^\p{Zs}|\p{Zs}$/u.test(name)) {
-    throw invalid("An invalid 'name' value was provided. The name must be: printable characters. Can not start or end with whitespace.");
-  }
+  checkNovaName(name);
   if ([...name].some((c) => !safeChars.includes(c))) {
     throw invalid(`An invalid 'name' value was provided. The name must be: Only expected characters: [${safeChars}]`);
   }

@@ -6,7 +6,7 @@ import { invalid, NimbusError } from '../../errors.js';
 import { validate } from '../validation.js';
 import { resource } from '../http.js';
 import { perVersion, type Microversion } from './microversion.js';
-import { hostnameFor, name } from './schemas/servers.js';
+import { description, hostnameFor, name } from './schemas/servers.js';
 import { serverDetail } from './views/servers.js';
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -33,7 +33,7 @@ const SCHEMAS: Record<string, (v: Microversion) => object> = {
       v.atLeast('2.91')
         ? { type: ['object', 'null'], properties: { availability_zone: { type: ['string', 'null'] }, host: { type: 'string' } }, additionalProperties: false }
         : v.atLeast('2.77')
-          ? { type: ['object', 'null'], properties: { availability_zone: { type: 'string' } }, required: ['availability_zone'], additionalProperties: false }
+          ? { type: ['object', 'null'], properties: { availability_zone: name }, required: ['availability_zone'], additionalProperties: false }
           : anything,
     ),
   ),
@@ -75,7 +75,7 @@ const SCHEMAS: Record<string, (v: Microversion) => object> = {
       accessIPv6: { type: 'string', format: 'ipv6' },
       personality: { type: 'array', items: object({ path: { type: 'string' }, contents: { type: 'string', format: 'base64' } }) },
     };
-    if (v.atLeast('2.19')) p.description = { type: ['string', 'null'], maxLength: 255 };
+    if (v.atLeast('2.19')) p.description = description;
     if (v.atLeast('2.54')) p.key_name = { type: ['string', 'null'], minLength: 1, maxLength: 255 };
     if (v.atLeast('2.57')) {
       delete p.personality;

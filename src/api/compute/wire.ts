@@ -6,6 +6,7 @@
 import type { FastifyRequest } from 'fastify';
 import { NimbusError, invalid } from '../../errors.js';
 import { compile, explain, pyRepr } from '../validation.js';
+import { NAME_FORMATS, invalidNameMessage } from '../names.js';
 import { Microversion } from './microversion.js';
 
 /** Nova prints datetimes as Python's isoformat without a zone: 2024-05-01T12:00:00.000000. */
@@ -91,25 +92,13 @@ export const singleParam = (schema: object) => ({ type: 'array', items: schema, 
 /** A query parameter that may repeat (parameter_types.multi_params). */
 export const multiParams = (schema: object) => ({ type: 'array', items: schema });
 
-// Nova's name formats: printable characters (no control, line or paragraph separators).
-const PRINTABLE = /^[^\p{C}\p{Zl}\p{Zp}]*$/u;
-const EDGE_SPACE = /^\p{Zs}|\p{Zs}$/u;
+const checkFormat = (format: string, value: string) => {
+  if (!NAME_FORMATS[format].test(value)) throw invalid(invalidNameMessage(NAME_FORMATS[format].reason));
+};
 
-const invalidName = (reason: string) => invalid(`An invalid 'name' value was provided. The name must be: ${reason}`);
-
-/** Nova's `name` format: printable, without leading or trailing whitespace. */
-export function checkName(value: string): void {
-  if (!PRINTABLE.test(value) || EDGE_SPACE.test(value)) throw invalidName('printable characters. Can not start or end with whitespace.');
-}
-
+/** Nova's `name` format, checked outside a schema (where Nova checks it after other keys). */
+export const checkName = (value: string): void => checkFormat('name', value);
 /** Nova's `az_name` format: a name without ':' (which separates zone and host). */
-export function checkZoneName(value: string): void {
-  if (!PRINTABLE.test(value) || EDGE_SPACE.test(value) || value.includes(':')) {
-    throw invalidName('printable characters except :.Can not start or end with whitespace.');
-  }
-}
-
+export const checkZoneName = (value: string): void => checkFormat('az_name', value);
 /** Nova's `name_with_leading_trailing_spaces` format: printable with at least one non-space. */
-export function checkNameWithSpaces(value: string): void {
-  if (!PRINTABLE.test(value) || !/[^\p{Zs}]/u.test(value)) throw invalidName('printable characters with at least one non space character');
-}
+export const checkNameWithSpaces = (value: string): void => checkFormat('name_with_leading_trailing_spaces', value);

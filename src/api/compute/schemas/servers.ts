@@ -1,8 +1,9 @@
 import { perVersion, type Microversion } from '../microversion.js';
+import { DESCRIPTION_PATTERN, nameSchema } from '../../names.js';
 
 /** Nova's parameter types, as JSON Schema. */
-export const name = { type: 'string', minLength: 1, maxLength: 255, pattern: '^\\S(.*\\S)?$' };
-const description = { type: ['string', 'null'], maxLength: 255 };
+export const name = nameSchema('name');
+export const description = { type: ['string', 'null'], minLength: 0, maxLength: 255, pattern: DESCRIPTION_PATTERN };
 const metadata = {
   type: 'object',
   patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
@@ -70,11 +71,11 @@ export const createServerSchema = perVersion((v: Microversion) => {
           additionalProperties: false,
         },
       },
-      availability_zone: { type: 'string', minLength: 1, maxLength: 255 },
-      key_name: { type: 'string', minLength: 1, maxLength: 255 },
+      availability_zone: name,
+      key_name: name,
       config_drive: booleanish,
       user_data: { type: 'string', format: 'base64', maxLength: 65535 },
-      security_groups: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } }, additionalProperties: false } },
+      security_groups: { type: 'array', items: { type: 'object', properties: { name }, additionalProperties: false } },
       min_count: positiveInt,
       max_count: positiveInt,
       return_reservation_id: booleanish,
