@@ -42,13 +42,14 @@ export async function createServices(config: Config, options: { clock?: Clock; l
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
   const driver = new FakeDriver(config.fake);
+  const tokens = new Tokens(db, clock, config.tokenTtlSeconds);
   return {
     config,
     clock,
     db,
     log,
-    directory: new Directory(db, clock),
-    tokens: new Tokens(db, clock, config.tokenTtlSeconds),
+    directory: new Directory(db, clock, (event) => tokens.forget(event)),
+    tokens,
     policy: new Policy(),
     images: new Images(db, clock, config.dataDir),
     flavors: new Flavors(db, clock),

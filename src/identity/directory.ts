@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Db } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
 import type { ProjectTable, UserTable, RoleTable } from '../db/schema.js';
 import { conflict, notFound } from '../errors.js';
 import type { Clock } from '../clock.js';
 import { hashPassword } from './passwords.js';
+import { revokeTokens, type RevocationEvent } from './revocation.js';
 
 /** Keystone has one domain we serve: `default`. */
 export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' } as const;
@@ -44,12 +45,28 @@ function isUniqueViolation(err: unknown): boolean {
   return e.code === '23505' || /UNIQUE constraint failed/.test(e.message ?? '');
 }
 
-/** Projects, users, roles and role assignments: the identity data the rest of Nimbus scopes by. */
+/**
+ * Projects, users, roles and role assignments: the identity data the rest of Nimbus scopes by.
+ * Every change that takes authority away (a password change, a disabled or deleted user, a
+ * removed role, a disabled or deleted project) revokes the tokens it affects in the same
+ * transaction, as Keystone's revocation events do, then tells `revoked` (the token cache).
+ */
 export class Directory {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
+    private readonly revoked: (event: RevocationEvent) => void = () => {},
   ) {}
+
+  /** Runs `change` and the revocations it returns in one transaction, then reports them. */
+  private async revoking(change: (tx: Tx) => Promise<RevocationEvent[]>): Promise<void> {
+    const events = await this.db.transaction().execute(async (tx) => {
+      const out = await change(tx);
+      for (const e of out) await revokeTokens(tx, e);
+      return out;
+    });
+    for (const e of events) this.revoked(e);
+  }
 
   // ── projects ──
   async createProject(input: { name: string; description?: string; enabled?: boolean; id?: string }): Promise<ProjectTable> {
@@ -97,7 +114,10 @@ export class Directory {
     if (patch.enabled !== undefined) values.enabled = patch.enabled ? 1 : 0;
     if (Object.keys(values).length) {
       try {
-        await this.db.updateTable('projects').set(values).where('id', '=', id).execute();
+        await this.revoking(async (tx) => {
+          await tx.updateTable('projects').set(values).where('id', '=', id).execute();
+          return patch.enabled === false ? [{ projectId: id }] : [];
+        });
       } catch (err) {
         if (isUniqueViolation(err)) throw conflict(projectNameTaken(patch.name ?? ''));
         throw err;
@@ -107,8 +127,11 @@ export class Directory {
   }
 
   async deleteProject(id: string): Promise<void> {
-    const r = await this.db.deleteFrom('projects').where('id', '=', id).executeTakeFirst();
-    if (!r.numDeletedRows) throw notFound(`Could not find project: ${id}.`);
+    await this.revoking(async (tx) => {
+      const r = await tx.deleteFrom('projects').where('id', '=', id).executeTakeFirst();
+      if (!r.numDeletedRows) throw notFound(`Could not find project: ${id}.`);
+      return [{ projectId: id }];
+    });
   }
 
   // ── users ──
@@ -171,7 +194,11 @@ export class Directory {
     if (patch.defaultProjectId !== undefined) values.default_project_id = patch.defaultProjectId;
     if (Object.keys(values).length) {
       try {
-        await this.db.updateTable('users').set(values).where('id', '=', id).execute();
+        await this.revoking(async (tx) => {
+          await tx.updateTable('users').set(values).where('id', '=', id).execute();
+          // A new password or a disabled user ends every session the user had, even if enabled again.
+          return patch.password !== undefined || patch.enabled === false ? [{ userId: id }] : [];
+        });
       } catch (err) {
         if (isUniqueViolation(err)) throw conflict(`Conflict occurred attempting to store user - Duplicate entry found with name ${patch.name} at domain ID ${DEFAULT_DOMAIN.id}.`);
         throw err;
@@ -181,8 +208,11 @@ export class Directory {
   }
 
   async deleteUser(id: string): Promise<void> {
-    const r = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-    if (!r.numDeletedRows) throw notFound(`Could not find user: ${id}.`);
+    await this.revoking(async (tx) => {
+      const r = await tx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      if (!r.numDeletedRows) throw notFound(`Could not find user: ${id}.`);
+      return [{ userId: id }];
+    });
   }
 
   // ── roles ──
@@ -209,9 +239,14 @@ export class Directory {
     return r;
   }
 
+  /** Deleting a role removes its assignments, so it revokes the tokens each one stood behind. */
   async deleteRole(id: string): Promise<void> {
-    const r = await this.db.deleteFrom('roles').where('id', '=', id).executeTakeFirst();
-    if (!r.numDeletedRows) throw notFound(`Could not find role: ${id}.`);
+    await this.revoking(async (tx) => {
+      const holders = await tx.selectFrom('role_assignments').select(['user_id', 'project_id']).where('role_id', '=', id).execute();
+      const r = await tx.deleteFrom('roles').where('id', '=', id).executeTakeFirst();
+      if (!r.numDeletedRows) throw notFound(`Could not find role: ${id}.`);
+      return holders.map((h) => ({ userId: h.user_id, projectId: h.project_id }));
+    });
   }
 
   // ── role assignments ──
@@ -228,14 +263,18 @@ export class Directory {
     }
   }
 
+  /** Keystone revokes the user's tokens on the project: each carried the role. */
   async unassignRole(projectId: string, userId: string, roleId: string): Promise<void> {
-    const r = await this.db
-      .deleteFrom('role_assignments')
-      .where('project_id', '=', projectId)
-      .where('user_id', '=', userId)
-      .where('role_id', '=', roleId)
-      .executeTakeFirst();
-    if (!r.numDeletedRows) throw notFound(`Could not find role assignment with role: ${roleId}, user or group: ${userId}, project, domain, or system: ${projectId}.`);
+    await this.revoking(async (tx) => {
+      const r = await tx
+        .deleteFrom('role_assignments')
+        .where('project_id', '=', projectId)
+        .where('user_id', '=', userId)
+        .where('role_id', '=', roleId)
+        .executeTakeFirst();
+      if (!r.numDeletedRows) throw notFound(`Could not find role assignment with role: ${roleId}, user or group: ${userId}, project, domain, or system: ${projectId}.`);
+      return [{ userId, projectId }];
+    });
   }
 
   async hasAssignment(projectId: string, userId: string, roleId: string): Promise<boolean> {

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import type { Clock } from '../clock.js';
 import { DEFAULT_DOMAIN, effectiveRoles } from './directory.js';
+import { revokes, type RevocationEvent } from './revocation.js';
 
 /** Who is calling, as every API layer sees it after authentication. */
 export interface AuthContext {
@@ -23,7 +24,7 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
 
 /**
  * Validated tokens are cached briefly so a busy API node does not read the database
- * on every call; revocation on this node clears the entry at once, and other nodes
+ * on every call; revocation on this node clears the entries at once, and other nodes
  * see it within CACHE_MS (keystonemiddleware caches for minutes).
  */
 const CACHE_MS = 2000;
@@ -31,6 +32,8 @@ const CACHE_MAX = 10000;
 
 export class Tokens {
   private readonly cache = new Map<string, { ctx: AuthContext; until: number }>();
+  /** Bumped by every revocation: a validation that read the database before one must not cache what it read. */
+  private generation = 0;
 
   constructor(
     private readonly db: Db,
@@ -66,6 +69,7 @@ export class Tokens {
     const now = this.clock.nowMs();
     const hit = this.cache.get(id);
     if (hit && hit.until > now && hit.ctx.expiresAt.getTime() > now) return hit.ctx;
+    const generation = this.generation;
 
     const row = await this.db
       .selectFrom('tokens')
@@ -106,15 +110,26 @@ export class Tokens {
       issuedAt: new Date(row.issued_at),
       expiresAt: new Date(row.expires_at),
     };
+    if (generation !== this.generation) return ctx; // a revocation ran meanwhile: answer, but do not remember
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(id, { ctx, until: now + CACHE_MS });
     return ctx;
   }
 
+  /**
+   * Drops this node's cached validations an event revoked; call it once the event's
+   * transaction has committed, so no validation can read the database before it and cache.
+   */
+  forget(event: RevocationEvent): void {
+    this.generation++;
+    for (const [id, entry] of this.cache) if (revokes(event, entry.ctx)) this.cache.delete(id);
+  }
+
   async revoke(token: string): Promise<boolean> {
     const id = hashToken(token);
-    this.cache.delete(id);
     const r = await this.db.updateTable('tokens').set({ revoked: 1 }).where('id', '=', id).where('revoked', '=', 0).executeTakeFirst();
+    this.generation++;
+    this.cache.delete(id);
     return Number(r.numUpdatedRows) > 0;
   }
 
