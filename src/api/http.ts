@@ -30,11 +30,17 @@ export function resource(
     app.route({
       method: others,
       url,
+      config: { methodNotAllowed: true },
       handler: async () => {
         throw new NimbusError('method_not_allowed', 'The method specified is not allowed for this resource.');
       },
     });
   }
+}
+
+/** True for the 404 and 405 answers: routing refused the request before any resource saw it. */
+export function refusedByRouting(request: FastifyRequest): boolean {
+  return request.is404 || (request.routeOptions.config as { methodNotAllowed?: boolean }).methodNotAllowed === true;
 }
 
 /** Resolves X-Auth-Token into `request.auth`, or 401. */

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { NimbusError } from '../../errors.js';
+import { NimbusError, forbidden } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { authenticate, handleErrors } from '../http.js';
+import { authenticate, handleErrors, refusedByRouting } from '../http.js';
 import { faultRenderer } from './faults.js';
 import { negotiate } from './microversion.js';
 import { versionRoutes } from './versions.js';
@@ -53,6 +53,12 @@ export function computeApi(services: Services): FastifyPluginAsync {
         // keystonemiddleware answers 401 before Nova sees the request; then the version is negotiated.
         api.addHook('onRequest', authenticate(services));
         api.addHook('onRequest', async (request, reply) => negotiate(request, reply));
+        // keystonemiddleware lets an unscoped token through with no project; Nova's
+        // require_context then refuses a non-admin context without one (403 "Forbidden")
+        // on the database calls behind its resources. Here one rule covers every resource.
+        api.addHook('preHandler', async (request) => {
+          if (request.auth.projectId === null && !refusedByRouting(request)) throw forbidden('Forbidden');
+        });
         jsonBodies(api);
         // An unknown path under v2.1 still goes through the token check and negotiation.
         api.setNotFoundHandler((request, reply) => renderFault(new NimbusError('not_found', 'The resource could not be found.'), request, reply));
