@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Services } from './services.js';
 import { generatePassword } from './identity/passwords.js';
+import { makePrivateDir, PRIVATE_FILE } from './data-dir.js';
 
 /** The classic flavors every OpenStack tutorial assumes. */
 export const SEED_FLAVORS = [
@@ -58,8 +59,8 @@ async function seedImage(services: Services, owner: string, now: string): Promis
   const id = randomUUID();
   const data = Buffer.alloc(1024 * 1024);
   const dir = join(services.config.dataDir, 'images');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, id), data);
+  makePrivateDir(dir);
+  writeFileSync(join(dir, id), data, { mode: PRIVATE_FILE });
   await services.db
     .insertInto('images')
     .values({
@@ -93,7 +94,7 @@ export function cloudsYamlPath(services: Services): string {
 export function writeCloudsYaml(services: Services, first: FirstStart | null): string {
   const path = cloudsYamlPath(services);
   const authUrl = `${services.config.publicUrl}/identity/v3`;
-  mkdirSync(services.config.dataDir, { recursive: true });
+  makePrivateDir(services.config.dataDir);
   if (first) {
     const cloud = (name: string, user: string, password: string) =>
       [
@@ -110,11 +111,13 @@ export function writeCloudsYaml(services: Services, first: FirstStart | null): s
         `    identity_api_version: 3`,
       ].join('\n');
     const text = ['clouds:', cloud('nimbus-admin', 'admin', first.adminPassword), cloud('nimbus-demo', 'demo', first.demoPassword), ''].join('\n');
-    writeFileSync(path, text, { mode: 0o600 });
+    writeFileSync(path, text, { mode: PRIVATE_FILE });
+    chmodSync(path, PRIVATE_FILE); // the mode above applies only to a file that did not exist
   } else if (existsSync(path)) {
     // Later starts keep the passwords and follow a changed listen address.
     const text = readFileSync(path, 'utf8').replace(/auth_url: .*/g, `auth_url: ${authUrl}`);
-    writeFileSync(path, text, { mode: 0o600 });
+    writeFileSync(path, text, { mode: PRIVATE_FILE });
+    chmodSync(path, PRIVATE_FILE);
   }
   return path;
 }

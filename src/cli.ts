@@ -58,6 +58,9 @@ async function serve(config: Config): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Whatever this process creates (the database, image and server data, files a library
+  // writes) is readable by its user only; the data directory's files also set it explicitly.
+  process.umask(0o077);
   const command = argv[0];
   const configIndex = argv.indexOf('--config');
   const file = configIndex >= 0 ? argv[configIndex + 1] : undefined;

@@ -1,7 +1,8 @@
 import pino, { type Logger } from 'pino';
 import { Clock } from './clock.js';
 import type { Config } from './config.js';
-import { openDatabase, migrate, type Db } from './db/database.js';
+import { openDatabase, migrate, sqliteFile, type Db } from './db/database.js';
+import { secureDataDir } from './data-dir.js';
 import { Directory } from './identity/directory.js';
 import { Images } from './image/images.js';
 import { Tokens } from './identity/tokens.js';
@@ -38,6 +39,8 @@ export interface Services {
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
   const log = options.log ?? pino({ level: config.logLevel, base: undefined });
   const clock = options.clock ?? new Clock();
+  const tightened = secureDataDir(config.dataDir, sqliteFile(config.databaseUrl));
+  if (tightened) log.warn({ paths: tightened }, 'data directory was readable by other users; tightened to 0700 directories and 0600 files');
   const db = await openDatabase(config.databaseUrl, (err) => log.warn({ err }, 'database connection lost; reconnecting'));
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'database migrated');

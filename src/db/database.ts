@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import { Kysely, Migrator, sql, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
 import type { Schema } from './schema.js';
+import { makePrivateDir, PRIVATE_FILE } from '../data-dir.js';
 import * as m001 from './migrations/001_platform.js';
 import * as m002 from './migrations/002_servers.js';
 import * as m003 from './migrations/003_keypairs_quotas.js';
@@ -39,6 +40,13 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
 
+/** The database file of a sqlite: URL (null for PostgreSQL or an in-memory database). */
+export function sqliteFile(url: string): string | null {
+  if (!url.startsWith('sqlite:')) return null;
+  const path = url.slice('sqlite:'.length);
+  return path === ':memory:' ? null : path;
+}
+
 export async function openDatabase(url: string, onIdleError: (err: Error) => void = () => {}): Promise<Db> {
   if (isPostgresUrl(url)) {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -49,7 +57,11 @@ export async function openDatabase(url: string, onIdleError: (err: Error) => voi
   }
   if (!url.startsWith('sqlite:')) throw new Error(`unsupported database URL (want sqlite:<path> or postgres://…)`);
   const path = url.slice('sqlite:'.length);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    // Created private before SQLite opens it: its -wal and -shm files take the database file's mode.
+    makePrivateDir(dirname(path));
+    closeSync(openSync(path, 'a', PRIVATE_FILE));
+  }
   const sqlite = new SqliteDatabase(path);
   sqlite.pragma('journal_mode = WAL');
   // NORMAL in WAL mode survives a killed process; only an OS crash can lose the last commits.

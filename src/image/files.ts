@@ -4,6 +4,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { NimbusError } from '../errors.js';
+import { PRIVATE_DIR, PRIVATE_FILE } from '../data-dir.js';
 
 /** What writing an image's data learned about it. */
 export interface StoredData {
@@ -36,7 +37,7 @@ export class ImageFiles {
 
   /** Streams `source` to a temporary file, hashing as it goes; refuses more than `sizeCap` bytes. */
   async write(id: string, source: AsyncIterable<Buffer | string>, sizeCap: number): Promise<{ data: StoredData; commit: () => Promise<void> }> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR });
     const part = `${this.path(id)}.part`;
     const md5 = createHash('md5');
     const sha512 = createHash('sha512');
@@ -60,7 +61,7 @@ export class ImageFiles {
             yield chunk;
           }
         },
-        createWriteStream(part),
+        createWriteStream(part, { mode: PRIVATE_FILE }),
       );
     } catch (err) {
       await rm(part, { force: true });
