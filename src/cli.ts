@@ -2,7 +2,7 @@
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { createServices, closeServices } from './services.js';
 import { buildApp } from './app.js';
-import { seed, writeCloudsYaml } from './bootstrap.js';
+import { seed, writeCloudsYaml, type FirstStart } from './bootstrap.js';
 import { startWorkers } from './tasks/workers.js';
 import { isPostgresUrl } from './db/database.js';
 
@@ -20,6 +20,19 @@ configuration: a JSON file (--config or NIMBUS_CONFIG) and the environment:
 function describeDatabase(config: Config): string {
   // Never print a PostgreSQL password.
   return config.databaseUrl.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+/**
+ * The passwords generated on first start live in clouds.yaml (0600). A person at a terminal
+ * sees them once; piped or redirected output (a log file, journald, a CI log) never gets them.
+ */
+function generatedPasswords(config: Config, first: FirstStart, clouds: string, terminal: boolean): string[] {
+  const users = [!config.adminPassword && 'admin', !config.demoPassword && 'demo'].filter((u): u is string => !!u);
+  if (!terminal) return [`First start: the generated passwords of ${users.join(' and ')} are in ${clouds} (mode 0600), not in this output.`];
+  return [
+    'First start: generated passwords, shown this once on this terminal (clouds.yaml has them too):',
+    ...users.map((u) => `  ${u.padEnd(5)}  ${u === 'admin' ? first.adminPassword : first.demoPassword}`),
+  ];
 }
 
 async function serve(config: Config): Promise<void> {
@@ -40,11 +53,7 @@ async function serve(config: Config): Promise<void> {
     `  database  ${describeDatabase(config)}`,
     `  clouds    ${clouds}  (export OS_CLIENT_CONFIG_FILE=${clouds}; openstack --os-cloud nimbus-demo server list)`,
   ];
-  if (first?.generated) {
-    lines.push('', 'First start: generated passwords, shown this once (clouds.yaml has them too):');
-    if (!config.adminPassword) lines.push(`  admin  ${first.adminPassword}`);
-    if (!config.demoPassword) lines.push(`  demo   ${first.demoPassword}`);
-  }
+  if (first?.generated) lines.push('', ...generatedPasswords(config, first, clouds, process.stdout.isTTY === true));
   process.stdout.write(lines.join('\n') + '\n');
 
   const stop = async () => {
