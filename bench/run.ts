@@ -5,7 +5,8 @@
  * and regenerates the results section of BENCHMARKS.md.
  *
  * To add a case, append to CASES: a name, a request built from the session (tokens and ids
- * made once before the runs), and optionally a setup step that creates what it needs.
+ * made once before the runs), and optionally a setup step that creates what it needs. One
+ * case alone: BENCH_PARTS=api BENCH_ONLY='regular expression' BENCH_WRITE=0 npm run bench.
  *
  * Settings (environment): BENCH_DURATION seconds per run (default 5), BENCH_WARMUP seconds
  * (default 2), BENCH_CONNECTIONS (default "10,50"; the servers cases always use 10),
@@ -77,6 +78,9 @@ interface LoadCase {
   setup?: (s: Session) => Promise<void>;
 }
 
+const REDOS_PATTERN = '^(a+)+$';
+const REDOS_NAME = 'a'.repeat(40) + '!';
+
 const CASES: LoadCase[] = [
   {
     name: 'token validation (GET /identity/v3/auth/tokens)',
@@ -87,6 +91,20 @@ const CASES: LoadCase[] = [
     name: 'GET /compute/v2.1/flavors/detail',
     path: '/compute/v2.1/flavors/detail',
     headers: (s) => ({ 'x-auth-token': s.demoToken }),
+  },
+  {
+    // A backtracking engine tries 2^40 ways to fail this pattern on the crafted name; RE2 one.
+    name: `regular expression filter: GET /servers?name=${REDOS_PATTERN} over a crafted ${REDOS_NAME.length}-character name`,
+    path: `/compute/v2.1/servers?name=${encodeURIComponent(REDOS_PATTERN)}`,
+    headers: (s) => ({ 'x-auth-token': s.demoToken }),
+    setup: async (s) => {
+      const image = (await expect(s.url, 'GET', '/image/v2/images', s.demoToken, 200)).images[0].id;
+      for (const name of [REDOS_NAME, 'a'.repeat(40)]) {
+        await expect(s.url, 'POST', '/compute/v2.1/servers', s.demoToken, 202, { server: { name, imageRef: image, flavorRef: '1' } });
+      }
+      const found = await expect(s.url, 'GET', `/compute/v2.1/servers?name=${encodeURIComponent(REDOS_PATTERN)}`, s.demoToken, 200);
+      if (found.servers.length !== 1) throw new Error(`the regex case expects one match, got ${JSON.stringify(found.servers)}`);
+    },
   },
 ];
 

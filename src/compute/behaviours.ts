@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Db, Tx } from '../db/database.js';
 import type { BuildBehaviourTable } from '../db/schema.js';
 import type { Clock } from '../clock.js';
-import { invalid, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
+import { searchPattern } from './search-patterns.js';
 
 /** What happens to a build a behaviour matches. */
 export interface BuildEffect {
@@ -35,6 +36,15 @@ export function viewBehaviour(b: BuildBehaviourTable) {
   };
 }
 
+/** A pattern stored before patterns were RE2's (one with lookaround, say) matches nothing rather than failing builds. */
+function nameMatches(pattern: string, name: string): boolean {
+  try {
+    return searchPattern('match.name', pattern).test(name);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Build behaviours for the control API: "the next N builds whose name matches /x/ (or
  * whose metadata has k=v) fail with this fault / take this long / go ACTIVE and then ERROR".
@@ -46,13 +56,7 @@ export class BuildBehaviours {
   ) {}
 
   async add(b: NewBehaviour): Promise<BuildBehaviourTable> {
-    if (b.namePattern) {
-      try {
-        new RegExp(b.namePattern);
-      } catch {
-        throw invalid(`Invalid regular expression for match.name: ${b.namePattern}`);
-      }
-    }
+    if (b.namePattern) searchPattern('match.name', b.namePattern); // refused here, not at the next build
     const row: BuildBehaviourTable = {
       id: randomUUID(),
       name_pattern: b.namePattern ?? null,
@@ -81,7 +85,7 @@ export class BuildBehaviours {
   async claim(tx: Tx, server: { name: string; metadata: Record<string, string> }): Promise<BuildEffect | null> {
     const candidates = await tx.selectFrom('build_behaviours').selectAll().where('remaining', '>', 0).orderBy('created_at').execute();
     for (const b of candidates) {
-      if (b.name_pattern && !new RegExp(b.name_pattern).test(server.name)) continue;
+      if (b.name_pattern && !nameMatches(b.name_pattern, server.name)) continue;
       const want = JSON.parse(b.metadata) as Record<string, string>;
       if (!Object.entries(want).every(([k, v]) => server.metadata[k] === v)) continue;
       const r = await tx.updateTable('build_behaviours').set({ remaining: b.remaining - 1 }).where('id', '=', b.id).where('remaining', '=', b.remaining).executeTakeFirst();

@@ -1,6 +1,7 @@
 import type { Db } from '../db/database.js';
 import type { HostTable } from '../db/schema.js';
 import { isUp } from '../scheduler/scheduler.js';
+import { likePattern } from './search-patterns.js';
 
 /**
  * A compute host as a hypervisor: its capacity and what its live servers use. Servers that
@@ -82,9 +83,9 @@ export async function serversOn(db: Db, hosts: string[]): Promise<Map<string, Ho
  * SQL LIKE '%pattern%' as Nova's hypervisor search does it (case-insensitive, as on MySQL
  * and SQLite; `_` matches any one character).
  */
-export function matchesHostnamePattern(name: string, pattern: string): boolean {
-  const re = pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/_/g, '.').replace(/%/g, '.*');
-  return new RegExp(re, 'i').test(name);
+export function hostnameMatcher(pattern: string): (name: string) => boolean {
+  const like = likePattern('hypervisor_hostname_pattern', pattern);
+  return (name) => like.test(name);
 }
 
 export interface HypervisorStatistics {

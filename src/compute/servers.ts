@@ -11,6 +11,7 @@ import { startAction } from './actions.js';
 import { enforce } from './quotas.js';
 import type { Flavor } from './flavors.js';
 import { findKeypair } from './keypairs.js';
+import { searchPattern, type SearchPattern } from './search-patterns.js';
 
 export type Server = ServerTable;
 
@@ -377,18 +378,12 @@ export class Servers {
     for (const s of sort) sql = sql.orderBy(s.key as 'created_at', s.dir);
     sql = sql.orderBy('id', sort[sort.length - 1].dir);
 
-    // Regular expressions (name, ip, ip6) are matched here, as Nova does in Python.
-    const regexes: [keyof Server | 'ip' | 'ip6', RegExp][] = [];
-    const compile = (field: string, pattern: string) => {
-      try {
-        return new RegExp(pattern);
-      } catch {
-        throw invalid(`Invalid regular expression for ${field}: ${pattern}`);
-      }
-    };
-    if (q.name) regexes.push(['name', compile('name', q.name)]);
-    if (q.ip) regexes.push(['ip', compile('ip', q.ip)]);
-    if (q.ip6) regexes.push(['ip6', compile('ip6', q.ip6)]);
+    // Regular expressions (name, ip, ip6) are matched here, as Nova does in Python, by an
+    // engine that cannot backtrack: a caller's pattern costs linear time on the shared loop.
+    const regexes: [keyof Server | 'ip' | 'ip6', SearchPattern][] = [];
+    if (q.name) regexes.push(['name', searchPattern('name', q.name)]);
+    if (q.ip) regexes.push(['ip', searchPattern('ip', q.ip)]);
+    if (q.ip6) regexes.push(['ip6', searchPattern('ip6', q.ip6)]);
 
     let markerSeen = q.marker === undefined;
     if (q.marker !== undefined) {
@@ -405,12 +400,22 @@ export class Servers {
 
     const rows = await sql.execute();
     const out: Server[] = [];
+    let since = performance.now();
     for (const row of rows) {
       if (!markerSeen) {
         if (row.id === q.marker) markerSeen = true;
         continue;
       }
-      if (regexes.length && !regexes.every(([field, re]) => matches(row, field, re))) continue;
+      if (regexes.length) {
+        const hit = regexes.every(([field, re]) => matches(row, field, re));
+        // Linear is not free: a wide pattern over a long name takes milliseconds, so a long
+        // list lets other requests in between rows rather than holding the loop throughout.
+        if (performance.now() - since > MATCHING_SLICE_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          since = performance.now();
+        }
+        if (!hit) continue;
+      }
       out.push(row);
       if (q.limit !== undefined && out.length >= q.limit) break;
     }
@@ -418,7 +423,9 @@ export class Servers {
   }
 }
 
-function matches(row: Server, field: string, re: RegExp): boolean {
+const MATCHING_SLICE_MS = 10;
+
+function matches(row: Server, field: string, re: SearchPattern): boolean {
   if (field === 'name') return re.test(row.name);
   const addresses = parseJson<Record<string, { version: number; addr: string }[]>>(row.addresses, {});
   const version = field === 'ip' ? 4 : 6;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
 import { invalid, notFound } from '../../errors.js';
 import { computeServiceId } from '../../compute/host-services.js';
-import { listHypervisors, matchesHostnamePattern, serversOn, statistics, uptimeText, type HostedServer, type Hypervisor } from '../../compute/hypervisors.js';
+import { listHypervisors, hostnameMatcher, serversOn, statistics, uptimeText, type HostedServer, type Hypervisor } from '../../compute/hypervisors.js';
 import { resource } from '../http.js';
 import type { Microversion } from './microversion.js';
 import {
@@ -128,7 +128,8 @@ function findById(all: Hypervisor[], request: FastifyRequest, id: string): Hyper
 }
 
 function byPattern(all: Hypervisor[], pattern: string): Hypervisor[] {
-  const found = all.filter((h) => matchesHostnamePattern(h.host.name, pattern));
+  const matches = hostnameMatcher(pattern);
+  const found = all.filter((h) => matches(h.host.name));
   if (found.length === 0) throw notFound(`No hypervisor matching '${pattern}' could be found.`);
   return found;
 }
