@@ -15,6 +15,7 @@ import * as m007 from './migrations/007_server_groups.js';
 import * as m008 from './migrations/008_server_usage.js';
 import * as m009 from './migrations/009_migrations.js';
 import * as m012 from './migrations/012_token_revocation.js';
+import * as m014 from './migrations/014_task_events.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008_server_usage': m008,
   '009_migrations': m009,
   '012_token_revocation': m012,
+  '014_task_events': m014,
 };
 
 // PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.

@@ -188,6 +188,8 @@ export interface TaskTable {
   attempts: number;
   not_before: string;
   action_id: string | null;
+  /** The instance-action event this task started (one per task), reused when it resumes. */
+  event_id: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -500,6 +500,16 @@ export class Images {
     return this.files.open(id);
   }
 
+  /**
+   * An upload its process did not live to finish (the image left `saving`) goes back to
+   * `queued`, so the task that owned it can upload again. Only for a writer that knows the
+   * upload was its own.
+   */
+  async restartUpload(id: string): Promise<boolean> {
+    await this.files.remove(id);
+    return this.transition(id, 'saving', 'queued');
+  }
+
   private async transition(id: string, from: ImageStatus, to: ImageStatus): Promise<boolean> {
     const current = await this.find(id);
     if (!current) return false;

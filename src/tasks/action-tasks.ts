@@ -5,7 +5,6 @@ import type { ServerTable } from '../db/schema.js';
 import type { Driver, GuestSpec } from '../virt/driver.js';
 import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type ServerFlavor } from '../compute/servers.js';
-import { startEvent, finishEvent } from '../compute/actions.js';
 import { selectHost } from '../scheduler/scheduler.js';
 import { enqueue, type TaskRun } from './runner.js';
 
@@ -33,7 +32,6 @@ const POWER_OPS: Record<string, { event: string; during?: string; run: (d: Drive
 
 /** The shared frame of an action's work: its server, its event, and how it ends. */
 class ActionRun {
-  eventId = '';
   constructor(
     readonly s: Services,
     readonly run: TaskRun,
@@ -46,8 +44,9 @@ class ActionRun {
   now() {
     return this.s.clock.now().toISOString();
   }
+  /** Starts the action's event (or, resumed, finds the one this task started). */
   async begin(event: string) {
-    this.eventId = await startEvent(this.s.db, this.run.task.action_id!, event, this.server.host, this.now());
+    await this.run.event(event, this.server.host);
   }
   /** Changes the server unless a delete took it over meanwhile. */
   async set(values: Values, db: Db | Tx = this.s.db): Promise<boolean> {
@@ -61,16 +60,34 @@ class ActionRun {
     if (Number(r.numUpdatedRows) === 1) this.server = { ...this.server, ...values };
     return Number(r.numUpdatedRows) === 1;
   }
-  async done(values: Values, db?: Db | Tx) {
-    await this.set({ task_state: null, ...values }, db);
-    await finishEvent(this.s.db, this.run.task.action_id!, this.eventId, this.now());
+  /**
+   * The work is done: the server's final state, what follows from it (`also`: a migration
+   * record, the next delayed job) and the end of the task and its event commit together,
+   * so a crash never leaves half of it or runs the work again.
+   */
+  async done(values: Values, also?: (tx: Tx) => Promise<unknown>) {
+    await this.s.db.transaction().execute(async (tx) => {
+      await this.set({ task_state: null, ...values }, tx);
+      await also?.(tx);
+      await this.run.finish(tx);
+    });
   }
   /** The work failed: the task state is rolled back and the action says Error, as Nova's reverts_task_state does. */
   async failed(err: unknown, values: Values = {}) {
     const e = err as Error;
     const t = this.now();
-    await this.set({ task_state: null, ...values, fault: JSON.stringify({ code: 500, message: e.message, details: e.stack ?? '', created: t }) });
-    await finishEvent(this.s.db, this.run.task.action_id!, this.eventId, t, { message: e.message, traceback: e.stack });
+    await this.s.db.transaction().execute(async (tx) => {
+      await this.set({ task_state: null, ...values, fault: JSON.stringify({ code: 500, message: e.message, details: e.stack ?? '', created: t }) }, tx);
+      await this.run.finish(tx, { message: e.message, traceback: e.stack });
+    });
+  }
+  /** Changes the server and records that the task reached `step`, together. */
+  async reach(step: string, values: Values, tx?: Tx) {
+    const go = async (tx: Tx) => {
+      await this.set(values, tx);
+      await this.run.reached(step, tx);
+    };
+    await (tx ? go(tx) : this.s.db.transaction().execute(go));
   }
   spec(flavor = parseJson<ServerFlavor>(this.server.flavor, {} as ServerFlavor)): GuestSpec {
     const s = this.server;
@@ -107,13 +124,32 @@ async function placeElsewhere(s: Services, tx: Tx, server: Server, o: { exclude:
   );
 }
 
-/** Copies the server's base image into a snapshot image (the fake disk is the image it booted). */
-async function upload(s: Services, server: Server, imageId: string) {
-  const base = server.image_id ? await s.images.openData(server.image_id).catch(() => null) : null;
+/**
+ * Takes the guest's disk (the driver's snapshot) and copies it into the image (the fake
+ * disk is the image it booted), under the two task states Nova's drivers show.
+ */
+async function snapshotInto(a: ActionRun, imageId: string, pending: string, uploading: string) {
+  await a.set({ task_state: pending });
+  const disk = a.server.host ? await a.s.driver.snapshot(a.server.host, a.id) : null;
+  await a.set({ task_state: uploading });
+  let image = await a.s.images.find(imageId);
+  // Resumed after a crash mid-upload: the upload left saving was this task's own.
+  if (image?.status === 'saving' && a.run.task.attempts > 1 && (await a.s.images.restartUpload(imageId))) image = await a.s.images.find(imageId);
+  if (image && image.status === 'queued') await upload(a.s, a.server, imageId, disk);
+}
+
+/** Uploads the disk into a snapshot image, or the server's base image when the disk is still that. */
+async function upload(s: Services, server: Server, imageId: string, disk: AsyncIterable<Buffer> | null) {
+  const base = !disk && server.image_id ? await s.images.openData(server.image_id).catch(() => null) : null;
   async function* data() {
-    if (base) for await (const chunk of base.stream as AsyncIterable<Buffer>) yield chunk;
+    if (disk) for await (const chunk of disk) yield chunk;
+    else if (base) for await (const chunk of base.stream as AsyncIterable<Buffer>) yield chunk;
   }
   await s.images.storeData(imageId, data());
+}
+
+async function hostNamed(s: Services, name: string) {
+  return s.db.selectFrom('hosts').select(['name', 'availability_zone']).where('name', '=', name).executeTakeFirstOrThrow();
 }
 
 async function migrationOf(s: Services, serverId: string) {
@@ -150,12 +186,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       const backup = run.params.rotation !== undefined;
       await a.begin(backup ? 'compute_backup_instance' : 'compute_snapshot_instance');
       try {
-        if (run.params.imageId) {
-          await a.set({ task_state: T.IMAGE_PENDING_UPLOAD });
-          await a.set({ task_state: T.IMAGE_UPLOADING });
-          const image = await s.images.find(run.params.imageId);
-          if (image && image.status === 'queued') await upload(s, a.server, run.params.imageId);
-        }
+        if (run.params.imageId) await snapshotInto(a, run.params.imageId, T.IMAGE_PENDING_UPLOAD, T.IMAGE_UPLOADING);
         if (backup) {
           // Rotation: keep the newest `rotation` backups of this type, delete the rest.
           const all = await s.db.selectFrom('images').select(['id', 'properties', 'created_at']).where('owner', '=', a.server.project_id).orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
@@ -177,18 +208,12 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       await a.begin('compute_shelve_instance');
       try {
         if (a.server.host && a.server.power_state !== PowerState.SHUTDOWN) await driver.powerOff(a.server.host, a.id);
-        if (run.params.imageId) {
-          await a.set({ task_state: T.SHELVING_IMAGE_PENDING_UPLOAD });
-          await a.set({ task_state: T.SHELVING_IMAGE_UPLOADING });
-          const image = await s.images.find(run.params.imageId);
-          if (image && image.status === 'queued') await upload(s, a.server, run.params.imageId);
-        }
-        await a.done({ vm_state: V.SHELVED, power_state: PowerState.SHUTDOWN, request_spec: withSpec(a.server, { shelvedImageId: run.params.imageId }) });
+        if (run.params.imageId) await snapshotInto(a, run.params.imageId, T.SHELVING_IMAGE_PENDING_UPLOAD, T.SHELVING_IMAGE_UPLOADING);
         // shelved_offload_time: 0 offloads now, > 0 after that many seconds, -1 never.
         const wait = config.compute.shelvedOffloadTime;
-        if (wait >= 0) {
-          await s.db.transaction().execute((tx) => enqueue(tx, clock, { serverId: a.id, kind: 'shelve_offload', step: 'start', params: { auto: true }, actionId: run.task.action_id, notBefore: new Date(clock.nowMs() + wait * 1000) }));
-        }
+        await a.done({ vm_state: V.SHELVED, power_state: PowerState.SHUTDOWN, request_spec: withSpec(a.server, { shelvedImageId: run.params.imageId }) }, async (tx) => {
+          if (wait >= 0) await enqueue(tx, clock, { serverId: a.id, kind: 'shelve_offload', step: 'start', params: { auto: true }, actionId: run.task.action_id, notBefore: new Date(clock.nowMs() + wait * 1000) });
+        });
       } catch (err) {
         await a.failed(err);
       }
@@ -197,9 +222,9 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
     shelve_offload: async (run: TaskRun<{ auto?: boolean }>) => {
       const a = await load(s, run);
       if (!a) return;
-      if (run.params.auto && (a.server.vm_state !== V.SHELVED || a.server.task_state !== null)) return; // unshelved meanwhile
+      // The periodic offload takes a server still shelved and idle (not unshelved meanwhile).
+      if (run.params.auto && !(await run.takeServer(V.SHELVED, { task_state: T.SHELVING_OFFLOADING }))) return;
       await a.begin('compute_shelve_offload_instance');
-      if (run.params.auto) await a.set({ task_state: T.SHELVING_OFFLOADING });
       try {
         if (a.server.host) await driver.destroy(a.server.host, a.id);
         await a.done({ vm_state: V.SHELVED_OFFLOADED, power_state: PowerState.NOSTATE, host: null, availability_zone: null });
@@ -214,10 +239,12 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       await a.begin('compute_unshelve_instance');
       try {
         const spec = parseJson<{ shelvedImageId?: string | null; zone?: string | null }>(a.server.request_spec, {});
-        if (a.server.vm_state === V.SHELVED_OFFLOADED || !a.server.host) {
+        if (run.task.step === 'spawning') {
+          await driver.spawn(a.server.host!, a.spec()); // resumed: on the host it chose
+        } else if (a.server.vm_state === V.SHELVED_OFFLOADED || !a.server.host) {
           const host = await s.db.transaction().execute(async (tx) => {
             const h = await placeElsewhere(s, tx, a.server, { exclude: [], host: run.params.host, zone: run.params.zone ?? spec.zone ?? null });
-            if (h) await a.set({ host: h.name, availability_zone: h.availability_zone, task_state: T.SPAWNING }, tx);
+            if (h) await a.reach('spawning', { host: h.name, availability_zone: h.availability_zone, task_state: T.SPAWNING }, tx);
             return h;
           });
           if (!host) throw new Error('No valid host was found. There are not enough hosts available.');
@@ -240,15 +267,16 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       const flavor = parseJson<ServerFlavor>(migration.new_flavor, {} as ServerFlavor);
       await a.begin(migration.migration_type === 'resize' ? 'compute_resize_instance' : 'compute_prep_resize');
       try {
-        const source = a.server.host!;
+        const source = migration.source_host ?? a.server.host!;
         // Another host if there is one (Nova's default), else this one (allow_resize_to_same_host).
-        const dest = await s.db.transaction().execute(async (tx) => {
+        // Resumed, the task keeps the destination it chose.
+        const dest = run.task.step === 'migrating' ? await hostNamed(s, migration.dest_host!) : await s.db.transaction().execute(async (tx) => {
           const claim = { vcpus: flavor.vcpus, memoryMb: flavor.ram, diskGb: flavor.disk + flavor.ephemeral };
           let h = await placeElsewhere(s, tx, a.server, { exclude: [source], host: run.params.targetHost, ...claim });
           if (!h && migration.migration_type === 'resize') h = await placeElsewhere(s, tx, a.server, { exclude: [], host: source, ...claim });
           if (!h) return null;
           await setMigration(s, migration.id, { status: 'migrating', dest_host: h.name }, tx);
-          await a.set({ task_state: T.RESIZE_MIGRATING, request_spec: withSpec(a.server, { oldVmState: a.server.vm_state }) }, tx);
+          await a.reach('migrating', { task_state: T.RESIZE_MIGRATING, request_spec: withSpec(a.server, { oldVmState: a.server.vm_state }) }, tx);
           return h;
         });
         if (!dest) {
@@ -262,22 +290,26 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         await driver.spawn(dest.name, a.spec(flavor));
         const stopped = a.server.vm_state === V.STOPPED;
         if (stopped) await driver.powerOff(dest.name, a.id);
-        await setMigration(s, migration.id, { status: 'finished' });
-        await a.done({
-          vm_state: V.RESIZED,
-          power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING,
-          host: dest.name,
-          availability_zone: dest.availability_zone,
-          flavor: migration.new_flavor,
-          flavor_id: flavor.id,
-          vcpus: flavor.vcpus,
-          memory_mb: flavor.ram,
-          disk_gb: flavor.disk + flavor.ephemeral,
-        });
-        // resize_confirm_window: a periodic confirm after that many seconds (0: never).
-        if (config.compute.resizeConfirmWindow > 0) {
-          await s.db.transaction().execute((tx) => enqueue(tx, clock, { serverId: a.id, kind: 'confirm_resize', step: 'start', params: { auto: true, migration: migration.id }, actionId: run.task.action_id, notBefore: new Date(clock.nowMs() + config.compute.resizeConfirmWindow * 1000) }));
-        }
+        await a.done(
+          {
+            vm_state: V.RESIZED,
+            power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING,
+            host: dest.name,
+            availability_zone: dest.availability_zone,
+            flavor: migration.new_flavor,
+            flavor_id: flavor.id,
+            vcpus: flavor.vcpus,
+            memory_mb: flavor.ram,
+            disk_gb: flavor.disk + flavor.ephemeral,
+          },
+          async (tx) => {
+            await setMigration(s, migration.id, { status: 'finished' }, tx);
+            // resize_confirm_window: a periodic confirm after that many seconds (0: never).
+            if (config.compute.resizeConfirmWindow > 0) {
+              await enqueue(tx, clock, { serverId: a.id, kind: 'confirm_resize', step: 'start', params: { auto: true, migration: migration.id }, actionId: run.task.action_id, notBefore: new Date(clock.nowMs() + config.compute.resizeConfirmWindow * 1000) });
+            }
+          },
+        );
       } catch (err) {
         await a.failed(err);
       }
@@ -287,11 +319,19 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       const a = await load(s, run);
       if (!a) return;
       const migration = await migrationOf(s, a.id);
-      if (run.params.auto && (a.server.vm_state !== V.RESIZED || a.server.task_state !== null || migration?.id !== run.params.migration)) return;
+      // The periodic confirm takes a server still resized by that migration, and idle.
+      if (run.params.auto && (migration?.id !== run.params.migration || !(await run.takeServer(V.RESIZED, { task_state: T.RESIZE_CONFIRMING })))) return;
       await a.begin('compute_confirm_resize');
-      const old = parseJson<{ oldVmState?: string }>(a.server.request_spec, {}).oldVmState ?? V.ACTIVE;
-      if (migration) await setMigration(s, migration.id, { status: 'confirmed' });
-      await a.done({ vm_state: old === V.STOPPED ? V.STOPPED : V.ACTIVE });
+      try {
+        // What the resize left on the source host goes, as Nova's confirm_migration cleans it up.
+        if (migration?.source_host && migration.source_host !== a.server.host) await driver.destroy(migration.source_host, a.id);
+        const old = parseJson<{ oldVmState?: string }>(a.server.request_spec, {}).oldVmState ?? V.ACTIVE;
+        await a.done({ vm_state: old === V.STOPPED ? V.STOPPED : V.ACTIVE }, async (tx) => {
+          if (migration) await setMigration(s, migration.id, { status: 'confirmed' }, tx);
+        });
+      } catch (err) {
+        await a.failed(err);
+      }
     },
 
     revert_resize: async (run: TaskRun) => {
@@ -308,18 +348,20 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         const wasStopped = parseJson<{ oldVmState?: string }>(a.server.request_spec, {}).oldVmState === V.STOPPED;
         if (wasStopped) await driver.powerOff(source, a.id);
         const zone = await s.db.selectFrom('hosts').select('availability_zone').where('name', '=', source).executeTakeFirst();
-        await setMigration(s, migration.id, { status: 'reverted' });
-        await a.done({
-          vm_state: wasStopped ? V.STOPPED : V.ACTIVE,
-          power_state: wasStopped ? PowerState.SHUTDOWN : PowerState.RUNNING,
-          host: source,
-          availability_zone: zone?.availability_zone ?? a.server.availability_zone,
-          flavor: migration.old_flavor,
-          flavor_id: old.id,
-          vcpus: old.vcpus,
-          memory_mb: old.ram,
-          disk_gb: old.disk + old.ephemeral,
-        });
+        await a.done(
+          {
+            vm_state: wasStopped ? V.STOPPED : V.ACTIVE,
+            power_state: wasStopped ? PowerState.SHUTDOWN : PowerState.RUNNING,
+            host: source,
+            availability_zone: zone?.availability_zone ?? a.server.availability_zone,
+            flavor: migration.old_flavor,
+            flavor_id: old.id,
+            vcpus: old.vcpus,
+            memory_mb: old.ram,
+            disk_gb: old.disk + old.ephemeral,
+          },
+          (tx) => setMigration(s, migration.id, { status: 'reverted' }, tx),
+        );
       } catch (err) {
         await a.failed(err);
       }
@@ -351,9 +393,8 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       await a.begin('compute_soft_delete_instance');
       try {
         if (a.server.host && a.server.power_state !== PowerState.NOSTATE) await driver.powerOff(a.server.host, a.id);
-        await a.done({ vm_state: V.SOFT_DELETED, power_state: PowerState.SHUTDOWN, deleted_at: a.now() });
         // reclaim_instance_interval: the server is deleted for good after that many seconds.
-        await s.db.transaction().execute((tx) =>
+        await a.done({ vm_state: V.SOFT_DELETED, power_state: PowerState.SHUTDOWN, deleted_at: a.now() }, (tx) =>
           enqueue(tx, clock, { serverId: a.id, kind: 'delete', step: 'terminate', params: { reclaim: true }, actionId: run.task.action_id, notBefore: new Date(clock.nowMs() + config.compute.reclaimInstanceInterval * 1000) }),
         );
       } catch (err) {
@@ -380,17 +421,23 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       await a.begin('compute_live_migration');
       try {
         const source = a.server.host!;
-        const dest = await s.db.transaction().execute((tx) => placeElsewhere(s, tx, a.server, { exclude: [source], host: run.params.host }));
+        // Resumed, the task keeps the destination it chose.
+        const dest = run.task.step === 'migrating' && migration?.dest_host ? await hostNamed(s, migration.dest_host) : await s.db.transaction().execute(async (tx) => {
+          const h = await placeElsewhere(s, tx, a.server, { exclude: [source], host: run.params.host });
+          if (h && migration) await setMigration(s, migration.id, { status: 'running', dest_host: h.name }, tx);
+          if (h) await run.reached('migrating', tx);
+          return h;
+        });
         if (!dest) {
           if (migration) await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
         }
-        if (migration) await setMigration(s, migration.id, { status: 'running', dest_host: dest.name });
         await driver.spawn(dest.name, a.spec());
         if (a.server.vm_state === V.PAUSED) await driver.pause(dest.name, a.id);
         await driver.destroy(source, a.id);
-        if (migration) await setMigration(s, migration.id, { status: 'completed' });
-        await a.done({ host: dest.name, availability_zone: dest.availability_zone });
+        await a.done({ host: dest.name, availability_zone: dest.availability_zone }, async (tx) => {
+          if (migration) await setMigration(s, migration.id, { status: 'completed' }, tx);
+        });
       } catch (err) {
         // A failed live migration leaves the server where it was, as Nova rolls back.
         await a.failed(err);
@@ -404,17 +451,22 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       await a.begin('compute_rebuild_instance');
       try {
         const source = a.server.host;
-        const dest = await s.db.transaction().execute((tx) => placeElsewhere(s, tx, a.server, { exclude: source ? [source] : [], host: run.params.host }));
+        // Resumed, the server is already on the host the task chose.
+        const dest = run.task.step === 'spawning' ? await hostNamed(s, a.server.host!) : await s.db.transaction().execute(async (tx) => {
+          const h = await placeElsewhere(s, tx, a.server, { exclude: source ? [source] : [], host: run.params.host });
+          if (h) await a.reach('spawning', { host: h.name, availability_zone: h.availability_zone, task_state: T.REBUILD_SPAWNING }, tx);
+          return h;
+        });
         if (!dest) {
           if (migration) await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
         }
-        await a.set({ host: dest.name, availability_zone: dest.availability_zone, task_state: T.REBUILD_SPAWNING });
         await driver.spawn(dest.name, a.spec());
         const stopped = a.server.vm_state === V.STOPPED || !!run.params.toStopped;
         if (stopped) await driver.powerOff(dest.name, a.id);
-        if (migration) await setMigration(s, migration.id, { status: 'done', dest_host: dest.name });
-        await a.done({ vm_state: stopped ? V.STOPPED : V.ACTIVE, power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING });
+        await a.done({ vm_state: stopped ? V.STOPPED : V.ACTIVE, power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING }, async (tx) => {
+          if (migration) await setMigration(s, migration.id, { status: 'done', dest_host: dest.name }, tx);
+        });
       } catch (err) {
         await a.failed(err);
       }

@@ -1,10 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/database.js';
-import type { TaskTable } from '../db/schema.js';
+import type { ServerTable, TaskTable } from '../db/schema.js';
 import type { Clock } from '../clock.js';
+import { finishEvent, startEvent } from '../compute/actions.js';
 
-/** A claimed task as its handler sees it. */
+/**
+ * A claimed task as its handler sees it. A task may be killed at any moment and resumed
+ * from its last recorded step, by this node restarted or by another; the runner holds it
+ * to one rule: it finishes (or rolls back) its own work and its own instance-action event.
+ *  - `event` starts the task's event once; a resumed task gets the same one back.
+ *  - `finish` ends the task in the transaction of its last change, so work that committed
+ *    is never done again, and its event is finished with it.
+ *  - `takeServer` lets a delayed job take the server and remember it did, so resumed it
+ *    knows the task_state it finds is its own.
+ *  - a task that ends any other way (it threw, or returned without `finish`) has its event
+ *    finished as an error and the server's task_state cleared if no task is left to clear
+ *    it, as Nova's reverts_task_state does: no server is left busy with nothing to do.
+ */
 export interface TaskRun<P = Record<string, unknown>> {
   task: TaskTable;
   params: P;
@@ -12,9 +25,33 @@ export interface TaskRun<P = Record<string, unknown>> {
   reached(step: string, tx?: Tx): Promise<void>;
   /** Stores changed params, so a resumed task sees what this run decided. */
   saveParams(tx?: Tx): Promise<void>;
+  /** The task's instance-action event: started on its first run, the same one when resumed. */
+  event(name: string, host: string | null): Promise<string>;
+  /**
+   * For a job scheduled while the server was idle (auto confirm, shelve offload, reclaim):
+   * sets `values` if the server is still idle in `vmState`, and records in the same
+   * transaction that the job took it. False: the server moved on and the job has nothing to do.
+   */
+  takeServer(vmState: string, values: Partial<ServerTable>): Promise<boolean>;
+  /** Ends the task within `tx`: finishes its event (an error if given) and removes the task. */
+  finish(tx: Tx, error?: { message: string; traceback?: string }): Promise<void>;
 }
 
+/** The step a delayed job records when it has taken its server. */
+const TOOK_SERVER = 'took_server';
+
+/** This node's lease on a task was taken over by another node: the change must not commit. */
+export class LeaseLost extends Error {}
+
 export type TaskHandler = (run: TaskRun<any>) => Promise<void>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface RunnerOptions {
+  /** The id this runner's leases carry. */
+  owner: string;
+  leaseMs: number;
+  concurrency: number;
+  pollMs: number;
+}
 
 export interface NewTask {
   serverId: string;
@@ -60,10 +97,11 @@ interface Periodic {
 /**
  * Runs durable tasks. Tasks are claimed with a lease, so a node that dies loses its
  * claims when the lease runs out and another node (or itself, restarted) resumes them from
- * their recorded step. One server never has two tasks running at once.
+ * their recorded step. One server never has two tasks running at once, and a task that
+ * was started goes before any other of its server.
  */
 export class TaskRunner {
-  readonly owner = randomUUID();
+  readonly owner: string;
   private readonly handlers = new Map<string, TaskHandler>();
   private readonly periodics: Periodic[] = [];
   private readonly running = new Set<Promise<void>>();
@@ -72,13 +110,22 @@ export class TaskRunner {
   private again = false;
   private stopped = true;
 
+  private readonly options: RunnerOptions;
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly options = { concurrency: 32, leaseMs: 30000, pollMs: 250 },
+    options: Partial<RunnerOptions> = {},
   ) {
+    this.options = { owner: randomUUID(), concurrency: 32, leaseMs: 30000, pollMs: 250, ...options };
+    this.owner = this.options.owner;
     clock.onAdvance(() => this.tick(true));
+  }
+
+  /** Leases are about processes being alive, so they run on real time, not the movable clock. */
+  private leaseUntil(): string {
+    return new Date(Date.now() + this.options.leaseMs).toISOString();
   }
 
   handle(kind: string, handler: TaskHandler): void {
@@ -121,7 +168,13 @@ export class TaskRunner {
   async idle(timeoutMs = 10000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {
-      const busy = await this.db.selectFrom('tasks').select('id').where('status', 'in', ['pending', 'running']).where('not_before', '<=', this.clock.now().toISOString()).limit(1).executeTakeFirst();
+      const busy = await this.db
+        .selectFrom('tasks')
+        .select('id')
+        .where('status', 'in', ['pending', 'running'])
+        .where((eb) => eb.or([eb('not_before', '<=', this.clock.now().toISOString()), eb('attempts', '>', 0)]))
+        .limit(1)
+        .executeTakeFirst();
       if (!busy && this.running.size === 0) return;
       this.kick();
       await new Promise((r) => setTimeout(r, 5));
@@ -154,7 +207,7 @@ export class TaskRunner {
         .updateTable('tasks')
         .set({ status: 'pending', lease_owner: null, lease_until: null })
         .where('status', '=', 'running')
-        .where('lease_until', '<', this.clock.now().toISOString())
+        .where('lease_until', '<', new Date().toISOString())
         .execute();
     } catch (err) {
       this.log.error({ err }, 'lease expiry failed');
@@ -189,15 +242,18 @@ export class TaskRunner {
 
   private async claim(): Promise<TaskTable | null> {
     const now = this.clock.now();
+    const due = now.toISOString();
     const candidates = await this.db
       .selectFrom('tasks')
       .selectAll()
       .where('status', '=', 'pending')
-      .where('not_before', '<=', now.toISOString())
-      // one task at a time per server, oldest first
+      // a task that was started is due whatever the clock says (a restart resets a moved clock)
+      .where((eb) => eb.or([eb('not_before', '<=', due), eb('attempts', '>', 0)]))
+      // one task at a time per server
       .where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('tasks as busy').select('busy.id').whereRef('busy.server_id', '=', 'tasks.server_id').where('busy.status', '=', 'running'))),
       )
+      .orderBy((eb) => eb.case().when('attempts', '>', 0).then(0).else(1).end())
       .orderBy('created_at')
       .orderBy('id')
       .limit(8)
@@ -206,18 +262,21 @@ export class TaskRunner {
     for (const t of candidates) {
       if (seen.has(t.server_id)) continue;
       seen.add(t.server_id);
-      // An older task that is due goes first; a delayed one (not_before later) does not block.
-      const earlier = await this.db
-        .selectFrom('tasks')
-        .select('id')
-        .where('server_id', '=', t.server_id)
-        .where('status', '=', 'pending')
-        .where('not_before', '<=', now.toISOString())
-        .where('created_at', '<', t.created_at)
-        .limit(1)
-        .executeTakeFirst();
-      if (earlier) continue;
-      const leaseUntil = new Date(now.getTime() + this.options.leaseMs).toISOString();
+      // A started task finishes before any other of its server begins; otherwise an older
+      // task that is due goes first (a delayed one, not_before later, does not block).
+      if (t.attempts === 0) {
+        const before = await this.db
+          .selectFrom('tasks')
+          .select('id')
+          .where('server_id', '=', t.server_id)
+          .where('status', '=', 'pending')
+          .where('id', '!=', t.id)
+          .where((eb) => eb.or([eb('attempts', '>', 0), eb.and([eb('not_before', '<=', due), eb('created_at', '<', t.created_at)])]))
+          .limit(1)
+          .executeTakeFirst();
+        if (before) continue;
+      }
+      const leaseUntil = this.leaseUntil();
       const r = await this.db
         .updateTable('tasks')
         .set({ status: 'running', lease_owner: this.owner, lease_until: leaseUntil, attempts: t.attempts + 1, updated_at: now.toISOString() })
@@ -232,31 +291,108 @@ export class TaskRunner {
   private async execute(task: TaskTable): Promise<void> {
     const handler = this.handlers.get(task.kind);
     const renew = setInterval(() => {
-      const until = new Date(this.clock.nowMs() + this.options.leaseMs).toISOString();
-      void this.db.updateTable('tasks').set({ lease_until: until }).where('id', '=', task.id).where('lease_owner', '=', this.owner).execute().catch(() => {});
+      void this.db.updateTable('tasks').set({ lease_until: this.leaseUntil() }).where('id', '=', task.id).where('lease_owner', '=', this.owner).execute().catch(() => {});
     }, this.options.leaseMs / 3);
     renew.unref();
+    let failure: unknown = null;
     try {
       if (!handler) throw new Error(`no handler for task kind ${task.kind}`);
-      const run: TaskRun = {
-        task,
-        params: JSON.parse(task.params),
-        saveParams: async (tx) => {
-          await (tx ?? this.db).updateTable('tasks').set({ params: JSON.stringify(run.params) }).where('id', '=', task.id).execute();
-        },
-        reached: async (step, tx) => {
-          task.step = step;
-          await (tx ?? this.db).updateTable('tasks').set({ step, updated_at: this.clock.now().toISOString() }).where('id', '=', task.id).execute();
-        },
-      };
-      await handler(run);
+      await handler(this.runOf(task));
     } catch (err) {
-      // The handler records what the failure means for the server; this is a bug or a lost host.
-      this.log.error({ err, task: task.id, kind: task.kind, server: task.server_id }, 'task failed');
+      // The handler records what a failure means for the server; this is a bug or a lost host.
+      failure = err;
+      if (!(err instanceof LeaseLost)) this.log.error({ err, task: task.id, kind: task.kind, server: task.server_id }, 'task failed');
     } finally {
       clearInterval(renew);
     }
-    // Finished work leaves no row behind: the instance action keeps the history.
-    await this.db.deleteFrom('tasks').where('id', '=', task.id).where('lease_owner', '=', this.owner).execute();
+    try {
+      await this.settle(task, failure);
+    } catch (err) {
+      this.log.error({ err, task: task.id, kind: task.kind, server: task.server_id }, 'ending a task failed');
+    }
+  }
+
+  private runOf(task: TaskTable): TaskRun {
+    const now = () => this.clock.now().toISOString();
+    const run: TaskRun = {
+      task,
+      params: JSON.parse(task.params),
+      saveParams: async (tx) => {
+        await (tx ?? this.db).updateTable('tasks').set({ params: JSON.stringify(run.params) }).where('id', '=', task.id).execute();
+      },
+      reached: async (step, tx) => {
+        await (tx ?? this.db).updateTable('tasks').set({ step, updated_at: now() }).where('id', '=', task.id).execute();
+        task.step = step;
+      },
+      event: async (name, host) => {
+        if (task.event_id) return task.event_id;
+        if (!task.action_id) throw new Error(`task ${task.id} (${task.kind}) belongs to no instance action`);
+        const id = await this.db.transaction().execute(async (tx) => {
+          const id = await startEvent(tx, task.action_id!, name, host, now());
+          await tx.updateTable('tasks').set({ event_id: id }).where('id', '=', task.id).execute();
+          return id;
+        });
+        task.event_id = id;
+        return id;
+      },
+      takeServer: async (vmState, values) => {
+        if (task.step === TOOK_SERVER) return true;
+        return this.db.transaction().execute(async (tx) => {
+          const r = await tx
+            .updateTable('servers')
+            .set({ ...values, updated_at: now() })
+            .where('id', '=', task.server_id)
+            .where('deleted', '=', 0)
+            .where('vm_state', '=', vmState)
+            .where('task_state', 'is', null)
+            .executeTakeFirst();
+          if (Number(r.numUpdatedRows) !== 1) return false;
+          await run.reached(TOOK_SERVER, tx);
+          return true;
+        });
+      },
+      finish: async (tx, error) => {
+        if (task.event_id && task.action_id) await finishEvent(tx, task.action_id, task.event_id, now(), error);
+        const r = await tx.deleteFrom('tasks').where('id', '=', task.id).where('lease_owner', '=', this.owner).executeTakeFirst();
+        // Another node resumed this task (our lease ran out): its work is its own now.
+        if (Number(r.numDeletedRows) !== 1) throw new LeaseLost(`task ${task.id} is no longer leased to ${this.owner}`);
+      },
+    };
+    return run;
+  }
+
+  /**
+   * A task that ended without `finish` (it threw, or gave up): its event ends as an error,
+   * a build left building goes to ERROR, and a task_state no task is left to clear is
+   * cleared (Nova's reverts_task_state). Finished work left no row, and needs nothing.
+   */
+  private async settle(task: TaskTable, failure: unknown): Promise<void> {
+    if (failure instanceof LeaseLost) return;
+    await this.db.transaction().execute(async (tx) => {
+      const row = await tx.selectFrom('tasks').select(['event_id', 'action_id']).where('id', '=', task.id).where('lease_owner', '=', this.owner).executeTakeFirst();
+      if (!row) return;
+      const now = this.clock.now().toISOString();
+      const message = failure ? String((failure as Error).message ?? failure) : 'The task ended before its work was done.';
+      const traceback = failure instanceof Error ? failure.stack : undefined;
+      if (row.event_id && row.action_id) {
+        const open = await tx.selectFrom('instance_action_events').select('id').where('id', '=', row.event_id).where('finish_time', 'is', null).executeTakeFirst();
+        if (open) await finishEvent(tx, row.action_id, row.event_id, now, { message, traceback });
+      }
+      await tx.deleteFrom('tasks').where('id', '=', task.id).execute();
+      const server = await tx.selectFrom('servers').select(['task_state', 'vm_state']).where('id', '=', task.server_id).where('deleted', '=', 0).executeTakeFirst();
+      if (!server?.task_state) return;
+      const building = server.vm_state === 'building';
+      const r = await tx
+        .updateTable('servers')
+        .set({ task_state: null, updated_at: now, ...(building ? { vm_state: 'error', fault: JSON.stringify({ code: 500, message, details: traceback ?? '', created: now }) } : {}) })
+        .where('id', '=', task.server_id)
+        .where('task_state', '=', server.task_state)
+        // a task still to run on the server (not a delayed one) clears it itself
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('tasks').select('tasks.id').where('tasks.server_id', '=', task.server_id).where((eb) => eb.or([eb('not_before', '<=', now), eb('attempts', '>', 0)])))),
+        )
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows)) this.log.warn({ task: task.id, kind: task.kind, server: task.server_id, taskState: server.task_state }, 'a task ended without finishing; its task_state is rolled back');
+    });
   }
 }

@@ -4,7 +4,6 @@ import type { ServerTable } from '../db/schema.js';
 import { DriverError } from '../virt/driver.js';
 import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type Fault, type ServerFlavor } from '../compute/servers.js';
-import { startEvent, finishEvent } from '../compute/actions.js';
 import { selectHost } from '../scheduler/scheduler.js';
 import type { RequestedNetworks } from '../network/networking.js';
 import { enqueue, type TaskRun } from './runner.js';
@@ -39,18 +38,19 @@ export function buildTask(s: Services) {
   return async (run: TaskRun<{ files: { path: string; contents: string }[]; effect?: BuildEffect | null }>): Promise<void> => {
     const { db, clock, driver } = s;
     const id = run.task.server_id;
-    const actionId = run.task.action_id!;
     const now = () => clock.now().toISOString();
     let server = await db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst();
     if (!server || server.deleted || server.task_state === TaskState.DELETING) return;
-    const eventId = await startEvent(db, actionId, 'compute__do_build_and_run_instance', server.host, now());
+    await run.event('compute__do_build_and_run_instance', server.host);
 
     const fail = async (err: unknown, code = 500) => {
       const t = now();
-      // A failed build gives back its ports, as Nova deallocates the network.
-      await db.transaction().execute((tx) => s.network.releaseForServer(tx, { id, projectId: server!.project_id }));
-      await updateServer(db, id, { vm_state: VmState.ERROR, task_state: null, power_state: PowerState.NOSTATE, fault: JSON.stringify(faultOf(err, t, code)), updated_at: t });
-      await finishEvent(db, actionId, eventId, t, { message: (err as Error).message, traceback: (err as Error).stack });
+      await db.transaction().execute(async (tx) => {
+        // A failed build gives back its ports, as Nova deallocates the network.
+        await s.network.releaseForServer(tx, { id, projectId: server!.project_id });
+        await updateServer(tx, id, { vm_state: VmState.ERROR, task_state: null, power_state: PowerState.NOSTATE, fault: JSON.stringify(faultOf(err, t, code)), updated_at: t });
+        await run.finish(tx, { message: (err as Error).message, traceback: (err as Error).stack });
+      });
     };
 
     if (run.task.step === TaskState.SCHEDULING) {
@@ -142,21 +142,20 @@ export function buildTask(s: Services) {
         return fail(err);
       }
       const t = now();
-      if (!(await updateServer(db, id, { vm_state: VmState.ACTIVE, task_state: null, power_state: PowerState.RUNNING, progress: 100, launched_at: t, updated_at: t }))) {
-        return; // a delete came in while spawning: its task will destroy the guest
-      }
-      await finishEvent(db, actionId, eventId, t);
-      if (effect?.errorAfterMs !== undefined) {
-        await db.transaction().execute((tx) =>
-          enqueue(tx, clock, {
+      await db.transaction().execute(async (tx) => {
+        // A delete that came in while spawning keeps the server: its task destroys the guest.
+        if (!(await updateServer(tx, id, { vm_state: VmState.ACTIVE, task_state: null, power_state: PowerState.RUNNING, progress: 100, launched_at: t, updated_at: t }))) return;
+        if (effect?.errorAfterMs !== undefined) {
+          await enqueue(tx, clock, {
             serverId: id,
             kind: 'inject_error',
             step: 'error',
             params: { message: effect.fault?.message ?? 'The server failed after it was built (injected by the control API).', code: effect.fault?.code ?? 500 },
             notBefore: new Date(clock.nowMs() + effect.errorAfterMs!),
-          }),
-        );
-      }
+          });
+        }
+        await run.finish(tx);
+      });
     }
   };
 }
@@ -165,11 +164,14 @@ export function buildTask(s: Services) {
 export function injectErrorTask(s: Services) {
   return async (run: TaskRun<{ message: string; code: number }>): Promise<void> => {
     const t = s.clock.now().toISOString();
-    await updateServer(s.db, run.task.server_id, {
-      vm_state: VmState.ERROR,
-      task_state: null,
-      fault: JSON.stringify({ code: run.params.code, message: run.params.message, details: 'injected by the Nimbus control API', created: t }),
-      updated_at: t,
+    await s.db.transaction().execute(async (tx) => {
+      await updateServer(tx, run.task.server_id, {
+        vm_state: VmState.ERROR,
+        task_state: null,
+        fault: JSON.stringify({ code: run.params.code, message: run.params.message, details: 'injected by the Nimbus control API', created: t }),
+        updated_at: t,
+      });
+      await run.finish(tx);
     });
   };
 }
@@ -182,11 +184,10 @@ export function deleteTask(s: Services) {
     const server = await db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst();
     if (!server || server.deleted) return;
     // A reclaim is due only if the server is still soft-deleted (not restored meanwhile).
-    if ((run.params as { reclaim?: boolean }).reclaim && (server.vm_state !== VmState.SOFT_DELETED || server.task_state !== null)) return;
-    const now = () => clock.now().toISOString();
-    const eventId = await startEvent(db, run.task.action_id!, 'compute_terminate_instance', server.host, now());
+    if ((run.params as { reclaim?: boolean }).reclaim && !(await run.takeServer(VmState.SOFT_DELETED, { task_state: TaskState.DELETING }))) return;
+    await run.event('compute_terminate_instance', server.host);
     if (server.host) await driver.destroy(server.host, id);
-    const t = now();
+    const t = clock.now().toISOString();
     await db.transaction().execute(async (tx) => {
       await s.network.releaseForServer(tx, { id, projectId: server.project_id });
       await tx
@@ -194,7 +195,7 @@ export function deleteTask(s: Services) {
         .set({ vm_state: VmState.DELETED, task_state: null, power_state: PowerState.NOSTATE, deleted: 1, deleted_at: t, terminated_at: t, updated_at: t })
         .where('id', '=', id)
         .execute();
+      await run.finish(tx);
     });
-    await finishEvent(db, run.task.action_id!, eventId, t);
   };
 }

@@ -58,6 +58,11 @@ export interface Driver {
   /** Boots the guest from a rescue image, keeping its disk; unrescue boots its own disk again. */
   rescue(host: string, id: string): Promise<void>;
   unrescue(host: string, id: string): Promise<void>;
+  /**
+   * Captures the guest's disk for an image: its bytes, or null when the disk is still the
+   * image it booted from (the caller then copies that image).
+   */
+  snapshot(host: string, id: string): Promise<AsyncIterable<Buffer> | null>;
   /** The guest's power state as the hypervisor sees it, or null when it has no such guest. */
   powerState(host: string, id: string): Promise<PowerState | null>;
   consoleOutput(host: string, id: string, lines?: number): Promise<string>;

@@ -128,6 +128,12 @@ export class FakeDriver implements Driver {
     return this.setPower(host, id, PowerState.RUNNING, 'Booting from disk...');
   }
 
+  async snapshot(host: string, id: string): Promise<null> {
+    this.guest(host, id);
+    await this.work();
+    return null; // a fake guest never writes to its disk
+  }
+
   async powerState(host: string, id: string): Promise<PowerState | null> {
     return this.guests.get(host)?.get(id)?.power ?? null;
   }
