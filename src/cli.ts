@@ -15,6 +15,7 @@ commands:
 configuration: a JSON file (--config or NIMBUS_CONFIG) and the environment:
   NIMBUS_LISTEN (127.0.0.1:8774)  NIMBUS_DATA_DIR (./.nimbus)  NIMBUS_DATABASE_URL
   NIMBUS_DRIVER (fake)  NIMBUS_PUBLIC_URL  NIMBUS_REGION  NIMBUS_TOKEN_TTL  NIMBUS_LOG_LEVEL
+  NIMBUS_NODE_ID (kept in the data directory)  NIMBUS_TASK_LEASE_SECONDS (30)
   NIMBUS_ADMIN_PASSWORD  NIMBUS_DEMO_PASSWORD (first start only)`;
 
 function describeDatabase(config: Config): string {

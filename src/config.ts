@@ -18,6 +18,14 @@ export interface Config {
   fake: FakeOptions;
   /** Nova's reclaim_instance_interval, resize_confirm_window, shelved_offload_time (seconds). */
   compute: { reclaimInstanceInterval: number; resizeConfirmWindow: number; shelvedOffloadTime: number };
+  /**
+   * This node's name among the nodes sharing a PostgreSQL database: its task leases carry
+   * it, so a restarted node takes its own work back at once. Default: kept in
+   * `<dataDir>/node-id`, made on first start.
+   */
+  nodeId?: string;
+  /** How long a claimed task is this node's alone before another node may take it over. */
+  taskLeaseSeconds: number;
   /** Passwords for the seeded users; generated on first start when absent. */
   adminPassword?: string;
   demoPassword?: string;
@@ -44,6 +52,8 @@ const ENV: Record<string, keyof ConfigFile> = {
   NIMBUS_DEMO_PASSWORD: 'demoPassword',
   NIMBUS_FAKE_HOSTS: 'fakeHosts',
   NIMBUS_FAKE_OPERATION_MS: 'fakeOperationMs',
+  NIMBUS_NODE_ID: 'nodeId',
+  NIMBUS_TASK_LEASE_SECONDS: 'taskLeaseSeconds',
 };
 
 export class ConfigError extends Error {}
@@ -98,6 +108,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     const min = key === 'shelvedOffloadTime' ? -1 : 0;
     if (!Number.isInteger(value) || (value as number) < min) throw new ConfigError(`compute.${key} must be an integer number of seconds >= ${min}`);
   }
+  const nodeId = merged.nodeId === undefined ? undefined : String(merged.nodeId);
+  if (nodeId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(nodeId)) throw new ConfigError('nodeId must be 1 to 64 letters, digits, ".", "_", ":" or "-"');
+  const taskLeaseSeconds = Number(merged.taskLeaseSeconds ?? 30);
+  if (!Number.isInteger(taskLeaseSeconds) || taskLeaseSeconds < 1 || taskLeaseSeconds > 86400) throw new ConfigError('taskLeaseSeconds must be an integer number of seconds from 1 to 86400');
   const databaseUrl = String(merged.databaseUrl ?? `sqlite:${resolve(dataDir, 'nimbus.sqlite')}`);
   if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) throw new ConfigError('databaseUrl must be sqlite:<path> or postgres://user:password@host/database');
   const urlHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host;
@@ -112,6 +126,8 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     logLevel,
     fake,
     compute,
+    nodeId,
+    taskLeaseSeconds,
     adminPassword: merged.adminPassword,
     demoPassword: merged.demoPassword,
   };

@@ -12,6 +12,7 @@ import { FakeDriver } from './virt/fake/driver.js';
 import type { Driver } from './virt/driver.js';
 import { ComputeHosts } from './compute/hosts.js';
 import { TaskRunner } from './tasks/runner.js';
+import { nodeIdOf } from './tasks/node.js';
 import { Networking } from './network/networking.js';
 import { BuildBehaviours } from './compute/behaviours.js';
 import { ServerGroups } from './compute/server-groups.js';
@@ -58,7 +59,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     flavors: new Flavors(db, clock),
     driver,
     hosts: new ComputeHosts(db, clock, driver),
-    runner: new TaskRunner(db, clock, log),
+    runner: new TaskRunner(db, clock, log, { owner: nodeIdOf(config), leaseMs: config.taskLeaseSeconds * 1000 }),
     network: new Networking(db, clock),
     behaviours: new BuildBehaviours(db, clock),
     serverGroups: new ServerGroups(db, clock, (tx, project) => projectQuotas(tx, project)),

@@ -356,6 +356,8 @@ const BAD: { name: string; args?: string[]; env?: Record<string, string>; file?:
   { name: 'NIMBUS_DRIVER=qemu (not available yet)', env: { NIMBUS_DRIVER: 'qemu' }, message: /^nimbus: the qemu driver is not available yet: use NIMBUS_DRIVER=fake$/m },
   { name: 'NIMBUS_LOG_LEVEL=loud', env: { NIMBUS_LOG_LEVEL: 'loud' }, message: /^nimbus: logLevel must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/m },
   { name: 'a config file with compute.resizeConfirmWindow "soon"', args: ['--config', 'window.json'], file: '{"compute": {"resizeConfirmWindow": "soon"}}', message: /^nimbus: compute.resizeConfirmWindow must be an integer number of seconds >= 0$/m },
+  { name: 'NIMBUS_NODE_ID with a space', env: { NIMBUS_NODE_ID: 'node one' }, message: /^nimbus: nodeId must be 1 to 64 letters, digits, "\.", "_", ":" or "-"$/m },
+  { name: 'NIMBUS_TASK_LEASE_SECONDS=0', env: { NIMBUS_TASK_LEASE_SECONDS: '0' }, message: /^nimbus: taskLeaseSeconds must be an integer number of seconds from 1 to 86400$/m },
   { name: 'an unknown command', args: [], env: {}, message: /^nimbus: unknown command "frobnicate"$/m, code: 2 },
 ];
 

@@ -46,7 +46,7 @@ export class LeaseLost extends Error {}
 export type TaskHandler = (run: TaskRun<any>) => Promise<void>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export interface RunnerOptions {
-  /** The id this runner's leases carry. */
+  /** This node's stable id; its leases carry it. */
   owner: string;
   leaseMs: number;
   concurrency: number;
@@ -95,10 +95,10 @@ interface Periodic {
 }
 
 /**
- * Runs durable tasks. Tasks are claimed with a lease, so a node that dies loses its
- * claims when the lease runs out and another node (or itself, restarted) resumes them from
- * their recorded step. One server never has two tasks running at once, and a task that
- * was started goes before any other of its server.
+ * Runs durable tasks. Tasks are claimed with a lease in this node's name: a restarted node
+ * resumes its own at once, and another node those whose lease ran out, from their recorded
+ * step. One server never has two tasks running at once, and a task that was started goes
+ * before any other of its server.
  */
 export class TaskRunner {
   readonly owner: string;
@@ -111,6 +111,7 @@ export class TaskRunner {
   private stopped = true;
 
   private readonly options: RunnerOptions;
+  private releaseOwner: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly db: Db,
@@ -138,15 +139,18 @@ export class TaskRunner {
   }
 
   /**
-   * Starts work. `takeOver` resumes every running task at once: right for a single node
-   * (SQLite), where a running task found at start belongs to a process that died.
+   * Starts work, resuming at once the tasks this node's previous process left running.
+   * `takeOver` resumes every running task: right for a single node (SQLite), where any
+   * running task found at start belongs to a process that died. `release` is called on stop
+   * (what holds this node's id).
    */
-  async start(takeOver: boolean): Promise<void> {
+  async start(takeOver: boolean, release?: () => Promise<void>): Promise<void> {
     this.stopped = false;
-    if (takeOver) {
-      const r = await this.db.updateTable('tasks').set({ status: 'pending', lease_owner: null, lease_until: null }).where('status', '=', 'running').executeTakeFirst();
-      if (Number(r.numUpdatedRows)) this.log.info({ tasks: Number(r.numUpdatedRows) }, 'resuming tasks left running by a previous process');
-    }
+    this.releaseOwner = release ?? null;
+    let resume = this.db.updateTable('tasks').set({ status: 'pending', lease_owner: null, lease_until: null }).where('status', '=', 'running');
+    if (!takeOver) resume = resume.where('lease_owner', '=', this.owner);
+    const r = await resume.executeTakeFirst();
+    if (Number(r.numUpdatedRows)) this.log.info({ tasks: Number(r.numUpdatedRows) }, 'resuming tasks left running by a previous process');
     this.timer = setInterval(() => this.tick(false), this.options.pollMs);
     this.timer.unref();
     this.tick(true);
@@ -157,6 +161,8 @@ export class TaskRunner {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await Promise.allSettled([...this.running]);
+    await this.releaseOwner?.();
+    this.releaseOwner = null;
   }
 
   /** New work was committed: look for it now rather than at the next poll. */

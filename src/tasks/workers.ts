@@ -3,13 +3,17 @@ import { FakeDriver } from '../virt/fake/driver.js';
 import { configuredZone, syncHostZones } from '../compute/aggregates.js';
 import { buildTask, deleteTask, injectErrorTask } from './server-tasks.js';
 import { actionTasks } from './action-tasks.js';
+import { holdNodeId } from './node.js';
+import { isPostgresUrl } from '../db/database.js';
 
 const HEARTBEAT_MS = 10000;
 
 /**
  * Starts the compute side of this process: registers its hosts, gives the fake driver
  * back the guests the database says it has, and runs tasks and periodic jobs.
- * `takeOver` resumes tasks left running by a dead process (single-node SQLite).
+ * `takeOver` resumes every task left running by a dead process (single-node SQLite);
+ * otherwise only this node's own are resumed at once, and it first makes sure no other live
+ * process runs under its node id.
  */
 export async function startWorkers(s: Services, takeOver: boolean): Promise<void> {
   await s.hosts.register();
@@ -31,5 +35,6 @@ export async function startWorkers(s: Services, takeOver: boolean): Promise<void
   s.runner.handle('inject_error', injectErrorTask(s));
   for (const [kind, handler] of Object.entries(actionTasks(s))) s.runner.handle(kind, handler);
   s.runner.every('heartbeat', HEARTBEAT_MS, () => s.hosts.heartbeat());
-  await s.runner.start(takeOver);
+  const release = !takeOver && isPostgresUrl(s.config.databaseUrl) ? await holdNodeId(s.config.databaseUrl, s.runner.owner, s.log) : undefined;
+  await s.runner.start(takeOver, release);
 }

@@ -101,3 +101,28 @@ test('a task that was started runs before an older task of its server', async ()
   await r.stop();
   assert.deepEqual(order, ['started', 'older']);
 });
+
+test("a node resumes at once the tasks left running under its own id, and another node's only when their lease ran out", async () => {
+  const ran: string[] = [];
+  const { db, clock } = cloud.services;
+  const hour = new Date(Date.now() + 3600 * 1000).toISOString();
+  const past = new Date(Date.now() - 1000).toISOString();
+  await db.transaction().execute(async (tx) => {
+    for (const [name, owner, until] of [['mine', 'node-a', hour], ['theirs', 'node-b', hour], ['theirs-expired', 'node-b', past]]) {
+      const id = await enqueue(tx, clock, { serverId: `lease-${name}`, kind: 'probe_lease', step: 'start', params: { name } });
+      await tx.updateTable('tasks').set({ status: 'running', lease_owner: owner, lease_until: until, attempts: 1 }).where('id', '=', id).execute();
+    }
+  });
+  const r = runner('node-a', { probe_lease: async (run) => (ran.push((run.params as { name: string }).name), finish(run)) });
+  await r.start(false);
+  try {
+    await until(() => ran.length === 2, 'two tasks to run');
+    await sleep(100);
+    assert.deepEqual(ran.sort(), ['mine', 'theirs-expired']);
+    const left = await db.selectFrom('tasks').select(['status', 'lease_owner']).where('server_id', '=', 'lease-theirs').executeTakeFirstOrThrow();
+    assert.deepEqual(left, { status: 'running', lease_owner: 'node-b' });
+  } finally {
+    await r.stop();
+    await db.deleteFrom('tasks').where('server_id', '=', 'lease-theirs').execute();
+  }
+});
