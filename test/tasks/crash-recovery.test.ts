@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProcess, request, passwordToken, freshDatabase } from '../support.js';
+import { startProcess, request, passwordToken, freshDatabase, type Response } from '../support.js';
 
 /**
  * SIGKILL during every kind of task the runner handles, then a restart: each task, resumed
@@ -36,6 +36,7 @@ interface Scenario {
 }
 
 const RESIZE = { resize: { flavorRef: '2' } };
+const MIGRATING = ['resize', 'migrate', 'os-migrateLive', 'evacuate'];
 const SHELVE = { shelve: null };
 const SCENARIOS: Scenario[] = [
   { name: 'reboot-soft', act: { reboot: { type: 'SOFT' } }, expect: 'ACTIVE' },
@@ -96,9 +97,13 @@ test('after SIGKILL during every kind of task a restart settles every server and
       }
       throw new Error(`${id} did not settle: ${JSON.stringify((await server(id)).body)}`);
     };
+    // Requests that write a migration record go one at a time: this test is about crashes,
+    // not about concurrent migrations.
+    let inTurn: Promise<Response> = Promise.resolve(null as never);
     const perform = async (id: string, step: Step) => {
       const body = step === 'delete' ? undefined : JSON.parse(JSON.stringify(step).replace('"IMAGE"', JSON.stringify(image)));
-      const r = step === 'delete' ? await call('DELETE', `/servers/${id}`) : await call('POST', `/servers/${id}/action`, body);
+      const send = () => (step === 'delete' ? call('DELETE', `/servers/${id}`) : call('POST', `/servers/${id}/action`, body));
+      const r = step !== 'delete' && MIGRATING.some((k) => k in step) ? await (inTurn = inTurn.then(send)) : await send();
       assert.ok(r.status === 202 || r.status === 204 || r.status === 200, `${JSON.stringify(step)} on ${id}: ${r.status} ${r.text}`);
     };
 
