@@ -4,66 +4,14 @@
  * list with filters, show, properties, tags, networks, keypairs and delete with --wait.
  * Under NIMBUS_TEST_DATABASE_URL the process runs on a fresh PostgreSQL database.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { ADMIN_PASSWORD, DEMO_PASSWORD, freshDatabase, passwordToken, request, startProcess } from '../support.js';
+import { ADMIN_PASSWORD, DEMO_PASSWORD, passwordToken, request } from '../support.js';
+import { cliFor, cliSkip as skip, nimbusForTests } from './cli.js';
 
-/** Debian's CLI runs on Debian's /usr/bin/python3, never on a python3 earlier on PATH. */
-const OPENSTACK = '/usr/bin/openstack';
-const skip = existsSync(OPENSTACK) ? false : `${OPENSTACK} is absent: install python3-openstackclient (.ci/run does)`;
-
-let proc: Awaited<ReturnType<typeof startProcess>> | undefined;
-let dropDatabase: () => Promise<void> = async () => {};
-let clouds = '';
-
-before(async () => {
-  if (skip) return;
-  const database = await freshDatabase();
-  dropDatabase = database.drop;
-  proc = await startProcess({
-    NIMBUS_ADMIN_PASSWORD: ADMIN_PASSWORD,
-    NIMBUS_DEMO_PASSWORD: DEMO_PASSWORD,
-    ...(database.url ? { NIMBUS_DATABASE_URL: database.url } : {}),
-  });
-  clouds = join(proc.dataDir, 'clouds.yaml');
-});
-
-after(async () => {
-  await proc?.stop();
-  await dropDatabase();
-  if (proc) rmSync(proc.dataDir, { recursive: true, force: true });
-});
-
-/** The environment the CLI sees: ours, without any OS_* or Python setting that could leak in. */
-function cliEnv(): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OS_|PYTHON)/.test(k)));
-  return { ...env, OS_CLIENT_CONFIG_FILE: clouds, LC_ALL: 'C.UTF-8' };
-}
-
-/** Runs `openstack --os-cloud nimbus-demo …args`; returns stdout, or throws with what the CLI and Nimbus said. */
-function openstack(args: string[]): Promise<string> {
-  const argv = ['--os-cloud', 'nimbus-demo', ...args];
-  return new Promise((resolve, reject) => {
-    execFile(OPENSTACK, argv, { env: cliEnv(), timeout: 180_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`openstack ${argv.join(' ')} failed (${err.code ?? err.signal}):\n${stderr}${stdout}\n--- nimbus said:\n${proc?.output().slice(-4000)}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-async function json(args: string[]): Promise<any> {
-  const out = await openstack([...args, '-f', 'json']);
-  try {
-    // --wait writes "\rProgress: N" lines before the JSON while the server is building.
-    return JSON.parse(out.slice(Math.max(0, out.search(/^[[{]/m))));
-  } catch {
-    throw new Error(`openstack ${args.join(' ')} printed no JSON:\n${out}`);
-  }
-}
+const nimbus = nimbusForTests(skip, { NIMBUS_ADMIN_PASSWORD: ADMIN_PASSWORD, NIMBUS_DEMO_PASSWORD: DEMO_PASSWORD });
+const { run, openstack, json } = cliFor(nimbus);
 
 /** Tags need microversion 2.26; the CLI's default is 2.1. */
 const TAGS = ['--os-compute-api-version', '2.26'];
@@ -79,8 +27,8 @@ let imageId = '';
 
 /** Asks the control API to apply a build behaviour to the next matching build. */
 async function behaviour(b: Record<string, unknown>) {
-  const admin = (await passwordToken(proc!.url, 'admin', ADMIN_PASSWORD, 'admin')).token;
-  const res = await request(proc!.url, 'POST', '/nimbus/v1/behaviours', { token: admin, body: { behaviour: { count: 1, ...b } } });
+  const admin = (await passwordToken(nimbus.current().url, 'admin', ADMIN_PASSWORD, 'admin')).token;
+  const res = await request(nimbus.current().url, 'POST', '/nimbus/v1/behaviours', { token: admin, body: { behaviour: { count: 1, ...b } } });
   assert.equal(res.status, 201, res.text);
 }
 
@@ -182,7 +130,7 @@ test('openstack server show, by name and by id', { skip }, async () => {
   assert.equal(s['OS-EXT-AZ:availability_zone'], 'nova');
   assert.match(s.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   assert.equal(s.adminPass, undefined, 'adminPass is shown once, at create');
-  const demo = await passwordToken(proc!.url, 'demo', DEMO_PASSWORD, 'demo');
+  const demo = await passwordToken(nimbus.current().url, 'demo', DEMO_PASSWORD, 'demo');
   assert.equal(s.project_id, demo.body.token.project.id);
   assert.equal(s.user_id, demo.body.token.user.id);
   assert.deepEqual(await json(['server', 'show', ids[web]]), s);
