@@ -65,5 +65,6 @@ export interface Driver {
   snapshot(host: string, id: string): Promise<AsyncIterable<Buffer> | null>;
   /** The guest's power state as the hypervisor sees it, or null when it has no such guest. */
   powerState(host: string, id: string): Promise<PowerState | null>;
-  consoleOutput(host: string, id: string, lines?: number): Promise<string>;
+  /** Everything the guest wrote to its serial console (the core takes the tail a caller asks for). */
+  consoleOutput(host: string, id: string): Promise<string>;
 }
