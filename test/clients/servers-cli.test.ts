@@ -136,6 +136,11 @@ test('openstack server show, by name and by id', { skip }, async () => {
   assert.deepEqual(await json(['server', 'show', ids[web]]), s);
 });
 
+test('a server the CLI created (compute API 2.1) shows its name as description at 2.19', { skip }, async () => {
+  const s = await json(['--os-compute-api-version', '2.19', 'server', 'show', web]);
+  assert.equal(s.description, web);
+});
+
 test('openstack server set --property / unset --property change the metadata', { skip }, async () => {
   assert.equal((await openstack(['server', 'set', '--property', 'color=blue', '--property', 'tier=front', web])).trim(), '');
   assert.deepEqual((await json(['server', 'show', web])).properties, { color: 'blue', tier: 'front' });

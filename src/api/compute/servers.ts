@@ -131,7 +131,8 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
   return {
     name: s.name,
     hostname: s.hostname,
-    description: s.description,
+    // Below 2.19 there is no description to give: Nova copies the requested name into it.
+    description: request.microversion.atLeast('2.19') ? s.description : s.name,
     flavorId: String(s.flavorRef),
     imageId,
     metadata: s.metadata ?? {},
