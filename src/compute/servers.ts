@@ -345,7 +345,8 @@ export class Servers {
     let sql = this.s.db.selectFrom('servers').selectAll();
     if (!q.allTenants || !ctx.isAdmin) sql = sql.where('project_id', '=', ctx.projectId ?? '');
     else if (q.projectId) sql = sql.where('project_id', '=', q.projectId);
-    if (q.userId && ctx.isAdmin) sql = sql.where('user_id', '=', q.userId);
+    // Which filters a caller may use is the API's policy (allow_all_filters): the query has only those.
+    if (q.userId) sql = sql.where('user_id', '=', q.userId);
     if (q.changesSince) sql = sql.where('updated_at', '>=', q.changesSince);
     if (q.changesBefore) sql = sql.where('updated_at', '<=', q.changesBefore);
     // changes-since shows deleted servers too; `deleted` is for admins.

@@ -230,6 +230,21 @@ result({
   assert.deepEqual(r.not_tagged, [db]);
 });
 
+test('servers.list as a member: all_tenants and sort_keys=[host] are Forbidden with Nova’s messages', { skip }, async () => {
+  const r = await novaclient(`
+out = {}
+for label, kwargs in [('all_tenants', {'search_opts': {'all_tenants': True}}), ('sort_host', {'sort_keys': ['host'], 'sort_dirs': ['asc']})]:
+    try:
+        nova.servers.list(**kwargs)
+        out[label] = None
+    except exceptions.Forbidden as e:
+        out[label] = {'code': e.code, 'message': e.message}
+result(out)
+`);
+  assert.deepEqual(r.all_tenants, { code: 403, message: "Policy doesn't allow os_compute_api:servers:detail:get_all_tenants to be performed." });
+  assert.deepEqual(r.sort_host, { code: 403, message: 'Only administrators can sort servers by host' });
+});
+
 test('servers.delete, then servers.get until NotFound; the server is gone from the list', { skip }, async () => {
   const r = await novaclient(`
 out = {}

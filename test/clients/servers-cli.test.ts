@@ -99,6 +99,13 @@ test('openstack server list --status, --flavor and --image filter, alone and tog
   assert.deepEqual(await json(['server', 'list', '--flavor', 'm1.large']), []);
 });
 
+test('openstack server list --all-projects as a member fails with Nova’s 403, not the member’s own servers', { skip }, async () => {
+  const r = await run(['server', 'list', '--all-projects']);
+  assert.notEqual(r.code, 0, r.stdout);
+  assert.match(r.stderr, /Policy doesn't allow os_compute_api:servers:detail:get_all_tenants to be performed\. \(HTTP 403\)/);
+  assert.ok((await json(['server', 'list', '--all-projects'], 'nimbus-admin')).some((row: { ID: string }) => row.ID === ids[web]), 'an admin sees every project');
+});
+
 test('openstack server list --long shows ids, task and power state, zone and properties', { skip }, async () => {
   const rows = await json(['server', 'list', '--long', '--name', `^${web}$`]);
   assert.equal(rows.length, 1);
