@@ -209,7 +209,12 @@ export class ServerActions {
           const found = await this.s.flavors.find(ctx, flavorId, tx);
           if (!found) throw invalid(`Flavor ${flavorId} could not be found.`);
           if (found.id === old.id) throw invalid('When resizing, instances must change flavor!');
-          if (found.disk < old.disk && found.disk !== 0) throw invalid('Resize error: Unable to resize disk down.');
+          // Nova refuses only a root disk going to none (a volume-backed server has none to lose);
+          // whether a disk can shrink is the driver's call (prepareResize).
+          const volumeBacked = parseJson<{ bootImage?: string }>(server.request_spec, {}).bootImage !== undefined;
+          if (found.disk === 0 && old.disk !== 0 && !volumeBacked) {
+            throw invalid('Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.');
+          }
           flavor = serverFlavor(found);
           const deltas = { cores: Math.max(0, flavor.vcpus - old.vcpus), ram: Math.max(0, flavor.ram - old.ram) };
           if (deltas.cores || deltas.ram) await enforce(tx, server.project_id, server.user_id, deltas);

@@ -137,6 +137,12 @@ export class FakeDriver implements Driver {
     return null; // a fake guest never writes to its disk
   }
 
+  /** Any size will do, a smaller disk too, as Nova's fake driver takes it. */
+  async prepareResize(host: string, id: string): Promise<void> {
+    this.guest(host, id);
+    await this.work();
+  }
+
   async powerState(host: string, id: string): Promise<PowerState | null> {
     return this.guests.get(host)?.get(id)?.power ?? null;
   }
