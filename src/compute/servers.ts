@@ -51,6 +51,7 @@ export interface CreateServer {
   configDrive: boolean;
   diskConfig: 'MANUAL' | 'AUTO';
   securityGroups: string[];
+  /** 'auto' and 'none' (2.37+), or the networks and ports asked for; empty: none named (before 2.37). */
   networks: 'auto' | 'none' | { uuid?: string; port?: string; fixedIp?: string }[];
   files: { path: string; contents: string }[];
   hints: { group?: string; sameHost?: string[]; differentHost?: string[] };

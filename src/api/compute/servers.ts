@@ -185,7 +185,8 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
     configDrive: TRUE.has(s.config_drive),
     diskConfig: s['OS-DCF:diskConfig'] ?? 'MANUAL',
     securityGroups: ((s.security_groups ?? []) as { name: string }[]).map((g) => g.name),
-    networks: networks(request.microversion.atLeast('2.37') ? s.networks : (s.networks ?? 'auto')),
+    // Before 2.37 networks may be left out: Nova then uses the one network there is, if any.
+    networks: networks(s.networks ?? []),
     files,
     hints: { group: hints.group, sameHost: list(hints.same_host), differentHost: list(hints.different_host) },
     tags: s.tags ?? [],
