@@ -232,4 +232,8 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   get_security_group_rule: 'project_reader',
   create_security_group_rule: 'project_member',
   delete_security_group_rule: 'project_member',
+  // Neutron's quotas: a project reads its own without a check; these guard the rest.
+  get_quota: 'admin',
+  update_quota: 'admin',
+  delete_quota: 'admin',
 };
