@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Services } from './services.js';
 import { generatePassword } from './identity/passwords.js';
 import { makePrivateDir, PRIVATE_FILE } from './data-dir.js';
+import { DEFAULT_MTU, createNetwork, createSubnet } from './network/networks.js';
 
 /** The classic flavors every OpenStack tutorial assumes. */
 export const SEED_FLAVORS = [
@@ -47,6 +48,7 @@ export async function seed(services: Services): Promise<FirstStart | null> {
     .execute();
 
   await seedImage(services, adminProject.id, now);
+  await seedNetwork(services, demoProject.id);
   return { adminPassword, demoPassword, generated: !config.adminPassword || !config.demoPassword };
 }
 
@@ -84,6 +86,40 @@ async function seedImage(services: Services, owner: string, now: string): Promis
       updated_at: now,
     })
     .execute();
+}
+
+/**
+ * The network a new DevStack gives its demo project (DevStack's create_neutron_initial_network
+ * without a router service): `private`, owned by demo and not shared, with the IPv4 subnet
+ * `private-subnet`. A server of the demo project created without --nic gets an address
+ * there, as Nova gives it the project's only network.
+ */
+export const SEED_NETWORK = { project: 'demo', name: 'private', subnet: 'private-subnet', cidr: '10.0.0.0/26', gateway: '10.0.0.1' };
+
+async function seedNetwork(services: Services, projectId: string): Promise<void> {
+  await services.network.transaction(async (tx, now) => {
+    const network = await createNetwork(tx, now, projectId, {
+      name: SEED_NETWORK.name,
+      description: '',
+      admin_state_up: true,
+      shared: false,
+      external: false,
+      mtu: DEFAULT_MTU,
+      port_security_enabled: true,
+    });
+    await createSubnet(tx, now, projectId, network, {
+      name: SEED_NETWORK.subnet,
+      description: '',
+      ip_version: 4,
+      cidr: SEED_NETWORK.cidr,
+      gateway_ip: SEED_NETWORK.gateway,
+      enable_dhcp: true,
+      dns_nameservers: [],
+      host_routes: [],
+      ipv6_ra_mode: null,
+      ipv6_address_mode: null,
+    });
+  });
 }
 
 /** clouds.yaml for both users, beside the database, readable by its owner only. */

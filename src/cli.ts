@@ -2,7 +2,7 @@
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { createServices, closeServices } from './services.js';
 import { buildApp } from './app.js';
-import { seed, writeCloudsYaml, type FirstStart } from './bootstrap.js';
+import { SEED_NETWORK, seed, writeCloudsYaml, type FirstStart } from './bootstrap.js';
 import { startWorkers } from './tasks/workers.js';
 import { isPostgresUrl } from './db/database.js';
 
@@ -50,6 +50,7 @@ async function serve(config: Config): Promise<void> {
     `  identity  ${config.publicUrl}/identity/v3`,
     `  compute   ${config.publicUrl}/compute/v2.1`,
     `  image     ${config.publicUrl}/image`,
+    `  network   ${config.publicUrl}/network  (the demo project's network ${SEED_NETWORK.name}, ${SEED_NETWORK.cidr}, made on first start as DevStack does)`,
     `  driver    ${config.driver}`,
     `  database  ${describeDatabase(config)}`,
     `  clouds    ${clouds}  (export OS_CLIENT_CONFIG_FILE=${clouds}; openstack --os-cloud nimbus-demo server list)`,

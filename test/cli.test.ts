@@ -131,7 +131,7 @@ const firstStart: { url?: string; admin?: string; demo?: string; token?: string;
 function seededRows(): Record<string, unknown> {
   const db = new SqliteDatabase(join(dataDir, 'nimbus.sqlite'), { readonly: true });
   try {
-    return Object.fromEntries(['projects', 'users', 'roles', 'role_assignments', 'flavors', 'images'].map((t) => [t, db.prepare(`select count(*) from ${t}`).pluck().get()]));
+    return Object.fromEntries(['projects', 'users', 'roles', 'role_assignments', 'flavors', 'images', 'networks', 'subnets'].map((t) => [t, db.prepare(`select count(*) from ${t}`).pluck().get()]));
   } finally {
     db.close();
   }
@@ -160,6 +160,8 @@ test('a first start on the embedded defaults creates ./.nimbus, the SQLite datab
   assert.equal(banner(stdout, 'database'), `sqlite:${join(dataDir, 'nimbus.sqlite')}`);
   assert.equal(banner(stdout, 'clouds'), clouds);
   assert.equal(banner(stdout, 'compute'), `${url}/compute/v2.1`);
+  assert.equal(banner(stdout, 'network'), `${url}/network`);
+  assert.match(stdout, /^ {2}network .*\(the demo project's network private, 10\.0\.0\.0\/26, made on first start as DevStack does\)$/m);
   const admin = cloudPassword(yaml, 'nimbus-admin');
   const demo = cloudPassword(yaml, 'nimbus-demo');
   assert.notEqual(admin, demo);
@@ -175,6 +177,8 @@ test('a first start on the embedded defaults creates ./.nimbus, the SQLite datab
   const rows = seededRows();
   assert.equal(rows.users, 2);
   assert.equal(rows.flavors, 5);
+  assert.equal(rows.networks, 1, "the demo project's private network");
+  assert.equal(rows.subnets, 1);
   Object.assign(firstStart, { url, admin, demo, token: token.headers.get('x-subject-token')!, rows, output: run.output() });
 });
 

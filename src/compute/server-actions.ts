@@ -21,6 +21,14 @@ const ALLOW_REBOOT = [null, T.REBOOTING, T.REBOOT_PENDING, T.REBOOT_STARTED, T.R
 const SNAPSHOT_STATES = [V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED];
 const ALLOW_TRIGGER_CRASH_DUMP = [V.ACTIVE, V.PAUSED, V.RESCUED, V.RESIZED, V.ERROR];
 
+/**
+ * Nova's _tail_log, for every driver: the last `length` pieces of the text split on
+ * newlines (a piece after a final newline counts, empty), and nothing for 0.
+ */
+export function tail(text: string, length: number): string {
+  return length === 0 ? '' : text.split('\n').slice(-length).join('\n');
+}
+
 interface Begin {
   /** The instance action recorded ('reboot', 'stop' …). */
   action: string;
@@ -172,7 +180,8 @@ export class ServerActions {
   async consoleOutput(ctx: AuthContext, id: string, length?: number): Promise<string> {
     const server = await this.s.db.transaction().execute((tx) => this.load(tx, ctx, id));
     if (!server.host || server.vm_state === V.BUILDING) throw conflict(`Instance ${id} is not ready`);
-    return this.s.driver.consoleOutput(server.host, id, length);
+    const text = await this.s.driver.consoleOutput(server.host, id);
+    return length === undefined ? text : tail(text, length);
   }
 
   async remoteConsole(ctx: AuthContext, id: string, protocol: string, type: string): Promise<string> {
@@ -200,7 +209,12 @@ export class ServerActions {
           const found = await this.s.flavors.find(ctx, flavorId, tx);
           if (!found) throw invalid(`Flavor ${flavorId} could not be found.`);
           if (found.id === old.id) throw invalid('When resizing, instances must change flavor!');
-          if (found.disk < old.disk && found.disk !== 0) throw invalid('Resize error: Unable to resize disk down.');
+          // Nova refuses only a root disk going to none (a volume-backed server has none to lose);
+          // whether a disk can shrink is the driver's call (prepareResize).
+          const volumeBacked = parseJson<{ bootImage?: string }>(server.request_spec, {}).bootImage !== undefined;
+          if (found.disk === 0 && old.disk !== 0 && !volumeBacked) {
+            throw invalid('Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.');
+          }
           flavor = serverFlavor(found);
           const deltas = { cores: Math.max(0, flavor.vcpus - old.vcpus), ram: Math.max(0, flavor.ram - old.ram) };
           if (deltas.cores || deltas.ram) await enforce(tx, server.project_id, server.user_id, deltas);

@@ -2,7 +2,8 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
-import { Kysely, Migrator, sql, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
+import { createHash } from 'node:crypto';
+import { Kysely, Migrator, sql, PostgresAdapter, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
 import type { Schema } from './schema.js';
 import { makePrivateDir, PRIVATE_FILE } from '../data-dir.js';
 import * as m001 from './migrations/001_platform.js';
@@ -16,6 +17,7 @@ import * as m008 from './migrations/008_server_usage.js';
 import * as m009 from './migrations/009_migrations.js';
 import * as m012 from './migrations/012_token_revocation.js';
 import * as m014 from './migrations/014_task_events.js';
+import * as m015 from './migrations/015_network_quotas.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -33,6 +35,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '009_migrations': m009,
   '012_token_revocation': m012,
   '014_task_events': m014,
+  '015_network_quotas': m015,
 };
 
 // PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.
@@ -143,4 +146,20 @@ export async function migrate(db: Db): Promise<string[]> {
  */
 export async function lockFor(tx: Tx, url: string, key: number): Promise<void> {
   if (isPostgresUrl(url)) await sql`select pg_advisory_xact_lock(${key})`.execute(tx);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const isPostgres = (db: Kysely<any>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/**
+ * Holds the lock named `name` until the transaction ends, so that transactions that count
+ * something and write what they decided from it (a project's quota usage) run one after the
+ * other. On PostgreSQL it is an advisory transaction lock on a 64-bit hash of the name: a
+ * statement after it sees what the previous holder committed (READ COMMITTED). SQLite runs
+ * one transaction at a time on its one connection already.
+ */
+export async function lockName(tx: Kysely<Schema>, name: string): Promise<void> {
+  if (!isPostgres(tx)) return;
+  const key = createHash('sha256').update(name).digest().readBigInt64BE(0);
+  await sql`select pg_advisory_xact_lock(${key.toString()}::bigint)`.execute(tx);
 }

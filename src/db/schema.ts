@@ -259,6 +259,13 @@ export interface QuotaTable {
 }
 
 /** A quota limit for one user within a project. */
+/** Neutron's per-project limits; a resource without a row has Neutron's default. */
+export interface NetworkQuotaTable {
+  project_id: string;
+  resource: string;
+  hard_limit: number;
+}
+
 export interface ProjectUserQuotaTable {
   project_id: string;
   user_id: string;
@@ -470,6 +477,7 @@ export interface Schema {
   instance_action_events: InstanceActionEventTable;
   keypairs: KeypairTable;
   quotas: QuotaTable;
+  network_quotas: NetworkQuotaTable;
   project_user_quotas: ProjectUserQuotaTable;
   quota_classes: QuotaClassTable;
   aggregates: AggregateTable;

@@ -4,6 +4,7 @@ import type { NetworkTable, Schema, SubnetTable } from '../db/schema.js';
 import { type Ip, contains, formatCidr, formatIp, overlaps, parseCidr, parseIp } from './addresses.js';
 import { badAttribute, invalidInput, networkInUse, networkNotFound, subnetInUse, subnetNotFound } from './errors.js';
 import { type Pool, checkPools, defaultPools, isAutoAddressSubnet, subnetCidr } from './ipam.js';
+import { enforceNetworkQuota } from './quotas.js';
 
 type Q = Kysely<Schema>;
 
@@ -63,6 +64,7 @@ export async function findNetwork(db: Q, v: Viewer, id: string): Promise<Network
 }
 
 export async function createNetwork(tx: Q, now: string, projectId: string, input: NetworkInput): Promise<NetworkRecord> {
+  await enforceNetworkQuota(tx, projectId, 'network');
   const row: NetworkTable = {
     id: randomUUID(),
     project_id: projectId,
@@ -198,6 +200,7 @@ function checkGateway(cidr: ReturnType<typeof subnetCidr>, version: number, text
 
 /** Creates a subnet with Neutron's checks and defaults (gateway at the first host, pools around it). */
 export async function createSubnet(tx: Q, now: string, projectId: string, network: NetworkTable, input: SubnetInput): Promise<SubnetTable> {
+  await enforceNetworkQuota(tx, projectId, 'subnet');
   const parsed = parseCidr(input.cidr);
   if (!parsed.ok) throw badAttribute('cidr', parsed.reason);
   const cidr = parsed.cidr;

@@ -6,6 +6,7 @@ import { NetworkingError, macAddressInUse, portNotFound, securityGroupNotFound }
 import { type FixedIp, type FixedIpRequest, chooseAddresses, lockNetwork, recordAllocations, releaseAddresses } from './ipam.js';
 import { isNetworkOwned, subnetsOf, type Viewer } from './networks.js';
 import { ensureDefaultSecurityGroup } from './securityGroups.js';
+import { enforceNetworkQuota } from './quotas.js';
 
 type Q = Kysely<Schema>;
 
@@ -118,6 +119,7 @@ async function bindGroups(tx: Q, portId: string, groups: string[]): Promise<void
 
 /** Creates a port: a MAC, addresses from IPAM, and security groups (the default one unless told). */
 export async function createPort(tx: Q, now: string, projectId: string, isAdmin: boolean, network: NetworkTable, input: PortInput): Promise<PortRecord> {
+  await enforceNetworkQuota(tx, projectId, 'port');
   await lockNetwork(tx, network.id);
   const portSecurity = input.port_security_enabled ?? network.port_security_enabled === 1;
   let mac = input.mac_address;

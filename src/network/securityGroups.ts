@@ -4,6 +4,7 @@ import type { Schema, SecurityGroupRuleTable, SecurityGroupTable } from '../db/s
 import { cidrOf, formatCidr, formatIp, parseIp } from './addresses.js';
 import { NetworkingError, securityGroupNotFound, securityGroupRuleNotFound } from './errors.js';
 import type { Viewer } from './networks.js';
+import { enforceNetworkQuota } from './quotas.js';
 
 type Q = Kysely<Schema>;
 
@@ -127,6 +128,8 @@ export async function findSecurityGroup(db: Q, v: Viewer, id: string): Promise<S
 
 export async function createSecurityGroup(tx: Q, now: string, projectId: string, input: { name: string; description: string; stateful: boolean }): Promise<SecurityGroupRecord> {
   await ensureDefaultSecurityGroup(tx, now, projectId);
+  // After the default group: Neutron makes it before the request is counted, and counts it.
+  await enforceNetworkQuota(tx, projectId, 'security_group');
   const group = await insertGroup(tx, now, projectId, input.name, input.description, input.stateful, false);
   return (await withRules(tx, [group]))[0];
 }
@@ -319,6 +322,7 @@ export async function createSecurityGroupRule(tx: Q, now: string, v: Viewer, pro
   }
   if (input.remote_group_id) await findSecurityGroup(tx, v, input.remote_group_id);
   const group = await findSecurityGroup(tx, v, input.security_group_id);
+  await enforceNetworkQuota(tx, projectId ?? group.project_id, 'security_group_rule');
 
   const row = ruleRow(projectId ?? group.project_id, group.id, now, {
     direction: input.direction,

@@ -16,6 +16,7 @@ import { ensureDefaultSecurityGroup } from './securityGroups.js';
  */
 type Q = Kysely<Schema>;
 
+/** 'auto' and 'none' from 2.37; an empty list is a request that named no networks (before 2.37). */
 export type RequestedNetworks = 'auto' | 'none' | { uuid?: string; port?: string; fixedIp?: string }[];
 
 export interface ServerNetworking {
@@ -54,8 +55,12 @@ async function availableNetworks(db: Q, projectId: string): Promise<NetworkTable
 async function plan(db: Q, s: ServerNetworking): Promise<Step[]> {
   if (s.requested === 'none') return [];
   if (s.requested === 'auto' || s.requested.length === 0) {
+    // Nova's _ports_needed_per_instance: 'auto', or no networks asked for (before 2.37).
     const nets = await availableNetworks(db, s.projectId);
     if (nets.length > 1) throw conflict('Multiple possible networks found, use a Network ID to be more specific.');
+    // There is no auto-allocated topology to make one: 'auto' cannot be honoured, while a
+    // request that named no networks boots without any, as Nova does.
+    if (nets.length === 0 && s.requested === 'auto') throw invalid(`Unable to automatically allocate a network for project ${s.projectId}`);
     return nets.map((network) => ({ network }));
   }
   // Nova asks Neutron with the caller's credentials: what they cannot see does not exist.
@@ -145,8 +150,8 @@ function asNova(err: unknown, networkId: string, fixedIp?: string): unknown {
 /**
  * Gives a server its ports, in `tx`: binds the ports it was given, creates one on each
  * requested network (with the requested fixed IP and security groups), and returns the
- * server's Nova `addresses`. `auto` takes the project's only network (or the only shared
- * one); with none, the server gets no address, as Nova boots it.
+ * server's Nova `addresses`. `auto` (or no request) takes the project's only network, or
+ * the only shared one.
  */
 export async function allocateForServer(tx: Q, now: string, s: ServerNetworking): Promise<Addresses> {
   const steps = await plan(tx, s);

@@ -42,6 +42,9 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   // compute: servers
   'os_compute_api:servers:index': 'project_reader',
   'os_compute_api:servers:detail': 'project_reader',
+  'os_compute_api:servers:index:get_all_tenants': 'admin',
+  'os_compute_api:servers:detail:get_all_tenants': 'admin',
+  'os_compute_api:servers:allow_all_filters': 'admin',
   'os_compute_api:servers:show': 'project_reader',
   'os_compute_api:servers:create': 'project_member',
   'os_compute_api:servers:update': 'project_member',
@@ -229,4 +232,8 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   get_security_group_rule: 'project_reader',
   create_security_group_rule: 'project_member',
   delete_security_group_rule: 'project_member',
+  // Neutron's quotas: a project reads its own without a check; these guard the rest.
+  get_quota: 'admin',
+  update_quota: 'admin',
+  delete_quota: 'admin',
 };

@@ -2,7 +2,7 @@ import type { Services } from '../services.js';
 import type { Db, Tx } from '../db/database.js';
 import { lockFor } from '../db/database.js';
 import type { ServerTable } from '../db/schema.js';
-import type { Driver, GuestSpec } from '../virt/driver.js';
+import { ResizeRefused, type Driver, type GuestSpec } from '../virt/driver.js';
 import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type ServerFlavor } from '../compute/servers.js';
 import { selectHost } from '../scheduler/scheduler.js';
@@ -282,6 +282,15 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         if (!dest) {
           await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
+        }
+        try {
+          await driver.prepareResize(source, a.id, a.spec(flavor));
+        } catch (err) {
+          if (!(err instanceof ResizeRefused)) throw err;
+          // Refused before anything moved: the server stays as it was (Nova's InstanceFaultRollback).
+          await setMigration(s, migration.id, { status: 'error' });
+          await a.failed(err);
+          return;
         }
         await a.set({ task_state: T.RESIZE_MIGRATED });
         await setMigration(s, migration.id, { status: 'post-migrating' });

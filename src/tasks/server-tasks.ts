@@ -92,14 +92,14 @@ export function buildTask(s: Services) {
 
     if (run.task.step === TaskState.NETWORKING) {
       // Ports and the step advance commit together, so a resumed build never allocates twice.
-      const spec = parseJson<{ networks: RequestedNetworks; securityGroups: string[]; isAdmin: boolean }>(server.request_spec, { networks: 'auto', securityGroups: [], isAdmin: false });
+      const spec = parseJson<{ networks: RequestedNetworks; securityGroups: string[]; isAdmin: boolean }>(server.request_spec, { networks: [], securityGroups: [], isAdmin: false });
       let moved = false;
       try {
         moved = await db.transaction().execute(async (tx) => {
           const addresses = await s.network.allocateForServer(tx, {
             projectId: server!.project_id,
             serverId: id,
-            requested: spec.networks ?? 'auto',
+            requested: spec.networks ?? [],
             securityGroups: spec.securityGroups ?? [],
             isAdmin: spec.isAdmin,
             host: server!.host,

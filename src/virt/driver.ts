@@ -38,6 +38,13 @@ export class DriverError extends Error {
 }
 
 /**
+ * A driver's refusal of a resize or migration before it changed anything (a disk that
+ * cannot shrink, say), as Nova's InstanceFaultRollback: the server stays where and as it
+ * was, with the message as its fault, and the action's event in error.
+ */
+export class ResizeRefused extends DriverError {}
+
+/**
  * One contract for every hypervisor: fake, qemu, later others. Every operation is
  * idempotent (spawning a guest that exists, or destroying one that does not, succeeds)
  * so that a task resumed after a crash can simply run its step again.
@@ -63,7 +70,15 @@ export interface Driver {
    * image it booted from (the caller then copies that image).
    */
   snapshot(host: string, id: string): Promise<AsyncIterable<Buffer> | null>;
+  /**
+   * The first step of a resize or cold migration on the guest's host (Nova's
+   * migrate_disk_and_power_off): checks that the guest can take `target`'s size and gets
+   * its disk ready to move. Throws ResizeRefused when it cannot (a root disk that would have
+   * to shrink, on drivers that cannot shrink one), before changing anything.
+   */
+  prepareResize(host: string, id: string, target: GuestSpec): Promise<void>;
   /** The guest's power state as the hypervisor sees it, or null when it has no such guest. */
   powerState(host: string, id: string): Promise<PowerState | null>;
-  consoleOutput(host: string, id: string, lines?: number): Promise<string>;
+  /** Everything the guest wrote to its serial console (the core takes the tail a caller asks for). */
+  consoleOutput(host: string, id: string): Promise<string>;
 }

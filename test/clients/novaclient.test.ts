@@ -175,7 +175,7 @@ result({'server': s.to_dict(), 'missing': missing})
   assert.deepEqual(s.metadata, { role: 'web' });
   assert.equal(s.flavor.id, '1');
   assert.equal(s.image.id, imageId);
-  assert.deepEqual(s.addresses, {});
+  assert.deepEqual(Object.keys(s.addresses), ['private'], 'created with no networks: the demo project’s only one');
   assert.equal(s.key_name, null);
   assert.equal(s['OS-EXT-STS:task_state'], null);
   assert.equal(s['OS-EXT-STS:power_state'], 1);
@@ -228,6 +228,21 @@ result({
   assert.deepEqual(r.after_delete, ['eu']);
   assert.deepEqual(r.tagged_after, []);
   assert.deepEqual(r.not_tagged, [db]);
+});
+
+test('servers.list as a member: all_tenants and sort_keys=[host] are Forbidden with Nova’s messages', { skip }, async () => {
+  const r = await novaclient(`
+out = {}
+for label, kwargs in [('all_tenants', {'search_opts': {'all_tenants': True}}), ('sort_host', {'sort_keys': ['host'], 'sort_dirs': ['asc']})]:
+    try:
+        nova.servers.list(**kwargs)
+        out[label] = None
+    except exceptions.Forbidden as e:
+        out[label] = {'code': e.code, 'message': e.message}
+result(out)
+`);
+  assert.deepEqual(r.all_tenants, { code: 403, message: "Policy doesn't allow os_compute_api:servers:detail:get_all_tenants to be performed." });
+  assert.deepEqual(r.sort_host, { code: 403, message: 'Only administrators can sort servers by host' });
 });
 
 test('servers.delete, then servers.get until NotFound; the server is gone from the list', { skip }, async () => {

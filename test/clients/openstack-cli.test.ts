@@ -3,65 +3,22 @@
  * the README says: a `nimbus serve` process whose clouds.yaml the CLI reads through
  * OS_CLIENT_CONFIG_FILE. Under NIMBUS_TEST_DATABASE_URL the process runs on PostgreSQL.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freshDatabase, request, startProcess } from '../support.js';
+import { request } from '../support.js';
+import { cliFor, cliSkip as skip, nimbusForTests } from './cli.js';
 
-/** Debian's CLI runs on Debian's /usr/bin/python3, never on a python3 earlier on PATH. */
-const OPENSTACK = '/usr/bin/openstack';
-const skip = existsSync(OPENSTACK) ? false : `${OPENSTACK} is absent: install python3-openstackclient (.ci/run does)`;
-
-let proc: Awaited<ReturnType<typeof startProcess>> | undefined;
-let dropDatabase: () => Promise<void> = async () => {};
-let clouds = '';
-
-before(async () => {
-  if (skip) return;
-  const database = await freshDatabase();
-  dropDatabase = database.drop;
-  proc = await startProcess(database.url ? { NIMBUS_DATABASE_URL: database.url } : {});
-  clouds = join(proc.dataDir, 'clouds.yaml');
-});
-
-after(async () => {
-  await proc?.stop();
-  await dropDatabase();
-  if (proc) rmSync(proc.dataDir, { recursive: true, force: true });
-});
-
-/** The environment the CLI sees: ours, without any OS_* or Python setting that could leak in. */
-function cliEnv(): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OS_|PYTHON)/.test(k)));
-  return { ...env, OS_CLIENT_CONFIG_FILE: clouds, LC_ALL: 'C.UTF-8' };
-}
-
-/** Runs `openstack --os-cloud <cloud> …args` (no --os-cloud when cloud is null); returns stdout, or throws with what the CLI said. */
-function openstack(args: string[], cloud: string | null = 'nimbus-admin'): Promise<string> {
-  const argv = cloud ? ['--os-cloud', cloud, ...args] : args;
-  return new Promise((resolve, reject) => {
-    execFile(OPENSTACK, argv, { env: cliEnv(), timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`openstack ${argv.join(' ')} failed (${err.code ?? err.signal}):\n${stderr}${stdout}\n--- nimbus said:\n${proc?.output().slice(-4000)}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-async function openstackJson(args: string[], cloud?: string | null): Promise<any> {
-  const out = await openstack([...args, '-f', 'json'], cloud);
-  try {
-    return JSON.parse(out);
-  } catch {
-    throw new Error(`openstack ${args.join(' ')} printed no JSON:\n${out}`);
-  }
-}
+const nimbus = nimbusForTests(skip);
+const cli = cliFor(nimbus, 'nimbus-admin');
+const openstack = cli.openstack;
+const openstackJson = cli.json;
 
 /** What Nimbus itself says a token is (validated with itself). */
 async function whoIs(token: string) {
-  const res = await request(proc!.url, 'GET', '/identity/v3/auth/tokens', { token, headers: { 'x-subject-token': token } });
+  const res = await request(nimbus.current().url, 'GET', '/identity/v3/auth/tokens', { token, headers: { 'x-subject-token': token } });
   assert.equal(res.status, 200, res.text);
   return res.body.token;
 }
@@ -98,9 +55,9 @@ test('openstack catalog list shows keystone, nova and glance with public, intern
     for (const e of service.Endpoints) assert.equal(e.region, 'RegionOne');
   }
   const publicUrl = (type: string) => byType[type].Endpoints.find((e: any) => e.interface === 'public').url;
-  assert.equal(publicUrl('compute'), `${proc!.url}/compute/v2.1`);
-  assert.ok(publicUrl('identity').startsWith(`${proc!.url}/identity`));
-  assert.ok(publicUrl('image').startsWith(`${proc!.url}/image`));
+  assert.equal(publicUrl('compute'), `${nimbus.current().url}/compute/v2.1`);
+  assert.ok(publicUrl('identity').startsWith(`${nimbus.current().url}/identity`));
+  assert.ok(publicUrl('image').startsWith(`${nimbus.current().url}/image`));
 });
 
 test('openstack flavor list shows the classic flavors with their sizes', { skip }, async () => {
@@ -130,7 +87,7 @@ test('openstack flavor create makes a flavor that flavor list and the API then s
   const listed = (await openstackJson(['flavor', 'list'])).find((x: any) => x.ID === f.id);
   assert.equal(listed?.Name, name);
   const token = (await openstackJson(['token', 'issue'])).id;
-  const shown = await request(proc!.url, 'GET', `/compute/v2.1/flavors/${f.id}`, { token });
+  const shown = await request(nimbus.current().url, 'GET', `/compute/v2.1/flavors/${f.id}`, { token });
   assert.equal(shown.status, 200, shown.text);
   assert.equal(shown.body.flavor.name, name);
   assert.equal(shown.body.flavor.ram, 1536);
@@ -138,7 +95,7 @@ test('openstack flavor create makes a flavor that flavor list and the API then s
 
 test('openstack image create --file uploads the bytes; the image is active with their size and checksum', { skip }, async () => {
   const data = randomBytes(300 * 1024 + 17);
-  const file = join(proc!.dataDir, `upload-${suffix}.raw`);
+  const file = join(nimbus.current().dataDir, `upload-${suffix}.raw`);
   writeFileSync(file, data);
   const name = `cli-image-${suffix}`;
   const img = await openstackJson(['image', 'create', '--file', file, '--disk-format', 'raw', '--container-format', 'bare', name]);
@@ -151,7 +108,7 @@ test('openstack image create --file uploads the bytes; the image is active with 
   assert.equal(shown.checksum, createHash('md5').update(data).digest('hex'));
   assert.equal(shown.disk_format, 'raw');
   const token = (await openstackJson(['token', 'issue'])).id;
-  const download = await fetch(`${proc!.url}/image/v2/images/${img.id}/file`, { headers: { 'x-auth-token': token } });
+  const download = await fetch(`${nimbus.current().url}/image/v2/images/${img.id}/file`, { headers: { 'x-auth-token': token } });
   assert.equal(download.status, 200);
   assert.ok(Buffer.from(await download.arrayBuffer()).equals(data), 'the bytes come back unchanged');
 });
@@ -200,7 +157,7 @@ test('openstack role add --project --user gives the user the member role there, 
   // The new user now gets a token scoped to the project, through the CLI (given every
   // auth option: the CLI does not reliably let --os-username override a cloud's user) …
   const asUser = [
-    '--os-auth-url', `${proc!.url}/identity/v3`, '--os-identity-api-version', '3', '--os-region-name', 'RegionOne',
+    '--os-auth-url', `${nimbus.current().url}/identity/v3`, '--os-identity-api-version', '3', '--os-region-name', 'RegionOne',
     '--os-user-domain-name', 'Default', '--os-project-domain-name', 'Default',
     '--os-username', `cli-user-${suffix}`, '--os-password', 'cli-user-pw', '--os-project-name', `cli-project-${suffix}`,
   ];
@@ -216,6 +173,6 @@ test('openstack role add --project --user gives the user the member role there, 
 });
 
 test('the CLI read clouds.yaml from the data directory (sanity check of the setup itself)', { skip }, () => {
-  const yaml = readFileSync(clouds, 'utf8');
-  assert.ok(yaml.includes(`auth_url: ${proc!.url}/identity/v3`));
+  const yaml = readFileSync(join(nimbus.current().dataDir, 'clouds.yaml'), 'utf8');
+  assert.ok(yaml.includes(`auth_url: ${nimbus.current().url}/identity/v3`));
 });

@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
 import { Servers, type CreateServer, type ListQuery } from '../../compute/servers.js';
 import { isUp } from '../../scheduler/scheduler.js';
-import { invalid } from '../../errors.js';
+import { forbidden, invalid } from '../../errors.js';
+import type { Policy } from '../../policy/policy.js';
+import type { Microversion } from './microversion.js';
 import { validate } from '../validation.js';
 import { resource } from '../http.js';
 import { createServerSchema, updateServerSchema } from './schemas/servers.js';
@@ -10,8 +12,36 @@ import { serverDetail, serverLinks, serverSummary, type ViewContext } from './vi
 
 const TRUE = new Set([true, 'True', 'true', 'TRUE', '1', 'yes', 'on', 'y', 't']);
 const MAX_LIMIT = 1000;
-const SORT_KEYS = new Set(['created_at', 'updated_at', 'display_name', 'name', 'uuid', 'id', 'vm_state', 'task_state', 'power_state', 'launched_at', 'terminated_at', 'availability_zone', 'host', 'hostname', 'image_ref', 'flavor_id', 'project_id', 'user_id', 'key_name', 'locked', 'progress', 'reservation_id', 'launch_index']);
-const SORT_COLUMN: Record<string, string> = { display_name: 'name', uuid: 'id', image_ref: 'image_id', hostname: 'hostname' };
+const SORT_KEYS = new Set(['created_at', 'updated_at', 'display_name', 'name', 'uuid', 'id', 'vm_state', 'task_state', 'power_state', 'launched_at', 'terminated_at', 'availability_zone', 'host', 'node', 'hostname', 'image_ref', 'flavor_id', 'project_id', 'user_id', 'key_name', 'locked', 'progress', 'reservation_id', 'launch_index']);
+// A fake host is its own hypervisor node.
+const SORT_COLUMN: Record<string, string> = { display_name: 'name', uuid: 'id', image_ref: 'image_id', hostname: 'hostname', node: 'host' };
+/** Nova's remove_invalid_sort_keys: sorting by these is for admins only. */
+const ADMIN_SORT_KEYS = new Set(['host', 'node']);
+
+/**
+ * The filters Nova lets a caller without os_compute_api:servers:allow_all_filters use, per
+ * microversion (servers.py _get_server_search_options); Nova drops the others silently.
+ */
+function memberFilters(mv: Microversion): Set<string> {
+  const keys = ['reservation_id', 'name', 'status', 'image', 'flavor', 'ip', 'changes-since', 'all_tenants'];
+  if (mv.atLeast('2.5')) keys.push('ip6');
+  if (mv.atLeast('2.26')) keys.push('tags', 'tags-any', 'not-tags', 'not-tags-any');
+  if (mv.atLeast('2.66')) keys.push('changes-before');
+  if (mv.atLeast('2.73')) keys.push('locked');
+  if (mv.atLeast('2.83')) keys.push('availability_zone', 'config_drive', 'key_name', 'created_at', 'launched_at', 'terminated_at', 'power_state', 'task_state', 'vm_state', 'progress', 'user_id');
+  if (mv.atLeast('2.90')) keys.push('hostname');
+  return new Set(keys);
+}
+
+/** oslo's bool_from_string(strict=True), as Nova's is_all_tenants reads all_tenants ('' is true). */
+function allTenantsFlag(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const v = value.trim().toLowerCase();
+  if (v === '' || ['1', 't', 'true', 'on', 'y', 'yes'].includes(v)) return true;
+  if (['0', 'f', 'false', 'off', 'n', 'no'].includes(v)) return false;
+  const acceptable = ['0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'].map((x) => `'${x}'`).join(', ');
+  throw invalid(`Invalid input received: Unrecognized value '${value}', acceptable values are: ${acceptable}`);
+}
 
 type Query = Record<string, string | string[] | undefined>;
 
@@ -34,11 +64,18 @@ function parseTime(q: Query, key: string): string | undefined {
   return new Date(t).toISOString();
 }
 
-/** GET /servers query string → the core's ListQuery, with Nova's validation messages. */
-export function parseListQuery(request: FastifyRequest): ListQuery {
+/**
+ * GET /servers query string → the core's ListQuery, with Nova's validation messages and its
+ * policies: all_tenants (get_all_tenants of `list`), admin-only sort keys, and the filters a
+ * caller without allow_all_filters may use.
+ */
+export function parseListQuery(request: FastifyRequest, policy: Policy, list: 'index' | 'detail'): ListQuery {
   const q = request.query as Query;
-  const isAdmin = request.auth.isAdmin;
   const mv = request.microversion;
+  const allFilters = policy.check(request.auth, 'os_compute_api:servers:allow_all_filters');
+  const allowed = memberFilters(mv);
+  /** A filter's value, or undefined when this caller may not filter by it. */
+  const filter = (key: string) => (allFilters || allowed.has(key) ? one(q, key) : undefined);
   let limit: number | undefined;
   const rawLimit = one(q, 'limit');
   if (rawLimit !== undefined) {
@@ -57,32 +94,35 @@ export function parseListQuery(request: FastifyRequest): ListQuery {
   const changesSince = parseTime(q, 'changes-since');
   const changesBefore = mv.atLeast('2.66') ? parseTime(q, 'changes-before') : undefined;
   if (changesSince && changesBefore && changesSince > changesBefore) throw invalid('The value of changes-since must be less than or equal to changes-before.');
-  const deleted = one(q, 'deleted');
+  const deleted = filter('deleted');
   const locked = mv.atLeast('2.73') ? one(q, 'locked') : undefined;
   if (locked !== undefined && !['true', 'false', 'True', 'False', '1', '0'].includes(locked)) throw invalid(`Invalid input for query parameters locked. Value: ${locked}.`);
   const csv = (key: string) => (mv.atLeast('2.26') ? one(q, key)?.split(',').filter(Boolean) : undefined);
-  const allTenants = one(q, 'all_tenants');
+  const allTenants = allTenantsFlag(one(q, 'all_tenants'));
+  if (allTenants) policy.authorize(request.auth, `os_compute_api:servers:${list}:get_all_tenants`);
+  const adminSort = keys.find((k) => ADMIN_SORT_KEYS.has(k));
+  if (adminSort && !request.auth.isAdmin) throw forbidden(`Only administrators can sort servers by ${adminSort}`);
   return {
-    allTenants: allTenants !== undefined && allTenants !== 'False' && allTenants !== 'false' && allTenants !== '0',
-    projectId: isAdmin ? (one(q, 'project_id') ?? one(q, 'tenant_id')) : undefined,
-    userId: isAdmin ? one(q, 'user_id') : undefined,
+    allTenants,
+    projectId: filter('project_id') ?? filter('tenant_id'),
+    userId: filter('user_id'),
     name: one(q, 'name'),
     status: one(q, 'status'),
     image: one(q, 'image'),
     flavor: one(q, 'flavor'),
-    host: isAdmin ? one(q, 'host') : undefined,
+    host: filter('host'),
     changesSince,
     changesBefore,
     reservationId: one(q, 'reservation_id'),
     deleted: deleted === undefined ? undefined : TRUE.has(deleted),
     ip: one(q, 'ip'),
-    ip6: one(q, 'ip6'),
+    ip6: filter('ip6'),
     tags: csv('tags'),
     tagsAny: csv('tags-any'),
     notTags: csv('not-tags'),
     notTagsAny: csv('not-tags-any'),
     locked: locked === undefined ? undefined : TRUE.has(locked),
-    availabilityZone: isAdmin ? one(q, 'availability_zone') : undefined,
+    availabilityZone: filter('availability_zone'),
     sort,
     // Nova's osapi_max_limit bounds every page, asked for or not.
     limit: limit ?? MAX_LIMIT,
@@ -131,7 +171,8 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
   return {
     name: s.name,
     hostname: s.hostname,
-    description: s.description,
+    // Below 2.19 there is no description to give: Nova copies the requested name into it.
+    description: request.microversion.atLeast('2.19') ? s.description : s.name,
     flavorId: String(s.flavorRef),
     imageId,
     metadata: s.metadata ?? {},
@@ -144,7 +185,8 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
     configDrive: TRUE.has(s.config_drive),
     diskConfig: s['OS-DCF:diskConfig'] ?? 'MANUAL',
     securityGroups: ((s.security_groups ?? []) as { name: string }[]).map((g) => g.name),
-    networks: networks(request.microversion.atLeast('2.37') ? s.networks : (s.networks ?? 'auto')),
+    // Before 2.37 networks may be left out: Nova then uses the one network there is, if any.
+    networks: networks(s.networks ?? []),
     files,
     hints: { group: hints.group, sameHost: list(hints.same_host), differentHost: list(hints.different_host) },
     tags: s.tags ?? [],
@@ -180,7 +222,7 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
   resource(app, '/servers', {
     GET: async (request) => {
       services.policy.authorize(request.auth, 'os_compute_api:servers:index');
-      const q = parseListQuery(request);
+      const q = parseListQuery(request, services.policy, 'index');
       const rows = await servers.list(request.auth, q);
       return { servers: rows.map((s) => serverSummary(base, s)), ...nextLinks(request, 'servers', rows, q.limit) };
     },
@@ -210,7 +252,7 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
   resource(app, '/servers/detail', {
     GET: async (request) => {
       services.policy.authorize(request.auth, 'os_compute_api:servers:detail');
-      const q = parseListQuery(request);
+      const q = parseListQuery(request, services.policy, 'detail');
       const rows = await servers.list(request.auth, q);
       const tags = request.microversion.atLeast('2.26') ? await servers.tags(rows.map((r) => r.id)) : new Map();
       const v = await view(request);

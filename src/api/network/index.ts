@@ -5,6 +5,7 @@ import { authenticate, handleErrors, resource } from '../http.js';
 import { neutronErrorRenderer } from './errors.js';
 import { networkRoutes } from './networks.js';
 import { portRoutes } from './ports.js';
+import { quotaRoutes } from './quotas.js';
 import { securityGroupRoutes } from './securityGroups.js';
 import { subnetRoutes } from './subnets.js';
 
@@ -26,6 +27,8 @@ const EXTENSIONS = [
   ['pagination', 'Pagination support', 'Extension that indicates that pagination is enabled.', '2016-06-12T00:00:00-00:00'],
   ['sorting', 'Sorting support', 'Extension that indicates that sorting is enabled.', '2016-06-12T00:00:00-00:00'],
   ['filter-validation', 'Filter parameters validation', 'Provides validation on filter parameters.', '2018-07-04T10:00:00-00:00'],
+  ['quotas', 'Quota management support', 'Expose functions for quotas management per project', '2012-07-29T10:00:00-00:00'],
+  ['quota_details', 'Quota details management support', 'Expose functions for quotas usage statistics per project', '2017-02-10T10:00:00-00:00'],
 ].map(([alias, name, description, updated]) => ({ alias, name, description, updated, links: [] }));
 
 const RESOURCES = [
@@ -66,6 +69,7 @@ export function networkApi(services: Services): FastifyPluginAsync {
         subnetRoutes(api, services, base);
         portRoutes(api, services, base);
         securityGroupRoutes(api, services, base);
+        quotaRoutes(api, services);
       },
       { prefix: '/v2.0' },
     );

@@ -20,7 +20,8 @@ interface FakeGuest {
   spec: Pick<GuestSpec, 'id' | 'name' | 'hostname'>;
   power: PowerState;
   bootedAt: number;
-  console: string[];
+  /** What the guest wrote to its serial console, as a real one: no newline after the last line. */
+  console: string;
 }
 
 /**
@@ -92,40 +93,42 @@ export class FakeDriver implements Driver {
     this.guests.get(host)?.delete(id);
   }
 
-  private async setPower(host: string, id: string, power: PowerState, line: string): Promise<void> {
+  /** Sets the guest's power state; `written` is what it prints on its console meanwhile. */
+  private async setPower(host: string, id: string, power: PowerState, written: string[]): Promise<void> {
     const g = this.guest(host, id);
     await this.work();
     g.power = power;
-    g.console.push(line);
+    if (written.length) g.console += '\n' + written.join('\n');
   }
 
   powerOff(host: string, id: string) {
-    return this.setPower(host, id, PowerState.SHUTDOWN, 'reboot: Power down');
+    return this.setPower(host, id, PowerState.SHUTDOWN, ['reboot: Power down']);
   }
   powerOn(host: string, id: string) {
-    return this.setPower(host, id, PowerState.RUNNING, 'Booting from disk...');
+    return this.setPower(host, id, PowerState.RUNNING, [bootLog(this.guest(host, id).spec.hostname)]);
   }
   async reboot(host: string, id: string, hard: boolean) {
-    await this.setPower(host, id, PowerState.RUNNING, hard ? 'Booting from disk... (reset)' : 'reboot: Restarting system');
+    const boot = bootLog(this.guest(host, id).spec.hostname);
+    await this.setPower(host, id, PowerState.RUNNING, hard ? [boot] : ['reboot: Restarting system', boot]);
   }
   pause(host: string, id: string) {
-    return this.setPower(host, id, PowerState.PAUSED, '');
+    return this.setPower(host, id, PowerState.PAUSED, []);
   }
   unpause(host: string, id: string) {
-    return this.setPower(host, id, PowerState.RUNNING, '');
+    return this.setPower(host, id, PowerState.RUNNING, []);
   }
   suspend(host: string, id: string) {
-    return this.setPower(host, id, PowerState.SUSPENDED, 'PM: suspend entry (deep)');
+    return this.setPower(host, id, PowerState.SUSPENDED, ['PM: suspend entry (deep)']);
   }
   resume(host: string, id: string) {
-    return this.setPower(host, id, PowerState.RUNNING, 'PM: suspend exit');
+    return this.setPower(host, id, PowerState.RUNNING, ['PM: suspend exit']);
   }
 
   rescue(host: string, id: string) {
-    return this.setPower(host, id, PowerState.RUNNING, 'Booting from rescue image...');
+    return this.setPower(host, id, PowerState.RUNNING, [bootLog('rescue')]);
   }
   unrescue(host: string, id: string) {
-    return this.setPower(host, id, PowerState.RUNNING, 'Booting from disk...');
+    return this.setPower(host, id, PowerState.RUNNING, [bootLog(this.guest(host, id).spec.hostname)]);
   }
 
   async snapshot(host: string, id: string): Promise<null> {
@@ -134,25 +137,32 @@ export class FakeDriver implements Driver {
     return null; // a fake guest never writes to its disk
   }
 
+  /** Any size will do, a smaller disk too, as Nova's fake driver takes it. */
+  async prepareResize(host: string, id: string): Promise<void> {
+    this.guest(host, id);
+    await this.work();
+  }
+
   async powerState(host: string, id: string): Promise<PowerState | null> {
     return this.guests.get(host)?.get(id)?.power ?? null;
   }
 
-  async consoleOutput(host: string, id: string, lines?: number): Promise<string> {
-    const text = this.guest(host, id).console.filter((l) => l !== '').join('\n') + '\n';
-    // Nova's _tail_log: the last `lines` pieces of text.split('\n'), the empty one after the
-    // final newline included (Tempest asks for 3 and counts output.split('\n') == 3).
-    return lines === undefined ? text : text.split('\n').slice(-lines).join('\n');
+  async consoleOutput(host: string, id: string): Promise<string> {
+    return this.guest(host, id).console;
   }
 }
 
-function bootLog(hostname: string): string[] {
+/** A boot as a serial console shows it: firmware, kernel, init, then getty's prompt, waiting on its line. */
+function bootLog(hostname: string): string {
   return [
     'SeaBIOS (version 1.16.2-debian-1.16.2-1)',
     'Booting from Hard Disk...',
-    'Linux version 6.1.0-nimbus (fake) #1 SMP',
-    'Run /init as init process',
-    `Starting network: OK`,
-    `${hostname} login:`,
-  ];
+    '[    0.000000] Linux version 6.1.0-nimbus (fake) #1 SMP',
+    '[    0.512000] Run /init as init process',
+    'Starting network: OK',
+    '',
+    `Debian GNU/Linux 12 ${hostname} ttyS0`,
+    '',
+    `${hostname} login: `,
+  ].join('\n');
 }

@@ -398,10 +398,32 @@ test('console output has more than three lines and honours length', async () => 
   assert.equal(all.status, 200);
   assert.ok(all.body.output.split('\n').filter(Boolean).length > 3);
   const two = await act(id, { 'os-getConsoleOutput': { length: 2 } }, token);
-  assert.equal(two.body.output.split('\n').filter(Boolean).length, 1);
-  // Nova tails the text split on newlines, the empty piece after the last one included.
+  assert.equal(two.body.output, all.body.output.split('\n').slice(-2).join('\n'));
+  // Nova tails the text split on newlines: Tempest asks for 3 and counts 3 pieces.
   const three = await act(id, { 'os-getConsoleOutput': { length: 3 } }, token);
   assert.equal(three.body.output.split('\n').length, 3);
+});
+
+test('console output ends at the login prompt with no newline after it, as a serial console does', async () => {
+  const { token, id } = await fresh();
+  const hostname = (await show(id, token)).name; // act-N: its hostname too
+  const all = (await act(id, { 'os-getConsoleOutput': {} }, token)).body.output;
+  assert.ok(all.endsWith(`\n${hostname} login: `), JSON.stringify(all.slice(-80)));
+  const one = await act(id, { 'os-getConsoleOutput': { length: 1 } }, token);
+  assert.equal(one.body.output, `${hostname} login: `);
+  assert.equal((await act(id, { 'os-getConsoleOutput': { length: -1 } }, token)).body.output, all);
+  assert.equal((await act(id, { 'os-getConsoleOutput': { length: 0 } }, token)).body.output, '');
+});
+
+test('after a hard reboot the console shows the boot again, ending at the prompt', async () => {
+  const { token, id } = await fresh();
+  const before = (await act(id, { 'os-getConsoleOutput': {} }, token)).body.output;
+  assert.equal((await act(id, { reboot: { type: 'HARD' } }, token)).status, 202);
+  await settle();
+  const after = (await act(id, { 'os-getConsoleOutput': {} }, token)).body.output;
+  assert.ok(after.startsWith(before + '\n'), 'the log goes on from where it was');
+  assert.equal(after.split('Booting from Hard Disk').length - 1, 2);
+  assert.match((await act(id, { 'os-getConsoleOutput': { length: 1 } }, token)).body.output, / login: $/);
 });
 
 test('remote consoles from 2.6 answer a URL; the legacy action works before 2.6', async () => {

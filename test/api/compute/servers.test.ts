@@ -69,7 +69,7 @@ test('show at 2.1 has the flavor as id and links; at 2.47 the flavor is embedded
   const v247 = (await cloud.req('GET', `/compute/v2.1/servers/${id}`, { token: cloud.demoToken, version: '2.47' })).body.server;
   assert.deepEqual(v247.flavor, { vcpus: 1, ram: 512, disk: 1, ephemeral: 0, swap: 0, original_name: 'm1.tiny', extra_specs: {} });
   assert.equal(v247.locked, false);
-  assert.equal(v247.description, null);
+  assert.equal(v247.description, 'flavors', 'made at 2.1: Nova copied the name into the description');
   assert.deepEqual(v247.tags, []);
 });
 
@@ -209,6 +209,33 @@ test('PUT renames the server and sets a description at 2.19', async () => {
   assert.equal(res.body.server.description, 'hello');
   const bad = await cloud.req('PUT', `/compute/v2.1/servers/${id}`, { token, body: { server: { description: 'too early' } } });
   assert.equal(bad.status, 400);
+});
+
+test('a server created below 2.19 has its name as description, as Nova copies the display name', async () => {
+  const token = await newMember('described');
+  const id = (await create({ name: 'plain' }, { token, version: '2.18' })).body.server.id;
+  assert.equal((await cloud.req('GET', `/compute/v2.1/servers/${id}`, { token, version: '2.19' })).body.server.description, 'plain');
+  // From 2.19 the description is what the create says, null when it says none.
+  const at219 = (await create({ name: 'modern' }, { token, version: '2.19' })).body.server.id;
+  assert.equal((await cloud.req('GET', `/compute/v2.1/servers/${at219}`, { token, version: '2.19' })).body.server.description, null);
+});
+
+test('a multi-create below 2.19 gives every server the requested name as description', async () => {
+  const token = await newMember('described-many');
+  const res = await create({ name: 'many', min_count: 2, return_reservation_id: true }, { token });
+  const list = await cloud.req('GET', `/compute/v2.1/servers/detail?reservation_id=${res.body.reservation_id}`, { token, version: '2.19' });
+  assert.deepEqual(list.body.servers.map((s: { name: string; description: string }) => [s.name, s.description]).sort(), [['many-1', 'many'], ['many-2', 'many']]);
+});
+
+test('renaming or rebuilding below 2.19 leaves the description as it was', async () => {
+  const token = await newMember('described-later');
+  const id = (await create({ name: 'first' }, { token })).body.server.id;
+  await active(id, token);
+  assert.equal((await cloud.req('PUT', `/compute/v2.1/servers/${id}`, { token, body: { server: { name: 'second' } } })).status, 200);
+  assert.equal((await cloud.req('POST', `/compute/v2.1/servers/${id}/action`, { token, body: { rebuild: { imageRef: imageId, name: 'third' } } })).status, 202);
+  const shown = await active(id, token);
+  assert.equal(shown.name, 'third');
+  assert.equal((await cloud.req('GET', `/compute/v2.1/servers/${id}`, { token, version: '2.19' })).body.server.description, 'first');
 });
 
 test('PUT before 2.75 answers the reduced view, from 2.75 the full one', async () => {

@@ -5,13 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { startCloud, type TestCloud } from '../../support.js';
-
-const OPENSTACK = '/usr/bin/openstack';
-const skip = existsSync(OPENSTACK) ? false : `${OPENSTACK} is absent: install python3-openstackclient`;
+import { cliSkip as skip, openstackCli } from '../../clients/cli.js';
 
 let cloud: TestCloud;
 before(async () => {
@@ -19,18 +14,7 @@ before(async () => {
 });
 after(async () => cloud?.close());
 
-function openstack(args: string[], cloudName = 'nimbus-demo'): Promise<string> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(OS_|PYTHON)/.test(k)));
-  const argv = ['--os-cloud', cloudName, ...args];
-  return new Promise((resolve, reject) => {
-    execFile(OPENSTACK, argv, { env: { ...env, OS_CLIENT_CONFIG_FILE: join(cloud.dataDir, 'clouds.yaml'), LC_ALL: 'C.UTF-8' }, timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`openstack ${argv.join(' ')} failed:\n${stderr}${stdout}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-const json = async (args: string[], cloudName?: string) => JSON.parse(await openstack([...args, '-f', 'json'], cloudName));
+const { openstack, json } = openstackCli(() => cloud.dataDir);
 
 test('openstack network create / list / show', { skip }, async () => {
   const created = await json(['network', 'create', 'cli-net']);

@@ -8,6 +8,10 @@ let other: { token: string; projectId: string };
 before(async () => {
   cloud = await startCloud();
   other = await memberOfNewProject(cloud, 'sgother');
+  // These tests make more groups in the demo project than Neutron's default quota of 10
+  // (quotas.test.ts tests the quota itself).
+  const unlimited = await cloud.req('PUT', `${V2}/quotas/${cloud.demoProjectId}`, { token: cloud.adminToken, body: { quota: { security_group: -1 } } });
+  assert.equal(unlimited.status, 200, unlimited.text);
 });
 after(async () => cloud.close());
 

@@ -29,9 +29,14 @@ function release(projectId: string, serverId: string) {
 const getPort = async (token: string, id: string) => (await cloud.req('GET', `${V2}/ports/${id}`, { token })).body.port;
 const portsOf = async (token: string, serverId: string) => (await cloud.req('GET', `${V2}/ports?device_id=${serverId}`, { token })).body.ports;
 
-test("'auto' with no network gives the server no address, as Nova boots it", async () => {
+test('a request naming no networks, with no network for the project, gives the server no address, as Nova boots it', async () => {
   const p = await project('srv-none');
-  assert.deepEqual(await allocate({ projectId: p.projectId }), {});
+  assert.deepEqual(await allocate({ projectId: p.projectId, requested: [] }), {});
+});
+
+test("'auto' with no network for the project is refused: there is no auto-allocated topology", async () => {
+  const p = await project('srv-auto-none');
+  await assert.rejects(allocate({ projectId: p.projectId }), { status: 400, message: `Unable to automatically allocate a network for project ${p.projectId}` });
 });
 
 test("'auto' takes the project's only network: a port bound to the server, with an address and the default group", async () => {
