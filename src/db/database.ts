@@ -1,7 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
 import { Kysely, Migrator, sql, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
 import type { Schema } from './schema.js';
 import { makePrivateDir, PRIVATE_FILE } from '../data-dir.js';
@@ -35,9 +34,6 @@ const MIGRATIONS: Record<string, Migration> = {
   '014_task_events': m014,
 };
 
-// PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.
-pg.types.setTypeParser(20, (v) => Number(v));
-
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
@@ -51,6 +47,10 @@ export function sqliteFile(url: string): string | null {
 
 export async function openDatabase(url: string, onIdleError: (err: Error) => void = () => {}): Promise<Db> {
   if (isPostgresUrl(url)) {
+    // Loaded only for PostgreSQL: the driver is a tenth of the embedded default's start.
+    const { default: pg } = await import('pg');
+    // PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.
+    pg.types.setTypeParser(20, (v) => Number(v));
     const pool = new pg.Pool({ connectionString: url, max: 10 });
     // An idle connection the server closes (a restart, an admin's terminate) is an 'error'
     // event on the pool; unhandled it would end the process. The pool opens a new one.
