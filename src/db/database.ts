@@ -15,6 +15,7 @@ import * as m008 from './migrations/008_server_usage.js';
 import * as m009 from './migrations/009_migrations.js';
 import * as m012 from './migrations/012_token_revocation.js';
 import * as m014 from './migrations/014_task_events.js';
+import * as m016 from './migrations/016_server_version.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '009_migrations': m009,
   '012_token_revocation': m012,
   '014_task_events': m014,
+  '016_server_version': m016,
 };
 
 export function isPostgresUrl(url: string): boolean {

@@ -6,7 +6,7 @@ import { invalid } from '../../errors.js';
 import { validate } from '../validation.js';
 import { resource } from '../http.js';
 import { createServerSchema, updateServerSchema } from './schemas/servers.js';
-import { serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
+import { RenderedServers, SERVER_VIEW_COLUMNS, jsonList, serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
 
 const TRUE = new Set([true, 'True', 'true', 'TRUE', '1', 'yes', 'on', 'y', 't']);
 const MAX_LIMIT = 1000;
@@ -157,6 +157,7 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
 
 export function serverRoutes(app: FastifyInstance, services: Services, base: string): void {
   const servers = new Servers(services);
+  const rendered = new RenderedServers();
   const hostStatus = async () => {
     const hosts = await services.db.selectFrom('hosts').select(['name', 'enabled', 'last_seen_at', 'forced_down']).execute();
     const now = services.clock.nowMs();
@@ -181,7 +182,7 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
     GET: async (request) => {
       services.policy.authorize(request.auth, 'os_compute_api:servers:index');
       const q = parseListQuery(request);
-      const rows = await servers.list(request.auth, q);
+      const rows = await servers.list(request.auth, q, ['id', 'name']);
       return { servers: rows.map((s) => serverSummary(base, s)), ...nextLinks(request, 'servers', rows, q.limit) };
     },
     POST: async (request, reply) => {
@@ -208,13 +209,15 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
   });
 
   resource(app, '/servers/detail', {
-    GET: async (request) => {
+    GET: async (request, reply) => {
       services.policy.authorize(request.auth, 'os_compute_api:servers:detail');
       const q = parseListQuery(request);
-      const rows = await servers.list(request.auth, q);
-      const tags = request.microversion.atLeast('2.26') ? await servers.tags(rows.map((r) => r.id)) : new Map();
-      const v = await view(request);
-      return { servers: rows.map((s) => serverDetail(v, s, tags.get(s.id) ?? [])), ...nextLinks(request, 'servers/detail', rows, q.limit) };
+      const rows = await servers.list(request.auth, q, ['id', 'version', 'host']);
+      const tags = request.microversion.atLeast('2.26') ? await servers.tags(rows.map((r) => r.id)) : new Map<string, string[]>();
+      const list = await rendered.render(await view(request), rows, tags, (ids) => servers.rows(ids, SERVER_VIEW_COLUMNS));
+      const links = nextLinks(request, 'servers/detail', rows, q.limit).servers_links;
+      // The servers are JSON already.
+      return reply.type('application/json; charset=utf-8').send(jsonList('servers', list, links ? `,"servers_links":${JSON.stringify(links)}` : ''));
     },
   });
 
