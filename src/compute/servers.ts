@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Services } from '../services.js';
-import type { Tx } from '../db/database.js';
+import { prepared, type Tx } from '../db/database.js';
 import type { Selectable, SelectQueryBuilder } from 'kysely';
 import type { Schema, ServerTable } from '../db/schema.js';
 import type { AuthContext } from '../identity/tokens.js';
@@ -126,7 +126,29 @@ export const parseJson = <T>(text: string | null, fallback: T): T => (text ? (JS
  * transaction and returns at once; the task runner does the work.
  */
 export class Servers {
-  constructor(private readonly s: Services) {}
+  private readonly findOwn;
+  private readonly findAny;
+  private readonly tagsOf;
+
+  constructor(private readonly s: Services) {
+    const db = s.db;
+    const find = (id: string) => db.selectFrom('servers').select(['id', 'version', 'host', 'project_id']).where('id', '=', id).where('deleted', '=', 0);
+    this.findOwn = prepared(db, (id: string, projectId: string) => find(id).where('project_id', '=', projectId));
+    this.findAny = prepared(db, (id: string) => find(id));
+    this.tagsOf = prepared(db, (id: string) => db.selectFrom('server_tags').select('tag').where('server_id', '=', id).orderBy('tag'));
+  }
+
+  /** As `get`, with only what a show needs to find its rendering (views/servers.ts). */
+  async find(ctx: AuthContext, id: string): Promise<Pick<ServerRow, 'id' | 'version' | 'host' | 'project_id'>> {
+    const [server] = ctx.isAdmin ? await this.findAny(id) : await this.findOwn(id, ctx.projectId ?? '');
+    if (!server) throw notFound(`Instance ${id} could not be found.`);
+    return server;
+  }
+
+  /** One server's tags, in order. */
+  async tagsOfServer(id: string): Promise<string[]> {
+    return (await this.tagsOf(id)).map((r) => r.tag);
+  }
 
   /** The servers a caller may see: an admin every project's, anyone else their project's. */
   private visible(ctx: AuthContext) {

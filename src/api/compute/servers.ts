@@ -2,11 +2,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
 import { Servers, type CreateServer, type ListQuery } from '../../compute/servers.js';
 import { isUp } from '../../scheduler/scheduler.js';
-import { invalid } from '../../errors.js';
+import { invalid, notFound } from '../../errors.js';
 import { validate } from '../validation.js';
 import { resource } from '../http.js';
 import { createServerSchema, updateServerSchema } from './schemas/servers.js';
-import { RenderedServers, SERVER_VIEW_COLUMNS, jsonList, serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
+import { RenderedServers, SERVER_VIEW_COLUMNS, jsonList, jsonOne, serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
 
 const TRUE = new Set([true, 'True', 'true', 'TRUE', '1', 'yes', 'on', 'y', 't']);
 const MAX_LIMIT = 1000;
@@ -222,13 +222,15 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
   });
 
   resource(app, '/servers/:id', {
-    GET: async (request) => {
+    GET: async (request, reply) => {
       const { id } = request.params as { id: string };
-      const server = await servers.get(request.auth, id);
+      const server = await servers.find(request.auth, id);
       services.policy.authorize(request.auth, 'os_compute_api:servers:show', server.project_id);
-      const tags = (await servers.tags([id])).get(id) ?? [];
-      const groups = request.microversion.atLeast('2.71') ? await services.serverGroups.groupsOf(id) : undefined;
-      return { server: serverDetail(await view(request), server, tags, groups) };
+      const tags = new Map([[server.id, await servers.tagsOfServer(server.id)]]);
+      const groups = request.microversion.atLeast('2.71') ? new Map([[server.id, await services.serverGroups.groupsOf(server.id)]]) : undefined;
+      const [json] = await rendered.render(await view(request), [server], tags, (ids) => servers.rows(ids, SERVER_VIEW_COLUMNS), groups);
+      if (!json) throw notFound(`Instance ${id} could not be found.`); // deleted since the lookup
+      return reply.type('application/json; charset=utf-8').send(jsonOne('server', json));
     },
     PUT: async (request) => {
       const { id } = request.params as { id: string };

@@ -119,14 +119,17 @@ export class RenderedServers {
     rows: Pick<ServerRow, 'id' | 'version' | 'host'>[],
     tags: Map<string, string[]>,
     fetch: (ids: string[]) => Promise<ServerViewRow[]>,
+    /** A show's server groups (2.71), which lists never show. */
+    groups?: Map<string, string[]>,
   ): Promise<Buffer[]> {
-    const variant = `${v.base} ${v.version} ${v.auth.isAdmin} ${seesExtraSpecs(v.auth)} ${!!v.reduced}`;
+    const variant = `${v.base} ${v.version} ${v.auth.isAdmin} ${seesExtraSpecs(v.auth)} ${!!v.reduced} ${!!groups}`;
     let view = this.views.get(variant);
     if (view === undefined) this.views.set(variant, (view = ` ${this.views.size}`));
     const extraOf = (id: string, host: string | null) => {
       const t = tags.get(id);
       const status = v.hostStatus ? v.hostStatus(host) : '';
-      return t === undefined && status === '' ? '' : `${t?.join('\n') ?? ''}\n${status}`;
+      const g = groups?.get(id);
+      return t === undefined && status === '' && g === undefined ? '' : `${t?.join('\n') ?? ''}\n${status}\n${g?.join('\n') ?? ''}`;
     };
     const json = new Map<string, Buffer>();
     const missing: string[] = [];
@@ -143,7 +146,7 @@ export class RenderedServers {
     }
     if (missing.length) {
       for (const row of await fetch(missing)) {
-        const text = Buffer.from(JSON.stringify(serverDetail(v, row, tags.get(row.id) ?? [])));
+        const text = Buffer.from(JSON.stringify(serverDetail(v, row, tags.get(row.id) ?? [], groups?.get(row.id))));
         json.set(row.id, text);
         const key = row.id + view;
         this.kept.delete(key);
@@ -157,6 +160,12 @@ export class RenderedServers {
     return rows.map((r) => json.get(r.id)).filter((x): x is Buffer => x !== undefined);
   }
 }
+
+/** `{"<key>":<item>}` as one buffer: the item is JSON already. */
+export function jsonOne(key: string, item: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`{"${key}":`), item, CLOSE]);
+}
+const CLOSE = Buffer.from('}');
 
 /** `{"<key>":[<items>]<tail>}` as one buffer: the items are JSON already. */
 export function jsonList(key: string, items: Buffer[], tail = ''): Buffer {
