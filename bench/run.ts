@@ -28,9 +28,13 @@ import { wrk, failuresOf } from './load.js';
 import { seedServers } from './seed-servers.js';
 import { actionsBenchmark, actionsReport, type ActionFigures } from './actions.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/bench → project root
-/** What `npm start` runs: the bundle (re-bundled first if a source is newer). */
-const START_SCRIPT = join(ROOT, 'scripts/start.mjs');
-const BUNDLE = join(ROOT, 'dist/nimbus.mjs');
+/**
+ * The Nimbus measured: this tree's, or the one in BENCH_NIMBUS (another checkout, built),
+ * so that a before and an after are measured by the same harness in the same run.
+ */
+const NIMBUS_ROOT = process.env.BENCH_NIMBUS ?? ROOT;
+/** What `npm start` runs: the bundle (re-bundled first if a source is newer); an older tree's dist/src/cli.js. */
+const START_SCRIPT = existsSync(join(NIMBUS_ROOT, 'scripts/start.mjs')) ? join(NIMBUS_ROOT, 'scripts/start.mjs') : join(NIMBUS_ROOT, 'dist/src/cli.js');
 const REPORT = join(ROOT, 'BENCHMARKS.md');
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -177,8 +181,8 @@ async function startNimbus(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-')
   const t0 = performance.now();
   // Its own process group, so that stopping `npm start` stops the node it started too.
   const child = viaNpm
-    ? spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-    : spawn(process.execPath, [START_SCRIPT, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    ? spawn('npm', ['start', '--silent'], { cwd: NIMBUS_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    : spawn(process.execPath, [START_SCRIPT, 'serve'], { cwd: NIMBUS_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -803,7 +807,7 @@ function writeReport(section: string): void {
 // ── main ────────────────────────────────────────────────────────────────────────
 
 async function main(): Promise<void> {
-  if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run npm run build first (npm run bench does)`);
+  if (!existsSync(START_SCRIPT)) throw new Error(`${START_SCRIPT} is missing: run npm run build first (npm run bench does)`);
   const log = (s: string) => process.stdout.write(s + '\n');
   const benchStart = performance.now();
   const figures: Figures = { cold: [], warm: [], results: [] };
