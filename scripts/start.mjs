@@ -23,7 +23,7 @@ function newestIn(dir) {
 
 const sources = Math.max(newestIn(join(ROOT, 'src')), ...['package-lock.json', 'scripts/bundle.mjs'].map((f) => statSync(join(ROOT, f)).mtimeMs));
 if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < sources) {
-  process.stderr.write('nimbus: sources changed since the last bundle; bundling again\n');
+  process.stderr.write('nimbus: bundling (no bundle yet, or sources newer than it)\n');
   await (await import('./bundle.mjs')).bundle();
 }
 await import(pathToFileURL(BUNDLE).href);
