@@ -1,5 +1,5 @@
 /**
- * A detailed list keeps each server's rendering by row version (views/servers.ts,
+ * A detailed list and a show keep each server's rendering by row version (views/servers.ts,
  * migration 016); these check that whatever changes a server, by any path, shows in the
  * very next list: its row (through the API or written straight to the database, as a task
  * step does), its tags, its host's status.
@@ -69,4 +69,12 @@ test("an admin's detailed list shows the host's status as it changes (2.16)", as
   } finally {
     await cloud.req('PUT', `/nimbus/v1/hosts/${name}`, { token: cloud.adminToken, body: { host: { state: 'up' } } });
   }
+});
+
+test('a server shown again shows a change written straight to its row since', async () => {
+  const s = await ownServer(cloud);
+  const show = async () => (await cloud.req('GET', `/compute/v2.1/servers/${s.id}`, { token: s.token })).body.server;
+  assert.equal((await show()).status, 'ACTIVE');
+  await setServer(cloud, s.id, { vm_state: 'paused', power_state: 3 });
+  assert.equal((await show()).status, 'PAUSED');
 });
