@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: starts Nimbus as a child process on loopback, measures its cold start,
- * loads it with autocannon case by case, reads its resident memory, then runs the servers
+ * loads it with wrk (bench/load.ts) case by case, reads its resident memory, then runs the servers
  * benchmark (build latency, creates per second, list and show at 100 to 100,000 servers),
  * and regenerates the results section of BENCHMARKS.md.
  *
@@ -24,11 +24,17 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import { wrk, failuresOf } from './load.js';
 import { seedServers } from './seed-servers.js';
 import { actionsBenchmark, actionsReport, type ActionFigures } from './actions.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/bench → project root
-const CLI = join(ROOT, 'dist/src/cli.js');
+/**
+ * The Nimbus measured: this tree's, or the one in BENCH_NIMBUS (another checkout, built),
+ * so that a before and an after are measured by the same harness in the same run.
+ */
+const NIMBUS_ROOT = process.env.BENCH_NIMBUS ?? ROOT;
+/** What `npm start` runs: the bundle (re-bundled first if a source is newer); an older tree's dist/src/cli.js. */
+const START_SCRIPT = existsSync(join(NIMBUS_ROOT, 'scripts/start.mjs')) ? join(NIMBUS_ROOT, 'scripts/start.mjs') : join(NIMBUS_ROOT, 'dist/src/cli.js');
 const REPORT = join(ROOT, 'BENCHMARKS.md');
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
@@ -156,8 +162,11 @@ interface Started {
   stop: () => Promise<void>;
 }
 
-/** Spawns `nimbus serve` and times it until GET /compute/v2.1 answers 200 (version documents need no token). */
-async function startNimbus(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-')), extraEnv: NodeJS.ProcessEnv = {}): Promise<Started> {
+/**
+ * Spawns `nimbus serve` (as `node scripts/start.mjs serve`, or as `npm start` itself for the
+ * cold starts) and times it until GET /compute/v2.1 answers 200 (version documents need no token).
+ */
+async function startNimbus(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-')), extraEnv: NodeJS.ProcessEnv = {}, viaNpm = false): Promise<Started> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
@@ -170,7 +179,10 @@ async function startNimbus(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-')
     ...extraEnv,
   };
   const t0 = performance.now();
-  const child = spawn(process.execPath, [CLI, 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that stopping `npm start` stops the node it started too.
+  const child = viaNpm
+    ? spawn('npm', ['start', '--silent'], { cwd: NIMBUS_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    : spawn(process.execPath, [START_SCRIPT, 'serve'], { cwd: NIMBUS_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -179,7 +191,7 @@ async function startNimbus(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-')
   for (;;) {
     if (exited) throw new Error(`nimbus exited during start:\n${out}`);
     if (performance.now() - t0 > 60_000) {
-      child.kill('SIGKILL');
+      process.kill(-child.pid!, 'SIGKILL');
       throw new Error(`nimbus did not answer within 60 s:\n${out}`);
     }
     if ((await getStatus(`${url}/compute/v2.1`)) === 200) break;
@@ -193,7 +205,7 @@ async function startNimbus(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-')
     coldStartMs,
     output: () => out,
     stop: async () => {
-      if (!exited) child.kill('SIGTERM');
+      if (!exited) process.kill(-child.pid!, 'SIGTERM');
       await exit;
     },
   };
@@ -249,32 +261,21 @@ async function load(c: LoadCase, s: Session, connections: number, pid: number, w
   const headers: Record<string, string> = { accept: 'application/json', ...c.headers(s) };
   const body = c.body ? JSON.stringify(c.body(s)) : undefined;
   if (body) headers['content-type'] = 'application/json';
-  const options = { url: s.url + path, method: c.method ?? 'GET', headers, body, connections, timeout: 10 };
+  const request = { url: s.url + path, method: c.method ?? 'GET', headers, body, connections };
 
-  if (warmup > 0) await autocannon({ ...options, duration: warmup });
-  // autocannon's histogram keeps whole milliseconds; keep our own sub-millisecond latencies.
-  const latencies: number[] = [];
+  if (warmup > 0) await wrk({ ...request, seconds: warmup });
   const cpuBefore = cpuUsOf(pid);
-  const run = autocannon({ ...options, duration: DURATION });
-  run.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.push(ms));
-  const result = await run;
+  const result = await wrk({ ...request, seconds: DURATION });
   const cpuUs = cpuUsOf(pid) - cpuBefore;
-  latencies.sort((a, b) => a - b);
-  const failures = Object.entries(result.statusCodeStats)
-    .filter(([code]) => !code.startsWith('2'))
-    .map(([code, { count }]) => `${count}×${code}`);
-  if (result.errors) failures.push(`${result.errors} errors`);
-  if (result.timeouts) failures.push(`${result.timeouts} timeouts`);
-  const completed = latencies.length;
   return {
     name: c.name,
     connections,
-    rps: completed / result.duration,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    requests: completed,
-    cpuUsPerRequest: cpuUs / completed,
-    failures: failures.join(', '),
+    rps: result.requests / result.seconds,
+    p50: result.p50Ms,
+    p99: result.p99Ms,
+    requests: result.requests,
+    cpuUsPerRequest: cpuUs / result.requests,
+    failures: failuresOf(result),
   };
 }
 
@@ -437,43 +438,33 @@ async function buildLatency(c: ServersContext, builds: number): Promise<BuildLat
 
 /** Sustained creates: 10 clients POSTing back to back for the run's time, then until all are ACTIVE. */
 async function createRun(c: ServersContext, servers: number): Promise<CreateRun> {
-  const latencies: number[] = [];
   const cpuBefore = cpuUsOf(c.pid);
   const t0 = performance.now();
-  const run = autocannon({
+  const result = await wrk({
     url: `${c.s.url}${COMPUTE}/servers`,
     method: 'POST',
     headers: { accept: 'application/json', 'content-type': 'application/json', 'x-auth-token': c.s.demoToken },
     body: JSON.stringify(createBody(c, 'load')),
     connections: SERVER_CONNECTIONS,
-    duration: DURATION,
-    timeout: 10,
+    seconds: DURATION,
   });
-  run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-    if (status === 202) latencies.push(ms);
-  });
-  const result = await run;
   const drainSeconds = await drainBuilds(c);
   const totalSeconds = (performance.now() - t0) / 1000;
   const cpuUs = cpuUsOf(c.pid) - cpuBefore;
-  latencies.sort((a, b) => a - b);
-  const failures = Object.entries(result.statusCodeStats)
-    .filter(([code]) => code !== '202')
-    .map(([code, { count }]) => `${count}×${code}`);
-  if (result.errors) failures.push(`${result.errors} errors`);
-  if (result.timeouts) failures.push(`${result.timeouts} timeouts`);
+  const failures = failuresOf(result) ? [failuresOf(result)] : [];
+  const accepted = result.requests - result.non2xx;
   const errored = await serverCount(c, 'ERROR');
   if (errored) failures.push(`${errored} servers in ERROR`);
   return {
     servers,
-    seconds: result.duration,
-    accepted: latencies.length,
-    acceptedPerSecond: latencies.length / result.duration,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
+    seconds: result.seconds,
+    accepted,
+    acceptedPerSecond: accepted / result.seconds,
+    p50: result.p50Ms,
+    p99: result.p99Ms,
     drainSeconds,
-    activePerSecond: latencies.length / totalSeconds,
-    cpuUsPerCreate: cpuUs / Math.max(1, latencies.length),
+    activePerSecond: accepted / totalSeconds,
+    cpuUsPerCreate: cpuUs / Math.max(1, accepted),
     failures: failures.join(', '),
   };
 }
@@ -596,12 +587,12 @@ const PREAMBLE = `# Benchmarks
 \`npm run bench\` (bench/run.ts) starts Nimbus as a child process on a loopback port with a
 temporary data directory and \`NIMBUS_LOG_LEVEL=warn\`, then measures:
 
-- **cold start**: from spawning \`node dist/src/cli.js serve\` on an empty data directory
-  (so it includes migrating and seeding a new SQLite database) to the first 200 on
+- **cold start**: from running \`npm start\` on an empty data directory (so it includes npm
+  itself, migrating and seeding a new SQLite database) to the first 200 on
   \`GET /compute/v2.1\`; and the same for a restart on the existing data directory;
-- **load**: each case in \`CASES\` with [autocannon](https://github.com/mcollina/autocannon)
-  on loopback, at each connection count, for a fixed time after a short warm-up:
-  requests per second, and p50/p99 latency measured per response;
+- **load**: each case in \`CASES\` with [wrk](https://github.com/wg/wrk) (Debian's \`wrk\`,
+  one thread) on loopback, at each connection count, for a fixed time after a short
+  warm-up: requests per second, and wrk's p50/p99 latency;
 - **CPU per request**: Nimbus's own user + system CPU time (from \`/proc/<pid>/stat\`) over a
   run, divided by the responses: the figure least moved by other work on the machine;
 - **memory**: the Nimbus process's resident set (\`VmRSS\`, and its peak \`VmHWM\`, from
@@ -619,9 +610,11 @@ temporary data directory and \`NIMBUS_LOG_LEVEL=warn\`, then measures:
   Nimbus starts again on that data directory. Nova's figures from the issue are shown
   beside Nimbus's as ratios.
 
-autocannon runs in the benchmark's own process on the same machine, so on a 2-core machine
-the load generator and Nimbus share the CPU: the figures are what one machine does end to
-end, not Nimbus alone. The results below are overwritten on every run.
+wrk runs as a process of its own (\`bench/load.ts\`), so its CPU is not counted as Nimbus's;
+on a 2-core machine it still takes one core's worth of the machine while Nimbus has the
+other, so the figures are what one machine does end to end. Nimbus itself runs as
+\`npm start\` runs it (\`node scripts/start.mjs serve\`: the bundle). The results below are
+overwritten on every run.
 `;
 
 function fmt(n: number, digits = 0): string {
@@ -650,7 +643,7 @@ function machine(): string[] {
   })();
   return [
     `- date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
-    `- command: \`npm run bench\` (${DURATION} s per run after a ${WARMUP} s warm-up; connections ${CONNECTIONS.join(', ')} for the platform cases, ${SERVER_CONNECTIONS} for the servers cases; autocannon in the bench process, Nimbus in a child process, both on this machine)`,
+    `- command: \`npm run bench\` (${DURATION} s per run after a ${WARMUP} s warm-up; connections ${CONNECTIONS.join(', ')} for the platform cases, ${SERVER_CONNECTIONS} for the servers cases; wrk -t1 as a separate process, Nimbus in a child process, both on this machine)`,
     `- machine: ${nproc} CPUs (\`nproc\`), ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${fmt(totalmem() / 1024 ** 3, 1)} GiB memory`,
     `- load average (1, 5, 15 min) before the run: ${LOAD_BEFORE.map((l) => l.toFixed(2)).join(', ')}; after it: ${loadavg().map((l) => l.toFixed(2)).join(', ')} (the machine is shared and other tests may run meanwhile: other work skews every figure but CPU per request)`,
     `- node ${process.version}, database ${process.env.NIMBUS_DATABASE_URL ? 'PostgreSQL' : 'SQLite (embedded default)'}, driver fake`,
@@ -694,7 +687,7 @@ function renderServers(f: ServersFigures): string[] {
   }
   if (f.creates.length) {
     lines.push(
-      `Sustained creates: ${SERVER_CONNECTIONS} autocannon connections POSTing \`/servers\` (m1.tiny, the seeded image, no network) back to back for ${DURATION} s; then the bench waits until none of the project's servers is in BUILD. *Accepted* counts 202s per second of the run; *ACTIVE* counts the same servers over the run plus that wait, so it is what the builds sustain:`,
+      `Sustained creates: ${SERVER_CONNECTIONS} wrk connections POSTing \`/servers\` (m1.tiny, the seeded image, no network) back to back for ${DURATION} s; then the bench waits until none of the project's servers is in BUILD. *Accepted* counts 202s per second of the run; *ACTIVE* counts the same servers over the run plus that wait, so it is what the builds sustain:`,
       '',
       '| servers in the project before | accepted/s | POST p50 | POST p99 | all ACTIVE after the run | ACTIVE/s | Nimbus CPU per create | Nova (0.8–0.9/s) × | failures |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
@@ -814,18 +807,18 @@ function writeReport(section: string): void {
 // ── main ────────────────────────────────────────────────────────────────────────
 
 async function main(): Promise<void> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm run bench does)`);
+  if (!existsSync(START_SCRIPT)) throw new Error(`${START_SCRIPT} is missing: run npm run build first (npm run bench does)`);
   const log = (s: string) => process.stdout.write(s + '\n');
   const benchStart = performance.now();
   const figures: Figures = { cold: [], warm: [], results: [] };
 
   if (PARTS.has('cold')) {
-    log(`cold start: ${COLD_STARTS} first starts and ${COLD_STARTS} restarts`);
+    log(`cold start: ${COLD_STARTS} first starts and ${COLD_STARTS} restarts, each with npm start`);
     for (let i = 0; i < COLD_STARTS; i++) {
-      const first = await startNimbus();
+      const first = await startNimbus(undefined, {}, true);
       figures.cold.push(first.coldStartMs);
       await first.stop();
-      const again = await startNimbus(first.dataDir);
+      const again = await startNimbus(first.dataDir, {}, true);
       figures.warm.push(again.coldStartMs);
       await again.stop();
       rmSync(first.dataDir, { recursive: true, force: true });

@@ -38,11 +38,12 @@ function generatedPasswords(config: Config, first: FirstStart, clouds: string, t
 
 async function serve(config: Config): Promise<void> {
   const services = await createServices(config);
-  const first = await seed(services);
+  // Building the routes is the main thread's work; a first start's password hashing runs
+  // in libuv's pool meanwhile.
+  const [first, app] = await Promise.all([seed(services), buildApp(services)]);
   const clouds = writeCloudsYaml(services, first);
   // On SQLite this is the only node, so tasks found running belong to a process that died.
   await startWorkers(services, !isPostgresUrl(config.databaseUrl));
-  const app = await buildApp(services);
   await app.listen({ host: config.listen.host, port: config.listen.port });
 
   const lines = [

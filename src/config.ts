@@ -1,6 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { FAKE_DEFAULTS, type FakeOptions } from './virt/fake/driver.js';
+import type { LogFormat } from './logging.js';
 
 /** One typed configuration. The defaults are the embedded setup: SQLite, fake driver, loopback. */
 export interface Config {
@@ -14,6 +15,8 @@ export interface Config {
   region: string;
   tokenTtlSeconds: number;
   logLevel: string;
+  /** `json` lines, `pretty` readable lines, or `auto`: pretty on a terminal, JSON otherwise. */
+  logFormat: LogFormat;
   /** The simulated hosts of the fake driver. */
   fake: FakeOptions;
   /** Nova's reclaim_instance_interval, resize_confirm_window, shelved_offload_time (seconds). */
@@ -48,6 +51,7 @@ const ENV: Record<string, keyof ConfigFile> = {
   NIMBUS_REGION: 'region',
   NIMBUS_TOKEN_TTL: 'tokenTtlSeconds',
   NIMBUS_LOG_LEVEL: 'logLevel',
+  NIMBUS_LOG_FORMAT: 'logFormat',
   NIMBUS_ADMIN_PASSWORD: 'adminPassword',
   NIMBUS_DEMO_PASSWORD: 'demoPassword',
   NIMBUS_FAKE_HOSTS: 'fakeHosts',
@@ -59,6 +63,7 @@ const ENV: Record<string, keyof ConfigFile> = {
 export class ConfigError extends Error {}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LOG_FORMATS: LogFormat[] = ['auto', 'pretty', 'json'];
 
 function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
@@ -96,6 +101,8 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (driver === 'qemu') throw new ConfigError('the qemu driver is not available yet: use NIMBUS_DRIVER=fake');
   const logLevel = String(merged.logLevel ?? 'info');
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  const logFormat = String(merged.logFormat ?? 'auto') as LogFormat;
+  if (!LOG_FORMATS.includes(logFormat)) throw new ConfigError(`logFormat must be one of ${LOG_FORMATS.join(', ')}, got "${logFormat}"`);
   const ttl = Number(merged.tokenTtlSeconds ?? 3600);
   if (!Number.isInteger(ttl) || ttl <= 0) throw new ConfigError(`tokenTtlSeconds must be a positive integer`);
   const fake = { ...FAKE_DEFAULTS, ...merged.fake };
@@ -124,6 +131,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     region: String(merged.region ?? 'RegionOne'),
     tokenTtlSeconds: ttl,
     logLevel,
+    logFormat,
     fake,
     compute,
     nodeId,

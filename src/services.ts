@@ -1,4 +1,5 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './logging.js';
 import { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, migrate, sqliteFile, type Db } from './db/database.js';
@@ -38,7 +39,7 @@ export interface Services {
 }
 
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
-  const log = options.log ?? pino({ level: config.logLevel, base: undefined });
+  const log = options.log ?? createLogger(config.logLevel, config.logFormat);
   const clock = options.clock ?? new Clock();
   const tightened = secureDataDir(config.dataDir, sqliteFile(config.databaseUrl));
   if (tightened) log.warn({ paths: tightened }, 'data directory was readable by other users; tightened to 0700 directories and 0600 files');

@@ -15,7 +15,8 @@ import { loadConfig } from '../src/config.js';
 import { freePort, request, startProcess } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/test → project root
-const CLI = join(ROOT, 'dist/src/cli.js');
+// What `npm start` and the `nimbus` command run: the bundle, rebuilt first if sources changed.
+const CLI = join(ROOT, 'scripts/start.mjs');
 
 const scratch = mkdtempSync(join(tmpdir(), 'nimbus-cli-'));
 const running = new Set<ChildProcess>();

@@ -10,155 +10,52 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type SshPk from 'sshpk';
 import { invalid, NimbusError } from '../errors.js';
 
 export type KeypairType = 'ssh' | 'x509';
 
 const colonHex = (hex: string) => hex.toLowerCase().match(/../g)!.join(':');
 
-/** Reads SSH wire-format fields (RFC 4251 strings and mpints), failing on truncated data. */
-class SshReader {
-  private at = 0;
-  constructor(private readonly buf: Buffer) {}
-
-  string(): Buffer {
-    if (this.at + 4 > this.buf.length) throw new Error('Invalid data');
-    const len = this.buf.readUInt32BE(this.at);
-    if (this.at + 4 + len > this.buf.length) throw new Error('Invalid data');
-    const value = this.buf.subarray(this.at + 4, this.at + 4 + len);
-    this.at += 4 + len;
-    return value;
-  }
-
-  /** A non-negative mpint, as cryptography accepts them. */
-  mpint(): bigint {
-    const bytes = this.string();
-    if (bytes.length && bytes[0] > 0x7f) throw new Error('Invalid data');
-    return bytes.length ? BigInt('0x' + bytes.toString('hex')) : 0n;
-  }
-
-  u32(): void {
-    this.u(4);
-  }
-
-  u64(): void {
-    this.u(8);
-  }
-
-  private u(n: number): void {
-    if (this.at + n > this.buf.length) throw new Error('Invalid data');
-    this.at += n;
-  }
-
-  get done(): boolean {
-    return this.at === this.buf.length;
-  }
-}
-
-function derLength(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v >>= 8) bytes.unshift(v & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-
-const der = (tag: number, ...content: Buffer[]) => {
-  const body = Buffer.concat(content);
-  return Buffer.concat([Buffer.from([tag]), derLength(body.length), body]);
-};
-
-const EC_PUBLIC_KEY_OID = Buffer.from('06072a8648ce3d0201', 'hex');
-const CURVES: Record<string, { name: string; oid: Buffer }> = {
-  'ecdsa-sha2-nistp256': { name: 'nistp256', oid: Buffer.from('06082a8648ce3d030107', 'hex') },
-  'ecdsa-sha2-nistp384': { name: 'nistp384', oid: Buffer.from('06052b81040022', 'hex') },
-  'ecdsa-sha2-nistp521': { name: 'nistp521', oid: Buffer.from('06052b81040023', 'hex') },
-};
-
-/** The point must lie on the named curve: OpenSSL checks it when the key is imported. */
-function loadEcdsa(reader: SshReader, keyType: string): void {
-  const curve = CURVES[keyType];
-  if (reader.string().toString('latin1') !== curve.name) throw new Error('Curve name mismatch');
-  const point = reader.string();
-  const spki = der(0x30, der(0x30, EC_PUBLIC_KEY_OID, curve.oid), der(0x03, Buffer.from([0]), point));
-  createPublicKey({ key: spki, format: 'der', type: 'spki' });
-}
-
-function loadEd25519(reader: SshReader): void {
-  if (reader.string().length !== 32) throw new Error('An Ed25519 public key is 32 bytes long');
-}
-
-function loadRsa(reader: SshReader): void {
-  const e = reader.mpint();
-  const n = reader.mpint();
-  if (n < 3n) throw new Error('n must be >= 3.');
-  if (e < 3n || e >= n) throw new Error('e must be >= 3 and < n.');
-  if (e % 2n === 0n) throw new Error('e must be odd.');
-}
-
-function loadDsa(reader: SshReader): void {
-  const p = reader.mpint();
-  const q = reader.mpint();
-  const g = reader.mpint();
-  reader.mpint(); // y
-  if (p.toString(2).length !== 1024) throw new Error('SSH supports only 1024 bit DSA keys');
-  if (![160, 224, 256].includes(q.toString(2).length)) throw new Error('Invalid q');
-  if (g <= 1n || g >= p) throw new Error('Invalid g');
-}
-
-/** U2F keys (sk-*) carry an application string after the key. */
-function loadApplication(reader: SshReader): void {
-  if (!reader.string().toString('latin1').startsWith('ssh:')) throw new Error('U2F application string does not start with ssh:');
-}
-
-const LOADERS: Record<string, (reader: SshReader, keyType: string) => void> = {
-  'ssh-rsa': loadRsa,
-  'ssh-dss': loadDsa,
-  'ssh-ed25519': loadEd25519,
-  'ecdsa-sha2-nistp256': loadEcdsa,
-  'ecdsa-sha2-nistp384': loadEcdsa,
-  'ecdsa-sha2-nistp521': loadEcdsa,
-  'sk-ssh-ed25519@openssh.com': (r) => (loadEd25519(r), loadApplication(r)),
-  'sk-ecdsa-sha2-nistp256@openssh.com': (r) => (loadEcdsa(r, 'ecdsa-sha2-nistp256'), loadApplication(r)),
-};
-
 const CERT_SUFFIX = '-cert-v01@openssh.com';
 
-/** The key blob of an OpenSSH public key line, or an Error saying why it does not load. */
-function loadSshPublicKey(line: string): Buffer {
-  const m = /^(\S+)[ \t]+(\S+)/.exec(line);
-  if (!m) throw new Error('Invalid line format');
-  const [, outerType, body] = m;
-  const withCert = outerType.endsWith(CERT_SUFFIX);
-  const keyType = withCert ? outerType.slice(0, -CERT_SUFFIX.length) : outerType;
-  const load = LOADERS[keyType];
-  if (!load || (withCert && keyType === 'ssh-dss')) throw new Error(`Unsupported key type: ${keyType}`);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) throw new Error('Invalid format');
-  const blob = Buffer.from(body, 'base64');
-  const reader = new SshReader(blob);
-  if (reader.string().toString('latin1') !== outerType) throw new Error('Invalid key format');
-  if (withCert) reader.string(); // nonce
-  load(reader, keyType);
-  if (withCert) {
-    reader.u64(); // serial
-    reader.u32(); // certificate type
-    reader.string(); // key id
-    reader.string(); // principals
-    reader.u64(); // valid after
-    reader.u64(); // valid before
-    reader.string(); // critical options
-    reader.string(); // extensions
-    reader.string(); // reserved
-    reader.string(); // signature key
-    reader.string(); // signature
-  }
-  if (!reader.done) throw new Error('Unexpected trailing data');
-  return blob;
+/** sshpk, loaded when a key is first read: evaluating it at start was a tenth of the start. */
+export async function loadSshpk(): Promise<typeof SshPk> {
+  return (await import('sshpk')).default;
 }
 
-/** Nova's fingerprint of an SSH public key: MD5 of the key blob, colon-separated hex. */
-export function sshFingerprint(publicKey: string): string {
+const bits = (part: SshPk.KeyPart) => BigInt('0x' + (part.data.toString('hex') || '0')).toString(2).length;
+
+/**
+ * Loads an OpenSSH public key line (or an OpenSSH certificate) as Nova's loader
+ * (cryptography's load_ssh_public_key) would, or throws saying why not: sshpk parses the
+ * wire format, OpenSSL (through node:crypto) then imports the key, which checks what sshpk
+ * does not (an EC point on its curve), and the few rules cryptography adds are checked on
+ * the parts sshpk gives. FIDO (sk-*) keys are refused, as cryptography 38 refuses them.
+ */
+function loadSshPublicKey(sshpk: typeof SshPk, line: string): Buffer {
+  const m = /^(\S+)[ \t]+(\S+)/.exec(line);
+  if (!m) throw new Error('Invalid line format');
+  const [, type, body] = m;
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body) || body.length % 4 !== 0) throw new Error('Invalid format');
+  // A certificate's key is read again from its SSH form: sshpk keeps an ed25519 key read
+  // from a certificate with a leading zero byte, which its PKCS#8 export then carries.
+  const key = type.endsWith(CERT_SUFFIX) ? sshpk.parseKey(sshpk.parseCertificate(line, 'openssh').subjectKey.toBuffer('ssh'), 'ssh') : sshpk.parseKey(line, 'ssh');
+  createPublicKey(key.toString('pkcs8'));
+  const part = key.part as unknown as Record<string, SshPk.KeyPart>;
+  if (key.type === 'rsa') {
+    const e = BigInt('0x' + part.e.data.toString('hex'));
+    if (e < 3n || e % 2n === 0n) throw new Error('e must be odd and >= 3');
+  }
+  if (key.type === 'dsa' && (bits(part.p) !== 1024 || ![160, 224, 256].includes(bits(part.q)))) throw new Error('SSH supports only 1024 bit DSA keys');
+  return Buffer.from(body, 'base64');
+}
+
+/** Nova's fingerprint of an SSH public key: MD5 of the key blob as given, colon-separated hex. */
+export async function sshFingerprint(publicKey: string): Promise<string> {
+  const sshpk = await loadSshpk();
   try {
-    const blob = loadSshPublicKey(publicKey);
+    const blob = loadSshPublicKey(sshpk, publicKey);
     return colonHex(createHash('md5').update(blob).digest('hex'));
   } catch {
     throw invalid('Keypair data is invalid: failed to generate fingerprint');
@@ -179,7 +76,7 @@ export function x509Fingerprint(pem: string): string {
   }
 }
 
-export function fingerprint(type: KeypairType, publicKey: string): string {
+export async function fingerprint(type: KeypairType, publicKey: string): Promise<string> {
   return type === 'x509' ? x509Fingerprint(publicKey) : sshFingerprint(publicKey);
 }
 
@@ -189,29 +86,17 @@ export interface GeneratedKeypair {
   fingerprint: string;
 }
 
-/** An SSH mpint: big-endian, with a leading zero when the high bit is set. */
-function sshMpint(b64url: string): Buffer {
-  let bytes = Buffer.from(b64url, 'base64url');
-  if (bytes[0] & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
-  return sshString(bytes);
-}
-
-function sshString(bytes: Buffer): Buffer {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(bytes.length);
-  return Buffer.concat([len, bytes]);
-}
-
 /** What paramiko's RSAKey.generate(2048) gives Nova: a PKCS#1 PEM private key and an ssh-rsa line. */
 export async function generateSshKeypair(): Promise<GeneratedKeypair> {
   const { publicKey, privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048, publicExponent: 0x10001 });
-  const jwk = publicKey.export({ format: 'jwk' });
-  const blob = Buffer.concat([sshString(Buffer.from('ssh-rsa')), sshMpint(jwk.e!), sshMpint(jwk.n!)]);
-  const line = `ssh-rsa ${blob.toString('base64')} Generated-by-Nova`;
+  const sshpk = await loadSshpk();
+  const key = sshpk.parseKey(publicKey.export({ type: 'spki', format: 'pem' }) as string, 'pem');
+  key.comment = 'Generated-by-Nova';
+  const line = key.toString('ssh');
   return {
     privateKey: privateKey.export({ type: 'pkcs1', format: 'pem' }) as string,
     publicKey: line,
-    fingerprint: sshFingerprint(line),
+    fingerprint: await sshFingerprint(line),
   };
 }
 

@@ -6,7 +6,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { KeypairTable, Schema } from '../db/schema.js';
 import { conflict, invalid, notFound } from '../errors.js';
-import { fingerprint, generateSshKeypair, generateX509Keypair, type KeypairType } from './keypair-crypto.js';
+import { fingerprint, generateSshKeypair, generateX509Keypair, loadSshpk, type KeypairType } from './keypair-crypto.js';
 import { enforce } from './quotas.js';
 
 export type Keypair = Selectable<KeypairTable>;
@@ -37,11 +37,12 @@ export async function createKeypair(db: Kysely<Schema>, now: Date, input: NewKey
   // Generating takes a while: do it before the transaction, not while holding it.
   const generated =
     input.publicKey === undefined ? await (input.type === 'x509' ? generateX509Keypair(input.userId) : generateSshKeypair()) : undefined;
+  await loadSshpk(); // loaded once, on the first keypair: not while the transaction holds the database
   try {
     const keypair = await db.transaction().execute(async (tx) => {
       await enforce(tx, input.projectId, input.userId, { key_pairs: 1 });
       const publicKey = generated?.publicKey ?? input.publicKey!;
-      const print = generated?.fingerprint ?? fingerprint(input.type, publicKey);
+      const print = generated?.fingerprint ?? (await fingerprint(input.type, publicKey));
       const taken = await tx.selectFrom('keypairs').select('id').where('user_id', '=', input.userId).where('name', '=', input.name).executeTakeFirst();
       if (taken) throw keypairExists(input.name);
       return tx

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Services } from '../services.js';
-import type { Tx } from '../db/database.js';
-import type { ServerTable } from '../db/schema.js';
+import { prepared, type Tx } from '../db/database.js';
+import type { Selectable, SelectQueryBuilder } from 'kysely';
+import type { Schema, ServerTable } from '../db/schema.js';
 import type { AuthContext } from '../identity/tokens.js';
 import { NimbusError, conflict, invalid, notFound } from '../errors.js';
 import { generatePassword } from '../identity/passwords.js';
@@ -14,6 +15,8 @@ import { findKeypair } from './keypairs.js';
 import { searchPattern, type SearchPattern } from './search-patterns.js';
 
 export type Server = ServerTable;
+/** A row as read, with the version the database keeps (migration 016). */
+export type ServerRow = Selectable<Schema['servers']>;
 
 /** The flavor as the server keeps it (Nova embeds this copy from 2.47). */
 export interface ServerFlavor {
@@ -124,7 +127,29 @@ export const parseJson = <T>(text: string | null, fallback: T): T => (text ? (JS
  * transaction and returns at once; the task runner does the work.
  */
 export class Servers {
-  constructor(private readonly s: Services) {}
+  private readonly findOwn;
+  private readonly findAny;
+  private readonly tagsOf;
+
+  constructor(private readonly s: Services) {
+    const db = s.db;
+    const find = (id: string) => db.selectFrom('servers').select(['id', 'version', 'host', 'project_id']).where('id', '=', id).where('deleted', '=', 0);
+    this.findOwn = prepared(db, (id: string, projectId: string) => find(id).where('project_id', '=', projectId));
+    this.findAny = prepared(db, (id: string) => find(id));
+    this.tagsOf = prepared(db, (id: string) => db.selectFrom('server_tags').select('tag').where('server_id', '=', id).orderBy('tag'));
+  }
+
+  /** As `get`, with only what a show needs to find its rendering (views/servers.ts). */
+  async find(ctx: AuthContext, id: string): Promise<Pick<ServerRow, 'id' | 'version' | 'host' | 'project_id'>> {
+    const [server] = ctx.isAdmin ? await this.findAny(id) : await this.findOwn(id, ctx.projectId ?? '');
+    if (!server) throw notFound(`Instance ${id} could not be found.`);
+    return server;
+  }
+
+  /** One server's tags, in order. */
+  async tagsOfServer(id: string): Promise<string[]> {
+    return (await this.tagsOf(id)).map((r) => r.tag);
+  }
 
   /** The servers a caller may see: an admin every project's, anyone else their project's. */
   private visible(ctx: AuthContext) {
@@ -147,6 +172,15 @@ export class Servers {
     const rows = await this.visible(ctx).select('id').where('id', 'in', ids).where('deleted', '=', 0).execute();
     const seen = new Set(rows.map((r) => r.id));
     return ids.filter((id) => seen.has(id));
+  }
+
+  /** Rows by id (no access check: for ids a list or get already allowed), in no order. */
+  async rows<K extends keyof ServerRow>(ids: string[], columns: readonly K[]): Promise<Pick<ServerRow, K>[]> {
+    const out: Pick<ServerRow, K>[] = [];
+    for (let i = 0; i < ids.length; i += 500) {
+      out.push(...((await this.s.db.selectFrom('servers').select(columns as readonly 'id'[]).where('id', 'in', ids.slice(i, i + 500)).execute()) as unknown as Pick<ServerRow, K>[]));
+    }
+    return out;
   }
 
   async tags(serverIds: string[]): Promise<Map<string, string[]>> {
@@ -341,9 +375,14 @@ export class Servers {
     this.s.runner.kick();
   }
 
-  /** The servers a query selects, in its order; `hasMore` tells whether a next page exists. */
-  async list(ctx: AuthContext, q: ListQuery): Promise<Server[]> {
-    let sql = this.s.db.selectFrom('servers').selectAll();
+  /**
+   * The servers a query selects, in its order, with the columns asked for (a detailed list
+   * asks for ids and versions, and reads only the rows it has not rendered before).
+   */
+  async list<K extends keyof ServerRow>(ctx: AuthContext, q: ListQuery, columns: readonly K[]): Promise<Pick<ServerRow, K>[]> {
+    // The name and ip filters are matched here, on these.
+    const wanted = [...new Set<keyof ServerRow>(['id', ...columns, ...(q.name ? (['name'] as const) : []), ...(q.ip || q.ip6 ? (['addresses'] as const) : [])])];
+    let sql = this.s.db.selectFrom('servers').select(wanted as 'id'[]) as unknown as SelectQueryBuilder<Schema, 'servers', ServerRow>;
     if (!q.allTenants || !ctx.isAdmin) sql = sql.where('project_id', '=', ctx.projectId ?? '');
     else if (q.projectId) sql = sql.where('project_id', '=', q.projectId);
     // Which filters a caller may use is the API's policy (allow_all_filters): the query has only those.
@@ -401,7 +440,7 @@ export class Servers {
     if (regexes.length === 0 && markerSeen && q.limit !== undefined) sql = sql.limit(q.limit);
 
     const rows = await sql.execute();
-    const out: Server[] = [];
+    const out: Pick<ServerRow, K>[] = [];
     let since = performance.now();
     for (const row of rows) {
       if (!markerSeen) {
@@ -427,7 +466,7 @@ export class Servers {
 
 const MATCHING_SLICE_MS = 10;
 
-function matches(row: Server, field: string, re: SearchPattern): boolean {
+function matches(row: Pick<Server, 'name' | 'addresses'>, field: string, re: SearchPattern): boolean {
   if (field === 'name') return re.test(row.name);
   const addresses = parseJson<Record<string, { version: number; addr: string }[]>>(row.addresses, {});
   const version = field === 'ip' ? 4 : 6;

@@ -1,9 +1,8 @@
 import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
 import { createHash } from 'node:crypto';
-import { Kysely, Migrator, sql, PostgresAdapter, PostgresDialect, SqliteDialect, type Migration, type Transaction } from 'kysely';
+import { Kysely, Migrator, sql, PostgresAdapter, PostgresDialect, SqliteDialect, type Compilable, type CompiledQuery, type Migration, type Transaction } from 'kysely';
 import type { Schema } from './schema.js';
 import { makePrivateDir, PRIVATE_FILE } from '../data-dir.js';
 import * as m001 from './migrations/001_platform.js';
@@ -18,6 +17,7 @@ import * as m009 from './migrations/009_migrations.js';
 import * as m012 from './migrations/012_token_revocation.js';
 import * as m014 from './migrations/014_task_events.js';
 import * as m015 from './migrations/015_network_quotas.js';
+import * as m016 from './migrations/016_server_version.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -36,10 +36,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '012_token_revocation': m012,
   '014_task_events': m014,
   '015_network_quotas': m015,
+  '016_server_version': m016,
 };
-
-// PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.
-pg.types.setTypeParser(20, (v) => Number(v));
 
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
@@ -54,6 +52,10 @@ export function sqliteFile(url: string): string | null {
 
 export async function openDatabase(url: string, onIdleError: (err: Error) => void = () => {}): Promise<Db> {
   if (isPostgresUrl(url)) {
+    // Loaded only for PostgreSQL: the driver is a tenth of the embedded default's start.
+    const { default: pg } = await import('pg');
+    // PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.
+    pg.types.setTypeParser(20, (v) => Number(v));
     const pool = new pg.Pool({ connectionString: url, max: 10 });
     // An idle connection the server closes (a restart, an admin's terminate) is an 'error'
     // event on the pool; unhandled it would end the process. The pool opens a new one.
@@ -129,6 +131,26 @@ function buildRowsInJavaScript(statement: SqliteDatabase.Statement): void {
     for (let i = 0; i < rows.length; i++) out[i] = build!(rows[i]);
     return out;
   } as typeof statement.all;
+}
+
+/**
+ * A query Kysely builds and compiles once; each call only binds new values. Building and
+ * compiling cost ~50 µs a query, several times what SQLite takes to answer a lookup by key,
+ * so the hottest reads (show a server) are kept this way. `build` gets stand-ins for the
+ * parameters and must give the same SQL whatever their values (no IN lists, no branches).
+ */
+export function prepared<P extends string[], R>(db: Db, build: (...params: P) => Compilable<R>): (...params: P) => Promise<R[]> {
+  let compiled: CompiledQuery<R> | undefined;
+  let slots: number[] = [];
+  return async (...params: P) => {
+    if (!compiled) {
+      const standIns = params.map((_, i) => `\u0000param${i}:${Math.random()}`) as P;
+      compiled = build(...standIns).compile();
+      slots = compiled.parameters.map((p) => standIns.indexOf(p as string));
+    }
+    const parameters = compiled.parameters.map((p, i) => (slots[i] >= 0 ? params[slots[i]] : p));
+    return (await db.executeQuery<R>({ ...compiled, parameters })).rows;
+  };
 }
 
 export async function migrate(db: Db): Promise<string[]> {

@@ -465,7 +465,8 @@ export interface Schema {
   flavor_access: FlavorAccessTable;
   images: ImageTable;
   hosts: HostTable;
-  servers: ServerTable;
+  /** `version` is the database's to keep (migration 016); the domain's Server leaves it out. */
+  servers: ServerTable & { version: Generated<number> };
   build_behaviours: BuildBehaviourTable;
   server_groups: ServerGroupTable;
   migrations: MigrationTable;

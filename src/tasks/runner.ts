@@ -4,6 +4,7 @@ import type { Db, Tx } from '../db/database.js';
 import type { ServerTable, TaskTable } from '../db/schema.js';
 import type { Clock } from '../clock.js';
 import { finishEvent, startEvent } from '../compute/actions.js';
+import { statusOf } from '../compute/states.js';
 
 /**
  * A claimed task as its handler sees it. A task may be killed at any moment and resumed
@@ -21,6 +22,8 @@ import { finishEvent, startEvent } from '../compute/actions.js';
 export interface TaskRun<P = Record<string, unknown>> {
   task: TaskTable;
   params: P;
+  /** Lines about this task carry its server's id and the id of the request that asked for it. */
+  log: Logger;
   /** Records that the task reached `step`, so a resumed task starts there. */
   reached(step: string, tx?: Tx): Promise<void>;
   /** Stores changed params, so a resumed task sees what this run decided. */
@@ -301,13 +304,16 @@ export class TaskRunner {
     }, this.options.leaseMs / 3);
     renew.unref();
     let failure: unknown = null;
+    const log = this.log.child({ server_id: task.server_id, request_id: await this.requestOf(task), task: task.kind });
+    log.info(`${task.kind}: ${task.step}`);
     try {
       if (!handler) throw new Error(`no handler for task kind ${task.kind}`);
-      await handler(this.runOf(task));
+      await handler(this.runOf(task, log));
+      await this.logOutcome(log, task);
     } catch (err) {
       // The handler records what a failure means for the server; this is a bug or a lost host.
       failure = err;
-      if (!(err instanceof LeaseLost)) this.log.error({ err, task: task.id, kind: task.kind, server: task.server_id }, 'task failed');
+      if (!(err instanceof LeaseLost)) log.error({ err, task_id: task.id }, `${task.kind} failed`);
     } finally {
       clearInterval(renew);
     }
@@ -318,17 +324,19 @@ export class TaskRunner {
     }
   }
 
-  private runOf(task: TaskTable): TaskRun {
+  private runOf(task: TaskTable, log: Logger): TaskRun {
     const now = () => this.clock.now().toISOString();
     const run: TaskRun = {
       task,
       params: JSON.parse(task.params),
+      log,
       saveParams: async (tx) => {
         await (tx ?? this.db).updateTable('tasks').set({ params: JSON.stringify(run.params) }).where('id', '=', task.id).execute();
       },
       reached: async (step, tx) => {
         await (tx ?? this.db).updateTable('tasks').set({ step, updated_at: now() }).where('id', '=', task.id).execute();
         task.step = step;
+        log.info(`${task.kind}: ${step}`);
       },
       event: async (name, host) => {
         if (task.event_id) return task.event_id;
@@ -400,5 +408,21 @@ export class TaskRunner {
         .executeTakeFirst();
       if (Number(r.numUpdatedRows)) this.log.warn({ task: task.id, kind: task.kind, server: task.server_id, taskState: server.task_state }, 'a task ended without finishing; its task_state is rolled back');
     });
+  }
+
+  /** The request that started the task's instance action, so its lines can be found by it. */
+  private async requestOf(task: TaskTable): Promise<string | undefined> {
+    if (!task.action_id) return undefined;
+    const action = await this.db.selectFrom('instance_actions').select('request_id').where('id', '=', task.action_id).executeTakeFirst();
+    return action?.request_id ?? undefined;
+  }
+
+  /** Where the task left its server: one line per settled state ("build: ACTIVE"). */
+  private async logOutcome(log: Logger, task: TaskTable): Promise<void> {
+    if (!log.isLevelEnabled('info')) return;
+    const server = await this.db.selectFrom('servers').select(['vm_state', 'task_state', 'power_state', 'deleted']).where('id', '=', task.server_id).executeTakeFirst();
+    if (!server) return log.info(`${task.kind}: server gone`);
+    const status = server.deleted ? 'DELETED' : statusOf(server.vm_state, server.task_state);
+    log.info({ vm_state: server.vm_state, task_state: server.task_state, power_state: server.power_state }, `${task.kind}: ${status}`);
   }
 }

@@ -2,13 +2,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
 import { Servers, type CreateServer, type ListQuery } from '../../compute/servers.js';
 import { isUp } from '../../scheduler/scheduler.js';
-import { forbidden, invalid } from '../../errors.js';
+import { forbidden, invalid, notFound } from '../../errors.js';
 import type { Policy } from '../../policy/policy.js';
 import type { Microversion } from './microversion.js';
 import { validate } from '../validation.js';
 import { resource } from '../http.js';
 import { createServerSchema, updateServerSchema } from './schemas/servers.js';
-import { serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
+import { RenderedServers, SERVER_VIEW_COLUMNS, jsonList, jsonOne, serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
 
 const TRUE = new Set([true, 'True', 'true', 'TRUE', '1', 'yes', 'on', 'y', 't']);
 const MAX_LIMIT = 1000;
@@ -199,6 +199,7 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
 
 export function serverRoutes(app: FastifyInstance, services: Services, base: string): void {
   const servers = new Servers(services);
+  const rendered = new RenderedServers();
   const hostStatus = async () => {
     const hosts = await services.db.selectFrom('hosts').select(['name', 'enabled', 'last_seen_at', 'forced_down']).execute();
     const now = services.clock.nowMs();
@@ -223,7 +224,7 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
     GET: async (request) => {
       services.policy.authorize(request.auth, 'os_compute_api:servers:index');
       const q = parseListQuery(request, services.policy, 'index');
-      const rows = await servers.list(request.auth, q);
+      const rows = await servers.list(request.auth, q, ['id', 'name']);
       return { servers: rows.map((s) => serverSummary(base, s)), ...nextLinks(request, 'servers', rows, q.limit) };
     },
     POST: async (request, reply) => {
@@ -250,24 +251,28 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
   });
 
   resource(app, '/servers/detail', {
-    GET: async (request) => {
+    GET: async (request, reply) => {
       services.policy.authorize(request.auth, 'os_compute_api:servers:detail');
       const q = parseListQuery(request, services.policy, 'detail');
-      const rows = await servers.list(request.auth, q);
-      const tags = request.microversion.atLeast('2.26') ? await servers.tags(rows.map((r) => r.id)) : new Map();
-      const v = await view(request);
-      return { servers: rows.map((s) => serverDetail(v, s, tags.get(s.id) ?? [])), ...nextLinks(request, 'servers/detail', rows, q.limit) };
+      const rows = await servers.list(request.auth, q, ['id', 'version', 'host']);
+      const tags = request.microversion.atLeast('2.26') ? await servers.tags(rows.map((r) => r.id)) : new Map<string, string[]>();
+      const list = await rendered.render(await view(request), rows, tags, (ids) => servers.rows(ids, SERVER_VIEW_COLUMNS));
+      const links = nextLinks(request, 'servers/detail', rows, q.limit).servers_links;
+      // The servers are JSON already.
+      return reply.type('application/json; charset=utf-8').send(jsonList('servers', list, links ? `,"servers_links":${JSON.stringify(links)}` : ''));
     },
   });
 
   resource(app, '/servers/:id', {
-    GET: async (request) => {
+    GET: async (request, reply) => {
       const { id } = request.params as { id: string };
-      const server = await servers.get(request.auth, id);
+      const server = await servers.find(request.auth, id);
       services.policy.authorize(request.auth, 'os_compute_api:servers:show', server.project_id);
-      const tags = (await servers.tags([id])).get(id) ?? [];
-      const groups = request.microversion.atLeast('2.71') ? await services.serverGroups.groupsOf(id) : undefined;
-      return { server: serverDetail(await view(request), server, tags, groups) };
+      const tags = new Map([[server.id, await servers.tagsOfServer(server.id)]]);
+      const groups = request.microversion.atLeast('2.71') ? new Map([[server.id, await services.serverGroups.groupsOf(server.id)]]) : undefined;
+      const [json] = await rendered.render(await view(request), [server], tags, (ids) => servers.rows(ids, SERVER_VIEW_COLUMNS), groups);
+      if (!json) throw notFound(`Instance ${id} could not be found.`); // deleted since the lookup
+      return reply.type('application/json; charset=utf-8').send(jsonOne('server', json));
     },
     PUT: async (request) => {
       const { id } = request.params as { id: string };

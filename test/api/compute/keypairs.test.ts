@@ -90,6 +90,15 @@ test('an imported OpenSSH key keeps its text and gets Nova\'s MD5 fingerprint', 
   }
 });
 
+test('an OpenSSH certificate is imported with the MD5 of its whole blob, as Nova fingerprints it', async () => {
+  // ssh-keygen -s ca -I id u.pub: an ed25519 user certificate.
+  const cert =
+    'ssh-ed25519-cert-v01@openssh.com AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAIG4BnqGoVvZCXgpTbqttR7rSnnoIvQgVAPDW/BiBs9YRAAAAIO8GQjVZQfXAkfmlEpm6in4i3s3LwM7oCBsC+JDBzb+VAAAAAAAAAAAAAAABAAAAAmlkAAAAAAAAAABpVbkAAAAAAPSGVwAAAAAAAAAAggAAABVwZXJtaXQtWDExLWZvcndhcmRpbmcAAAAAAAAAF3Blcm1pdC1hZ2VudC1mb3J3YXJkaW5nAAAAAAAAABZwZXJtaXQtcG9ydC1mb3J3YXJkaW5nAAAAAAAAAApwZXJtaXQtcHR5AAAAAAAAAA5wZXJtaXQtdXNlci1yYwAAAAAAAAAAAAAAMwAAAAtzc2gtZWQyNTUxOQAAACDuXKR6suzUNxDtC8cprhFokjRNkKTCarfcU83cWzJWOwAAAFMAAAALc3NoLWVkMjU1MTkAAABAOgXU+f78XOpj7lpCIcgoiBGen5oujDrvoNqykWALnVcnLy/ANeacdc8yTqTZb/wM8jdUkCnYemQYU8yfzGLXDQ== root@vm';
+  const res = await create(cloud.demoToken, { name: uniqueName(), public_key: cert }, '2.2');
+  assert.equal(res.status, 201, res.text);
+  assert.equal(res.body.keypair.fingerprint, 'b0:80:57:c1:40:08:8d:b0:57:1f:81:6c:29:cd:3d:17');
+});
+
 test('an invalid ssh public key is 400 "failed to generate fingerprint"', async () => {
   // Tempest's junk keys, an empty one, and a key whose point is off its curve.
   for (const key of ['ssh-rsa JUNK nova@ubuntu', 'ssh-rsa ' + 'A'.repeat(2048) + ' openstack@ubuntu', ' ', '', OFF_CURVE_KEY, 'ssh-foo AAAA']) {

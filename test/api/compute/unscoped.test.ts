@@ -25,12 +25,17 @@ before(async () => {
 });
 after(async () => cloud.close());
 
-/** Every compute route, as the compute plugin registers it (405 method lists and HEAD left out). */
+/**
+ * Every compute route and method, as the compute plugin registers them (HEAD left out): a
+ * resource is one route for every method, whose config names the methods it serves.
+ */
 async function computeRoutes(): Promise<{ method: string; url: string }[]> {
   const routes: { method: string; url: string }[] = [];
   const app = Fastify();
   app.addHook('onRoute', (r) => {
-    if (typeof r.method === 'string' && r.method !== 'HEAD') routes.push({ method: r.method, url: r.url });
+    const allowed = (r.config as { allowedMethods?: string[] } | undefined)?.allowedMethods;
+    const methods = allowed ?? (typeof r.method === 'string' ? [r.method] : []);
+    for (const method of methods) if (method !== 'HEAD') routes.push({ method, url: r.url });
   });
   await app.register(computeApi(cloud.services), { prefix: '/compute' });
   await app.ready();

@@ -1,4 +1,4 @@
-import type { Server, ServerFlavor, Fault } from '../../../compute/servers.js';
+import type { Server, ServerFlavor, Fault, ServerRow } from '../../../compute/servers.js';
 import { hostIdOf, parseJson } from '../../../compute/servers.js';
 import { statusOf } from '../../../compute/states.js';
 import type { AuthContext } from '../../../identity/tokens.js';
@@ -29,13 +29,13 @@ export function serverLinks(base: string, id: string) {
 }
 
 /** GET /servers: id, name and links only. */
-export function serverSummary(base: string, s: Server) {
+export function serverSummary(base: string, s: Pick<Server, 'id' | 'name'>) {
   return { id: s.id, name: s.name, links: serverLinks(base, s.id) };
 }
 
 /** The full server as GET /servers/{id} shows it at the request's microversion. */
 /** `serverGroups` is given by show, update and rebuild (2.71), never by lists. */
-export function serverDetail(v: ViewContext, s: Server, tags: string[], serverGroups?: string[]): Record<string, unknown> {
+export function serverDetail(v: ViewContext, s: Omit<ServerViewRow, 'version'>, tags: string[], serverGroups?: string[]): Record<string, unknown> {
   const { base, version, auth } = v;
   const status = statusOf(s.vm_state, s.task_state);
   const flavor = parseJson<ServerFlavor>(s.flavor, {} as ServerFlavor);
@@ -56,7 +56,7 @@ export function serverDetail(v: ViewContext, s: Server, tags: string[], serverGr
           ephemeral: flavor.ephemeral,
           swap: flavor.swap,
           original_name: flavor.name,
-          ...(auth.roles.some((r) => r.name === 'reader') || auth.isAdmin ? { extra_specs: flavor.extra_specs } : {}),
+          ...(seesExtraSpecs(auth) ? { extra_specs: flavor.extra_specs } : {}),
         }
       : { id: flavor.id, links: [{ rel: 'bookmark', href: `${base}/flavors/${flavor.id}` }] },
     created: isoZ(s.created_at),
@@ -85,8 +85,104 @@ export function serverDetail(v: ViewContext, s: Server, tags: string[], serverGr
   return out;
 }
 
+/** The columns serverDetail reads (a detailed list reads no others), and the row's version. */
+export const SERVER_VIEW_COLUMNS = [
+  'id', 'version', 'name', 'vm_state', 'task_state', 'power_state', 'progress', 'project_id', 'user_id', 'host', 'image_id',
+  'flavor', 'created_at', 'updated_at', 'metadata', 'addresses', 'access_ipv4', 'access_ipv6', 'disk_config', 'fault',
+  'request_spec', 'availability_zone', 'config_drive', 'key_name', 'launched_at', 'terminated_at', 'security_groups',
+  'reservation_id', 'launch_index', 'hostname', 'user_data', 'locked', 'locked_reason', 'description',
+] as const satisfies readonly (keyof ServerRow)[];
+export type ServerViewRow = Pick<ServerRow, (typeof SERVER_VIEW_COLUMNS)[number]>;
+
+/**
+ * Servers rendered for lists, as UTF-8 JSON, by row version. Reading a server's 41 columns,
+ * parsing its JSON columns and serializing ~1.5 KB was nearly all of a detailed list's cost;
+ * a list now reads each server's id and version, and renders only the rows it has not seen
+ * at that version. The database bumps the version on every update of a row (migration 016),
+ * so a kept rendering is current when its version is; what the view reads besides the row
+ * (tags, the host's status) is kept with it and compared. Kept as bytes: encoding ~135 KB
+ * of text to UTF-8 for the socket cost more than the rest of a cached list, and copying
+ * bytes costs next to nothing. Bounded: the least recently used go first.
+ */
+export class RenderedServers {
+  /** By server id and view (the view's number in `views`): the version rendered, what else it read, and the JSON. */
+  private readonly kept = new Map<string, { version: number; extra: string; json: Buffer }>();
+  private readonly views = new Map<string, string>();
+  constructor(private readonly limit = 4000) {}
+
+  /**
+   * The JSON of each listed server, in order. `rows` are the list's ids and versions;
+   * `fetch` reads the rows not rendered at that version yet (ones gone meanwhile are left out).
+   */
+  async render(
+    v: ViewContext,
+    rows: Pick<ServerRow, 'id' | 'version' | 'host'>[],
+    tags: Map<string, string[]>,
+    fetch: (ids: string[]) => Promise<ServerViewRow[]>,
+    /** A show's server groups (2.71), which lists never show. */
+    groups?: Map<string, string[]>,
+  ): Promise<Buffer[]> {
+    const variant = `${v.base} ${v.version} ${v.auth.isAdmin} ${seesExtraSpecs(v.auth)} ${!!v.reduced} ${!!groups}`;
+    let view = this.views.get(variant);
+    if (view === undefined) this.views.set(variant, (view = ` ${this.views.size}`));
+    const extraOf = (id: string, host: string | null) => {
+      const t = tags.get(id);
+      const status = v.hostStatus ? v.hostStatus(host) : '';
+      const g = groups?.get(id);
+      return t === undefined && status === '' && g === undefined ? '' : `${t?.join('\n') ?? ''}\n${status}\n${g?.join('\n') ?? ''}`;
+    };
+    const json = new Map<string, Buffer>();
+    const missing: string[] = [];
+    for (const row of rows) {
+      const key = row.id + view;
+      const hit = this.kept.get(key);
+      if (hit !== undefined && hit.version === row.version && hit.extra === extraOf(row.id, row.host)) {
+        this.kept.delete(key); // most recently used again
+        this.kept.set(key, hit);
+        json.set(row.id, hit.json);
+      } else {
+        missing.push(row.id);
+      }
+    }
+    if (missing.length) {
+      for (const row of await fetch(missing)) {
+        const text = Buffer.from(JSON.stringify(serverDetail(v, row, tags.get(row.id) ?? [], groups?.get(row.id))));
+        json.set(row.id, text);
+        const key = row.id + view;
+        this.kept.delete(key);
+        this.kept.set(key, { version: row.version, extra: extraOf(row.id, row.host), json: text });
+      }
+      for (const key of this.kept.keys()) {
+        if (this.kept.size <= this.limit) break;
+        this.kept.delete(key);
+      }
+    }
+    return rows.map((r) => json.get(r.id)).filter((x): x is Buffer => x !== undefined);
+  }
+}
+
+/** `{"<key>":<item>}` as one buffer: the item is JSON already. */
+export function jsonOne(key: string, item: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`{"${key}":`), item, CLOSE]);
+}
+const CLOSE = Buffer.from('}');
+
+/** `{"<key>":[<items>]<tail>}` as one buffer: the items are JSON already. */
+export function jsonList(key: string, items: Buffer[], tail = ''): Buffer {
+  const parts: Buffer[] = [Buffer.from(`{"${key}":[`)];
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) parts.push(COMMA);
+    parts.push(items[i]);
+  }
+  parts.push(Buffer.from(`]${tail}}`));
+  return Buffer.concat(parts);
+}
+const COMMA = Buffer.from(',');
+
+const seesExtraSpecs = (auth: AuthContext) => auth.isAdmin || auth.roles.some((r) => r.name === 'reader');
+
 /** The attributes of Nova's old extensions: zone, config drive, key, usage, states, volumes, host. */
-function extensions(out: Record<string, unknown>, v: ViewContext, s: Server): void {
+function extensions(out: Record<string, unknown>, v: ViewContext, s: Omit<ServerViewRow, 'version'>): void {
   const { version, auth } = v;
   out['OS-EXT-AZ:availability_zone'] = s.availability_zone ?? '';
   out.config_drive = s.config_drive;
