@@ -324,6 +324,25 @@ test('rebuild answers like PUT before 2.75 (key_name from 2.54, user_data from 2
   void token;
 });
 
+test('rebuild and PUT before 2.75 show addresses with version and addr only, as Nova without extend_address; from 2.75 with the OS-EXT-IPS attributes', async () => {
+  const { token, id } = await fresh();
+  // A network of the project's own; the server is attached to it by rebuild's view of its port.
+  const net = await cloud.req('POST', '/network/v2.0/networks', { token, body: { network: { name: 'rebuild-net' } } });
+  await cloud.req('POST', '/network/v2.0/subnets', { token, body: { subnet: { network_id: net.body.network.id, ip_version: 4, cidr: '10.9.0.0/24' } } });
+  const withAddress = await cloud.req('POST', '/compute/v2.1/servers', { token, body: { server: { name: 'addressed', imageRef: imageId, flavorRef: '1', networks: [{ uuid: net.body.network.id }] } } });
+  await settle();
+  const sid = withAddress.body.server.id;
+  const plain = [{ version: 4, addr: '10.9.0.2' }];
+  const rebuilt = await act(sid, { rebuild: { imageRef: imageId } }, token, '2.74');
+  assert.deepEqual(rebuilt.body.server.addresses, { 'rebuild-net': plain });
+  await settle();
+  const put = await cloud.req('PUT', `/compute/v2.1/servers/${sid}`, { token, version: '2.74', body: { server: { name: 'renamed' } } });
+  assert.deepEqual(put.body.server.addresses, { 'rebuild-net': plain });
+  const full = await act(sid, { rebuild: { imageRef: imageId } }, token, '2.75');
+  assert.equal(full.body.server.addresses['rebuild-net'][0]['OS-EXT-IPS:type'], 'fixed');
+  void id;
+});
+
 test('admin actions are 403 for members: resetState, migrate, live migration, evacuate, shelveOffload', async () => {
   const { token, id } = await fresh();
   for (const body of [{ 'os-resetState': { state: 'error' } }, { migrate: null }, { 'os-migrateLive': { host: null, block_migration: 'auto' } }, { evacuate: {} }]) {

@@ -17,8 +17,15 @@ export interface ViewContext {
   auth: AuthContext;
   /** Host status by host name (2.16), when the caller may see it. */
   hostStatus?: (host: string | null) => string;
-  /** PUT before 2.75 answers without the extension attributes (AZ, config drive, states …). */
+  /** PUT and rebuild before 2.75 answer without the extension attributes (AZ, config drive, states …) and with plain addresses. */
   reduced?: boolean;
+}
+
+type Addresses = Record<string, { version: number; addr: string }[]>;
+
+/** Nova's address view without extend_address: version and addr only, no OS-EXT-IPS attributes. */
+function plainAddresses(addresses: Addresses): Addresses {
+  return Object.fromEntries(Object.entries(addresses).map(([net, list]) => [net, list.map(({ version, addr }) => ({ version, addr }))]));
 }
 
 export function serverLinks(base: string, id: string) {
@@ -61,7 +68,7 @@ export function serverDetail(v: ViewContext, s: Omit<ServerViewRow, 'version'>, 
       : { id: flavor.id, links: [{ rel: 'bookmark', href: `${base}/flavors/${flavor.id}` }] },
     created: isoZ(s.created_at),
     updated: isoZ(s.updated_at),
-    addresses: parseJson(s.addresses, {}),
+    addresses: v.reduced ? plainAddresses(parseJson(s.addresses, {})) : parseJson(s.addresses, {}),
     accessIPv4: s.access_ipv4,
     accessIPv6: canonicalIPv6(s.access_ipv6),
     links: serverLinks(base, s.id),
