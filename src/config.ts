@@ -40,6 +40,7 @@ export type ConfigFile = Partial<Omit<Config, 'listen' | 'fake' | 'compute'>> & 
   compute?: Partial<Config['compute']>;
   fakeHosts?: string | number;
   fakeOperationMs?: string | number;
+  fakeBusyWindowMs?: string | number;
 };
 
 const ENV: Record<string, keyof ConfigFile> = {
@@ -58,6 +59,7 @@ const ENV: Record<string, keyof ConfigFile> = {
   NIMBUS_FAKE_OPERATION_MS: 'fakeOperationMs',
   NIMBUS_NODE_ID: 'nodeId',
   NIMBUS_TASK_LEASE_SECONDS: 'taskLeaseSeconds',
+  NIMBUS_FAKE_BUSY_WINDOW_MS: 'fakeBusyWindowMs',
 };
 
 export class ConfigError extends Error {}
@@ -108,8 +110,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   const fake = { ...FAKE_DEFAULTS, ...merged.fake };
   if (merged.fakeHosts !== undefined) fake.hosts = Number(merged.fakeHosts);
   if (merged.fakeOperationMs !== undefined) fake.operationMs = Number(merged.fakeOperationMs);
+  if (merged.fakeBusyWindowMs !== undefined) fake.busyWindowMs = Number(merged.fakeBusyWindowMs);
   if (!Number.isInteger(fake.hosts) || fake.hosts < 1) throw new ConfigError(`fake.hosts must be a positive integer`);
   if (!Number.isFinite(fake.operationMs) || fake.operationMs < 0) throw new ConfigError(`fake.operationMs must be a number of milliseconds >= 0`);
+  if (!Number.isFinite(fake.busyWindowMs) || fake.busyWindowMs < 0) throw new ConfigError(`fake.busyWindowMs must be a number of milliseconds >= 0`);
   const compute = { reclaimInstanceInterval: 0, resizeConfirmWindow: 0, shelvedOffloadTime: 0, ...merged.compute };
   for (const [key, value] of Object.entries(compute)) {
     const min = key === 'shelvedOffloadTime' ? -1 : 0;

@@ -129,6 +129,8 @@ export async function startCloud(overrides: ConfigFile = {}): Promise<TestCloud>
       logLevel: 'silent',
       adminPassword: ADMIN_PASSWORD,
       demoPassword: DEMO_PASSWORD,
+      // Instant snapshots and migrations keep the suite fast; the tests of the busy window set it.
+      fakeBusyWindowMs: 0,
       ...(database.url ? { databaseUrl: database.url } : {}),
       ...overrides,
     },
@@ -182,7 +184,7 @@ export async function startProcess(env: Record<string, string> = {}): Promise<{ 
   const root = new URL('../..', import.meta.url).pathname; // dist/test → project root
   const child = spawn(process.execPath, [join(root, 'dist/src/cli.js'), 'serve'], {
     cwd: root,
-    env: { ...process.env, NIMBUS_LISTEN: `127.0.0.1:${port}`, NIMBUS_DATA_DIR: dataDir, NIMBUS_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, NIMBUS_LISTEN: `127.0.0.1:${port}`, NIMBUS_DATA_DIR: dataDir, NIMBUS_LOG_LEVEL: 'warn', NIMBUS_FAKE_BUSY_WINDOW_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -441,9 +441,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           if (migration) await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
         }
-        await driver.spawn(dest.name, a.spec());
-        if (a.server.vm_state === V.PAUSED) await driver.pause(dest.name, a.id);
-        await driver.destroy(source, a.id);
+        await driver.liveMigrate(source, dest.name, a.spec());
         await a.done({ host: dest.name, availability_zone: dest.availability_zone }, async (tx) => {
           if (migration) await setMigration(s, migration.id, { status: 'completed' }, tx);
         });

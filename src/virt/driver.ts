@@ -77,6 +77,11 @@ export interface Driver {
    * to shrink, on drivers that cannot shrink one), before changing anything.
    */
   prepareResize(host: string, id: string, target: GuestSpec): Promise<void>;
+  /**
+   * Moves a running or paused guest from `source` to `dest` without stopping it, keeping its
+   * power state and console. Run again after a crash, it finds the guest on either host.
+   */
+  liveMigrate(source: string, dest: string, spec: GuestSpec): Promise<void>;
   /** The guest's power state as the hypervisor sees it, or null when it has no such guest. */
   powerState(host: string, id: string): Promise<PowerState | null>;
   /** Everything the guest wrote to its serial console (the core takes the tail a caller asks for). */

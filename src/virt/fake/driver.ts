@@ -12,9 +12,16 @@ export interface FakeOptions {
   zones: string[];
   /** How long every operation takes, in milliseconds (default 0). */
   operationMs: number;
+  /**
+   * How long the operations a client can watch on a real cloud stay in progress: a
+   * snapshot's upload, a resize or migration, a live migration (default 2000 ms; 0: at once).
+   * A client that acts while one runs (a second snapshot, a delete of the image being saved)
+   * then meets the busy server or saving image it would meet on Nova.
+   */
+  busyWindowMs: number;
 }
 
-export const FAKE_DEFAULTS: FakeOptions = { hosts: 3, vcpus: 64, memoryMb: 262144, localGb: 4096, zones: ['nova'], operationMs: 0 };
+export const FAKE_DEFAULTS: FakeOptions = { hosts: 3, vcpus: 64, memoryMb: 262144, localGb: 4096, zones: ['nova'], operationMs: 0, busyWindowMs: 2000 };
 
 interface FakeGuest {
   spec: Pick<GuestSpec, 'id' | 'name' | 'hostname'>;
@@ -78,6 +85,12 @@ export class FakeDriver implements Driver {
     if (this.options.operationMs > 0) await sleep(this.options.operationMs);
   }
 
+  /** An operation a client can watch: it lasts the busy window. */
+  private async longWork(): Promise<void> {
+    await this.work();
+    if (this.options.busyWindowMs > 0) await sleep(this.options.busyWindowMs);
+  }
+
   async spawn(host: string, spec: GuestSpec): Promise<void> {
     const guests = this.on(host);
     await this.work();
@@ -133,14 +146,25 @@ export class FakeDriver implements Driver {
 
   async snapshot(host: string, id: string): Promise<null> {
     this.guest(host, id);
-    await this.work();
+    await this.longWork();
     return null; // a fake guest never writes to its disk
   }
 
-  /** Any size will do, a smaller disk too, as Nova's fake driver takes it. */
+  /** Any size will do, a smaller disk too, as Nova's fake driver takes it; the busy window is the disk's move. */
   async prepareResize(host: string, id: string): Promise<void> {
     this.guest(host, id);
-    await this.work();
+    await this.longWork();
+  }
+
+  async liveMigrate(source: string, dest: string, spec: GuestSpec): Promise<void> {
+    const from = this.on(source);
+    const to = this.on(dest);
+    // Run again after a crash, the guest may already be on `dest`.
+    const g = from.get(spec.id) ?? to.get(spec.id);
+    if (!g) throw new DriverError(`Instance ${spec.id} could not be found on ${source}.`);
+    await this.longWork();
+    from.delete(spec.id);
+    to.set(spec.id, g); // the same guest: running or paused, its console as it was
   }
 
   async powerState(host: string, id: string): Promise<PowerState | null> {
