@@ -7,6 +7,7 @@ import { identityApi } from './api/identity/index.js';
 import { imageApi } from './api/image/index.js';
 import { networkApi } from './api/network/index.js';
 import { controlApi } from './api/control/index.js';
+import { consoleProxy } from './api/console/index.js';
 
 /** JSON without prototype pollution; an empty body is no body. */
 function parseJson(_req: unknown, body: string, done: (err: Error | null, value?: unknown) => void): void {
@@ -54,5 +55,6 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(imageApi(services), { prefix: '/image' });
   await app.register(networkApi(services), { prefix: '/network' });
   await app.register(controlApi(services), { prefix: '/nimbus' });
+  consoleProxy(app, services);
   return app;
 }

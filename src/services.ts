@@ -18,6 +18,7 @@ import { Networking } from './network/networking.js';
 import { BuildBehaviours } from './compute/behaviours.js';
 import { ServerGroups } from './compute/server-groups.js';
 import { projectQuotas } from './compute/quotas.js';
+import { ConsoleTokens } from './compute/consoles.js';
 
 /** Everything a request handler may use, built once per process. */
 export interface Services {
@@ -36,6 +37,7 @@ export interface Services {
   network: Networking;
   behaviours: BuildBehaviours;
   serverGroups: ServerGroups;
+  consoleTokens: ConsoleTokens;
 }
 
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
@@ -64,6 +66,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     network: new Networking(db, clock),
     behaviours: new BuildBehaviours(db, clock),
     serverGroups: new ServerGroups(db, clock, (tx, project) => projectQuotas(tx, project)),
+    consoleTokens: new ConsoleTokens(db, clock),
   };
 }
 

@@ -11,6 +11,7 @@ import { checkLock, checkState, type AllowedStates } from './state-checks.js';
 import { enforce } from './quotas.js';
 import { parseJson, serverFlavor, type Server, type ServerFlavor } from './servers.js';
 import { findKeypair } from './keypairs.js';
+import { consoleUrl } from './consoles.js';
 
 const V = VmState;
 const T = TaskState;
@@ -188,9 +189,8 @@ export class ServerActions {
     const server = await this.s.db.transaction().execute((tx) => this.load(tx, ctx, id));
     if (!server.host || server.vm_state !== V.ACTIVE) throw conflict(`Instance ${id} is not ready`);
     if ([T.DELETING, T.MIGRATING].includes(server.task_state as never)) throw conflict(`Cannot 'get_${protocol}_console' instance ${id} while it is in task_state ${server.task_state}`);
-    const paths: Record<string, string> = { novnc: 'vnc_auto.html', xvpvnc: 'console', 'spice-html5': 'spice_auto.html', serial: '', rdp: 'rdp', webmks: 'mks' };
-    const token = randomUUID();
-    return `${this.s.config.publicUrl}/console/${paths[type] ?? type}?path=%3Ftoken%3D${token}`;
+    const token = await this.s.consoleTokens.issue({ serverId: id, host: server.host, consoleType: type });
+    return consoleUrl(this.s.config.publicUrl, type, token);
   }
 
   // ── resize and cold migration ──

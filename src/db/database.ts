@@ -18,6 +18,7 @@ import * as m012 from './migrations/012_token_revocation.js';
 import * as m014 from './migrations/014_task_events.js';
 import * as m015 from './migrations/015_network_quotas.js';
 import * as m016 from './migrations/016_server_version.js';
+import * as m017 from './migrations/017_console_tokens.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -37,6 +38,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '014_task_events': m014,
   '015_network_quotas': m015,
   '016_server_version': m016,
+  '017_console_tokens': m017,
 };
 
 export function isPostgresUrl(url: string): boolean {

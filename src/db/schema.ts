@@ -446,6 +446,19 @@ export interface ServerUsageTable {
   disk_gb: number;
 }
 
+/** A remote console's connection token (Nova's console_auth_tokens). */
+export interface ConsoleTokenTable {
+  /** SHA-256 of the token; the token itself is only in the URL given to the client. */
+  token_hash: string;
+  server_id: string;
+  /** novnc, serial, spice-html5 … */
+  console_type: string;
+  /** The host the guest was on when the URL was made: a move makes the URL stale. */
+  host: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Schema {
   networks: NetworkTable;
   subnets: SubnetTable;
@@ -484,4 +497,5 @@ export interface Schema {
   aggregates: AggregateTable;
   aggregate_hosts: AggregateHostTable;
   aggregate_metadata: AggregateMetadataTable;
+  console_tokens: ConsoleTokenTable;
 }

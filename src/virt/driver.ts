@@ -27,6 +27,21 @@ export interface GuestSpec {
   ports: { mac: string; ips: string[] }[];
 }
 
+/** A guest's console as a driver opens it: what the client sends goes in with write. */
+export interface GuestConsole {
+  write(data: Buffer): void;
+  close(): void;
+}
+
+/** The client's end of a console, given at opening: the guest's output goes to send; hangUp ends the connection. */
+export interface ConsoleClient {
+  send(data: Buffer): void;
+  hangUp(): void;
+}
+
+/** The consoles a driver may offer: a graphical one (the RFB protocol, for VNC clients) and the serial port. */
+export type ConsoleKind = 'vnc' | 'serial';
+
 /** The error a driver throws when an operation fails on the host; becomes the server's fault. */
 export class DriverError extends Error {
   constructor(
@@ -86,4 +101,6 @@ export interface Driver {
   powerState(host: string, id: string): Promise<PowerState | null>;
   /** Everything the guest wrote to its serial console (the core takes the tail a caller asks for). */
   consoleOutput(host: string, id: string): Promise<string>;
+  /** Connects to a guest's console; throws DriverError when the guest or that console is not there. */
+  openConsole(host: string, id: string, kind: ConsoleKind, client: ConsoleClient): GuestConsole;
 }

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PowerState } from '../../compute/states.js';
-import { DriverError, type Driver, type GuestSpec, type HostInfo } from '../driver.js';
+import { DriverError, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
+import { RfbServer } from './rfb.js';
+import { SerialConsole } from './serial.js';
 
 export interface FakeOptions {
   /** Number of simulated hosts (default 3), named fake-host-1 … */
@@ -169,6 +171,11 @@ export class FakeDriver implements Driver {
 
   async powerState(host: string, id: string): Promise<PowerState | null> {
     return this.guests.get(host)?.get(id)?.power ?? null;
+  }
+
+  openConsole(host: string, id: string, kind: ConsoleKind, client: ConsoleClient): GuestConsole {
+    const g = this.guest(host, id);
+    return kind === 'serial' ? new SerialConsole(g.spec.hostname, client) : new RfbServer(g.spec.hostname, client);
   }
 
   async consoleOutput(host: string, id: string): Promise<string> {
