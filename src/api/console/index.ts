@@ -35,6 +35,12 @@ export function consoleProxy(app: FastifyInstance, services: Services): void {
     app.get(page, async (_request, reply) => reply.type('text/html; charset=utf-8').send(VNC_PAGE));
   }
 
+  // Open consoles end with the app: the HTTP server's close does not know upgraded sockets.
+  const open = new Set<{ close(): void }>();
+  app.addHook('preClose', async () => {
+    for (const conn of open) conn.close();
+  });
+
   const connect = async (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => {
     const target = await services.consoleTokens.resolve(tokenOf(req, url));
     const kind = target && KINDS[target.consoleType];
@@ -42,8 +48,12 @@ export function consoleProxy(app: FastifyInstance, services: Services): void {
     if (!target || !kind) return refuse(socket, 401, 'Unauthorized');
     let guest: GuestConsole | null = null;
     const early: Buffer[] = [];
-    const conn = accept(req, socket, head, (data) => (guest ? guest.write(data) : early.push(data)), () => guest?.close());
+    const conn = accept(req, socket, head, (data) => (guest ? guest.write(data) : early.push(data)), () => {
+      guest?.close();
+      open.delete(conn!);
+    });
     if (!conn) return;
+    open.add(conn);
     try {
       guest = services.driver.openConsole(target.host, target.serverId, kind, { send: conn.send, hangUp: conn.close });
     } catch (err) {

@@ -45,6 +45,7 @@ export function accept(req: IncomingMessage, socket: Duplex, head: Buffer, onMes
     if (closed) return;
     closed = true;
     if (socket.writable) socket.end(frame(0x8, Buffer.alloc(0)));
+    else socket.destroy();
     onClose();
   };
   let buffered: Buffer = Buffer.alloc(0);
@@ -70,6 +71,9 @@ export function accept(req: IncomingMessage, socket: Duplex, head: Buffer, onMes
     }
   };
   socket.on('data', receive);
+  // An HTTP server's sockets are half-open: a client's end must be answered, or the socket
+  // (and the server's close) would wait for ever.
+  socket.on('end', close);
   socket.on('close', close);
   socket.on('error', close);
   if (head.length) receive(head);

@@ -168,3 +168,15 @@ test('another upgrade (h2c) on an API path is answered as the plain HTTP/1.1 req
   assert.match(answer, /^HTTP\/1\.1 200 /);
   assert.ok(answer.includes('"versions"'));
 });
+
+test('stopping Nimbus closes the open consoles instead of waiting for them', async () => {
+  const other = await startCloud();
+  const image = (await other.services.db.selectFrom('images').select('id').executeTakeFirstOrThrow()).id;
+  const res = await other.req('POST', '/compute/v2.1/servers', { token: other.adminToken, body: { server: { name: 'to-close', imageRef: image, flavorRef: '1' } } });
+  await other.services.runner.idle();
+  const url = await other.req('POST', `/compute/v2.1/servers/${res.body.server.id}/remote-consoles`, { token: other.adminToken, version: '2.6', body: { remote_console: { protocol: 'serial', type: 'serial' } } });
+  const ws = await openWebSocket(other.url, websocketPath(url.body.remote_console.url));
+  assert.equal(ws.status, 101);
+  await other.close();
+  assert.equal(await ws.next(), null);
+});
