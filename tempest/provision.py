@@ -2,12 +2,17 @@
 
 Usage: provision.py BASE_URL ADMIN_PASSWORD WORKSPACE_DIR
 Creates two admins (role admin) and four members, each member in a project of its own,
-through the Identity v3 API; uploads a second image through the Image v2 API; writes
-WORKSPACE_DIR/accounts.yaml and prints shell assignments (IMAGE_ID=…, IMAGE_ID_ALT=…).
+through the Identity v3 API; uploads a second image through the Image v2 API; makes sure
+there is exactly one shared network with a subnet (Tempest's fixed_network_name: its
+accounts live in projects of their own, so only a shared network is usable by all of them,
+and servers created without `networks` land on it); writes WORKSPACE_DIR/accounts.yaml and
+prints shell assignments (IMAGE_ID=…, IMAGE_ID_ALT=…, FIXED_NETWORK=…, COMPUTE_NODES=…,
+NETWORK_EXTENSIONS=…).
 Standard library only: it runs under Debian's python3 beside Tempest.
 """
 import json
 import secrets
+import shlex
 import sys
 import urllib.request
 
@@ -71,5 +76,29 @@ alt = call('POST', '/image/v2/images', {'name': 'tempest-image-alt', 'container_
                                         'disk_format': 'raw', 'visibility': 'public'}, token=admin)[1]
 call('PUT', f"/image/v2/images/{alt['id']}/file", token=admin, ctype='application/octet-stream',
      raw=b'\0' * 65536)
+
+# One shared network: reuse the one Nimbus seeded if it did, else make one. Two shared
+# networks would make every server created without `networks` ambiguous (409), as in Nova.
+shared = [n for n in call('GET', '/network/v2.0/networks?shared=true', token=admin)[1]['networks']]
+if len(shared) > 1:
+    sys.exit(f"provision.py: {len(shared)} shared networks; Tempest's servers need exactly one")
+if shared:
+    network = shared[0]
+else:
+    network = call('POST', '/network/v2.0/networks', {'network': {'name': 'tempest-shared', 'shared': True}}, token=admin)[1]['network']
+if not network['subnets']:
+    call('POST', '/network/v2.0/subnets', {'subnet': {'network_id': network['id'], 'ip_version': 4, 'cidr': '10.20.0.0/16',
+                                                     'name': 'tempest-shared-subnet'}}, token=admin)
+
+# min_compute_nodes: every enabled, up compute host (the fake driver's simulated hosts).
+hypervisors = call('GET', '/compute/v2.1/os-hypervisors/detail', token=admin)[1]['hypervisors']
+nodes = [h for h in hypervisors if h['status'] == 'enabled' and h['state'] == 'up']
+
 print(f'IMAGE_ID={image_id}')
 print(f"IMAGE_ID_ALT={alt['id']}")
+print(f"FIXED_NETWORK={shlex.quote(network['name'])}")
+print(f'COMPUTE_NODES={len(nodes)}')
+# [network-feature-enabled] api_extensions: what the Networking API says it has (Tempest's
+# default, "all", would run the trunk and other extensions' tests).
+extensions = call('GET', '/network/v2.0/extensions', token=admin)[1]['extensions']
+print(f"NETWORK_EXTENSIONS={shlex.quote(','.join(e['alias'] for e in extensions))}")

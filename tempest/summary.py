@@ -2,6 +2,7 @@
 excluded patterns with reasons, failing tests.
 
 Usage: summary.py RESULTS.subunit EXCLUDE_FILE WALL_SECONDS
+Exit status: 0 when every test that ran passed, 1 when one failed, 3 when none ran.
 """
 import sys
 
@@ -53,4 +54,8 @@ for tid in sorted(skipped):
 
 print(f'\n-- failed ({len(failed)}) --')
 for tid in sorted(failed):
-    print(tid)
+    tb = tests[tid]['details'].get('traceback')
+    last = [line for line in (tb.as_text() if tb else '').splitlines() if line.strip()][-1:]
+    print(f'{tid}  -- {last[0].strip()[:300] if last else ""}')
+
+sys.exit(1 if failed else 3 if not passed else 0)
