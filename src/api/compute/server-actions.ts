@@ -330,7 +330,8 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
     DELETE: async (request, reply) => {
       const { server } = await inProgress(request);
       services.policy.authorize(request.auth, 'os_compute_api:servers:migrations:delete', server.project_id);
-      // The fake driver finishes a live migration in one step, so there is never one left to abort.
+      // Accepted, as Nova accepts it, but not acted upon yet: the driver contract has no way to
+      // stop a move under way, so the live migration runs to its end (within the busy window).
       return reply.code(202).send();
     },
   });
