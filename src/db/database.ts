@@ -2,7 +2,21 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { Kysely, Migrator, sql, PostgresAdapter, PostgresDialect, SqliteDialect, type Compilable, type CompiledQuery, type Migration, type Transaction } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  sql,
+  PostgresAdapter,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  type Compilable,
+  type DatabaseConnection,
+  type Migration,
+  type SqliteDialectConfig,
+  type Transaction,
+} from 'kysely';
 import type { Schema } from './schema.js';
 import { makePrivateDir, PRIVATE_FILE } from '../data-dir.js';
 import * as m001 from './migrations/001_platform.js';
@@ -78,7 +92,32 @@ export async function openDatabase(url: string, onIdleError: (err: Error) => voi
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   cachePreparedStatements(sqlite);
-  return new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+}
+
+/**
+ * Kysely begins SQLite transactions with a deferred BEGIN: the transaction reads under a
+ * snapshot and asks for the write lock only at its first write. If another connection (a
+ * second process on the same file: `nimbus migrate`, a tool) committed in between, that
+ * upgrade fails at once with SQLITE_BUSY, whatever the busy timeout, and a check-then-write
+ * transaction would be a 500. BEGIN IMMEDIATE takes the write lock first (waiting up to
+ * the busy timeout), so every transaction runs alone from its first statement, in this
+ * process or any other: what it checked still holds when it writes.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): SqliteDriver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
 }
 
 /**
