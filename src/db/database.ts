@@ -37,6 +37,12 @@ import * as m017 from './migrations/017_console_tokens.js';
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
 
+/**
+ * Rows per multi-row INSERT: a server row has 42 columns, and 200 of them stay under
+ * SQLite's 32,766 and PostgreSQL's 65,535 bound parameters per statement.
+ */
+export const INSERT_BATCH = 200;
+
 /** Migrations in order; each is a module with up/down. Append, never edit. */
 const MIGRATIONS: Record<string, Migration> = {
   '001_platform': m001,
@@ -203,26 +209,27 @@ export async function migrate(db: Db): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const isPostgres = (db: Kysely<any>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/**
+ * Holds the lock named `name` until the transaction ends, so that transactions that read
+ * something and write what they decided from it (a project's quota usage, a host's number)
+ * run one after the other. On PostgreSQL it is an advisory transaction lock on a 64-bit
+ * hash of the name: a new statement after it sees what the previous holder committed
+ * (READ COMMITTED). On SQLite every transaction holds the database's write lock from its
+ * BEGIN IMMEDIATE, so there is nothing more to take.
+ */
+export async function lockName(tx: Kysely<Schema>, name: string): Promise<void> {
+  if (!isPostgres(tx)) return;
+  const key = createHash('sha256').update(name).digest().readBigInt64BE(0);
+  await sql`select pg_advisory_xact_lock(${key.toString()}::bigint)`.execute(tx);
+}
+
 /**
  * Serializes a critical section across API and compute processes (placement must see the
  * claims of the placement before it). SQLite runs one transaction at a time already.
  */
 export async function lockFor(tx: Tx, url: string, key: number): Promise<void> {
   if (isPostgresUrl(url)) await sql`select pg_advisory_xact_lock(${key})`.execute(tx);
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const isPostgres = (db: Kysely<any>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
-
-/**
- * Holds the lock named `name` until the transaction ends, so that transactions that count
- * something and write what they decided from it (a project's quota usage) run one after the
- * other. On PostgreSQL it is an advisory transaction lock on a 64-bit hash of the name: a
- * statement after it sees what the previous holder committed (READ COMMITTED). SQLite runs
- * one transaction at a time on its one connection already.
- */
-export async function lockName(tx: Kysely<Schema>, name: string): Promise<void> {
-  if (!isPostgres(tx)) return;
-  const key = createHash('sha256').update(name).digest().readBigInt64BE(0);
-  await sql`select pg_advisory_xact_lock(${key.toString()}::bigint)`.execute(tx);
 }

@@ -1,0 +1,109 @@
+/**
+ * Requests that race for the same quota, id or unique name, sent all at once: every
+ * answer is the one a serial run would give some of them (2xx, 403 or 409), never a
+ * 500, and no limit is passed. On PostgreSQL these run on several pooled connections
+ * at once; on SQLite they interleave between statements.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCloud, type Response, type TestCloud } from '../../support.js';
+import { tenant, colleague, type Tenant } from './server-fixtures.js';
+
+let cloud: TestCloud;
+let imageId: string;
+before(async () => {
+  cloud = await startCloud();
+  imageId = (await cloud.services.db.selectFrom('images').select('id').executeTakeFirstOrThrow()).id;
+});
+after(async () => cloud.close());
+
+const QS = '/compute/v2.1/os-quota-sets';
+
+const setQuota = async (projectId: string, quotaSet: Record<string, number>) => {
+  const res = await cloud.req('PUT', `${QS}/${projectId}`, { token: cloud.adminToken, body: { quota_set: quotaSet } });
+  assert.equal(res.status, 200, res.text);
+};
+
+const createServer = (t: Tenant, server: Record<string, unknown> = {}, body: Record<string, unknown> = {}) =>
+  cloud.req('POST', '/compute/v2.1/servers', { token: t.token, body: { server: { name: 'race', imageRef: imageId, flavorRef: '1', ...server }, ...body } });
+
+const parallel = (n: number, send: (i: number) => Promise<Response>) => Promise.all(Array.from({ length: n }, (_, i) => send(i)));
+
+/** How many answers had each status, e.g. { 202: 10, 403: 20 }. */
+const statuses = (answers: Response[]) => {
+  const out: Record<number, number> = {};
+  for (const a of answers) out[a.status] = (out[a.status] ?? 0) + 1;
+  return out;
+};
+
+const liveServers = async (projectId: string) =>
+  Number(
+    (
+      await cloud.services.db
+        .selectFrom('servers')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('project_id', '=', projectId)
+        .where('deleted', '=', 0)
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+
+test('30 parallel creates at an instances quota of 10: exactly 10 are accepted, the rest 403 with Nova’s message', async () => {
+  const t = await tenant(cloud, 'race-instances');
+  const answers = await parallel(30, () => createServer(t));
+  assert.deepEqual(statuses(answers), { 202: 10, 403: 20 });
+  for (const a of answers.filter((x) => x.status === 403)) {
+    assert.equal(a.body.forbidden.message, 'Quota exceeded for instances: Requested 1, but already used 10 of 10 instances');
+  }
+  await cloud.services.runner.idle();
+  assert.equal(await liveServers(t.projectId), 10);
+});
+
+test('parallel multi-creates of up to 3 servers fill the instances quota and never pass it', async () => {
+  const t = await tenant(cloud, 'race-multi');
+  const answers = await parallel(12, () => createServer(t, { min_count: 1, max_count: 3 }));
+  assert.ok(answers.every((a) => a.status === 202 || a.status === 403), JSON.stringify(statuses(answers)));
+  await cloud.services.runner.idle();
+  assert.equal(await liveServers(t.projectId), 10);
+});
+
+test('parallel creates into one group never pass the server_group_members quota', async () => {
+  const t = await tenant(cloud, 'race-members');
+  // Several users: their servers' usage rows differ, so nothing but the quota lock orders them.
+  const tokens = [t.token];
+  for (let i = 0; i < 3; i++) tokens.push(await colleague(cloud, t.projectId, t.name, `race-members-${i}`, 'member'));
+  await setQuota(t.projectId, { server_group_members: 3 });
+  const group = await cloud.req('POST', '/compute/v2.1/os-server-groups', { token: t.token, body: { server_group: { name: 'g', policies: ['soft-affinity'] } }, version: '2.15' });
+  assert.equal(group.status, 200, group.text);
+  const answers = await parallel(8, (i) => createServer({ ...t, token: tokens[i % tokens.length] }, {}, { 'os:scheduler_hints': { group: group.body.server_group.id } }));
+  assert.deepEqual(statuses(answers), { 202: 3, 403: 5 });
+  assert.ok(answers.filter((a) => a.status === 403).every((a) => a.body.forbidden.message === 'Quota exceeded, too many servers in group'));
+});
+
+test('parallel server group creates never pass the server_groups quota', async () => {
+  const t = await tenant(cloud, 'race-groups');
+  await setQuota(t.projectId, { server_groups: 3 });
+  const answers = await parallel(10, (i) =>
+    cloud.req('POST', '/compute/v2.1/os-server-groups', { token: t.token, body: { server_group: { name: `g${i}`, policies: ['affinity'] } } }),
+  );
+  assert.deepEqual(statuses(answers), { 200: 3, 403: 7 });
+  assert.ok(answers.filter((a) => a.status === 403).every((a) => a.body.forbidden.message === 'Quota exceeded, too many server groups.'));
+});
+
+const PUBLIC_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9126EtuKT4e273qrRKRxuC1PFZK8MqpWGhTTEvLJZq root@vm';
+const importKeypair = (t: Tenant, name: string) => cloud.req('POST', '/compute/v2.1/os-keypairs', { token: t.token, body: { keypair: { name, public_key: PUBLIC_KEY } } });
+
+test('parallel keypair imports never pass the key_pairs quota', async () => {
+  const t = await tenant(cloud, 'race-keypairs');
+  await setQuota(t.projectId, { key_pairs: 4 });
+  const answers = await parallel(10, (i) => importKeypair(t, `k${i}`));
+  assert.deepEqual(statuses(answers), { 200: 4, 403: 6 });
+  assert.ok(answers.filter((a) => a.status === 403).every((a) => a.body.forbidden.message === 'Quota exceeded, too many key pairs.'));
+});
+
+test('parallel imports of one keypair name: one is created, the others are 409', async () => {
+  const t = await tenant(cloud, 'race-keyname');
+  const answers = await parallel(8, () => importKeypair(t, 'same'));
+  assert.deepEqual(statuses(answers), { 200: 1, 409: 7 });
+  assert.ok(answers.filter((a) => a.status === 409).every((a) => a.body.conflictingRequest.message === "Key pair 'same' already exists."));
+});
