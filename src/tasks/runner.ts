@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { INSERT_BATCH, type Db, type Tx } from '../db/database.js';
 import type { ServerTable, TaskTable } from '../db/schema.js';
@@ -235,6 +236,11 @@ export class TaskRunner {
       do {
         this.again = false;
         while (!this.stopped && this.running.size < this.options.concurrency) {
+          // On SQLite a task that waits for nothing runs to its end in microtasks, freeing
+          // its slot before the next claim: without a turn of the event loop here, a burst
+          // of tasks (a multi-create's builds) ran in one go and answered no request till done.
+          await yieldToEventLoop();
+          if (this.stopped) break;
           const task = await this.claim();
           if (!task) break;
           const p = this.execute(task).finally(() => {

@@ -97,3 +97,19 @@ test(`with unlimited quotas a larger max_count makes ${MAX_SERVERS_PER_REQUEST} 
     await runner.start(false);
   }
 });
+
+test('the builds of a multi-create leave the event loop free: the create is answered while they run', async () => {
+  const t = await tenant(cloud, 'multi-burst');
+  await cloud.req('PUT', `/compute/v2.1/os-quota-sets/${t.projectId}`, { token: cloud.adminToken, body: { quota_set: { instances: -1, cores: -1, ram: -1 } } });
+  const res = await create(t, { min_count: 150, max_count: 150 });
+  assert.equal(res.status, 202, res.text);
+  // On SQLite the builds once ran in one turn of the event loop: the answer came after all 150.
+  const unfinished = await cloud.services.db
+    .selectFrom('tasks')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('status', 'in', ['pending', 'running'])
+    .where('server_id', 'in', (eb) => eb.selectFrom('servers').select('id').where('project_id', '=', t.projectId))
+    .executeTakeFirstOrThrow();
+  assert.ok(Number(unfinished.n) > 0);
+  await cloud.services.runner.idle(60_000);
+});
