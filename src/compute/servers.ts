@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Services } from '../services.js';
-import { INSERT_BATCH, prepared, type Tx } from '../db/database.js';
+import { INSERT_BATCH, isPostgres, prepared, type Tx } from '../db/database.js';
 import type { Selectable, SelectQueryBuilder } from 'kysely';
 import type { Schema, ServerTable } from '../db/schema.js';
 import type { AuthContext } from '../identity/tokens.js';
@@ -131,6 +131,22 @@ export function serverFlavor(f: Flavor): ServerFlavor {
 }
 
 export const parseJson = <T>(text: string | null, fallback: T): T => (text ? (JSON.parse(text) as T) : fallback);
+
+/**
+ * The live server row, locked until the transaction ends on PostgreSQL (SQLite's
+ * transactions run alone): a read-modify-write of its JSON columns (metadata) or of rows
+ * that hang from it (tags) then sees every change committed before it, and the next one
+ * sees this one's.
+ */
+export function lockedServer(tx: Tx, id: string): Promise<Server | undefined> {
+  return tx
+    .selectFrom('servers')
+    .selectAll()
+    .where('id', '=', id)
+    .where('deleted', '=', 0)
+    .$if(isPostgres(tx), (q) => q.forUpdate())
+    .executeTakeFirst();
+}
 
 /**
  * The servers of the core: every API dialect creates, reads, changes and deletes servers
@@ -376,7 +392,8 @@ export class Servers {
     const { db, clock } = this.s;
     const now = clock.now().toISOString();
     await db.transaction().execute(async (tx) => {
-      const server = await tx.selectFrom('servers').selectAll().where('id', '=', id).where('deleted', '=', 0).executeTakeFirst();
+      // Locked: of two deletes at once the second sees the first's task_state and stops there.
+      const server = await lockedServer(tx, id);
       if (!server || (!ctx.isAdmin && server.project_id !== ctx.projectId)) throw notFound(`Instance ${id} could not be found.`);
       if (server.locked && !ctx.isAdmin) throw conflict(`Instance ${id} is locked`);
       if (server.task_state === TaskState.DELETING || server.task_state === TaskState.SOFT_DELETING) return; // already on its way

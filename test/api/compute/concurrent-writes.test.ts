@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, type Response, type TestCloud } from '../../support.js';
-import { tenant, colleague, type Tenant } from './server-fixtures.js';
+import { tenant, colleague, bootServer, type Tenant } from './server-fixtures.js';
 
 let cloud: TestCloud;
 let imageId: string;
@@ -106,4 +106,42 @@ test('parallel imports of one keypair name: one is created, the others are 409',
   const answers = await parallel(8, () => importKeypair(t, 'same'));
   assert.deepEqual(statuses(answers), { 200: 1, 409: 7 });
   assert.ok(answers.filter((a) => a.status === 409).every((a) => a.body.conflictingRequest.message === "Key pair 'same' already exists."));
+});
+
+test('parallel metadata writes to one server keep every item and never pass the metadata_items quota', async () => {
+  const t = await tenant(cloud, 'race-metadata');
+  await setQuota(t.projectId, { metadata_items: 4 });
+  const id = await bootServer(cloud, t.token);
+  const answers = await parallel(10, (i) => cloud.req('POST', `/compute/v2.1/servers/${id}/metadata`, { token: t.token, body: { metadata: { [`k${i}`]: 'v' } } }));
+  assert.deepEqual(statuses(answers), { 200: 4, 403: 6 });
+  const shown = await cloud.req('GET', `/compute/v2.1/servers/${id}/metadata`, { token: t.token });
+  assert.equal(Object.keys(shown.body.metadata).length, 4);
+});
+
+test('10 parallel PUT /servers/{id}/tags all succeed and leave one of the sets', async () => {
+  const t = await tenant(cloud, 'race-tags');
+  const id = await bootServer(cloud, t.token);
+  const sets = Array.from({ length: 10 }, (_, i) => ['common', `only-${i}`]);
+  const answers = await parallel(10, (i) => cloud.req('PUT', `/compute/v2.1/servers/${id}/tags`, { token: t.token, version: '2.26', body: { tags: sets[i] } }));
+  assert.deepEqual(statuses(answers), { 200: 10 });
+  const shown = await cloud.req('GET', `/compute/v2.1/servers/${id}/tags`, { token: t.token, version: '2.26' });
+  assert.ok(sets.some((s) => JSON.stringify(s) === JSON.stringify(shown.body.tags)), JSON.stringify(shown.body.tags));
+});
+
+test('parallel PUT /servers/{id}/tags/{tag} never pass 50 tags', async () => {
+  const t = await tenant(cloud, 'race-tag-limit');
+  const id = await bootServer(cloud, t.token);
+  const answers = await parallel(60, (i) => cloud.req('PUT', `/compute/v2.1/servers/${id}/tags/t${i}`, { token: t.token, version: '2.26' }));
+  assert.deepEqual(statuses(answers), { 201: 50, 400: 10 });
+});
+
+test('parallel deletes of one server delete it once', async () => {
+  const t = await tenant(cloud, 'race-delete');
+  const id = await bootServer(cloud, t.token);
+  const answers = await parallel(6, () => cloud.req('DELETE', `/compute/v2.1/servers/${id}`, { token: t.token }));
+  // A delete that comes after the server is gone is 404, as it should be.
+  assert.ok(answers.every((a) => a.status === 204 || a.status === 404), JSON.stringify(statuses(answers)));
+  const deletes = await cloud.services.db.selectFrom('instance_actions').select('id').where('server_id', '=', id).where('action', '=', 'delete').execute();
+  assert.equal(deletes.length, 1);
+  await cloud.services.runner.idle();
 });
