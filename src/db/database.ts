@@ -29,6 +29,7 @@ import * as m007 from './migrations/007_server_groups.js';
 import * as m008 from './migrations/008_server_usage.js';
 import * as m009 from './migrations/009_migrations.js';
 import * as m012 from './migrations/012_token_revocation.js';
+import * as m013 from './migrations/013_migration_ids.js';
 import * as m014 from './migrations/014_task_events.js';
 import * as m015 from './migrations/015_network_quotas.js';
 import * as m016 from './migrations/016_server_version.js';
@@ -55,6 +56,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008_server_usage': m008,
   '009_migrations': m009,
   '012_token_revocation': m012,
+  '013_migration_ids': m013,
   '014_task_events': m014,
   '015_network_quotas': m015,
   '016_server_version': m016,

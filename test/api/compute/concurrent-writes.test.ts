@@ -8,6 +8,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, type Response, type TestCloud } from '../../support.js';
 import { tenant, colleague, bootServer, type Tenant } from './server-fixtures.js';
+import { ComputeHosts } from '../../../src/compute/hosts.js';
+import type { Driver } from '../../../src/virt/driver.js';
 
 let cloud: TestCloud;
 let imageId: string;
@@ -144,4 +146,32 @@ test('parallel deletes of one server delete it once', async () => {
   const deletes = await cloud.services.db.selectFrom('instance_actions').select('id').where('server_id', '=', id).where('action', '=', 'delete').execute();
   assert.equal(deletes.length, 1);
   await cloud.services.runner.idle();
+});
+
+test('parallel resizes and migrations each get a migration of their own', async () => {
+  const t = await tenant(cloud, 'race-resize');
+  const ids = [];
+  for (let i = 0; i < 4; i++) ids.push(await bootServer(cloud, t.token));
+  const answers = await Promise.all(
+    ids.map((id, i) =>
+      cloud.req('POST', `/compute/v2.1/servers/${id}/action`, { token: i % 2 ? cloud.adminToken : t.token, body: i % 2 ? { migrate: null } : { resize: { flavorRef: '2' } } }),
+    ),
+  );
+  assert.deepEqual(statuses(answers), { 202: 4 });
+  const migrations = await cloud.services.db.selectFrom('migrations').select(['id', 'server_id']).where('server_id', 'in', ids).execute();
+  assert.equal(new Set(migrations.map((m) => m.id)).size, 4);
+  await cloud.services.runner.idle();
+});
+
+test('compute processes registering their hosts at once give each host its own number', async () => {
+  const { db } = cloud.services;
+  const node = (i: number) =>
+    new ComputeHosts(db, cloud.clock, {
+      name: 'fake',
+      hosts: () => [0, 1].map((j) => ({ name: `race-host-${i}-${j}`, availabilityZone: 'nova', vcpus: 4, memoryMb: 4096, localGb: 40, hostIp: '10.9.0.1' })),
+    } as unknown as Driver);
+  await Promise.all([0, 1, 2, 3, 4, 5].map((i) => node(i).register()));
+  const hosts = await db.selectFrom('hosts').select(['name', 'num_id']).execute();
+  assert.equal(hosts.filter((h) => h.name.startsWith('race-host-')).length, 12);
+  assert.equal(new Set(hosts.map((h) => h.num_id)).size, hosts.length);
 });
