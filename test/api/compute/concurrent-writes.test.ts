@@ -163,6 +163,49 @@ test('parallel resizes and migrations each get a migration of their own', async 
   await cloud.services.runner.idle();
 });
 
+test('parallel add_host of one host to an aggregate: one 200, the others 409', async () => {
+  const agg = await cloud.req('POST', '/compute/v2.1/os-aggregates', { token: cloud.adminToken, body: { aggregate: { name: 'race-agg' } } });
+  const host = cloud.services.driver.hosts()[0].name;
+  const answers = await parallel(6, () => cloud.req('POST', `/compute/v2.1/os-aggregates/${agg.body.aggregate.id}/action`, { token: cloud.adminToken, body: { add_host: { host } } }));
+  assert.deepEqual(statuses(answers), { 200: 1, 409: 5 });
+  await cloud.req('POST', `/compute/v2.1/os-aggregates/${agg.body.aggregate.id}/action`, { token: cloud.adminToken, body: { remove_host: { host } } });
+});
+
+test('parallel set_metadata of one key on an aggregate all succeed', async () => {
+  const agg = await cloud.req('POST', '/compute/v2.1/os-aggregates', { token: cloud.adminToken, body: { aggregate: { name: 'race-agg-meta' } } });
+  const answers = await parallel(6, (i) =>
+    cloud.req('POST', `/compute/v2.1/os-aggregates/${agg.body.aggregate.id}/action`, { token: cloud.adminToken, body: { set_metadata: { metadata: { key: `v${i}` } } } }),
+  );
+  assert.deepEqual(statuses(answers), { 200: 6 });
+});
+
+test('parallel creates of one security group rule: one 201, the others 409', async () => {
+  const t = await tenant(cloud, 'race-sg');
+  const sg = await cloud.req('POST', '/network/v2.0/security-groups', { token: t.token, body: { security_group: { name: 'web' } } });
+  assert.equal(sg.status, 201, sg.text);
+  const rule = { security_group_id: sg.body.security_group.id, direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 };
+  const answers = await parallel(6, () => cloud.req('POST', '/network/v2.0/security-group-rules', { token: t.token, body: { security_group_rule: rule } }));
+  assert.deepEqual(statuses(answers), { 201: 1, 409: 5 });
+});
+
+test('parallel creates of overlapping subnets on one network: one 201, the others 400', async () => {
+  const t = await tenant(cloud, 'race-subnets');
+  const net = await cloud.req('POST', '/network/v2.0/networks', { token: t.token, body: { network: { name: 'n' } } });
+  assert.equal(net.status, 201, net.text);
+  // 10.20.0.0/16, /17 … /21: each overlaps every other.
+  const answers = await parallel(6, (i) =>
+    cloud.req('POST', '/network/v2.0/subnets', { token: t.token, body: { subnet: { network_id: net.body.network.id, ip_version: 4, cidr: `10.20.0.0/${16 + i}` } } }),
+  );
+  assert.deepEqual(statuses(answers), { 201: 1, 400: 5 });
+});
+
+test('parallel flavor creates with one id: one 200, the others 409', async () => {
+  const answers = await parallel(6, (i) =>
+    cloud.req('POST', '/compute/v2.1/flavors', { token: cloud.adminToken, body: { flavor: { id: 'race-flavor', name: `race-${i}`, ram: 64, vcpus: 1, disk: 0 } } }),
+  );
+  assert.deepEqual(statuses(answers), { 200: 1, 409: 5 });
+});
+
 test('compute processes registering their hosts at once give each host its own number', async () => {
   const { db } = cloud.services;
   const node = (i: number) =>
