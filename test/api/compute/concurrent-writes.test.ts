@@ -206,6 +206,23 @@ test('parallel flavor creates with one id: one 200, the others 409', async () =>
   assert.deepEqual(statuses(answers), { 200: 1, 409: 5 });
 });
 
+test('flavors deleted while their extra specs and access change: every answer is 2xx, 404 or 409', async () => {
+  const t = cloud.adminToken;
+  const ids = Array.from({ length: 15 }, (_, i) => `race-fk-${i}`);
+  for (const id of ids) {
+    const res = await cloud.req('POST', '/compute/v2.1/flavors', { token: t, body: { flavor: { id, name: id, ram: 64, vcpus: 1, disk: 0, 'os-flavor-access:is_public': false } } });
+    assert.equal(res.status, 200, res.text);
+  }
+  const answers = await Promise.all(
+    ids.flatMap((id) => [
+      cloud.req('POST', `/compute/v2.1/flavors/${id}/os-extra_specs`, { token: t, body: { extra_specs: { k: 'v' } } }),
+      cloud.req('POST', `/compute/v2.1/flavors/${id}/action`, { token: t, body: { addTenantAccess: { tenant: cloud.demoProjectId } } }),
+      cloud.req('DELETE', `/compute/v2.1/flavors/${id}`, { token: t }),
+    ]),
+  );
+  assert.ok(answers.every((a) => [200, 202, 404, 409].includes(a.status)), JSON.stringify(statuses(answers)));
+});
+
 test('compute processes registering their hosts at once give each host its own number', async () => {
   const { db } = cloud.services;
   const node = (i: number) =>
