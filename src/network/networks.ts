@@ -102,6 +102,8 @@ export async function updateNetwork(tx: Q, now: string, id: string, patch: Parti
 
 /** Deletes a network and its subnets; 409 while a port other than the network's own is on it. */
 export async function deleteNetwork(tx: Q, id: string): Promise<void> {
+  // Under the network's lock, as ports are created: none lands on it between the check and the delete.
+  await lockNetwork(tx, id);
   const ports = await tx.selectFrom('ports').select('device_owner').where('network_id', '=', id).execute();
   if (ports.some((p) => !isNetworkOwned(p.device_owner))) throw networkInUse(id);
   await tx.deleteFrom('networks').where('id', '=', id).execute();

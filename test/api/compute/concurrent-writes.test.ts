@@ -199,6 +199,27 @@ test('parallel creates of overlapping subnets on one network: one 201, the other
   assert.deepEqual(statuses(answers), { 201: 1, 400: 5 });
 });
 
+test('networks deleted while ports are created on them: every answer is 201, 204, 404 or 409', async () => {
+  const t = await tenant(cloud, 'race-net-delete');
+  const nets: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const net = await cloud.req('POST', '/network/v2.0/networks', { token: t.token, body: { network: { name: `n${i}` } } });
+    await cloud.req('POST', '/network/v2.0/subnets', { token: t.token, body: { subnet: { network_id: net.body.network.id, ip_version: 4, cidr: `10.30.${i}.0/24` } } });
+    nets.push(net.body.network.id);
+  }
+  const answers = await Promise.all(
+    nets.flatMap((id) => [
+      cloud.req('POST', '/network/v2.0/ports', { token: t.token, body: { port: { network_id: id } } }),
+      cloud.req('DELETE', `/network/v2.0/networks/${id}`, { token: t.token }),
+      cloud.req('POST', '/network/v2.0/ports', { token: t.token, body: { port: { network_id: id } } }),
+    ]),
+  );
+  assert.ok(answers.every((a) => [201, 204, 404, 409].includes(a.status)), JSON.stringify(statuses(answers)));
+  // A port that was created kept its network: no port is left on a network that is gone.
+  const orphans = await cloud.services.db.selectFrom('ports').select('id').where('network_id', 'in', nets).where('network_id', 'not in', (eb) => eb.selectFrom('networks').select('id')).execute();
+  assert.deepEqual(orphans, []);
+});
+
 test('parallel flavor creates with one id: one 200, the others 409', async () => {
   const answers = await parallel(6, (i) =>
     cloud.req('POST', '/compute/v2.1/flavors', { token: cloud.adminToken, body: { flavor: { id: 'race-flavor', name: `race-${i}`, ram: 64, vcpus: 1, disk: 0 } } }),
