@@ -97,8 +97,10 @@ export interface ListQuery {
  * The most servers one create request makes. Nova has no such bound, but its default
  * instances quota (10) keeps a multi-create small; a project with a large or unlimited
  * quota could otherwise ask for millions of rows in one transaction. 1,000 is far above
- * what tools ask for in one request (Tempest, Heat and Terraform create a few at a time)
- * and is written in a few multi-row statements, in tens of milliseconds (bench: multi-create).
+ * what tools ask for in one request (Tempest, Heat and Terraform create a few at a time),
+ * the same bound Nova puts on a page of a list (osapi_max_limit), and is written in a few
+ * multi-row statements: 0.2 s of SQLite's (synchronous) time, 0.6-0.8 s of PostgreSQL
+ * transaction, on a 2-core machine at load 14.
  * A larger max_count is reduced to it, as Nova reduces max_count to what the networks allow;
  * a larger min_count is refused.
  */
