@@ -17,7 +17,6 @@ import { nodeIdOf } from './tasks/node.js';
 import { Networking } from './network/networking.js';
 import { BuildBehaviours } from './compute/behaviours.js';
 import { ServerGroups } from './compute/server-groups.js';
-import { projectQuotas } from './compute/quotas.js';
 import { ConsoleTokens } from './compute/consoles.js';
 
 /** Everything a request handler may use, built once per process. */
@@ -65,7 +64,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     runner: new TaskRunner(db, clock, log, { owner: nodeIdOf(config), leaseMs: config.taskLeaseSeconds * 1000 }),
     network: new Networking(db, clock),
     behaviours: new BuildBehaviours(db, clock),
-    serverGroups: new ServerGroups(db, clock, (tx, project) => projectQuotas(tx, project)),
+    serverGroups: new ServerGroups(db, clock),
     consoleTokens: new ConsoleTokens(db, clock),
   };
 }

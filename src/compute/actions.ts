@@ -1,20 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import type { Db, Tx } from '../db/database.js';
+import { INSERT_BATCH, type Db, type Tx } from '../db/database.js';
 
 /**
  * Instance actions: the history of what was asked of a server (`create`, `delete`,
  * `reboot` …), by whom, with the events the work went through.
  */
-export async function startAction(
-  tx: Tx,
-  a: { serverId: string; action: string; requestId: string; projectId: string; userId: string; now: string },
-): Promise<string> {
-  const id = randomUUID();
-  await tx
-    .insertInto('instance_actions')
-    .values({ id, server_id: a.serverId, action: a.action, request_id: a.requestId, project_id: a.projectId, user_id: a.userId, message: null, start_time: a.now, finish_time: null, updated_at: a.now })
-    .execute();
-  return id;
+export interface NewAction {
+  serverId: string;
+  action: string;
+  requestId: string;
+  projectId: string;
+  userId: string;
+  now: string;
+}
+
+export async function startAction(tx: Tx, a: NewAction): Promise<string> {
+  return (await startActions(tx, [a]))[0];
+}
+
+/** Records many actions in a few statements (a multi-create's servers); returns their ids in order. */
+export async function startActions(tx: Tx, actions: NewAction[]): Promise<string[]> {
+  const rows = actions.map((a) => ({ id: randomUUID(), server_id: a.serverId, action: a.action, request_id: a.requestId, project_id: a.projectId, user_id: a.userId, message: null, start_time: a.now, finish_time: null, updated_at: a.now }));
+  for (let i = 0; i < rows.length; i += INSERT_BATCH) await tx.insertInto('instance_actions').values(rows.slice(i, i + INSERT_BATCH)).execute();
+  return rows.map((r) => r.id);
 }
 
 export async function startEvent(db: Db | Tx, actionId: string, event: string, host: string | null, now: string): Promise<string> {

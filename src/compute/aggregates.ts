@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import type { Db, Tx } from '../db/database.js';
+import { lockName, type Db, type Tx } from '../db/database.js';
 import { NimbusError, conflict, invalid, notFound } from '../errors.js';
 import type { Driver } from '../virt/driver.js';
 
@@ -158,10 +158,19 @@ export class Aggregates {
     return this.find(this.db, id);
   }
 
-  /** Runs a mutation in one transaction; a unique-name race lost to another request is a 409. */
+  /**
+   * Runs a mutation in one transaction under the `aggregates` lock: what it checks (a name
+   * free, a host not yet a member, a zone not clashing with the host's other aggregates)
+   * still holds when it writes, whatever runs beside it. Aggregates are admin-made and
+   * few, so one lock for all of them costs nothing. A unique-name race lost to another
+   * request (before this lock existed, or from a writer without it) is still a 409.
+   */
   private async mutate<T>(name: string | undefined, fn: (tx: Tx) => Promise<T>): Promise<T> {
     try {
-      return await this.db.transaction().execute(fn);
+      return await this.db.transaction().execute(async (tx) => {
+        await lockName(tx, 'aggregates');
+        return fn(tx);
+      });
     } catch (err) {
       if (name !== undefined && isUniqueViolation(err)) throw nameExists(name);
       throw err;

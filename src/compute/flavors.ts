@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
-import type { Db, Tx } from '../db/database.js';
+import { isPostgres, type Db, type Tx } from '../db/database.js';
 import type { ExpressionBuilder } from 'kysely';
 import type { FlavorTable, Schema } from '../db/schema.js';
 import { conflict, invalid, notFound } from '../errors.js';
@@ -301,7 +301,7 @@ export class Flavors {
   async setExtraSpecs(viewer: FlavorViewer, id: string, specs: Record<string, string>): Promise<void> {
     await this.changing(() =>
       this.db.transaction().execute(async (tx) => {
-        if (!(await this.visible(tx, viewer).select('id').where('id', '=', id).executeTakeFirst())) throw flavorNotFound(id);
+        if (!(await this.lockedVisible(tx, viewer, id))) throw flavorNotFound(id);
         for (const [key, value] of Object.entries(specs)) {
           await tx
             .insertInto('flavor_extra_specs')
@@ -316,7 +316,7 @@ export class Flavors {
   async deleteExtraSpec(viewer: FlavorViewer, id: string, key: string): Promise<void> {
     await this.changing(() =>
       this.db.transaction().execute(async (tx) => {
-        if (!(await this.visible(tx, viewer).select('id').where('id', '=', id).executeTakeFirst())) throw flavorNotFound(id);
+        if (!(await this.lockedVisible(tx, viewer, id))) throw flavorNotFound(id);
         const r = await tx.deleteFrom('flavor_extra_specs').where('flavor_id', '=', id).where('key', '=', key).executeTakeFirst();
         if (!Number(r.numDeletedRows)) throw notFound(`Flavor ${id} has no extra specs with key ${key}.`);
       }),
@@ -335,7 +335,7 @@ export class Flavors {
     try {
       await this.changing(() =>
         this.db.transaction().execute(async (tx) => {
-          if (!(await tx.selectFrom('flavors').select('id').where('id', '=', id).executeTakeFirst())) throw flavorNotFound(id);
+          if (!(await this.lockedVisible(tx, { isAdmin: true, projectId: null }, id))) throw flavorNotFound(id);
           const exists = await tx.selectFrom('flavor_access').select('flavor_id').where('flavor_id', '=', id).where('project_id', '=', projectId).executeTakeFirst();
           if (exists) throw accessExists(id, projectId);
           await tx.insertInto('flavor_access').values({ flavor_id: id, project_id: projectId }).execute();
@@ -363,6 +363,19 @@ export class Flavors {
     return q.where((eb) =>
       projectId === null ? eb('is_public', '=', 1) : eb.or([eb('is_public', '=', 1), eb.exists(this.accessFor(eb, projectId))]),
     );
+  }
+
+  /**
+   * The flavor, if the viewer sees it, locked until the transaction ends on PostgreSQL:
+   * what is written under it (extra specs, access) cannot meet a flavor deleted in the
+   * meantime (a foreign key violation, a 500); the delete waits, or came first and this is 404.
+   */
+  private lockedVisible(tx: Tx, viewer: FlavorViewer, id: string) {
+    return this.visible(tx, viewer)
+      .select('id')
+      .where('id', '=', id)
+      .$if(isPostgres(tx), (q) => q.forUpdate())
+      .executeTakeFirst();
   }
 
   private accessFor(eb: ExpressionBuilder<Schema, 'flavors'>, projectId: string) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../db/database.js';
+import { lockName, type Db } from '../db/database.js';
 import type { Clock } from '../clock.js';
 import type { Driver } from '../virt/driver.js';
 
@@ -18,41 +18,50 @@ export class ComputeHosts {
     private readonly driver: Driver,
   ) {}
 
+  /**
+   * Inserts or refreshes this process's hosts. num_id is the next free number, so the
+   * read and the insert hold the `hosts` lock together: processes starting at once on
+   * one PostgreSQL database (API nodes, compute hosts) never take the same number or
+   * insert the same name twice.
+   */
   async register(): Promise<void> {
     const now = this.clock.now().toISOString();
-    for (const info of this.driver.hosts()) {
-      const existing = await this.db.selectFrom('hosts').select('id').where('name', '=', info.name).executeTakeFirst();
-      if (existing) {
-        await this.db
-          .updateTable('hosts')
-          .set({ availability_zone: info.availabilityZone, vcpus: info.vcpus, memory_mb: info.memoryMb, local_gb: info.localGb, host_ip: info.hostIp, driver: this.driver.name, last_seen_at: now, updated_at: now })
-          .where('id', '=', existing.id)
+    await this.db.transaction().execute(async (tx) => {
+      await lockName(tx, 'hosts');
+      for (const info of this.driver.hosts()) {
+        const existing = await tx.selectFrom('hosts').select('id').where('name', '=', info.name).executeTakeFirst();
+        if (existing) {
+          await tx
+            .updateTable('hosts')
+            .set({ availability_zone: info.availabilityZone, vcpus: info.vcpus, memory_mb: info.memoryMb, local_gb: info.localGb, host_ip: info.hostIp, driver: this.driver.name, last_seen_at: now, updated_at: now })
+            .where('id', '=', existing.id)
+            .execute();
+          continue;
+        }
+        const max = await tx.selectFrom('hosts').select((eb) => eb.fn.max<number>('num_id').as('n')).executeTakeFirst();
+        await tx
+          .insertInto('hosts')
+          .values({
+            id: randomUUID(),
+            num_id: Number(max?.n ?? 0) + 1,
+            service_id: randomUUID(),
+            name: info.name,
+            driver: this.driver.name,
+            availability_zone: info.availabilityZone,
+            vcpus: info.vcpus,
+            memory_mb: info.memoryMb,
+            local_gb: info.localGb,
+            host_ip: info.hostIp,
+            enabled: 1,
+            disabled_reason: null,
+            forced_down: 0,
+            last_seen_at: now,
+            created_at: now,
+            updated_at: now,
+          })
           .execute();
-        continue;
       }
-      const max = await this.db.selectFrom('hosts').select((eb) => eb.fn.max<number>('num_id').as('n')).executeTakeFirst();
-      await this.db
-        .insertInto('hosts')
-        .values({
-          id: randomUUID(),
-          num_id: Number(max?.n ?? 0) + 1,
-          service_id: randomUUID(),
-          name: info.name,
-          driver: this.driver.name,
-          availability_zone: info.availabilityZone,
-          vcpus: info.vcpus,
-          memory_mb: info.memoryMb,
-          local_gb: info.localGb,
-          host_ip: info.hostIp,
-          enabled: 1,
-          disabled_reason: null,
-          forced_down: 0,
-          last_seen_at: now,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-    }
+    });
   }
 
   async heartbeat(): Promise<void> {

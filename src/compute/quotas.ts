@@ -6,6 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
+import { lockName } from '../db/database.js';
 import { invalid, NimbusError } from '../errors.js';
 import { VmState } from './states.js';
 
@@ -128,19 +129,81 @@ const overQuota = (message: string) => new NimbusError('over_quota', message);
 
 /** The instance-count resources, reported together in one message as Nova's TooManyInstances. */
 const INSTANCE_RESOURCES = ['cores', 'instances', 'ram'] as const;
+type InstanceResource = (typeof INSTANCE_RESOURCES)[number];
+
+/** Resources counted across rows (not per request): their checks must not interleave. */
+const COUNTED: QuotaResource[] = [...INSTANCE_RESOURCES, 'server_groups', 'server_group_members'];
+
+/**
+ * Serializes the quota checks of a project: a transaction that counts a project's
+ * servers, cores, ram, server groups or group members and then writes more of them holds
+ * this until it commits, so two of them never both see the same headroom. Key pairs
+ * belong to a user, whatever the project: they are counted under `keypairs:<user>`.
+ * Taken by enforce and fitInstances themselves; also by whatever removes a counted thing
+ * that a check may be about to write a reference to (a server group).
+ */
+export async function lockQuotas(tx: Reader, projectId: string): Promise<void> {
+  await lockName(tx, `quota:${projectId}`);
+}
+
+const lockKeypairs = (tx: Reader, userId: string) => lockName(tx, `keypairs:${userId}`);
+
+/** A project's (and user's) instance limits and what is in use, read once for a check. */
+interface InstanceUsage {
+  project: Quotas;
+  user: Quotas;
+  /** Whether the user has instance limits of their own: then their usage is counted apart, as in Nova. */
+  userScoped: boolean;
+  projectUsed: Quotas;
+  userUsed: Quotas;
+}
+
+async function instanceUsage(tx: Reader, projectId: string, userId: string, used: QuotaDeltas): Promise<InstanceUsage> {
+  const project = await projectQuotas(tx, projectId);
+  const ownRows = await userRows(tx, projectId, userId);
+  const userScoped = ownRows.some((r) => (INSTANCE_RESOURCES as readonly string[]).includes(r.resource));
+  const projectUsed = { ...(await usage(tx, projectId)), ...used };
+  const userUsed = userScoped ? { ...(await usage(tx, projectId, userId)), ...used } : projectUsed;
+  return { project, user: overlay(project, ownRows), userScoped, projectUsed, userUsed };
+}
+
+/** The resources `deltas` would take over a limit (the project's first, as Nova checks), or null. */
+function instanceOvers(u: InstanceUsage, deltas: QuotaDeltas): { overs: InstanceResource[]; overUser: boolean } | null {
+  const overs: InstanceResource[] = [];
+  let overUser = false;
+  for (const r of INSTANCE_RESOURCES) {
+    if (deltas[r] === undefined) continue;
+    if (over(u.project[r], u.projectUsed[r] + deltas[r]!)) overs.push(r);
+    else if (u.userScoped && over(u.user[r], u.userUsed[r] + deltas[r]!)) (overs.push(r), (overUser = true));
+  }
+  return overs.length ? { overs, overUser } : null;
+}
+
+/** Nova's TooManyInstances message; `requested` is what the request asked for, as Nova words it. */
+function tooManyInstances(u: InstanceUsage, found: { overs: InstanceResource[]; overUser: boolean }, requested: Partial<Record<InstanceResource, number | string>>): NimbusError {
+  const limits = found.overUser ? u.user : u.project;
+  const shown = u.userScoped ? u.userUsed : u.projectUsed;
+  const list = (f: (r: InstanceResource) => unknown) => found.overs.map((r) => String(f(r))).join(', ');
+  const names = found.overs.join(', ');
+  return overQuota(`Quota exceeded for ${names}: Requested ${list((r) => requested[r])}, but already used ${list((r) => shown[r])} of ${list((r) => limits[r])} ${names}`);
+}
 
 /**
  * Checks that adding `deltas` stays within the limits of the project and of the user, or
  * throws over_quota with Nova's message. Call it inside the transaction that writes the
- * resources, so the count and the write see the same rows. For the per-request limits
- * (metadata_items, injected_files, injected_file_path_bytes, injected_file_content_bytes) the
- * delta is the request's own count or size. `used` supplies counts that only the caller knows
- * (server_group_members: the live members of the group being joined) or has just made.
+ * resources: for counted resources it takes the project's quota lock (lockQuotas) before
+ * counting, so the count and the write see the same rows on both databases. For the
+ * per-request limits (metadata_items, injected_files, injected_file_path_bytes,
+ * injected_file_content_bytes) the delta is the request's own count or size. `used`
+ * supplies counts that only the caller knows (server_group_members: the live members of
+ * the group being joined, counted after lockQuotas) or has just made.
  */
 export async function enforce(tx: Reader, projectId: string, userId: string, deltas: QuotaDeltas, used: QuotaDeltas = {}): Promise<void> {
+  const wanted = (r: QuotaResource) => deltas[r] !== undefined;
+  if (COUNTED.some(wanted)) await lockQuotas(tx, projectId);
+  if (wanted('key_pairs')) await lockKeypairs(tx, userId);
   const project = await projectQuotas(tx, projectId);
-  const ownRows = await userRows(tx, projectId, userId);
-  const user = overlay(project, ownRows);
+  const user = overlay(project, await userRows(tx, projectId, userId));
   const exceeds = (r: QuotaResource, value: number) => over(project[r], value) || over(user[r], value);
   /** The limit a message names: the project's when it is the one exceeded, else the user's. */
   const exceeded = (r: QuotaResource) => (over(project[r], deltas[r]!) ? project[r] : user[r]);
@@ -161,28 +224,10 @@ export async function enforce(tx: Reader, projectId: string, userId: string, del
   }
 
   // A delta of 0 re-checks after a write, as Nova's recheck_quota does.
-  const wanted = (r: QuotaResource) => deltas[r] !== undefined;
   if (INSTANCE_RESOURCES.some(wanted)) {
-    // Like Nova, a user is counted separately only when the user has limits of their own.
-    const userScoped = ownRows.some((r) => (INSTANCE_RESOURCES as readonly string[]).includes(r.resource));
-    const projectUsed = { ...(await usage(tx, projectId)), ...used };
-    const userUsed = userScoped ? { ...(await usage(tx, projectId, userId)), ...used } : projectUsed;
-    const overs: string[] = [];
-    let overUser = false;
-    for (const r of INSTANCE_RESOURCES) {
-      if (deltas[r] === undefined) continue;
-      if (over(project[r], projectUsed[r] + deltas[r]!)) overs.push(r);
-      else if (userScoped && over(user[r], userUsed[r] + deltas[r]!)) (overs.push(r), (overUser = true));
-    }
-    if (overs.length) {
-      const limits = overUser ? user : project;
-      const shown = userScoped ? userUsed : projectUsed;
-      const list = (f: (r: QuotaResource) => unknown) => overs.map((r) => String(f(r as QuotaResource))).join(', ');
-      const names = overs.join(', ');
-      throw overQuota(
-        `Quota exceeded for ${names}: Requested ${list((r) => deltas[r])}, but already used ${list((r) => shown[r])} of ${list((r) => limits[r])} ${names}`,
-      );
-    }
+    const u = await instanceUsage(tx, projectId, userId, used);
+    const found = instanceOvers(u, deltas);
+    if (found) throw tooManyInstances(u, found, deltas);
   }
 
   if (wanted('server_groups')) {
@@ -201,6 +246,39 @@ export async function enforce(tx: Reader, projectId: string, userId: string, del
     const inUse = used.key_pairs ?? (await keypairCount(tx, userId));
     if (exceeds('key_pairs', inUse + deltas.key_pairs!)) throw overQuota('Quota exceeded, too many key pairs.');
   }
+}
+
+/** What one server of a flavor takes from the instance quotas. */
+export interface InstanceSize {
+  vcpus: number;
+  ram: number;
+}
+
+/**
+ * How many servers of `size` to create for a request of min..max, in one step as Nova's
+ * check_num_instances_quota: max_count when it fits; else as many as the headroom of
+ * instances, cores and ram (the project's and, when the user has limits, the user's)
+ * allows, when that is at least min_count; else over_quota with Nova's message for the
+ * whole request ("Requested 11-100000"). Never more than `most`. The cost does not depend
+ * on the counts. Takes the project's quota lock: call it in the transaction that writes
+ * the servers.
+ */
+export async function fitInstances(tx: Reader, projectId: string, userId: string, size: InstanceSize, minCount: number, maxCount: number, most = maxCount): Promise<number> {
+  await lockQuotas(tx, projectId);
+  const u = await instanceUsage(tx, projectId, userId, {});
+  const deltas = (n: number) => ({ instances: n, cores: n * size.vcpus, ram: n * size.ram });
+  const found = instanceOvers(u, deltas(maxCount));
+  if (!found) return Math.min(maxCount, most);
+  const allowed = Math.min(headroom(u.project, u.projectUsed, size), u.userScoped ? headroom(u.user, u.userUsed, size) : Infinity);
+  if (allowed >= minCount && !instanceOvers(u, deltas(allowed))) return Math.min(allowed, most);
+  throw tooManyInstances(u, found, { ...deltas(maxCount), instances: minCount === maxCount ? minCount : `${minCount}-${maxCount}` });
+}
+
+/** How many more servers of `size` fit under `limits` (an unlimited resource never binds). */
+function headroom(limits: Quotas, used: Quotas, size: InstanceSize): number {
+  const room = (r: InstanceResource) => (limits[r] < 0 ? Infinity : limits[r] - used[r]);
+  const per = (r: InstanceResource, each: number) => (each > 0 ? Math.floor(room(r) / each) : Infinity);
+  return Math.max(0, Math.min(room('instances'), per('cores', size.vcpus), per('ram', size.ram)));
 }
 
 /** The smallest and largest limit an update may set (Nova's get_settable_quotas); -1 is unbounded. */

@@ -220,12 +220,10 @@ export class ServerActions {
           if (deltas.cores || deltas.ram) await enforce(tx, server.project_id, server.user_id, deltas);
         }
         if (!server.host) throw conflict(`Instance ${id} is not ready`);
-        const max = await tx.selectFrom('migrations').select((eb) => eb.fn.max<number>('id').as('n')).executeTakeFirst();
         const now = this.s.clock.now().toISOString();
         await tx
           .insertInto('migrations')
           .values({
-            id: Number(max?.n ?? 0) + 1,
             uuid: randomUUID(),
             server_id: id,
             project_id: server.project_id,
@@ -408,11 +406,10 @@ export class ServerActions {
           if (host === server.host) throw invalid(`The supplied hypervisor type of is invalid.`);
           if (!(await tx.selectFrom('hosts').select('id').where('name', '=', host).executeTakeFirst())) throw invalid(`Compute host ${host} could not be found.`);
         }
-        const max = await tx.selectFrom('migrations').select((eb) => eb.fn.max<number>('id').as('n')).executeTakeFirst();
         const now = this.s.clock.now().toISOString();
         await tx
           .insertInto('migrations')
-          .values({ id: Number(max?.n ?? 0) + 1, uuid: randomUUID(), server_id: id, project_id: server.project_id, user_id: ctx.userId, migration_type: 'live-migration', status: 'queued', source_host: server.host, dest_host: host, old_flavor: server.flavor, new_flavor: server.flavor, created_at: now, updated_at: now })
+          .values({ uuid: randomUUID(), server_id: id, project_id: server.project_id, user_id: ctx.userId, migration_type: 'live-migration', status: 'queued', source_host: server.host, dest_host: host, old_flavor: server.flavor, new_flavor: server.flavor, created_at: now, updated_at: now })
           .execute();
       },
       task: { kind: 'live_migrate', params: { host } },
@@ -430,11 +427,10 @@ export class ServerActions {
         const { isUp } = await import('../scheduler/scheduler.js');
         if (source && isUp(source, this.s.clock.nowMs())) throw new NimbusError('conflict', `Compute service of ${server.host} is still in use.`);
         if (host !== null && !(await tx.selectFrom('hosts').select('id').where('name', '=', host).executeTakeFirst())) throw notFound(`Compute host ${host} not found.`);
-        const max = await tx.selectFrom('migrations').select((eb) => eb.fn.max<number>('id').as('n')).executeTakeFirst();
         const now = this.s.clock.now().toISOString();
         await tx
           .insertInto('migrations')
-          .values({ id: Number(max?.n ?? 0) + 1, uuid: randomUUID(), server_id: id, project_id: server.project_id, user_id: ctx.userId, migration_type: 'evacuation', status: 'accepted', source_host: server.host, dest_host: host, old_flavor: server.flavor, new_flavor: server.flavor, created_at: now, updated_at: now })
+          .values({ uuid: randomUUID(), server_id: id, project_id: server.project_id, user_id: ctx.userId, migration_type: 'evacuation', status: 'accepted', source_host: server.host, dest_host: host, old_flavor: server.flavor, new_flavor: server.flavor, created_at: now, updated_at: now })
           .execute();
       },
       task: { kind: 'evacuate', params: { host, toStopped } },

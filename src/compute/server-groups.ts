@@ -3,7 +3,8 @@ import type { Db, Tx } from '../db/database.js';
 import type { ServerGroupTable } from '../db/schema.js';
 import type { Clock } from '../clock.js';
 import type { AuthContext } from '../identity/tokens.js';
-import { invalid, notFound, NimbusError } from '../errors.js';
+import { invalid, notFound } from '../errors.js';
+import { enforce, lockQuotas } from './quotas.js';
 
 export type ServerGroup = ServerGroupTable & { members: string[] };
 
@@ -19,8 +20,6 @@ export class ServerGroups {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-    /** The project's quotas, read in the caller's transaction (SQLite has one connection); -1 is unlimited. */
-    private readonly limits: (tx: Tx, projectId: string) => Promise<{ server_groups: number; server_group_members: number }>,
   ) {}
 
   async create(ctx: AuthContext, input: { name: string; policy: string; rules: Record<string, number> }): Promise<ServerGroup> {
@@ -35,9 +34,7 @@ export class ServerGroups {
       created_at: this.clock.now().toISOString(),
     };
     await this.db.transaction().execute(async (tx) => {
-      const { n } = await tx.selectFrom('server_groups').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).executeTakeFirstOrThrow();
-      const limit = (await this.limits(tx, projectId)).server_groups;
-      if (limit >= 0 && Number(n) + 1 > limit) throw new NimbusError('over_quota', 'Quota exceeded, too many server groups.');
+      await enforce(tx, projectId, ctx.userId, { server_groups: 1 });
       await tx.insertInto('server_groups').values(row).execute();
     });
     return { ...row, members: [] };
@@ -57,8 +54,13 @@ export class ServerGroups {
   }
 
   async delete(ctx: AuthContext, id: string): Promise<void> {
-    await this.get(ctx, id);
-    await this.db.deleteFrom('server_groups').where('id', '=', id).execute();
+    const group = await this.get(ctx, id);
+    // Under the project's quota lock: a create joining the group either finishes first or
+    // finds it gone (400), never writes a member of a deleted group.
+    await this.db.transaction().execute(async (tx) => {
+      await lockQuotas(tx, group.project_id);
+      await tx.deleteFrom('server_groups').where('id', '=', id).execute();
+    });
   }
 
   /** The group ids a server belongs to (shown from 2.71). */
@@ -67,7 +69,10 @@ export class ServerGroups {
   }
 
   /** Adds new servers to a group inside the create transaction; the group must be the caller's. */
-  async join(tx: Tx, projectId: string, groupId: string, serverIds: string[]): Promise<void> {
+  async join(tx: Tx, ctx: AuthContext, groupId: string, serverIds: string[]): Promise<void> {
+    const projectId = ctx.projectId!;
+    // Group and members are read under the quota lock, so the count and the group hold till commit.
+    await lockQuotas(tx, projectId);
     const group = await tx.selectFrom('server_groups').select(['id', 'project_id']).where('id', '=', groupId).executeTakeFirst();
     if (!group || group.project_id !== projectId) throw invalid(`Invalid input for field/attribute group. Value: ${groupId}. Instance group ${groupId} could not be found.`);
     const { n } = await tx
@@ -77,10 +82,7 @@ export class ServerGroups {
       .where('group_id', '=', groupId)
       .where('servers.deleted', '=', 0)
       .executeTakeFirstOrThrow();
-    const limit = (await this.limits(tx, projectId)).server_group_members;
-    if (limit >= 0 && Number(n) + serverIds.length > limit) {
-      throw new NimbusError('over_quota', 'Quota exceeded, too many servers in group');
-    }
+    await enforce(tx, projectId, ctx.userId, { server_group_members: serverIds.length }, { server_group_members: Number(n) });
     await tx.insertInto('server_group_members').values(serverIds.map((server_id) => ({ group_id: groupId, server_id }))).execute();
   }
 

@@ -2,7 +2,7 @@ import type { Services } from '../services.js';
 import type { AuthContext } from '../identity/tokens.js';
 import { notFound } from '../errors.js';
 import { enforce } from './quotas.js';
-import { parseJson, type Server } from './servers.js';
+import { lockedServer, parseJson, type Server } from './servers.js';
 import { VmState } from './states.js';
 import { checkLock, checkState, type AllowedStates } from './state-checks.js';
 
@@ -17,6 +17,7 @@ const CHANGEABLE: AllowedStates = {
 
 export const metadataOf = (server: Server): Metadata => parseJson<Metadata>(server.metadata, {});
 
+
 /**
  * A server's metadata items: the user's key/value pairs, counted against the
  * metadata_items quota. Every change also moves the server's updated_at, so that
@@ -28,7 +29,7 @@ export class ServerMetadata {
   /** Merges `items` into the metadata, or with `replace` makes them the whole of it. */
   async set(ctx: AuthContext, server: Server, items: Metadata, replace: boolean): Promise<Metadata> {
     return this.s.db.transaction().execute(async (tx) => {
-      const row = await tx.selectFrom('servers').selectAll().where('id', '=', server.id).where('deleted', '=', 0).executeTakeFirst();
+      const row = await lockedServer(tx, server.id);
       if (!row) throw notFound(`Instance ${server.id} could not be found.`);
       checkLock(ctx, row);
       checkState(row, CHANGEABLE, 'update metadata');
@@ -46,7 +47,7 @@ export class ServerMetadata {
   /** Removes one item; 404 when the server has no such key. */
   async delete(ctx: AuthContext, server: Server, key: string): Promise<void> {
     await this.s.db.transaction().execute(async (tx) => {
-      const row = await tx.selectFrom('servers').selectAll().where('id', '=', server.id).where('deleted', '=', 0).executeTakeFirst();
+      const row = await lockedServer(tx, server.id);
       if (!row) throw notFound(`Instance ${server.id} could not be found.`);
       const metadata = metadataOf(row);
       if (!Object.hasOwn(metadata, key)) throw notFound('Metadata item was not found');

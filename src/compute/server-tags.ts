@@ -1,7 +1,7 @@
 import type { Services } from '../services.js';
 import type { Tx } from '../db/database.js';
 import { invalid, notFound } from '../errors.js';
-import type { Server } from './servers.js';
+import { lockedServer, type Server } from './servers.js';
 import { VmState } from './states.js';
 import { checkState, type AllowedStates } from './state-checks.js';
 
@@ -76,10 +76,10 @@ export class ServerTags {
     });
   }
 
-  /** Runs a change in one transaction with the server's state checked and updated_at moved. */
+  /** Runs a change in one transaction, on the locked server row, with its state checked and updated_at moved. */
   private change<T>(server: Server, action: string, work: (tx: Tx) => Promise<T>): Promise<T> {
     return this.s.db.transaction().execute(async (tx) => {
-      const row = await tx.selectFrom('servers').selectAll().where('id', '=', server.id).where('deleted', '=', 0).executeTakeFirst();
+      const row = await lockedServer(tx, server.id);
       if (!row) throw notFound(`Instance ${server.id} could not be found.`);
       checkState(row, TAGGABLE, action);
       const result = await work(tx);

@@ -2,7 +2,21 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { Kysely, Migrator, sql, PostgresAdapter, PostgresDialect, SqliteDialect, type Compilable, type CompiledQuery, type Migration, type Transaction } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  sql,
+  PostgresAdapter,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  type Compilable,
+  type DatabaseConnection,
+  type Migration,
+  type SqliteDialectConfig,
+  type Transaction,
+} from 'kysely';
 import type { Schema } from './schema.js';
 import { makePrivateDir, PRIVATE_FILE } from '../data-dir.js';
 import * as m001 from './migrations/001_platform.js';
@@ -15,6 +29,7 @@ import * as m007 from './migrations/007_server_groups.js';
 import * as m008 from './migrations/008_server_usage.js';
 import * as m009 from './migrations/009_migrations.js';
 import * as m012 from './migrations/012_token_revocation.js';
+import * as m013 from './migrations/013_migration_ids.js';
 import * as m014 from './migrations/014_task_events.js';
 import * as m015 from './migrations/015_network_quotas.js';
 import * as m016 from './migrations/016_server_version.js';
@@ -22,6 +37,12 @@ import * as m017 from './migrations/017_console_tokens.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
+
+/**
+ * Rows per multi-row INSERT: a server row has 42 columns, and 200 of them stay under
+ * SQLite's 32,766 and PostgreSQL's 65,535 bound parameters per statement.
+ */
+export const INSERT_BATCH = 200;
 
 /** Migrations in order; each is a module with up/down. Append, never edit. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -35,6 +56,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008_server_usage': m008,
   '009_migrations': m009,
   '012_token_revocation': m012,
+  '013_migration_ids': m013,
   '014_task_events': m014,
   '015_network_quotas': m015,
   '016_server_version': m016,
@@ -78,7 +100,32 @@ export async function openDatabase(url: string, onIdleError: (err: Error) => voi
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   cachePreparedStatements(sqlite);
-  return new Kysely<Schema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+}
+
+/**
+ * Kysely begins SQLite transactions with a deferred BEGIN: the transaction reads under a
+ * snapshot and asks for the write lock only at its first write. If another connection (a
+ * second process on the same file: `nimbus migrate`, a tool) committed in between, that
+ * upgrade fails at once with SQLITE_BUSY, whatever the busy timeout, and a check-then-write
+ * transaction would be a 500. BEGIN IMMEDIATE takes the write lock first (waiting up to
+ * the busy timeout), so every transaction runs alone from its first statement, in this
+ * process or any other: what it checked still holds when it writes.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): SqliteDriver {
+    return new ImmediateSqliteDriver(this.settings);
+  }
 }
 
 /**
@@ -164,26 +211,27 @@ export async function migrate(db: Db): Promise<string[]> {
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const isPostgres = (db: Kysely<any>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/**
+ * Holds the lock named `name` until the transaction ends, so that transactions that read
+ * something and write what they decided from it (a project's quota usage, a host's number)
+ * run one after the other. On PostgreSQL it is an advisory transaction lock on a 64-bit
+ * hash of the name: a new statement after it sees what the previous holder committed
+ * (READ COMMITTED). On SQLite every transaction holds the database's write lock from its
+ * BEGIN IMMEDIATE, so there is nothing more to take.
+ */
+export async function lockName(tx: Kysely<Schema>, name: string): Promise<void> {
+  if (!isPostgres(tx)) return;
+  const key = createHash('sha256').update(name).digest().readBigInt64BE(0);
+  await sql`select pg_advisory_xact_lock(${key.toString()}::bigint)`.execute(tx);
+}
+
 /**
  * Serializes a critical section across API and compute processes (placement must see the
  * claims of the placement before it). SQLite runs one transaction at a time already.
  */
 export async function lockFor(tx: Tx, url: string, key: number): Promise<void> {
   if (isPostgresUrl(url)) await sql`select pg_advisory_xact_lock(${key})`.execute(tx);
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const isPostgres = (db: Kysely<any>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
-
-/**
- * Holds the lock named `name` until the transaction ends, so that transactions that count
- * something and write what they decided from it (a project's quota usage) run one after the
- * other. On PostgreSQL it is an advisory transaction lock on a 64-bit hash of the name: a
- * statement after it sees what the previous holder committed (READ COMMITTED). SQLite runs
- * one transaction at a time on its one connection already.
- */
-export async function lockName(tx: Kysely<Schema>, name: string): Promise<void> {
-  if (!isPostgres(tx)) return;
-  const key = createHash('sha256').update(name).digest().readBigInt64BE(0);
-  await sql`select pg_advisory_xact_lock(${key.toString()}::bigint)`.execute(tx);
 }

@@ -416,8 +416,8 @@ export interface ServerGroupMemberTable {
 }
 
 export interface MigrationTable {
-  /** Nova's integer id (shown before 2.59); uuid from 2.59. */
-  id: number;
+  /** Nova's integer id (shown before 2.59), numbered by the database (013); uuid from 2.59. */
+  id: Generated<number>;
   uuid: string;
   server_id: string;
   project_id: string;

@@ -8,6 +8,7 @@ import {
   invalidIpForSubnet,
   ipAddressGenerationFailure,
   ipAddressInUse,
+  networkNotFound,
   subnetNotFound,
 } from './errors.js';
 
@@ -127,9 +128,12 @@ function validOnSubnet(c: Cidr, ip: Ip): boolean {
  * Serialises address allocation on one network: on PostgreSQL the row lock holds until
  * the transaction ends, so two ports never pick the same "next free" address (SQLite
  * runs one writer at a time anyway). The primary key of ip_allocations stays the last word.
+ * A network deleted before the lock was taken is 404 here, not a foreign key violation
+ * at the next insert.
  */
 export async function lockNetwork(tx: Q, networkId: string): Promise<void> {
-  await tx.updateTable('networks').set((eb) => ({ revision_number: eb.ref('revision_number') })).where('id', '=', networkId).execute();
+  const r = await tx.updateTable('networks').set((eb) => ({ revision_number: eb.ref('revision_number') })).where('id', '=', networkId).executeTakeFirst();
+  if (!Number(r.numUpdatedRows)) throw networkNotFound(networkId);
 }
 
 async function taken(tx: Q, subnetId: string): Promise<Set<bigint>> {

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { NetworkTable, Schema, SubnetTable } from '../db/schema.js';
 import { type Ip, contains, formatCidr, formatIp, overlaps, parseCidr, parseIp } from './addresses.js';
 import { badAttribute, invalidInput, networkInUse, networkNotFound, subnetInUse, subnetNotFound } from './errors.js';
-import { type Pool, checkPools, defaultPools, isAutoAddressSubnet, subnetCidr } from './ipam.js';
+import { type Pool, checkPools, defaultPools, isAutoAddressSubnet, lockNetwork, subnetCidr } from './ipam.js';
 import { enforceNetworkQuota } from './quotas.js';
 
 type Q = Kysely<Schema>;
@@ -102,6 +102,8 @@ export async function updateNetwork(tx: Q, now: string, id: string, patch: Parti
 
 /** Deletes a network and its subnets; 409 while a port other than the network's own is on it. */
 export async function deleteNetwork(tx: Q, id: string): Promise<void> {
+  // Under the network's lock, as ports are created: none lands on it between the check and the delete.
+  await lockNetwork(tx, id);
   const ports = await tx.selectFrom('ports').select('device_owner').where('network_id', '=', id).execute();
   if (ports.some((p) => !isNetworkOwned(p.device_owner))) throw networkInUse(id);
   await tx.deleteFrom('networks').where('id', '=', id).execute();
@@ -227,6 +229,8 @@ export async function createSubnet(tx: Q, now: string, projectId: string, networ
   } else if (input.gateway_ip !== null) {
     gateway = checkGateway(cidr, input.ip_version, input.gateway_ip);
   }
+  // Under the network's lock, so two overlapping subnets created at once cannot both pass.
+  await lockNetwork(tx, network.id);
   for (const other of await subnetsOf(tx, network.id)) {
     if (overlaps(subnetCidr(other), cidr)) {
       throw invalidInput(`Requested subnet with cidr: ${cidrText} for network: ${network.id} overlaps with another subnet`);
@@ -288,6 +292,8 @@ export async function updateSubnet(tx: Q, now: string, subnet: SubnetTable, patc
 
 /** Deletes a subnet; 409 while a port (other than the network's own) holds an address from it. */
 export async function deleteSubnet(tx: Q, now: string, subnet: SubnetTable): Promise<void> {
+  // Under the network's lock, as ports take addresses: none is taken from it while it goes.
+  await lockNetwork(tx, subnet.network_id);
   const holders = await tx
     .selectFrom('ip_allocations')
     .innerJoin('ports', 'ports.id', 'ip_allocations.port_id')

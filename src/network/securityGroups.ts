@@ -321,6 +321,9 @@ export async function createSecurityGroupRule(tx: Q, now: string, v: Viewer, pro
     throw invalidRule('SecurityGroupMultipleRemoteEntites', 'Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.');
   }
   if (input.remote_group_id) await findSecurityGroup(tx, v, input.remote_group_id);
+  // The group's row is locked before its rules are read (on PostgreSQL; SQLite's transaction
+  // runs alone), so of two identical rules at once the second sees the first: 409, not a twin.
+  await tx.updateTable('security_groups').set((eb) => ({ revision_number: eb.ref('revision_number') })).where('id', '=', input.security_group_id).execute();
   const group = await findSecurityGroup(tx, v, input.security_group_id);
   await enforceNetworkQuota(tx, projectId ?? group.project_id, 'security_group_rule');
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Db, Tx } from '../db/database.js';
+import { INSERT_BATCH, type Db, type Tx } from '../db/database.js';
 import type { ServerTable, TaskTable } from '../db/schema.js';
 import type { Clock } from '../clock.js';
 import { finishEvent, startEvent } from '../compute/actions.js';
@@ -67,27 +68,29 @@ export interface NewTask {
 
 /** Writes a task in the caller's transaction: the change and the work it implies commit together. */
 export async function enqueue(tx: Tx, clock: Clock, t: NewTask): Promise<string> {
+  return (await enqueueAll(tx, clock, [t]))[0];
+}
+
+/** Writes many tasks in a few statements (a multi-create's builds); returns their ids in order. */
+export async function enqueueAll(tx: Tx, clock: Clock, tasks: NewTask[]): Promise<string[]> {
   const now = clock.now().toISOString();
-  const id = randomUUID();
-  await tx
-    .insertInto('tasks')
-    .values({
-      id,
-      server_id: t.serverId,
-      kind: t.kind,
-      step: t.step,
-      params: JSON.stringify(t.params ?? {}),
-      status: 'pending',
-      lease_owner: null,
-      lease_until: null,
-      attempts: 0,
-      not_before: (t.notBefore ?? clock.now()).toISOString(),
-      action_id: t.actionId ?? null,
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
-  return id;
+  const rows = tasks.map((t) => ({
+    id: randomUUID(),
+    server_id: t.serverId,
+    kind: t.kind,
+    step: t.step,
+    params: JSON.stringify(t.params ?? {}),
+    status: 'pending' as const,
+    lease_owner: null,
+    lease_until: null,
+    attempts: 0,
+    not_before: (t.notBefore ?? clock.now()).toISOString(),
+    action_id: t.actionId ?? null,
+    created_at: now,
+    updated_at: now,
+  }));
+  for (let i = 0; i < rows.length; i += INSERT_BATCH) await tx.insertInto('tasks').values(rows.slice(i, i + INSERT_BATCH)).execute();
+  return rows.map((r) => r.id);
 }
 
 interface Periodic {
@@ -233,6 +236,11 @@ export class TaskRunner {
       do {
         this.again = false;
         while (!this.stopped && this.running.size < this.options.concurrency) {
+          // On SQLite a task that waits for nothing runs to its end in microtasks, freeing
+          // its slot before the next claim: without a turn of the event loop here, a burst
+          // of tasks (a multi-create's builds) ran in one go and answered no request till done.
+          await yieldToEventLoop();
+          if (this.stopped) break;
           const task = await this.claim();
           if (!task) break;
           const p = this.execute(task).finally(() => {

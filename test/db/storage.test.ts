@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import SqliteDatabase from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, migrate, isPostgresUrl, type Db } from '../../src/db/database.js';
@@ -202,6 +203,31 @@ test('a transaction that throws leaves nothing behind', async () => {
     /abort/,
   );
   assert.equal(await db.selectFrom('roles').select('id').where('id', '=', 'tx-role').executeTakeFirst(), undefined);
+});
+
+test('a SQLite transaction holds the write lock from its first statement: a write by another connection waits, and the transaction commits', { skip: PG_URL ? 'SQLite only' : false }, async () => {
+  // Another process on the same file (nimbus migrate, a tool): told not to wait, it is
+  // refused at once; with a deferred BEGIN it got in between, and this transaction's
+  // write then failed with SQLITE_BUSY, as a 500.
+  const other = new SqliteDatabase(url.slice('sqlite:'.length));
+  other.pragma('busy_timeout = 0');
+  let otherWrite = 'not tried';
+  try {
+    await db.transaction().execute(async (tx) => {
+      await tx.selectFrom('roles').select('id').execute();
+      try {
+        other.prepare("INSERT INTO roles (id, name) VALUES ('lock-other', 'lock-other')").run();
+        otherWrite = 'written';
+      } catch (err) {
+        otherWrite = (err as { code: string }).code;
+      }
+      await tx.insertInto('roles').values({ id: 'lock-mine', name: 'lock-mine' }).execute();
+    });
+  } finally {
+    other.close();
+  }
+  assert.equal(otherWrite, 'SQLITE_BUSY');
+  assert.ok(await db.selectFrom('roles').select('id').where('id', '=', 'lock-mine').executeTakeFirst());
 });
 
 test('seeding a fresh database creates the embedded setup once; seeding again does nothing', async () => {

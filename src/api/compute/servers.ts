@@ -5,7 +5,7 @@ import { isUp } from '../../scheduler/scheduler.js';
 import { forbidden, invalid, notFound } from '../../errors.js';
 import type { Policy } from '../../policy/policy.js';
 import type { Microversion } from './microversion.js';
-import { validate } from '../validation.js';
+import { pyRepr, validate } from '../validation.js';
 import { resource } from '../http.js';
 import { createServerSchema, updateServerSchema } from './schemas/servers.js';
 import { RenderedServers, SERVER_VIEW_COLUMNS, jsonList, jsonOne, serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
@@ -144,10 +144,14 @@ function networks(requested: unknown): CreateServer['networks'] {
 
 function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
   const s = body.server;
+  // Nova's positive_integer: an integer, or a string of digits, of at least 1. JSON numbers
+  // past 2^53 are not integers here (1e308 is an integer-valued double), and Python's
+  // jsonschema refuses a JSON float as not of type 'integer': so does this.
   const count = (v: unknown, field: string) => {
     if (v === undefined) return undefined;
+    if (typeof v === 'number' && !Number.isSafeInteger(v)) throw invalid(`Invalid input for field/attribute ${field}. Value: ${pyRepr(v)}. ${pyRepr(v)} is not of type 'integer', 'string'`);
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw invalid(`Invalid input for field/attribute ${field}. Value: ${v}.`);
+    if (!Number.isSafeInteger(n) || n < 1) throw invalid(`Invalid input for field/attribute ${field}. Value: ${v}.`);
     return n;
   };
   const minCount = count(s.min_count, 'min_count') ?? 1;

@@ -33,6 +33,15 @@ test('PUT /tags drops duplicate tags', async () => {
   assert.deepEqual(res.body, { tags: ['a', 'b'] });
 });
 
+test('tags given twice at create are kept once, as Nova keeps them', async () => {
+  const t = await tenant(cloud, 'tags-at-create');
+  const image = await cloud.services.db.selectFrom('images').select('id').executeTakeFirstOrThrow();
+  const res = await cloud.req('POST', '/compute/v2.1/servers', { token: t.token, version: '2.52', body: { server: { name: 's', imageRef: image.id, flavorRef: '1', networks: 'none', tags: ['a', 'a', 'b'] } } });
+  assert.equal(res.status, 202, res.text);
+  const shown = await cloud.req('GET', tags(res.body.server.id), { token: t.token, version: V });
+  assert.deepEqual(shown.body, { tags: ['a', 'b'] });
+});
+
 test('GET /tags lists the tags (golden 55), as the server shows them', async () => {
   const { id, token } = await ownServer(cloud);
   await cloud.req('PUT', tags(id), { token, version: V, body: { tags: ['t2', 't1'] } });
