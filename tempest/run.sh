@@ -83,6 +83,12 @@ use_dynamic_credentials = false
 test_accounts_file = $ws/etc/accounts.yaml
 default_credentials_domain_name = Default
 create_isolated_networks = false
+# The classes that force tenant isolation (the quota tests) get dynamic credentials made by
+# this admin through the identity API.
+admin_username = admin
+admin_password = $NIMBUS_ADMIN_PASSWORD
+admin_project_name = admin
+admin_domain_name = Default
 
 [identity]
 uri_v3 = $base/identity/v3
