@@ -156,6 +156,17 @@ export class ServerActions {
     });
   }
 
+  /**
+   * addSecurityGroup / removeSecurityGroup: a change to the server's ports made at once, in
+   * any state, with no task and no instance action, as Nova makes it.
+   */
+  async changeSecurityGroup(ctx: AuthContext, id: string, group: string, add: boolean): Promise<void> {
+    await this.s.db.transaction().execute(async (tx) => {
+      const server = await this.load(tx, ctx, id);
+      await this.s.network.changeServerSecurityGroup(tx, ctx.projectId ?? '', { id, projectId: server.project_id }, group, add);
+    });
+  }
+
   /** os-resetState (admin): sets vm_state and clears the task, whatever the server was doing. */
   async resetState(ctx: AuthContext, id: string, rid: string, state: 'active' | 'error'): Promise<void> {
     await this.begin(ctx, id, rid, {

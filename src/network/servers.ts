@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { NetworkTable, Schema } from '../db/schema.js';
-import { conflict, forbidden, invalid } from '../errors.js';
+import { conflict, forbidden, invalid, notFound } from '../errors.js';
 import { contains, formatIp, parseIp } from './addresses.js';
 import { NetworkingError } from './errors.js';
 import { subnetCidr } from './ipam.js';
 import { canSeeNetwork, subnetsOf, type Viewer } from './networks.js';
-import { canSeePort, createPort, portRecords, portStatus, visiblePort, type PortRecord } from './ports.js';
+import { bindGroups, canSeePort, createPort, portRecords, portStatus, visiblePort, type PortRecord } from './ports.js';
 import { ensureDefaultSecurityGroup } from './securityGroups.js';
 
 /**
@@ -271,21 +271,67 @@ export async function serverSecurityGroups(db: Q, server: ServerRef): Promise<st
   return [...new Set(rows.map((r) => r.name))];
 }
 
+/** Whether a port is a server's (bound with a compute: owner), so the server shows it. */
+export const boundToServer = (p: { device_id: string; device_owner: string }): boolean => !!p.device_id && p.device_owner.startsWith('compute:');
+
 /**
- * Keeps a server's stored addresses in step when one of its ports goes away through the
- * Networking API (Nova hears of it as a network-vif-deleted event). A port of another
- * project was never the server's, so its going changes nothing there.
+ * Keeps what a server shows of its ports (addresses, security groups) in step when they
+ * change through the Networking API or a server action (Nova hears of it as network-vif
+ * events and refreshes its network info cache). A port of another project was never the
+ * server's, so its going changes nothing there.
  */
-export async function refreshServerAddresses(tx: Q, now: string, port: { device_id: string; project_id: string }): Promise<void> {
+export async function refreshServerPorts(tx: Q, now: string, port: { device_id: string; project_id: string }): Promise<void> {
   const server = { id: port.device_id, projectId: port.project_id };
   const addresses = await serverAddresses(tx, server);
+  const groups = await serverSecurityGroups(tx, server);
   await tx
     .updateTable('servers')
-    .set({ addresses: JSON.stringify(addresses), updated_at: now })
+    .set({ addresses: JSON.stringify(addresses), security_groups: JSON.stringify(groups), updated_at: now })
     .where('id', '=', server.id)
     .where('project_id', '=', server.projectId)
     .where('deleted', '=', 0)
     .execute();
+}
+
+/** The group a server action names, by name or id among the caller's project's (neutronclient's find_resourceid_by_name_or_id). */
+async function groupForAction(db: Q, projectId: string, want: string): Promise<string> {
+  const groups = await db.selectFrom('security_groups').select(['id', 'name']).where('project_id', '=', projectId).execute();
+  const byName = groups.filter((g) => g.name === want);
+  if (byName.length > 1) throw conflict(`Multiple security_group matches found for name '${want}', use an ID to be more specific.`);
+  const hit = byName[0] ?? groups.find((g) => g.id === want);
+  if (!hit) throw notFound(`Security group ${want} is not found for project ${projectId}`);
+  return hit.id;
+}
+
+async function portsForAction(db: Q, server: ServerRef): Promise<PortRecord[]> {
+  const ports = await serverPorts(db, server);
+  if (!ports.length) throw notFound(`instance_id ${server.id} could not be found as device id on any ports`);
+  return ports;
+}
+
+/**
+ * Nova's addSecurityGroup: the group (the caller's project's, by name or id) goes on every
+ * port of the server; a port without port security or addresses cannot take it (400).
+ */
+export async function addSecurityGroupToServer(tx: Q, now: string, callerProjectId: string, server: ServerRef, want: string): Promise<void> {
+  const groupId = await groupForAction(tx, callerProjectId, want);
+  const ports = await portsForAction(tx, server);
+  if (ports.some((p) => !p.port_security_enabled || !p.fixed_ips.length)) {
+    throw invalid('Network requires port_security_enabled and subnet associated in order to apply security groups.');
+  }
+  for (const p of ports) {
+    if (!p.security_groups.includes(groupId)) await bindGroups(tx, p.id, [...p.security_groups, groupId]);
+  }
+  await refreshServerPorts(tx, now, { device_id: server.id, project_id: server.projectId });
+}
+
+/** Nova's removeSecurityGroup: off every port that has it; 404 when none had it. */
+export async function removeSecurityGroupFromServer(tx: Q, now: string, callerProjectId: string, server: ServerRef, want: string): Promise<void> {
+  const groupId = await groupForAction(tx, callerProjectId, want);
+  const ports = (await portsForAction(tx, server)).filter((p) => p.security_groups.includes(groupId));
+  if (!ports.length) throw notFound(`Security group ${want} not associated with the instance ${server.id}`);
+  for (const p of ports) await bindGroups(tx, p.id, p.security_groups.filter((g) => g !== groupId));
+  await refreshServerPorts(tx, now, { device_id: server.id, project_id: server.projectId });
 }
 
 /**

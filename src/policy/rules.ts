@@ -86,6 +86,8 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'os_compute_api:servers:trigger_crash_dump': 'project_member',
   'os_compute_api:os-create-backup': 'project_member',
   'os_compute_api:os-pause-server:pause': 'project_member',
+  'os_compute_api:os-security-groups:add': 'project_member',
+  'os_compute_api:os-security-groups:remove': 'project_member',
   'os_compute_api:os-pause-server:unpause': 'project_member',
   'os_compute_api:os-suspend-server:suspend': 'project_member',
   'os_compute_api:os-suspend-server:resume': 'project_member',
