@@ -65,6 +65,10 @@ export class Networking {
     return forServers.serverSecurityGroups(db, server);
   }
 
+  serverSecurityGroupIds(db: Kysely<Schema>, server: ServerRef): Promise<string[]> {
+    return forServers.serverSecurityGroupIds(db, server);
+  }
+
   /** Nova's addSecurityGroup (add) and removeSecurityGroup: the caller's group on or off every port of the server. */
   changeServerSecurityGroup(tx: Kysely<Schema>, callerProjectId: string, server: ServerRef, group: string, add: boolean): Promise<void> {
     const change = add ? forServers.addSecurityGroupToServer : forServers.removeSecurityGroupFromServer;

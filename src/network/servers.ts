@@ -259,16 +259,25 @@ export async function serverAddresses(db: Q, server: ServerRef): Promise<Address
   return addressesOf(db, await serverPorts(db, server));
 }
 
-/** The names of the security groups on a server's ports, each once, as Nova lists them. */
-export async function serverSecurityGroups(db: Q, server: ServerRef): Promise<string[]> {
+/** The security groups on a server's ports, each once, in the order Nova lists them. */
+async function groupsOnPorts(db: Q, server: ServerRef): Promise<{ id: string; name: string }[]> {
   const rows = await boundPorts(db, server)
     .innerJoin('port_security_groups', 'port_security_groups.port_id', 'ports.id')
     .innerJoin('security_groups', 'security_groups.id', 'port_security_groups.security_group_id')
-    .select('security_groups.name')
+    .select(['security_groups.id', 'security_groups.name'])
     .orderBy('ports.created_at')
     .orderBy('port_security_groups.position')
     .execute();
-  return [...new Set(rows.map((r) => r.name))];
+  return [...new Map(rows.map((r) => [r.id, r])).values()];
+}
+
+/** The names of the security groups on a server's ports, as the server shows them. */
+export async function serverSecurityGroups(db: Q, server: ServerRef): Promise<string[]> {
+  return [...new Set((await groupsOnPorts(db, server)).map((g) => g.name))];
+}
+
+export async function serverSecurityGroupIds(db: Q, server: ServerRef): Promise<string[]> {
+  return (await groupsOnPorts(db, server)).map((g) => g.id);
 }
 
 /** Whether a port is a server's (bound with a compute: owner), so the server shows it. */

@@ -27,6 +27,7 @@ import { instanceActionRoutes } from './instance-actions.js';
 import { usageRoutes } from './usage.js';
 import { usageAuditLogRoutes } from './usage-audit-log.js';
 import { imageProxyRoutes } from './images.js';
+import { securityGroupProxyRoutes } from './security-groups.js';
 import { imageMetadataRoutes } from './image-metadata.js';
 import { extensionRoutes } from './extensions.js';
 import { serverExternalEventRoutes } from './server-external-events.js';
@@ -83,6 +84,7 @@ export function computeApi(services: Services): FastifyPluginAsync {
         usageRoutes(api, services, base);
         usageAuditLogRoutes(api, services);
         imageProxyRoutes(api, services, base);
+        securityGroupProxyRoutes(api, services);
         imageMetadataRoutes(api, services);
         extensionRoutes(api, services);
         serverExternalEventRoutes(api, services);
