@@ -28,6 +28,7 @@ import { usageRoutes } from './usage.js';
 import { usageAuditLogRoutes } from './usage-audit-log.js';
 import { imageProxyRoutes } from './images.js';
 import { securityGroupProxyRoutes } from './security-groups.js';
+import { networkProxyRoutes } from './networks.js';
 import { imageMetadataRoutes } from './image-metadata.js';
 import { extensionRoutes } from './extensions.js';
 import { serverExternalEventRoutes } from './server-external-events.js';
@@ -85,6 +86,7 @@ export function computeApi(services: Services): FastifyPluginAsync {
         usageAuditLogRoutes(api, services);
         imageProxyRoutes(api, services, base);
         securityGroupProxyRoutes(api, services);
+        networkProxyRoutes(api, services);
         imageMetadataRoutes(api, services);
         extensionRoutes(api, services);
         serverExternalEventRoutes(api, services);
