@@ -154,6 +154,11 @@ function asNova(err: unknown, networkId: string, fixedIp?: string): unknown {
  * the only shared one.
  */
 export async function allocateForServer(tx: Q, now: string, s: ServerNetworking): Promise<Addresses> {
+  return addressesOf(tx, await allocatePorts(tx, now, s));
+}
+
+/** The ports a server is given (bound or made), in the order of the request. */
+async function allocatePorts(tx: Q, now: string, s: ServerNetworking): Promise<PortRecord[]> {
   const steps = await plan(tx, s);
   const needGroups = steps.some((st) => 'network' in st);
   let groups: string[] = [];
@@ -195,7 +200,32 @@ export async function allocateForServer(tx: Q, now: string, s: ServerNetworking)
       throw asNova(err, st.network.id, st.fixedIp);
     }
   }
-  return addressesOf(tx, ports);
+  return ports;
+}
+
+/**
+ * Nova's attach_interface: one more port for a running server, on the port or network
+ * asked for (or the one network `auto` would take), with the server's groups. Returns it.
+ */
+export async function attachPort(tx: Q, now: string, s: ServerNetworking): Promise<PortRecord> {
+  let [port] = await allocatePorts(tx, now, s);
+  if (!port) throw invalid('Unable to attach interface: no network to attach it to.');
+  await refreshServerPorts(tx, now, { device_id: s.serverId, project_id: s.projectId });
+  [port] = await portRecords(tx, [(await tx.selectFrom('ports').selectAll().where('id', '=', port.id).executeTakeFirst())!]);
+  return port;
+}
+
+/** Nova's detach_interface: the port Nova made is deleted, a port it was given is unbound; 404 for a port not the server's. */
+export async function detachPort(tx: Q, now: string, server: ServerRef, portId: string): Promise<void> {
+  const port = await boundPorts(tx, server).select(['id', 'delete_with_device']).where('ports.id', '=', portId).executeTakeFirst();
+  if (!port) throw notFound(`Port id ${portId} could not be found.`);
+  await freePorts(tx, now, [port]);
+  await refreshServerPorts(tx, now, { device_id: server.id, project_id: server.projectId });
+}
+
+/** A server's ports as Nova's os-interface lists them (the caller's view of ports with its device id). */
+export async function serverPortRecords(db: Q, server: ServerRef): Promise<PortRecord[]> {
+  return serverPorts(db, server);
 }
 
 /** A server as its ports know it: its id and the project it belongs to. */
@@ -219,7 +249,10 @@ function boundPorts(db: Q, server: ServerRef) {
 
 /** Frees a server's ports: the ones Nova made are deleted, the ones it was given unbound. */
 export async function releaseForServer(tx: Q, now: string, server: ServerRef): Promise<void> {
-  const ports = await boundPorts(tx, server).select(['id', 'delete_with_device']).execute();
+  await freePorts(tx, now, await boundPorts(tx, server).select(['id', 'delete_with_device']).execute());
+}
+
+async function freePorts(tx: Q, now: string, ports: { id: string; delete_with_device: number }[]): Promise<void> {
   const doomed = ports.filter((p) => p.delete_with_device).map((p) => p.id);
   const kept = ports.filter((p) => !p.delete_with_device).map((p) => p.id);
   if (doomed.length) await tx.deleteFrom('ports').where('id', 'in', doomed).execute();

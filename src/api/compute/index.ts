@@ -29,6 +29,7 @@ import { usageAuditLogRoutes } from './usage-audit-log.js';
 import { imageProxyRoutes } from './images.js';
 import { securityGroupProxyRoutes } from './security-groups.js';
 import { networkProxyRoutes } from './networks.js';
+import { serverInterfaceRoutes } from './server-interfaces.js';
 import { imageMetadataRoutes } from './image-metadata.js';
 import { extensionRoutes } from './extensions.js';
 import { serverExternalEventRoutes } from './server-external-events.js';
@@ -87,6 +88,7 @@ export function computeApi(services: Services): FastifyPluginAsync {
         imageProxyRoutes(api, services, base);
         securityGroupProxyRoutes(api, services);
         networkProxyRoutes(api, services);
+        serverInterfaceRoutes(api, services);
         imageMetadataRoutes(api, services);
         extensionRoutes(api, services);
         serverExternalEventRoutes(api, services);
