@@ -13,7 +13,9 @@ export type ErrorKind =
   | 'gone' // 410: an API that is no more (nova-network's)
   | 'over_quota' // 403 in Nova, with the quota message
   | 'too_large' // 413: request body or upload over the limit
+  | 'uri_too_long' // 414: a path segment longer than any id or name
   | 'unsupported_media' // 415
+  | 'headers_too_large' // 431: refused by the HTTP parser, before routing
   | 'not_implemented' // 501
   | 'internal'; // 500: a bug, never bad input
 
@@ -28,7 +30,9 @@ export const STATUS: Record<ErrorKind, number> = {
   gone: 410,
   over_quota: 403,
   too_large: 413,
+  uri_too_long: 414,
   unsupported_media: 415,
+  headers_too_large: 431,
   not_implemented: 501,
   internal: 500,
 };

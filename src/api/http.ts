@@ -10,6 +10,9 @@ declare module 'fastify' {
   }
 }
 
+/** The longest path segment the router takes: any id or name the APIs accept (255 characters) fits, in UTF-16 too. */
+export const MAX_PATH_SEGMENT = 1024;
+
 const METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 /**
@@ -71,6 +74,10 @@ export function toNimbusError(err: unknown): NimbusError | null {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new NimbusError('unsupported_media', `Unsupported Content-Type`);
+    case 'FST_ERR_BAD_URL':
+      return new NimbusError('invalid', 'The request URL is not valid: its percent-encoding is not UTF-8.');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new NimbusError('uri_too_long', `The request URL has a path segment longer than ${MAX_PATH_SEGMENT} characters.`);
   }
   if (e instanceof SyntaxError) return new NimbusError('invalid', 'Malformed request body');
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
@@ -79,23 +86,33 @@ export function toNimbusError(err: unknown): NimbusError | null {
   return null;
 }
 
-/** Sends a JSON error body with the content type every OpenStack client accepts for errors. */
-export function sendError(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json; charset=UTF-8').send(JSON.stringify(body));
+/** An error as one API writes it on the wire. */
+export interface ErrorAnswer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** How one API words its errors: Nova faults, Keystone errors, Glance's, Neutron's. */
+export type Dialect = (err: NimbusError) => ErrorAnswer;
+
+/** Sends an error with the content type every OpenStack client accepts for errors. */
+export function sendError(reply: FastifyReply, answer: ErrorAnswer): FastifyReply {
+  reply.code(answer.status).header('content-type', 'application/json; charset=UTF-8');
+  for (const [name, value] of Object.entries(answer.headers ?? {})) reply.header(name, value);
+  return reply.send(JSON.stringify(answer.body));
+}
+
+/** Anything thrown, as the core's error: a bug becomes a 500 (logged with its stack). */
+export function asNimbusError(err: unknown, request: FastifyRequest): NimbusError {
+  const known = toNimbusError(err);
+  if (known) return known;
+  request.log.error({ err }, 'unhandled error');
+  return new NimbusError('internal', 'An unexpected error prevented the server from fulfilling your request.');
 }
 
 /** Installs a dialect's error and not-found handlers in its scope. */
-export function handleErrors(
-  app: FastifyInstance,
-  render: (err: NimbusError, request: FastifyRequest, reply: FastifyReply) => FastifyReply,
-): void {
-  app.setErrorHandler((err, request, reply) => {
-    const known = toNimbusError(err);
-    if (known) return render(known, request, reply);
-    request.log.error({ err }, 'unhandled error');
-    return render(new NimbusError('internal', 'An unexpected error prevented the server from fulfilling your request.'), request, reply);
-  });
-  app.setNotFoundHandler((request, reply) =>
-    render(new NimbusError('not_found', 'The resource could not be found.'), request, reply),
-  );
+export function handleErrors(app: FastifyInstance, dialect: Dialect): void {
+  app.setErrorHandler((err, request, reply) => sendError(reply, dialect(asNimbusError(err, request))));
+  app.setNotFoundHandler((_request, reply) => sendError(reply, dialect(new NimbusError('not_found', 'The resource could not be found.'))));
 }

@@ -1,6 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NimbusError } from '../../errors.js';
-import { sendError } from '../http.js';
+import type { Dialect, ErrorAnswer } from '../http.js';
 
 /** Nova's fault names by status (nova.api.openstack.wsgi.Fault). */
 const FAULT_NAMES: Record<number, string> = {
@@ -17,19 +16,20 @@ const FAULT_NAMES: Record<number, string> = {
   503: 'serviceUnavailable',
 };
 
-export function faultRenderer(identityUrl: string) {
-  return (err: NimbusError, _request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+/** Nova's faults: {"itemNotFound": {"code": 404, "message": …}}; a bad token answers as keystonemiddleware does. */
+export function novaFaults(identityUrl: string): Dialect {
+  return (err: NimbusError): ErrorAnswer => {
     const status = err.status;
-    if (status === 401) return renderUnauthorized(reply, identityUrl);
-    return sendError(reply, status, { [FAULT_NAMES[status] ?? 'computeFault']: { code: status, message: err.message } });
+    if (status === 401) return unauthorizedAnswer(identityUrl);
+    return { status, body: { [FAULT_NAMES[status] ?? 'computeFault']: { code: status, message: err.message } } };
   };
 }
 
 /** A missing or bad token is answered as keystonemiddleware does, in Keystone's format. */
-export function renderUnauthorized(reply: FastifyReply, identityUrl: string): FastifyReply {
-  return reply
-    .code(401)
-    .header('content-type', 'application/json')
-    .header('www-authenticate', `Keystone uri="${identityUrl}"`)
-    .send(JSON.stringify({ error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } }));
+export function unauthorizedAnswer(identityUrl: string): ErrorAnswer {
+  return {
+    status: 401,
+    headers: { 'content-type': 'application/json', 'www-authenticate': `Keystone uri="${identityUrl}"` },
+    body: { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } },
+  };
 }

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { NimbusError, forbidden } from '../../errors.js';
 import type { Services } from '../../services.js';
-import { authenticate, handleErrors, refusedByRouting } from '../http.js';
-import { faultRenderer } from './faults.js';
+import { authenticate, handleErrors, refusedByRouting, sendError } from '../http.js';
+import { novaFaults } from './faults.js';
 import { negotiate } from './microversion.js';
 import { versionRoutes } from './versions.js';
 import { flavorRoutes } from './flavors.js';
@@ -41,8 +41,8 @@ const BODY_LIMIT = 114688;
 export function computeApi(services: Services): FastifyPluginAsync {
   const base = `${services.config.publicUrl}/compute`;
   return async (app) => {
-    const renderFault = faultRenderer(`${services.config.publicUrl}/identity`);
-    handleErrors(app, renderFault);
+    const faults = novaFaults(`${services.config.publicUrl}/identity`);
+    handleErrors(app, faults);
     app.addHook('onRequest', async (request, reply) => {
       reply.header('x-compute-request-id', request.id);
     });
@@ -64,7 +64,7 @@ export function computeApi(services: Services): FastifyPluginAsync {
         });
         jsonBodies(api);
         // An unknown path under v2.1 still goes through the token check and negotiation.
-        api.setNotFoundHandler((request, reply) => renderFault(new NimbusError('not_found', 'The resource could not be found.'), request, reply));
+        api.setNotFoundHandler((_request, reply) => sendError(reply, faults(new NimbusError('not_found', 'The resource could not be found.'))));
         flavorRoutes(api, services, base);
         serverRoutes(api, services, base);
         serverGroupRoutes(api, services);

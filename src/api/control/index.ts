@@ -3,7 +3,7 @@ import type { Services } from '../../services.js';
 import { notFound } from '../../errors.js';
 import { isUp } from '../../scheduler/scheduler.js';
 import { authenticate, handleErrors, resource } from '../http.js';
-import { renderKeystoneError } from '../identity/errors.js';
+import { keystoneErrors } from '../identity/errors.js';
 import { keystoneMessage } from '../identity/auth.js';
 import { validate } from '../validation.js';
 import { viewBehaviour } from '../../compute/behaviours.js';
@@ -62,7 +62,7 @@ const advanceSchema = {
 export function controlApi(services: Services): FastifyPluginAsync {
   const clockView = () => ({ clock: { now: services.clock.now().toISOString(), offset_seconds: (services.clock.nowMs() - Date.now()) / 1000 } });
   return async (app) => {
-    handleErrors(app, renderKeystoneError);
+    handleErrors(app, keystoneErrors);
     app.addHook('onRequest', authenticate(services));
     app.addHook('onRequest', async (request) => services.policy.authorize(request.auth, 'nimbus:control'));
 

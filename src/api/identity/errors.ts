@@ -1,6 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NimbusError } from '../../errors.js';
-import { sendError } from '../http.js';
+import type { ErrorAnswer } from '../http.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -11,14 +10,19 @@ const TITLES: Record<number, string> = {
   406: 'Not Acceptable',
   409: 'Conflict',
   413: 'Request Entity Too Large',
+  414: 'Request-URI Too Long',
   415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
 };
 
 /** Keystone's error body: {"error": {"code", "title", "message"}}. */
-export function renderKeystoneError(err: NimbusError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function keystoneErrors(err: NimbusError): ErrorAnswer {
   const status = err.status;
-  if (status === 401) reply.header('www-authenticate', 'Keystone uri="/identity"');
-  return sendError(reply, status, { error: { code: status, title: TITLES[status] ?? 'Error', message: err.message } });
+  return {
+    status,
+    headers: status === 401 ? { 'www-authenticate': 'Keystone uri="/identity"' } : undefined,
+    body: { error: { code: status, title: TITLES[status] ?? 'Error', message: err.message } },
+  };
 }

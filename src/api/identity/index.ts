@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../../services.js';
 import { authenticate, handleErrors } from '../http.js';
-import { renderKeystoneError } from './errors.js';
+import { keystoneErrors } from './errors.js';
 import { authRoutes } from './auth.js';
 import { projectRoutes } from './projects.js';
 import { userRoutes } from './users.js';
@@ -21,7 +21,7 @@ export function identityApi(services: Services): FastifyPluginAsync {
     'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }],
   };
   return async (app) => {
-    handleErrors(app, renderKeystoneError);
+    handleErrors(app, keystoneErrors);
     app.get('/', async (_request, reply) => reply.code(300).send({ versions: { values: [v3] } }));
     app.get('/v3', async () => ({ version: v3 }));
     app.get('/v3/', async () => ({ version: v3 }));

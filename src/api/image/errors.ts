@@ -1,6 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NimbusError } from '../../errors.js';
-import { sendError } from '../http.js';
+import type { Dialect, ErrorAnswer } from '../http.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
@@ -10,7 +9,9 @@ const TITLES: Record<number, string> = {
   405: 'Method Not Allowed',
   409: 'Conflict',
   413: 'Request Entity Too Large',
+  414: 'Request-URI Too Long',
   415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
 };
@@ -22,10 +23,13 @@ const TITLES: Record<number, string> = {
  * `message` inside each top-level value), Tempest accepts its Content-Type, and it is what
  * keystonemiddleware sends for a 401 in front of a real Glance.
  */
-export function imageErrorRenderer(identityUrl: string) {
-  return (err: NimbusError, _request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+export function glanceErrors(identityUrl: string): Dialect {
+  return (err: NimbusError): ErrorAnswer => {
     const status = err.status;
-    if (status === 401) reply.header('www-authenticate', `Keystone uri="${identityUrl}"`);
-    return sendError(reply, status, { error: { code: status, title: TITLES[status] ?? 'Error', message: err.message } });
+    return {
+      status,
+      headers: status === 401 ? { 'www-authenticate': `Keystone uri="${identityUrl}"` } : undefined,
+      body: { error: { code: status, title: TITLES[status] ?? 'Error', message: err.message } },
+    };
   };
 }

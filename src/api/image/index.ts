@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { NimbusError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import { authenticate, handleErrors } from '../http.js';
-import { imageErrorRenderer } from './errors.js';
+import { glanceErrors } from './errors.js';
 import { imageDataRoutes } from './data.js';
 import { imageRoutes } from './images.js';
 import { PATCH_MEDIA_TYPES } from './patch.js';
@@ -24,7 +24,7 @@ function parsePatch(_request: unknown, body: string, done: (err: Error | null, v
 export function imageApi(services: Services): FastifyPluginAsync {
   const base = `${services.config.publicUrl}/image`;
   return async (app) => {
-    handleErrors(app, imageErrorRenderer(`${services.config.publicUrl}/identity`));
+    handleErrors(app, glanceErrors(`${services.config.publicUrl}/identity`));
     app.addContentTypeParser(Object.keys(PATCH_MEDIA_TYPES), { parseAs: 'string' }, parsePatch);
     // Image data is not parsed but handed to the route as the request stream, so no body
     // limit applies to it; the image size cap does.

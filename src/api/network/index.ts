@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../../services.js';
 import { NetworkingError } from '../../network/errors.js';
 import { authenticate, handleErrors, resource } from '../http.js';
-import { neutronErrorRenderer } from './errors.js';
+import { neutronErrors } from './errors.js';
 import { networkRoutes } from './networks.js';
 import { portRoutes } from './ports.js';
 import { quotaRoutes } from './quotas.js';
@@ -44,7 +44,7 @@ export function networkApi(services: Services): FastifyPluginAsync {
   const base = `${services.config.publicUrl}/network`;
   const version = { id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${base}/v2.0/` }] };
   return async (app) => {
-    handleErrors(app, neutronErrorRenderer(`${services.config.publicUrl}/identity`));
+    handleErrors(app, neutronErrors(`${services.config.publicUrl}/identity`));
     // Version discovery is open, as in Neutron; everything under /v2.0 needs a token.
     resource(app, '/', { GET: async () => ({ versions: [version] }) });
 

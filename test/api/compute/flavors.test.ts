@@ -101,6 +101,16 @@ test('an admin creates a flavor with a UUID id or a string id', async () => {
   assert.equal((await create(minimal({ id: 'my flavor.v2_x-1' }))).body.flavor.id, 'my flavor.v2_x-1');
 });
 
+test('a flavor with an id of 255 characters can be shown, updated and deleted by that id', async () => {
+  const id = `f${'l'.repeat(254)}`;
+  assert.equal((await create(minimal({ id }))).status, 200);
+  const shown = await show(id);
+  assert.equal(shown.status, 200, shown.text);
+  assert.equal(shown.body.flavor.id, id);
+  assert.equal((await cloud.req('PUT', `/compute/v2.1/flavors/${id}`, { token: cloud.adminToken, version: '2.55', body: { flavor: { description: 'd' } } })).status, 200);
+  assert.equal((await cloud.req('DELETE', `/compute/v2.1/flavors/${id}`, { token: cloud.adminToken })).status, 202);
+});
+
 test('a flavor created without an id, or with id null, gets a UUID', async () => {
   assert.match((await create(minimal())).body.flavor.id, UUID);
   assert.match((await create(minimal({ id: null }))).body.flavor.id, UUID);

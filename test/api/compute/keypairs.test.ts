@@ -172,6 +172,15 @@ test('a keypair name must be 1 to 255 characters', async () => {
   assert.equal(missing.body.badRequest.message, "Invalid input for field/attribute keypair. Value: {}. 'name' is a required property");
 });
 
+test('a keypair with a name of 255 characters can be shown and deleted by that name', async () => {
+  const name = `long-${'k'.repeat(250)}`;
+  assert.equal((await create(cloud.demoToken, { name, public_key: ED25519_KEY }, '2.2')).status, 201);
+  const shown = await cloud.req('GET', `${KP}/${name}`, { token: cloud.demoToken });
+  assert.equal(shown.status, 200, shown.text);
+  assert.equal(shown.body.keypair.name, name);
+  assert.equal((await cloud.req('DELETE', `${KP}/${name}`, { token: cloud.demoToken, version: '2.2' })).status, 204);
+});
+
 test('a keypair name has only Nova\'s safe characters, and no leading or trailing space', async () => {
   const bad = await create(cloud.demoToken, { name: 'my.key' });
   assert.equal(bad.status, 400);
