@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
-import { NimbusError } from './errors.js';
 import type { Services } from './services.js';
 import { computeApi } from './api/compute/index.js';
 import { identityApi } from './api/identity/index.js';
@@ -14,16 +13,7 @@ import { keystoneErrors } from './api/identity/errors.js';
 import { glanceErrors } from './api/image/errors.js';
 import { neutronErrors } from './api/network/errors.js';
 import { answerClientError } from './api/client-errors.js';
-
-/** JSON without prototype pollution; an empty body is no body. */
-function parseJson(_req: unknown, body: string, done: (err: Error | null, value?: unknown) => void): void {
-  if (body.trim() === '') return done(null, undefined);
-  try {
-    done(null, JSON.parse(body, (key, value) => (key === '__proto__' ? undefined : value)));
-  } catch {
-    done(new NimbusError('invalid', 'Malformed request body'));
-  }
-}
+import { edgeRules } from './api/edge.js';
 
 export interface AppOptions {
   /** Sees every route as it is registered (the fuzz tests use it to cover every route). */
@@ -65,9 +55,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   handleErrors(app, keystoneErrors);
 
   if (options.onRoute) app.addHook('onRoute', options.onRoute);
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
-  app.addContentTypeParser(/^application\/[\w.+-]*\+json$/, { parseAs: 'string' }, parseJson);
+  edgeRules(app);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-openstack-request-id', request.id);

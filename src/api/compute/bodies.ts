@@ -1,17 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { NimbusError } from '../../errors.js';
+import { parseJsonBody } from '../edge.js';
 
 /** The media types Nova reads (nova.api.openstack.wsgi._SUPPORTED_CONTENT_TYPES). */
 const SUPPORTED = ['application/json', 'application/vnd.openstack.compute+json'];
-
-function parseJson(_req: FastifyRequest, body: string, done: (err: Error | null, value?: unknown) => void): void {
-  if (body.trim() === '') return done(null, undefined);
-  try {
-    done(null, JSON.parse(body, (key, value) => (key === '__proto__' ? undefined : value)));
-  } catch {
-    done(new NimbusError('invalid', 'Malformed request body'));
-  }
-}
 
 /**
  * Request bodies as Nova takes them: JSON whatever the content type says, when it says
@@ -20,8 +12,8 @@ function parseJson(_req: FastifyRequest, body: string, done: (err: Error | null,
  */
 export function jsonBodies(api: FastifyInstance): void {
   api.removeContentTypeParser('text/plain');
-  api.addContentTypeParser('text/plain', { parseAs: 'string' }, parseJson);
-  api.addContentTypeParser('*', { parseAs: 'string' }, parseJson);
+  api.addContentTypeParser('text/plain', { parseAs: 'string' }, parseJsonBody);
+  api.addContentTypeParser('*', { parseAs: 'string' }, parseJsonBody);
   api.addHook('onRequest', async (request) => {
     const header = request.headers['content-type'];
     if (header === undefined) return;
