@@ -10,10 +10,13 @@ import { revokeTokens, type RevocationEvent } from './revocation.js';
 export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' } as const;
 
 /** Keystone's default implied roles: admin ⇒ member ⇒ reader. */
-const IMPLIES: Record<string, string[]> = { admin: ['member'], member: ['reader'] };
+const IMPLIES = new Map<string, string[]>([
+  ['admin', ['member']],
+  ['member', ['reader']],
+]);
 
 /** The roles a role directly implies, by name. */
-export const impliedRoles = (name: string): string[] => IMPLIES[name] ?? [];
+export const impliedRoles = (name: string): string[] => IMPLIES.get(name) ?? [];
 
 /** Roles the policy engine names; without them nobody could be admin, member or reader. */
 export const POLICY_ROLES = ['admin', 'member', 'reader'] as const;
@@ -23,7 +26,7 @@ export function effectiveRoles(names: string[]): string[] {
   const visit = (n: string) => {
     if (out.has(n)) return;
     out.add(n);
-    for (const m of IMPLIES[n] ?? []) visit(m);
+    for (const m of impliedRoles(n)) visit(m);
   };
   names.forEach(visit);
   return [...out];

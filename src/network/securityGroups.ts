@@ -217,7 +217,7 @@ function convertProtocol(value: unknown): string | null {
   if (/^-?\d+$/.test(text) && typeof value !== 'boolean') {
     const n = Number(text);
     if (n >= 0 && n <= 255) return text;
-  } else if (typeof value === 'string' && value.toLowerCase() in PROTOCOLS) {
+  } else if (typeof value === 'string' && Object.hasOwn(PROTOCOLS, value.toLowerCase())) {
     return value.toLowerCase();
   }
   const names = ['None', ...Object.keys(PROTOCOLS).map((p) => `'${p}'`)].join(', ');
@@ -262,7 +262,7 @@ export function normalizedCidr(prefix: string | null): string | null {
 }
 
 function protocolNumber(protocol: string): number {
-  return protocol in PROTOCOLS ? PROTOCOLS[protocol] : Number(protocol);
+  return Object.hasOwn(PROTOCOLS, protocol) ? PROTOCOLS[protocol] : Number(protocol);
 }
 
 /** The key two rules share when they mean the same thing (neutron's _rule_to_key). */

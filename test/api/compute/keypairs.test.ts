@@ -108,6 +108,14 @@ test('an invalid ssh public key is 400 "failed to generate fingerprint"', async 
   }
 });
 
+test('a public key whose type is a built-in name (toString, constructor, __proto__) is as invalid as any unknown type', async () => {
+  for (const type of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    const res = await create(cloud.demoToken, { name: uniqueName(), public_key: `${type} AAAAB3NzaC1yc2EAAAADAQABAAABAQCvEeprXEX9 x@y` });
+    assert.equal(res.status, 400, type);
+    assert.deepEqual(res.body, { badRequest: { code: 400, message: 'Keypair data is invalid: failed to generate fingerprint' } });
+  }
+});
+
 test('from 2.2 an x509 certificate is imported with its SHA-1 fingerprint', async () => {
   const name = uniqueName();
   const res = await create(cloud.demoToken, { name, type: 'x509', public_key: CERTIFICATE }, '2.2');

@@ -19,6 +19,19 @@ async function fixture() {
   return { project, user, member, path, password: `pw${n}` };
 }
 
+test('a role named like a built-in (constructor, toString) can be granted, and its holder gets a token', async () => {
+  for (const name of ['constructor', 'toString']) {
+    const f = await fixture();
+    const role = (await admin('POST', '/roles', { role: { name } })).body.role;
+    assert.equal((await admin('PUT', `/projects/${f.project.id}/users/${f.user.id}/roles/${role.id}`)).status, 204);
+    const token = await cloud.req('POST', '/identity/v3/auth/tokens', {
+      body: { auth: { identity: { methods: ['password'], password: { user: { id: f.user.id, password: f.password } } }, scope: { project: { id: f.project.id } } } },
+    });
+    assert.equal(token.status, 201, token.text);
+    assert.deepEqual(token.body.token.roles.map((r: { name: string }) => r.name), [name]);
+  }
+});
+
 test('granting a role answers 204 and the grant is then present', async () => {
   const f = await fixture();
   const put = await admin('PUT', f.path);

@@ -177,6 +177,14 @@ test('rule input is checked as Neutron checks it', async () => {
   assert.equal(neutronError(missing, 400), "Failed to parse request. Required attribute 'direction' not specified");
 });
 
+test('a protocol named like a built-in (constructor, toString) is as unsupported as any unknown name', async () => {
+  const g = await createGroup('builtin-protocols');
+  for (const protocol of ['constructor', 'toString', '__proto__']) {
+    const res = await postRule({ security_group_id: g.id, direction: 'ingress', protocol });
+    assert.ok(neutronError(res, 400, 'SecurityGroupRuleInvalidProtocol').startsWith(`Security group rule protocol ${protocol} not supported.`), res.text);
+  }
+});
+
 test('IPv6 ICMP written the legacy way is stored as ipv6-icmp, and a full port range as none', async () => {
   const g = await createGroup('canon');
   const icmp6 = (await postRule({ security_group_id: g.id, direction: 'ingress', ethertype: 'ipv6', protocol: 'icmp' })).body.security_group_rule;
