@@ -132,6 +132,10 @@ const LEGACY_CONSOLES: Record<string, { protocol: string; types: string[] }> = {
   'os-getSerialConsole': { protocol: 'serial', types: ['serial'] },
   'os-getRDPConsole': { protocol: 'rdp', types: ['rdp-html5'] },
 };
+// Nova's schemas for the legacy console actions (schemas/remote_consoles.py).
+for (const [action, console] of Object.entries(LEGACY_CONSOLES)) {
+  SCHEMAS[action] = perVersion(() => wrap(action, object({ type: { type: 'string', enum: console.types } }, ['type'])));
+}
 
 const REMOTE_CONSOLE_TYPES: Record<string, string[]> = { vnc: ['novnc', 'xvpvnc'], spice: ['spice-html5'], serial: ['serial'], rdp: ['rdp-html5'], mks: ['webmks'] };
 
@@ -165,7 +169,8 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
       const adminPass = await actions.rescue(req.auth, id, req.id, { adminPass: b.rescue?.adminPass, imageRef: b.rescue?.rescue_image_ref });
       return reply.code(200).send({ adminPass });
     },
-    lock: async (req, reply, id, b) => (await actions.lock(req.auth, id, req.id, b.lock?.locked_reason ?? null), reply.code(202).send()),
+    // Before 2.73 the body of lock is not read at all: locked_reason is not a field there.
+    lock: async (req, reply, id, b) => (await actions.lock(req.auth, id, req.id, req.microversion.atLeast('2.73') ? (b.lock?.locked_reason ?? null) : null), reply.code(202).send()),
     unlock: async (req, reply, id) => (await actions.unlock(req.auth, id, req.id), reply.code(202).send()),
     addSecurityGroup: async (req, reply, id, b) => (await actions.changeSecurityGroup(req.auth, id, securityGroupName(b, 'addSecurityGroup'), true), reply.code(202).send()),
     removeSecurityGroup: async (req, reply, id, b) => (await actions.changeSecurityGroup(req.auth, id, securityGroupName(b, 'removeSecurityGroup'), false), reply.code(202).send()),
@@ -244,12 +249,13 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
   };
   for (const [action, console] of Object.entries(LEGACY_CONSOLES)) {
     HANDLERS[action] = async (req, reply, id, b) => {
-      if (req.microversion.atLeast('2.6')) throw invalid(`There is no such action: ${action}`);
-      const type = b[action]?.type;
-      if (!console.types.includes(type)) throw invalid(`Invalid input for field/attribute type. Value: ${type}. ${JSON.stringify(type ?? null)} is not one of ${JSON.stringify(console.types)}`);
+      const type = b[action].type;
       return reply.code(200).send({ console: { type, url: await actions.remoteConsole(req.auth, id, console.protocol, type) } });
     };
   }
+  // The action name comes from the request: looked up in a Map, so that a body like
+  // {"toString": {}} names no action rather than one of Object's built-ins.
+  const handlers = new Map(Object.entries(HANDLERS));
 
   resource(app, '/servers/:id/action', {
     POST: async (request, reply) => {
@@ -257,14 +263,16 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
       const body = request.body;
       if (body === null || typeof body !== 'object' || Array.isArray(body)) throw invalid('Malformed request body');
       const keys = Object.keys(body as object);
-      const action = keys.find((k) => k in HANDLERS);
+      const action = keys.find((k) => handlers.has(k));
       if (!action) throw invalid(keys.length ? `There is no such action: ${keys[0]}` : 'Malformed request body');
+      // The legacy console actions are gone from 2.6 (the remote-consoles resource replaces them).
+      if (Object.hasOwn(LEGACY_CONSOLES, action) && request.microversion.atLeast('2.6')) throw invalid(`There is no such action: ${action}`);
       // Nova looks the server up (404) before it validates the body.
       const server = await servers.get(request.auth, id);
-      const schema = SCHEMAS[action];
+      const schema = Object.hasOwn(SCHEMAS, action) ? SCHEMAS[action] : undefined;
       const b = schema ? validate<Body>(schema(request.microversion), body) : (body as Body);
       services.policy.authorize(request.auth, POLICY[action], server.project_id);
-      return HANDLERS[action](request, reply, id, b);
+      return handlers.get(action)!(request, reply, id, b);
     },
   });
 

@@ -120,6 +120,22 @@ test('lock: other actions by the owner are 409, an admin overrides, and an admin
   assert.equal((await act(id, { unlock: null }, cloud.adminToken)).status, 202);
 });
 
+test('below 2.73 locked_reason is not a field: any value is ignored and the server locks without a reason', async () => {
+  const { token, id } = await fresh();
+  const res = await act(id, { lock: { locked_reason: true } }, token, '2.72');
+  assert.equal(res.status, 202, res.text);
+  const s = await show(id, token, '2.73');
+  assert.equal(s.locked, true);
+  assert.equal(s.locked_reason, null);
+});
+
+test('from 2.73 a locked_reason that is not a string is a 400 naming it', async () => {
+  const { token, id } = await fresh();
+  const res = await act(id, { lock: { locked_reason: true } }, token, '2.73');
+  assert.equal(res.status, 400);
+  assert.equal(res.body.badRequest.message, "Invalid input for field/attribute locked_reason. Value: True. True is not of type 'string'");
+});
+
 test('rescue answers the adminPass and goes RESCUE; unrescue comes back ACTIVE', async () => {
   const { token, id } = await fresh();
   const res = await act(id, { rescue: { adminPass: 'rescue-pw-123' } }, token);
@@ -456,6 +472,21 @@ test('remote consoles from 2.6 answer a URL; the legacy action works before 2.6'
   assert.equal(legacy.body.console.type, 'novnc');
   const bad = await cloud.req('POST', `/compute/v2.1/servers/${id}/remote-consoles`, { token, version: '2.6', body: { remote_console: { protocol: 'vnc', type: 'spice-html5' } } });
   assert.equal(bad.status, 400);
+});
+
+test('a legacy console action whose body is not the object Nova expects is a 400 naming the field and its value', async () => {
+  const { token, id } = await fresh();
+  const cases: [unknown, string][] = [
+    ['x', "Invalid input for field/attribute os-getVNCConsole. Value: x. 'x' is not of type 'object'"],
+    [{}, "Invalid input for field/attribute os-getVNCConsole. Value: {}. 'type' is a required property"],
+    [{ type: {} }, "Invalid input for field/attribute type. Value: {}. {} is not of type 'string'"],
+    [{ type: 'spice-html5' }, "Invalid input for field/attribute type. Value: spice-html5. 'spice-html5' is not one of ['novnc', 'xvpvnc']"],
+  ];
+  for (const [body, message] of cases) {
+    const res = await act(id, { 'os-getVNCConsole': body }, token);
+    assert.equal(res.status, 400);
+    assert.equal(res.body.badRequest.message, message);
+  }
 });
 
 test('an unknown action is 400, another project’s server 404', async () => {
