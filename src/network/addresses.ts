@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
+import { pyStr } from '../repr.js';
 
 /**
  * IP addresses as bigints, so IPv4 and IPv6 share one arithmetic, and MAC addresses as
@@ -93,7 +94,7 @@ export type CidrParse = { ok: true; cidr: Cidr } | { ok: false; reason: string }
 
 /** A subnet CIDR worded as neutron-lib's validate_subnet does when it is wrong. */
 export function parseCidr(text: unknown): CidrParse {
-  const bad = { ok: false as const, reason: `'${String(text)}' is not a valid IP subnet` };
+  const bad = { ok: false as const, reason: `'${pyStr(text)}' is not a valid IP subnet` };
   if (typeof text !== 'string') return bad;
   const slash = text.indexOf('/');
   const ip = parseIp(slash < 0 ? text : text.slice(0, slash));

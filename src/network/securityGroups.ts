@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Schema, SecurityGroupRuleTable, SecurityGroupTable } from '../db/schema.js';
 import { cidrOf, formatCidr, formatIp, parseIp } from './addresses.js';
 import { NetworkingError, securityGroupNotFound, securityGroupRuleNotFound } from './errors.js';
+import { pyStr } from '../repr.js';
 import type { Viewer } from './networks.js';
 import { enforceNetworkQuota } from './quotas.js';
 
@@ -231,7 +232,7 @@ function convertEthertype(value: unknown): 'IPv4' | 'IPv6' {
   if (value === undefined || value === null) return 'IPv4';
   const hit = typeof value === 'string' ? ETHERTYPES.find((e) => e.toLowerCase() === value.toLowerCase()) : undefined;
   if (!hit) {
-    throw invalidRule('SecurityGroupRuleInvalidEtherType', `Security group rule for ethertype '${String(value)}' not supported. Allowed values are ['IPv4', 'IPv6'].`);
+    throw invalidRule('SecurityGroupRuleInvalidEtherType', `Security group rule for ethertype '${pyStr(value)}' not supported. Allowed values are ['IPv4', 'IPv6'].`);
   }
   return hit;
 }

@@ -189,7 +189,8 @@ function toCreate(body: CreateBody, request: FastifyRequest): CreateServer {
     keyName: s.key_name ?? null,
     configDrive: TRUE.has(s.config_drive),
     diskConfig: s['OS-DCF:diskConfig'] ?? 'MANUAL',
-    securityGroups: ((s.security_groups ?? []) as { name: string }[]).map((g) => g.name),
+    // Nova takes the named groups, once each, and ignores entries without a name.
+    securityGroups: [...new Set(((s.security_groups ?? []) as { name?: string }[]).flatMap((g) => (g.name ? [g.name] : [])))],
     // Before 2.37 networks may be left out: Nova then uses the one network there is, if any.
     networks: networks(s.networks ?? []),
     files,

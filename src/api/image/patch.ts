@@ -1,6 +1,7 @@
 import { forbidden, invalid } from '../../errors.js';
 import { checkWritable, type ImageChange } from '../../image/images.js';
 import { validateImage } from './schemas.js';
+import { pyStr } from '../validation.js';
 
 /** The two JSON Patch media types Glance takes: draft 10 (RFC 6902) and its older draft 4 form. */
 export const PATCH_MEDIA_TYPES: Record<string, 4 | 10> = {
@@ -14,7 +15,7 @@ const OPS = ['add', 'remove', 'replace'] as const;
 export const ACCEPT_PATCH = Object.keys(PATCH_MEDIA_TYPES).sort().join(', ');
 
 function decodePointer(pointer: unknown): string[] {
-  if (typeof pointer !== 'string') throw invalid(`Pointer \`${String(pointer)}\` does not start with "/".`);
+  if (typeof pointer !== 'string') throw invalid(`Pointer \`${pyStr(pointer)}\` does not start with "/".`);
   if (!pointer.startsWith('/')) throw invalid(`Pointer \`${pointer}\` does not start with "/".`);
   if (/\/\s*?\//.test(pointer.slice(1))) throw invalid(`Pointer \`${pointer}\` contains adjacent "/".`);
   if (pointer.length > 1 && pointer.endsWith('/')) throw invalid(`Pointer \`${pointer}\` end with "/".`);
@@ -30,7 +31,7 @@ function operation(raw: Record<string, unknown>, draft: 4 | 10): { op: ImageChan
   if (draft === 10) {
     const op = raw.op;
     if (op === undefined) throw invalid(`Unable to find \`op\` in JSON Schema change. It must be one of the following: ${OPS.join(', ')}.`);
-    if (!OPS.includes(op as ImageChange['op'])) throw invalid(`Invalid operation: \`${String(op)}\`. It must be one of the following: ${OPS.join(', ')}.`);
+    if (!OPS.includes(op as ImageChange['op'])) throw invalid(`Invalid operation: \`${pyStr(op)}\`. It must be one of the following: ${OPS.join(', ')}.`);
     if (!('path' in raw)) throw invalid("Unable to find 'path' in JSON Schema change");
     return { op: op as ImageChange['op'], pointer: raw.path };
   }

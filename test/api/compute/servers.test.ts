@@ -158,6 +158,16 @@ test('each invalid create field is a 400 that names it', async () => {
   assert.match(unknownFlavor.body.badRequest.message, /Flavor 999 could not be found/);
 });
 
+test('security_groups entries without a name are ignored, as Nova ignores them; a bad name is 400 naming it', async () => {
+  const token = await newMember('sg-entries');
+  const res = await create({ name: 'sg-none', security_groups: [{}] }, { token });
+  assert.equal(res.status, 202, res.text);
+  assert.deepEqual(res.body.server.security_groups, [{ name: 'default' }]);
+  const bad = await create({ name: 'sg-bad', security_groups: [{ name: {} }] }, { token });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.badRequest.message, "Invalid input for field/attribute name. Value: {}. {} is not of type 'string'");
+});
+
 test('from 2.37 networks is required, and "none" boots without addresses', async () => {
   const missing = await create({ name: 'nets' }, { version: '2.37' });
   assert.equal(missing.status, 400);

@@ -161,6 +161,16 @@ test('an unknown op, a missing path or value, or a bad pointer is 400', async ()
   }
 });
 
+test('an op or path of the wrong JSON type is named the Python way in the 400', async () => {
+  const img = await newImage(cloud, demo());
+  const op = await patch(cloud, demo(), img.id, [{ op: {}, path: '/name', value: 'x' }]);
+  assert.equal(op.status, 400);
+  assert.equal(op.body.error.message, 'Invalid operation: `{}`. It must be one of the following: add, remove, replace.');
+  const path = await patch(cloud, demo(), img.id, [{ op: 'replace', path: { a: [1, true] }, value: 'x' }]);
+  assert.equal(path.status, 400);
+  assert.equal(path.body.error.message, "Pointer `{'a': [1, True]}` does not start with \"/\".");
+});
+
 test('a pointer decodes ~1 and ~0 into a property name', async () => {
   const img = await newImage(cloud, demo());
   const res = await patch(cloud, demo(), img.id, [{ op: 'add', path: '/a~1b~0c', value: 'v' }]);

@@ -185,6 +185,13 @@ test('a protocol named like a built-in (constructor, toString) is as unsupported
   }
 });
 
+test('an ethertype that is not a string is named the Python way in the 400', async () => {
+  const g = await createGroup('ethertype-object');
+  const res = await postRule({ security_group_id: g.id, direction: 'ingress', ethertype: {} });
+  const message = neutronError(res, 400, 'SecurityGroupRuleInvalidEtherType');
+  assert.equal(message, "Security group rule for ethertype '{}' not supported. Allowed values are ['IPv4', 'IPv6'].");
+});
+
 test('IPv6 ICMP written the legacy way is stored as ipv6-icmp, and a full port range as none', async () => {
   const g = await createGroup('canon');
   const icmp6 = (await postRule({ security_group_id: g.id, direction: 'ingress', ethertype: 'ipv6', protocol: 'icmp' })).body.security_group_rule;
