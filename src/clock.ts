@@ -2,6 +2,9 @@
  * Time comes from here, never from `new Date()` in the domain, so that tests and the
  * control API can move it forward (token expiry, resize auto-confirm, reclaim …) at once.
  */
+/** The last moment every part of Nimbus can write and read back: ISO 8601 has four-digit years. */
+export const LATEST_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+
 export class Clock {
   private offsetMs = 0;
 
@@ -17,6 +20,8 @@ export class Clock {
 
   /** Moves time forward (or back) and lets periodic jobs see the new time at once. */
   advance(ms: number): void {
+    const to = this.nowMs() + ms;
+    if (!Number.isFinite(to) || to > LATEST_TIME_MS) throw new RangeError(`The clock cannot move past ${new Date(LATEST_TIME_MS).toISOString()}`);
     this.offsetMs += ms;
     for (const fn of this.listeners) fn();
   }

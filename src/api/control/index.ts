@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Services } from '../../services.js';
-import { notFound } from '../../errors.js';
+import { invalid, notFound } from '../../errors.js';
+import { LATEST_TIME_MS } from '../../clock.js';
 import { isUp } from '../../scheduler/scheduler.js';
 import { authenticate, handleErrors, resource } from '../http.js';
 import { keystoneErrors } from '../identity/errors.js';
@@ -52,7 +53,8 @@ const advanceSchema = {
   type: 'object',
   required: ['seconds'],
   additionalProperties: false,
-  properties: { seconds: { type: 'number', exclusiveMinimum: 0 } },
+  // A century at a time is plenty for any timer; the clock itself stops at year 9999.
+  properties: { seconds: { type: 'number', exclusiveMinimum: 0, maximum: 100 * 366 * 86400 } },
 };
 
 /**
@@ -108,6 +110,9 @@ export function controlApi(services: Services): FastifyPluginAsync {
     resource(app, '/v1/clock/advance', {
       POST: async (request) => {
         const { seconds } = validate<{ seconds: number }>(advanceSchema, request.body ?? null, keystoneMessage);
+        if (services.clock.nowMs() + seconds * 1000 > LATEST_TIME_MS) {
+          throw invalid(`Invalid input for field 'seconds': the clock cannot move past ${new Date(LATEST_TIME_MS).toISOString()}`);
+        }
         services.clock.advance(seconds * 1000);
         return clockView();
       },

@@ -90,3 +90,16 @@ test('the control API is admin only and validates its input', async () => {
   const badState = await cloud.req('PUT', '/nimbus/v1/hosts/fake-host-1', { token: admin(), body: { host: { state: 'sideways' } } });
   assert.equal(badState.status, 400);
 });
+
+test('advancing the clock by more than it can hold (1e300 seconds) is a 400 and leaves the clock and tokens working', async () => {
+  const before = (await cloud.req('GET', '/nimbus/v1/clock', { token: admin() })).body.clock.offset_seconds;
+  for (const seconds of [1e300, 1e15]) {
+    const res = await cloud.req('POST', '/nimbus/v1/clock/advance', { token: admin(), body: { seconds } });
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.body.error.message, /seconds/);
+  }
+  const clock = await cloud.req('GET', '/nimbus/v1/clock', { token: admin() });
+  assert.equal(clock.status, 200, 'the admin token still works');
+  assert.equal(clock.body.clock.offset_seconds, before);
+  await cloud.token('admin', 'admin-secret-pw', 'admin');
+});
