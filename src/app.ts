@@ -14,6 +14,7 @@ import { glanceErrors } from './api/image/errors.js';
 import { neutronErrors } from './api/network/errors.js';
 import { answerClientError } from './api/client-errors.js';
 import { edgeRules } from './api/edge.js';
+import { parseQueryString } from './api/query.js';
 
 export interface AppOptions {
   /** Sees every route as it is registered (the fuzz tests use it to cover every route). */
@@ -46,7 +47,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     bodyLimit: 114688,
     forceCloseConnections: true,
-    routerOptions: { maxParamLength: MAX_PATH_SEGMENT },
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT, querystringParser: parseQueryString },
     // What the router refuses (a URL that does not decode, a segment too long) and what
     // Node's HTTP parser refuses (headers too large) still answer in the path's dialect.
     frameworkErrors: (err, request, reply) => sendError(reply, dialectOf(request.raw.url ?? '/')(asNimbusError(err, request))),

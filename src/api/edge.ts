@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NimbusError, invalid } from '../errors.js';
 import { pyRepr } from './validation.js';
+import { queryLists } from './query.js';
 
 /**
  * JSON request bodies: a `__proto__` key is dropped (no prototype pollution), and a number
@@ -62,9 +63,9 @@ function checkRequestText(request: FastifyRequest): void {
   for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) {
     if (UNSTORABLE.test(value)) throw refuse(`path parameter ${name === '*' ? 'value' : name}`, value);
   }
-  for (const [name, value] of Object.entries((request.query ?? {}) as Record<string, string | string[]>)) {
+  for (const [name, values] of Object.entries(queryLists(request))) {
     if (UNSTORABLE.test(name)) throw refuse('query parameter name', name);
-    for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string' && UNSTORABLE.test(v)) throw refuse(`query parameter ${name}`, v);
+    for (const v of values) if (UNSTORABLE.test(v)) throw refuse(`query parameter ${name}`, v);
   }
   const hit = findUnstorable(request.body, '');
   if (hit) throw refuse(`field/attribute ${hit.path}`, hit.value);

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { queryLists } from '../query.js';
 import type { ErrorObject } from 'ajv';
 import { conflict, invalid, notFound } from '../../errors.js';
 import type { Services } from '../../services.js';
@@ -151,8 +152,7 @@ function validateBody<T>(schema: object, body: unknown): T {
 
 /** Query parameters as Nova validates them: every value a list, the message naming the parameter. */
 function validateQuery(schema: object, request: FastifyRequest): Record<string, string[]> {
-  const query: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(request.query as Record<string, string | string[]>)) query[k] = Array.isArray(v) ? v : [v];
+  const query = queryLists(request);
   const fn = compile(schema);
   if (!fn(query)) {
     const e = fn.errors![0];

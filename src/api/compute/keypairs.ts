@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { queryLists } from '../query.js';
 import type { Services } from '../../services.js';
 import { invalid } from '../../errors.js';
 import type { AuthContext } from '../../identity/tokens.js';
@@ -87,7 +88,7 @@ function authorizeFor(services: Services, ctx: AuthContext, action: string, user
 /** The query of show and delete: user_id (for admins) from 2.10, nothing else from 2.75. */
 function ownerQuery(request: FastifyRequest) {
   const v = request.microversion;
-  return validateQuery(v.atLeast('2.75') ? QUERY_USER_V275 : v.atLeast('2.10') ? QUERY_USER_V210 : QUERY_ANY, request.query);
+  return validateQuery(v.atLeast('2.75') ? QUERY_USER_V275 : v.atLeast('2.10') ? QUERY_USER_V210 : QUERY_ANY, queryLists(request));
 }
 
 function targetUser(request: FastifyRequest, query: Record<string, string[]>): string {
@@ -97,9 +98,7 @@ function targetUser(request: FastifyRequest, query: Record<string, string[]>): s
 /** The next-page link: the request's parameters in name order, with the marker set to the last name. */
 function nextLink(base: string, request: FastifyRequest, lastName: string): string {
   const params = new Map<string, string>();
-  for (const [k, v] of Object.entries(request.query as Record<string, string | string[]>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    params.set(k, Array.isArray(v) ? v[v.length - 1] : v);
-  }
+  for (const [k, v] of Object.entries(queryLists(request)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) params.set(k, v[v.length - 1]);
   params.set('marker', lastName);
   return `${base}/v2.1/os-keypairs?${new URLSearchParams([...params]).toString()}`;
 }
@@ -108,7 +107,7 @@ export function keypairRoutes(app: FastifyInstance, services: Services, base: st
   resource(app, '/os-keypairs', {
     GET: async (request) => {
       const v = request.microversion;
-      const query = validateQuery(v.atLeast('2.75') ? INDEX_V275 : v.atLeast('2.35') ? INDEX_V235 : v.atLeast('2.10') ? QUERY_USER_V210 : QUERY_ANY, request.query);
+      const query = validateQuery(v.atLeast('2.75') ? INDEX_V275 : v.atLeast('2.35') ? INDEX_V235 : v.atLeast('2.10') ? QUERY_USER_V210 : QUERY_ANY, queryLists(request));
       const userId = targetUser(request, query);
       authorizeFor(services, request.auth, 'index', userId);
       const paged = v.atLeast('2.35');

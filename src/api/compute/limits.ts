@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { queryLists } from '../query.js';
 import type { Services } from '../../services.js';
 import { projectQuotas, QUOTA_DEFAULTS, reportedUsage, type QuotaResource } from '../../compute/quotas.js';
 import type { Microversion } from './microversion.js';
@@ -46,7 +47,7 @@ const QUERY_V275 = querySchema({ tenant_id: multiParams({ type: 'string' }) }, t
 export function limitRoutes(app: FastifyInstance, services: Services): void {
   resource(app, '/limits', {
     GET: async (request) => {
-      const query = validateQuery(request.microversion.atLeast('2.75') ? QUERY_V275 : QUERY_V21, request.query);
+      const query = validateQuery(request.microversion.atLeast('2.75') ? QUERY_V275 : QUERY_V21, queryLists(request));
       services.policy.authorize(request.auth, 'os_compute_api:limits');
       let projectId = request.auth.projectId ?? '';
       // Any tenant_id, even the caller's own, needs the other-project rule, as in Nova.

@@ -1,5 +1,6 @@
 import { invalid } from '../../errors.js';
 import { compile, explain, pyRepr } from '../validation.js';
+import type { QueryLists } from '../query.js';
 
 /** Nova's multi_params: a query parameter may repeat, so its schema is a list of values. */
 export const multiParams = (items: object) => ({ type: 'array', items });
@@ -18,9 +19,7 @@ export const querySchema = (properties: Record<string, object>, strict: boolean)
  * Validates a request's query as Nova does: every value a list, and a failure worded
  * "Invalid input for query parameters <name>. Value: <value>. <reason>".
  */
-export function validateQuery(schema: object, raw: unknown): Record<string, string[]> {
-  const query: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries((raw ?? {}) as Record<string, string | string[]>)) query[k] = Array.isArray(v) ? v : [v];
+export function validateQuery(schema: object, query: QueryLists): QueryLists {
   const fn = compile(schema);
   if (!fn(query)) {
     const e = fn.errors![0];

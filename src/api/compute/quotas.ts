@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { queryLists } from '../query.js';
 import type { Services } from '../../services.js';
 import type { AuthContext } from '../../identity/tokens.js';
 import { invalid } from '../../errors.js';
@@ -71,7 +72,7 @@ const USER_ID = { user_id: multiParams({ type: 'string' }) };
 const QUERY_V21 = querySchema(USER_ID, false);
 const QUERY_V275 = querySchema(USER_ID, true);
 
-const queryOf = (request: FastifyRequest) => validateQuery(request.microversion.atLeast('2.75') ? QUERY_V275 : QUERY_V21, request.query);
+const queryOf = (request: FastifyRequest) => validateQuery(request.microversion.atLeast('2.75') ? QUERY_V275 : QUERY_V21, queryLists(request));
 
 /**
  * Nova's own validator checks bounds on numeric strings too ("-2" is below -1); ajv checks

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { queryLists, type QueryLists } from '../query.js';
 import type { Services } from '../../services.js';
 import { Servers, type CreateServer, type ListQuery } from '../../compute/servers.js';
 import { isUp } from '../../scheduler/scheduler.js';
@@ -44,16 +45,12 @@ function allTenantsFlag(value: string | undefined): boolean {
   throw invalid(`Invalid input received: Unrecognized value '${value}', acceptable values are: ${acceptable}`);
 }
 
-type Query = Record<string, string | string[] | undefined>;
+type Query = QueryLists;
 
-const one = (q: Query, key: string): string | undefined => {
-  const v = q[key];
-  return Array.isArray(v) ? v[v.length - 1] : v;
-};
-const all = (q: Query, key: string): string[] => {
-  const v = q[key];
-  return v === undefined ? [] : Array.isArray(v) ? v : [v];
-};
+/** webob's GET[key]: the last value of a repeated parameter. */
+const one = (q: Query, key: string): string | undefined => q[key]?.at(-1);
+/** Nova's multi_params: every value. */
+const all = (q: Query, key: string): string[] => q[key] ?? [];
 
 function parseTime(q: Query, key: string): string | undefined {
   const v = one(q, key);
@@ -71,7 +68,7 @@ function parseTime(q: Query, key: string): string | undefined {
  * caller without allow_all_filters may use.
  */
 export function parseListQuery(request: FastifyRequest, policy: Policy, list: 'index' | 'detail'): ListQuery {
-  const q = request.query as Query;
+  const q = queryLists(request);
   const mv = request.microversion;
   const allFilters = policy.check(request.auth, 'os_compute_api:servers:allow_all_filters');
   const allowed = memberFilters(mv);
@@ -220,7 +217,8 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
   });
   const nextLinks = (request: FastifyRequest, path: string, rows: { id: string }[], limit?: number) => {
     if (limit === undefined || rows.length < limit || rows.length === 0) return {};
-    const params = new URLSearchParams(request.query as Record<string, string>);
+    const params = new URLSearchParams();
+    for (const [k, values] of Object.entries(queryLists(request))) for (const v of values) params.append(k, v);
     params.set('marker', rows[rows.length - 1].id);
     params.set('limit', String(limit));
     return { servers_links: [{ rel: 'next', href: `${base}/v2.1/${path}?${params}` }] };

@@ -26,14 +26,9 @@ export function onlyVersions(request: FastifyRequest, min: string | null, max: s
   if ((min && !mv.atLeast(min)) || (max && mv.rank > Microversion.parse(max)!.rank)) throw noSuchRoute();
 }
 
-export type QueryLists = Record<string, string[]>;
-
 /** The query string as Nova's validators see it: every parameter a list of values. */
-export function queryLists(request: FastifyRequest): QueryLists {
-  const out: QueryLists = {};
-  for (const [k, v] of Object.entries((request.query ?? {}) as Record<string, string | string[]>)) out[k] = Array.isArray(v) ? v : [v];
-  return out;
-}
+export { queryLists, type QueryLists } from '../query.js';
+import type { QueryLists } from '../query.js';
 
 /** The last value of a parameter, as webob's `req.GET[key]` gives it. */
 export const lastValue = (q: QueryLists, key: string): string | undefined => q[key]?.[q[key].length - 1];

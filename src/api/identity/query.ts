@@ -1,12 +1,13 @@
 import type { FastifyRequest } from 'fastify';
+import { queryLists } from '../query.js';
 
 /** oslo's FALSE_STRINGS: Keystone reads every other value of a boolean filter as true. */
 const FALSE_STRINGS = ['0', 'f', 'false', 'off', 'n', 'no'];
 
 /** One query parameter's value; a repeated parameter counts by its first value. */
 export function param(request: FastifyRequest, key: string): string | undefined {
-  const v = (request.query as Record<string, string | string[] | undefined>)[key];
-  return Array.isArray(v) ? v[0] : v;
+  // Keystone reads Flask's request.args.get(key): the first value.
+  return queryLists(request)[key]?.[0];
 }
 
 /** A boolean filter (`?enabled=false`), or undefined when absent. */

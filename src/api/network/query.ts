@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { queryLists } from '../query.js';
 import { badRequest } from '../../network/errors.js';
 import { pyRepr } from '../validation.js';
 
@@ -49,7 +50,7 @@ function compare(a: unknown, b: unknown): number {
 
 /** Only the asked-for fields of a view (GET …?fields=id&fields=name). */
 export function pickFields(request: FastifyRequest, view: View): View {
-  const fields = listOf((request.query as Record<string, unknown>).fields).filter(Boolean);
+  const fields = (queryLists(request).fields ?? []).filter(Boolean);
   if (!fields.length) return view;
   return Object.fromEntries(Object.entries(view).filter(([k]) => fields.includes(k)));
 }
@@ -63,7 +64,8 @@ export interface ListOptions {
 }
 
 export function renderList(request: FastifyRequest, views: View[], opts: ListOptions): Record<string, unknown> {
-  const query = request.query as Record<string, unknown>;
+  // Neutron reads every value of a repeated parameter: a filter matches any of them.
+  const query = queryLists(request);
   const invalid: string[] = [];
   let items = views;
   for (const [key, raw] of Object.entries(query)) {

@@ -396,6 +396,24 @@ test('cold migrate goes VERIFY_RESIZE on another host; live migration moves an A
   assert.equal(migrations[0].status, 'completed');
 });
 
+test('os-migrations takes the last value of a repeated filter (host, instance_uuid, migration_type, status), as Nova does', async () => {
+  const { id } = await fresh();
+  assert.equal((await act(id, { migrate: null }, cloud.adminToken)).status, 202);
+  await settle();
+  const host = (await show(id))['OS-EXT-SRV-ATTR:host'];
+  const list = async (query: string) => {
+    const res = await cloud.req('GET', `/compute/v2.1/os-migrations?${query}`, { token: cloud.adminToken, version: '2.23' });
+    assert.equal(res.status, 200, `${query}: ${res.text}`);
+    return res.body.migrations.filter((m: { instance_uuid: string }) => m.instance_uuid === id).length;
+  };
+  assert.equal(await list(`host=nowhere&host=${host}`), 1);
+  assert.equal(await list(`host=${host}&host=nowhere`), 0);
+  assert.equal(await list(`instance_uuid=x&instance_uuid=${id}&migration_type=live-migration&migration_type=migration`), 1);
+  assert.equal(await list(`instance_uuid=${id}&status=error&status=finished`), 1);
+  await act(id, { confirmResize: null }, cloud.adminToken);
+  await settle();
+});
+
 test('evacuate is refused while the host is up and rebuilds elsewhere once it is down', async () => {
   const { id } = await fresh();
   const host = (await show(id))['OS-EXT-SRV-ATTR:host'];
