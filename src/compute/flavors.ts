@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { isPostgres, type Db, type Tx } from '../db/database.js';
-import type { ExpressionBuilder } from 'kysely';
-import type { FlavorTable, Schema } from '../db/schema.js';
+import { sql, type ExpressionBuilder } from 'kysely';
+import { MAX_INT, MIN_INT, type FlavorTable, type Schema } from '../db/schema.js';
 import { conflict, invalid, notFound } from '../errors.js';
 
 /** A flavor as the core sees it: the hardware shape a server is built with. */
@@ -180,8 +180,11 @@ export class Flavors {
 
   private async listFromDatabase(viewer: FlavorViewer, filter: FlavorFilter, page: FlavorPage): Promise<Flavor[]> {
     let q = this.visible(this.db, viewer);
-    if (filter.minRam !== undefined) q = q.where('ram', '>=', filter.minRam);
-    if (filter.minDisk !== undefined) q = q.where('disk', '>=', filter.minDisk);
+    // No flavor size exceeds an integer column, and PostgreSQL will not compare one with a
+    // larger number: such a minimum matches nothing.
+    for (const [column, min] of [['ram', filter.minRam], ['disk', filter.minDisk]] as const) {
+      if (min !== undefined) q = min > MAX_INT ? q.where(sql<boolean>`1 = 0`) : q.where(column, '>=', Math.max(min, MIN_INT));
+    }
     if (filter.disabled !== undefined) q = q.where('disabled', '=', filter.disabled ? 1 : 0);
     if (filter.isPublic !== null) {
       const wanted = filter.isPublic ? 1 : 0;

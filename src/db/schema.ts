@@ -1,6 +1,13 @@
 import type { Generated } from 'kysely';
 
 /**
+ * The range of an `integer` column on both databases (PostgreSQL's int4; Nova's db.MAX_INT).
+ * SQLite would store more, PostgreSQL refuses it: values are checked against it at the edge.
+ */
+export const MAX_INT = 2147483647;
+export const MIN_INT = -2147483648;
+
+/**
  * Table shapes as Kysely sees them. Portable across SQLite and PostgreSQL:
  * booleans are 0/1 integers, timestamps ISO 8601 UTC text (they sort as text),
  * structured values JSON text.

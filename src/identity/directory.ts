@@ -9,6 +9,9 @@ import { revokeTokens, type RevocationEvent } from './revocation.js';
 /** Keystone has one domain we serve: `default`. */
 export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' } as const;
 
+/** Keystone's ids (projects, users, roles) are at most 64 characters: a longer one names nothing. */
+export const MAX_ID_LENGTH = 64;
+
 /** Keystone's default implied roles: admin ⇒ member ⇒ reader. */
 const IMPLIES = new Map<string, string[]>([
   ['admin', ['member']],

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
-import { invalid } from '../../errors.js';
+import { invalid, notFound } from '../../errors.js';
+import { MAX_INT, MIN_INT } from '../../db/schema.js';
 import { Aggregates, configuredZone, type Aggregate } from '../../compute/aggregates.js';
 import { resource } from '../http.js';
 import { pyRepr, validate } from '../validation.js';
@@ -95,7 +96,12 @@ export function aggregateRoutes(app: FastifyInstance, services: Services): void 
   // A host outside every zone aggregate is in the zone its driver configured, 'nova' by default.
   const aggregates = new Aggregates(services.db, services.clock, configuredZone(services.driver));
   const authorize = (request: FastifyRequest, action: string) => services.policy.authorize(request.auth, `os_compute_api:os-aggregates:${action}`);
-  const idOf = (request: FastifyRequest) => validateInteger((request.params as { id: string }).id, 'id');
+  const idOf = (request: FastifyRequest) => {
+    const id = validateInteger((request.params as { id: string }).id, 'id');
+    // Beyond an integer column no aggregate can exist (Nova on MySQL finds none either).
+    if (id < MIN_INT || id > MAX_INT) throw notFound(`Aggregate ${id} could not be found.`);
+    return id;
+  };
 
   resource(app, '/os-aggregates', {
     GET: async (request) => {

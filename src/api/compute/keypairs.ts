@@ -25,7 +25,8 @@ const keypairV21 = {
   additionalProperties: false,
 };
 const keypairV22 = { ...keypairV21, properties: { ...keypairV21.properties, type: { type: 'string', enum: ['ssh', 'x509'] } } };
-const keypairV210 = { ...keypairV22, properties: { ...keypairV22.properties, user_id: { type: 'string' } } };
+// Nova's schema puts no bound on user_id; its column (and ours) holds 255 characters.
+const keypairV210 = { ...keypairV22, properties: { ...keypairV22.properties, user_id: { type: 'string', maxLength: 255 } } };
 /** 2.92 stops generating keys: a public key is required. */
 const keypairV292 = { ...keypairV210, required: ['name', 'public_key'] };
 

@@ -3,6 +3,7 @@ import type { Services } from '../../services.js';
 import { ServerActions } from '../../compute/server-actions.js';
 import { Servers } from '../../compute/servers.js';
 import { invalid, NimbusError } from '../../errors.js';
+import { MAX_INT } from '../../db/schema.js';
 import { validate } from '../validation.js';
 import { resource } from '../http.js';
 import { perVersion, type Microversion } from './microversion.js';
@@ -339,7 +340,9 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
   const inProgress = async (request: FastifyRequest) => {
     const { id, mid } = request.params as { id: string; mid: string };
     const server = await servers.get(request.auth, id);
-    const m = await services.db.selectFrom('migrations').selectAll().where('server_id', '=', id).where('id', '=', Number(mid) || -1).executeTakeFirst();
+    // Only a whole number an integer column holds can name a migration; anything else names none.
+    const migrationId = /^\d{1,10}$/.test(mid) && Number(mid) <= MAX_INT ? Number(mid) : null;
+    const m = migrationId === null ? undefined : await services.db.selectFrom('migrations').selectAll().where('server_id', '=', id).where('id', '=', migrationId).executeTakeFirst();
     if (!m || m.migration_type !== 'live-migration' || !IN_PROGRESS.includes(m.status)) throw new NimbusError('not_found', `Instance ${id} does not have an in-progress migration ${mid}.`);
     return { server, m };
   };

@@ -2,6 +2,7 @@ import type { ErrorObject } from 'ajv';
 import { compile, pyRepr } from '../validation.js';
 import { badAttribute, badRequest } from '../../network/errors.js';
 import type { AuthContext } from '../../identity/tokens.js';
+import { MAX_ID_LENGTH } from '../../identity/directory.js';
 
 /**
  * Request bodies of the Networking API: a JSON Schema per resource (so validator and types
@@ -136,6 +137,7 @@ export function owningProject(ctx: AuthContext, item: { project_id?: string; ten
 /** Schema pieces Neutron's attribute maps use over and over. */
 export const name = { type: 'string', maxLength: 255 };
 export const description = { type: 'string', maxLength: 255 };
-export const projectId = { type: 'string', maxLength: 255 };
+/** Neutron takes 255 characters; a Keystone project id has at most 64, and that is what the column holds. */
+export const projectId = { type: 'string', maxLength: MAX_ID_LENGTH };
 export const bool = { type: 'boolean' };
 export const uuid = { type: 'string', format: 'uuid' };

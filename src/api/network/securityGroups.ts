@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MAX_ID_LENGTH } from '../../identity/directory.js';
 import type { Services } from '../../services.js';
 import { NetworkingError } from '../../network/errors.js';
 import {
@@ -79,10 +80,11 @@ const RULE_SORTS = ['id', 'security_group_id', 'remote_group_id', 'direction', '
  * the caller's project, or for the project an admin filters on.
  */
 async function ensureDefaultFor(tx: Kysely<Schema>, now: string, ctx: AuthContext, query: unknown): Promise<void> {
-  const q = query as Record<string, unknown>;
+  const q = query as Record<string, string | undefined>;
   const asked = q.project_id ?? q.tenant_id;
-  const wanted = typeof asked === 'string' && asked ? asked : ctx.projectId;
-  if (wanted && (wanted === ctx.projectId || ctx.isAdmin)) await ensureDefaultSecurityGroup(tx, now, wanted);
+  const wanted = asked || ctx.projectId;
+  // A project id is at most 64 characters (Keystone's): a longer one names no project to give a group to.
+  if (wanted && wanted.length <= MAX_ID_LENGTH && (wanted === ctx.projectId || ctx.isAdmin)) await ensureDefaultSecurityGroup(tx, now, wanted);
 }
 
 export function securityGroupRoutes(app: FastifyInstance, services: Services, base: string): void {

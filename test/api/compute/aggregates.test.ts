@@ -106,6 +106,14 @@ test('show of a non-integer id is 400 and of an unknown one 404', async () => {
   assertFault(await req('GET', '/os-aggregates/9999'), 404, 'Aggregate 9999 could not be found.');
 });
 
+test('an aggregate id beyond an integer column (2147483648) names no aggregate: 404 on every route', async () => {
+  const missing = 'Aggregate 2147483648 could not be found.';
+  assertFault(await req('GET', '/os-aggregates/2147483648'), 404, missing);
+  assertFault(await req('PUT', '/os-aggregates/2147483648', { aggregate: { name: 'far' } }), 404, missing);
+  assertFault(await req('POST', '/os-aggregates/2147483648/action', { set_metadata: { metadata: { k: 'v' } } }), 404, missing);
+  assertFault(await req('DELETE', '/os-aggregates/2147483648'), 404, missing);
+});
+
 test('update renames the aggregate, stripping spaces, and sets updated_at', async () => {
   const id = await newAggregate('old-name');
   const res = await req('PUT', `/os-aggregates/${id}`, { aggregate: { name: '  new-name ' } });

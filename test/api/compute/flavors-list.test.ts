@@ -76,6 +76,11 @@ test('from 2.55 the summary list carries the description', async () => {
   assert.deepEqual(Object.keys(res.body.flavors[0]), [...SUMMARY_KEYS, 'description']);
 });
 
+test('a minRam or minDisk beyond any flavor size (2147483648) lists no flavors', async () => {
+  assert.deepEqual(ids(await list('?minRam=2147483648')), []);
+  assert.deepEqual(ids(await list('?minDisk=99999999999', { detail: true })), []);
+});
+
 test('minRam and minDisk keep flavors at least that big', async () => {
   assert.deepEqual(ids(await list('?minRam=4096')), ['3', '4', '5']);
   assert.deepEqual(ids(await list('?minDisk=80')), ['4', '5']);

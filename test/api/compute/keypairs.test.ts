@@ -333,6 +333,12 @@ test('from 2.10 an admin manages another user\'s keypairs with user_id', async (
   assert.deepEqual((await cloud.req('GET', KP, { token: user.token })).body.keypairs, []);
 });
 
+test('a user_id longer than Nova\'s column (255 characters) is 400 naming it', async () => {
+  const res = await create(cloud.adminToken, { name: uniqueName(), public_key: ED25519_KEY, user_id: 'u'.repeat(256) }, '2.10');
+  assert.equal(res.status, 400);
+  assert.match(res.body.badRequest.message, /^Invalid input for field\/attribute user_id\. Value: u+\. 'u+' is too long$/);
+});
+
 test('user_id is not accepted before 2.10', async () => {
   const res = await create(cloud.adminToken, { name: 'early', user_id: 'someone' }, '2.9');
   assert.equal(res.status, 400);

@@ -396,6 +396,17 @@ test('cold migrate goes VERIFY_RESIZE on another host; live migration moves an A
   assert.equal(migrations[0].status, 'completed');
 });
 
+test('a server migration id that is not a whole number an integer holds (1.5, -1, 2147483648) names no migration: 404', async () => {
+  const { token, id } = await fresh();
+  for (const mid of ['1.5', '-1', '2147483648', '1e308']) {
+    for (const [method, path] of [['GET', ''], ['DELETE', ''], ['POST', '/action']] as const) {
+      const res = await cloud.req(method, `/compute/v2.1/servers/${id}/migrations/${mid}${path}`, { token, version: '2.24', body: method === 'POST' ? { force_complete: null } : undefined });
+      assert.equal(res.status, 404, `${method} ${mid}: ${res.text}`);
+      assert.equal(res.body.itemNotFound.message, `Instance ${id} does not have an in-progress migration ${mid}.`);
+    }
+  }
+});
+
 test('os-migrations takes the last value of a repeated filter (host, instance_uuid, migration_type, status), as Nova does', async () => {
   const { id } = await fresh();
   assert.equal((await act(id, { migrate: null }, cloud.adminToken)).status, 202);

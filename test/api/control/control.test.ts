@@ -103,3 +103,9 @@ test('advancing the clock by more than it can hold (1e300 seconds) is a 400 and 
   assert.equal(clock.body.clock.offset_seconds, before);
   await cloud.token('admin', 'admin-secret-pw', 'admin');
 });
+
+test('a behaviour integer past an integer column (error_after_ms 2147483648) is a 400 naming it', async () => {
+  const res = await cloud.req('POST', '/nimbus/v1/behaviours', { token: admin(), body: { behaviour: { count: 1, error_after_ms: 2147483648 } } });
+  assert.equal(res.status, 400, res.text);
+  assert.equal(res.body.error.message, "Invalid input for field 'error_after_ms': 2147483648 is greater than the maximum of 2147483647");
+});

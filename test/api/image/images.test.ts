@@ -188,3 +188,13 @@ test('the seeded image is listed to everyone: public, active, raw and bare', asy
   assert.equal(img.os_hash_algo, 'sha512');
   assert.equal(img.owner, cloud.adminProjectId);
 });
+
+test('min_disk or min_ram past an integer column (2147483648) is 400 naming it, on create and on patch', async () => {
+  const created = await createImage(cloud, cloud.demoToken, { min_disk: 2147483648 });
+  assert.equal(created.status, 400);
+  assert.match(created.body.error.message, /min_disk/);
+  const img = await newImage(cloud, cloud.demoToken);
+  const patched = await patch(cloud, cloud.demoToken, img.id, [{ op: 'replace', path: '/min_ram', value: 2147483648 }]);
+  assert.equal(patched.status, 400);
+  assert.match(patched.body.error.message, /min_ram/);
+});

@@ -44,6 +44,19 @@ test("listing security groups creates the project's default group once, with Neu
   assert.deepEqual(again.body.security_groups.map((x: { id: string }) => x.id), [g.id]);
 });
 
+test('an admin listing groups of a project_id longer than any project id (65 characters) gets none, and no default group is made', async () => {
+  const res = await cloud.req('GET', `${V2}/security-groups?project_id=${'p'.repeat(65)}`, { token: cloud.adminToken });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.body.security_groups, []);
+  const made = await cloud.services.db.selectFrom('security_groups').select('id').where('project_id', '=', 'p'.repeat(65)).execute();
+  assert.deepEqual(made, []);
+});
+
+test('a project_id longer than a project id (65 characters) in a create body is 400 naming it', async () => {
+  const res = await cloud.req('POST', `${V2}/security-groups`, { token: cloud.adminToken, body: { security_group: { name: 'far', project_id: 'p'.repeat(65) } } });
+  assert.match(neutronError(res, 400), /project_id/);
+});
+
 test('POST /security-groups creates a group that lets everything out', async () => {
   const g = await createGroup('web', cloud.demoToken, { description: 'web servers' });
   assert.equal(g.name, 'web');
