@@ -59,12 +59,23 @@ export function authenticate(services: Services) {
 }
 
 /**
+ * What a database data exception (SQLSTATE class 22: a value too long or out of range for
+ * its column, a byte the encoding cannot hold) answers. It is the last line only: the edge
+ * validates every value first, so that both databases answer alike, and the fuzz tests fail
+ * if a request ever reaches it.
+ */
+export const DATA_EXCEPTION_MESSAGE = 'A value in the request is not valid for the field it is stored in.';
+
+/** PostgreSQL's errors carry their SQLSTATE as `code` (and a severity); class 22 is "data exception". */
+const isDataException = (e: { code?: unknown; severity?: unknown }) => typeof e.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code) && typeof e.severity === 'string';
+
+/**
  * Turns anything thrown while handling a request into a NimbusError, or null for a bug
  * (a 500, logged with its stack).
  */
 export function toNimbusError(err: unknown): NimbusError | null {
   if (err instanceof NimbusError) return err;
-  const e = err as { code?: string; statusCode?: number; message?: string };
+  const e = err as { code?: string; statusCode?: number; message?: string; severity?: string };
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -80,6 +91,7 @@ export function toNimbusError(err: unknown): NimbusError | null {
       return new NimbusError('uri_too_long', `The request URL has a path segment longer than ${MAX_PATH_SEGMENT} characters.`);
   }
   if (e instanceof SyntaxError) return new NimbusError('invalid', 'Malformed request body');
+  if (isDataException(e)) return new NimbusError('invalid', DATA_EXCEPTION_MESSAGE);
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new NimbusError(e.statusCode === 413 ? 'too_large' : e.statusCode === 404 ? 'not_found' : 'invalid', e.message ?? 'Bad request');
   }
@@ -106,6 +118,7 @@ export function sendError(reply: FastifyReply, answer: ErrorAnswer): FastifyRepl
 /** Anything thrown, as the core's error: a bug becomes a 500 (logged with its stack). */
 export function asNimbusError(err: unknown, request: FastifyRequest): NimbusError {
   const known = toNimbusError(err);
+  if (known?.message === DATA_EXCEPTION_MESSAGE) request.log.warn({ sqlstate: (err as { code?: string }).code }, 'the database refused a value the edge let through');
   if (known) return known;
   request.log.error({ err }, 'unhandled error');
   return new NimbusError('internal', 'An unexpected error prevented the server from fulfilling your request.');
@@ -116,3 +129,4 @@ export function handleErrors(app: FastifyInstance, dialect: Dialect): void {
   app.setErrorHandler((err, request, reply) => sendError(reply, dialect(asNimbusError(err, request))));
   app.setNotFoundHandler((_request, reply) => sendError(reply, dialect(new NimbusError('not_found', 'The resource could not be found.'))));
 }
+

@@ -4,7 +4,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCloud, type TestCloud } from '../support.js';
+import { sql } from 'kysely';
+import { PG_URL, startCloud, type TestCloud } from '../support.js';
+import { DATA_EXCEPTION_MESSAGE, toNimbusError } from '../../src/api/http.js';
 
 let cloud: TestCloud;
 before(async () => (cloud = await startCloud()));
@@ -43,4 +45,20 @@ test('a JSON number too large for a double (1e400) is a 400 naming its field', a
   });
   assert.equal(res.status, 400);
   assert.equal(res.body.error.message, 'Invalid input for field/attribute count. Value: inf. The number is out of range.');
+});
+
+test('a PostgreSQL data exception the edge missed (SQLSTATE class 22) is a 400, never a 500', { skip: !PG_URL && 'PostgreSQL only' }, async () => {
+  const errors: unknown[] = [];
+  // Out of range (22003), not an integer (22P02), a NUL in text (22021).
+  for (const query of [sql`select cast('2147483648' as integer)`, sql`select cast('1.5' as integer)`, sql`select cast(${'a\u0000b'} as text)`]) {
+    await query.execute(cloud.services.db).then(
+      () => assert.fail(`PostgreSQL took ${query.compile(cloud.services.db).sql}`),
+      (err) => errors.push(err),
+    );
+  }
+  for (const err of errors) {
+    const known = toNimbusError(err);
+    assert.equal(known?.status, 400, String(err));
+    assert.equal(known?.message, DATA_EXCEPTION_MESSAGE);
+  }
 });
