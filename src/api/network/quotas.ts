@@ -13,6 +13,7 @@ import {
   NETWORK_QUOTA_DEFAULTS,
 } from '../../network/quotas.js';
 import { pyRepr } from '../validation.js';
+import { MAX_ID_LENGTH } from '../../identity/directory.js';
 import { resource } from '../http.js';
 import { authorize, collection } from './access.js';
 
@@ -90,6 +91,8 @@ export function quotaRoutes(app: FastifyInstance, services: Services): void {
     PUT: async (request) => {
       authorize(services, request.auth, 'update_quota');
       const projectId = byId(request);
+      // Limits are kept per project id: one longer than Keystone's ids names no project.
+      if (projectId.length > MAX_ID_LENGTH) throw badAttribute('project_id', `'${projectId}' exceeds maximum length of ${MAX_ID_LENGTH}`);
       const { limits, checkLimit } = limitsOf(request.body);
       await services.network.transaction(async (tx) => {
         if (checkLimit) {

@@ -96,6 +96,13 @@ test('a PUT names each bad limit as Neutron does: unknown resource, not an integ
   assert.deepEqual((await quota(p.projectId, p.token)).body, { quota: DEFAULTS }, 'nothing was set');
 });
 
+test('a project id longer than any project id (65 characters) is 400 naming it: no limits are kept for it', async () => {
+  const long = 'p'.repeat(65);
+  const res = await setQuota(long, { quota: { network: 5 } });
+  assert.equal(neutronError(res, 400), `Invalid input for project_id. Reason: '${long}' exceeds maximum length of 64.`);
+  assert.equal((await setQuota('q'.repeat(256), { quota: { network: 5 } })).status, 400);
+});
+
 test('with check_limit a limit below what is used is 400; without it, it is set', async () => {
   const p = await memberOfNewProject(cloud, 'q-check');
   await makeNetwork(cloud, p.token, 'a');
