@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { FastifyInstance } from 'fastify';
 import { loadConfig, type ConfigFile } from '../src/config.js';
 import { createServices, closeServices, type Services } from '../src/services.js';
-import { buildApp } from '../src/app.js';
+import { buildApp, type AppOptions } from '../src/app.js';
 import { seed, writeCloudsYaml } from '../src/bootstrap.js';
 import { Clock } from '../src/clock.js';
 import { startWorkers } from '../src/tasks/workers.js';
@@ -103,6 +104,8 @@ export async function request(baseUrl: string, method: string, path: string, opt
 
 export interface TestCloud {
   url: string;
+  /** The Fastify app itself, for requests that need no socket (`app.inject`). */
+  app: FastifyInstance;
   services: Services;
   clock: Clock;
   dataDir: string;
@@ -131,7 +134,7 @@ export async function passwordToken(url: string, user: string, password: string,
 }
 
 /** Starts an in-process cloud on a loopback port with a fresh data directory and database. */
-export async function startCloud(overrides: ConfigFile = {}): Promise<TestCloud> {
+export async function startCloud(overrides: ConfigFile = {}, appOptions: AppOptions = {}): Promise<TestCloud> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-test-'));
   const database = await freshDatabase();
@@ -154,13 +157,14 @@ export async function startCloud(overrides: ConfigFile = {}): Promise<TestCloud>
   const first = await seed(services);
   writeCloudsYaml(services, first);
   await startWorkers(services, true);
-  const app = await buildApp(services);
+  const app = await buildApp(services, appOptions);
   await app.listen({ host: '127.0.0.1', port });
   const url = `http://127.0.0.1:${port}`;
   const admin = await passwordToken(url, 'admin', ADMIN_PASSWORD, 'admin');
   const demo = await passwordToken(url, 'demo', DEMO_PASSWORD, 'demo');
   return {
     url,
+    app,
     services,
     clock,
     dataDir,

@@ -1,0 +1,320 @@
+/**
+ * The fuzz classes of issue 11 as data, the cases they make for a route, and what every
+ * answer must look like: never a 5xx, and an error body in the dialect of the path's API.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Route, Sample, World } from './fuzz-world.js';
+
+export type Api = 'compute' | 'identity' | 'image' | 'network' | 'nimbus' | 'root';
+
+export function apiOf(path: string): Api {
+  const first = path.split('?')[0].split('/')[1];
+  if (first === 'compute' || first === 'identity' || first === 'image' || first === 'network') return first;
+  return first === 'nimbus' ? 'nimbus' : 'root';
+}
+
+export const BUILTIN_NAMES = ['toString', 'constructor', 'hasOwnProperty', 'valueOf', '__defineGetter__', '__proto__'];
+const long = (n: number) => 'x'.repeat(n);
+
+/** A path parameter or query value, percent-encoded as it goes on the wire. */
+export const PATH_VALUES = {
+  nul: ['%00', 'a%00b'],
+  integers: ['2147483648', '1e308', '1e400', '-1', '1.5'],
+  long: [long(65), long(256), long(65536)],
+  builtins: BUILTIN_NAMES,
+};
+
+/**
+ * The query parameters each API's list routes read, and which are integers: the common
+ * ones (issue 11's list), not every filter, to keep the run to seconds.
+ */
+export const QUERY_PARAMS: Record<Api, Record<string, 'int' | 'string'>> = {
+  compute: {
+    host: 'string', status: 'string', name: 'string', limit: 'int', marker: 'string', project_id: 'string', instance_uuid: 'string',
+    migration_type: 'string', sort_key: 'string', 'changes-since': 'string', all_tenants: 'string', user_id: 'string', minRam: 'int',
+  },
+  network: { name: 'string', id: 'string', network_id: 'string', limit: 'int', marker: 'string', sort_key: 'string', project_id: 'string', fields: 'string', device_id: 'string' },
+  identity: { name: 'string', enabled: 'string', domain_id: 'string', 'user.id': 'string', 'scope.project.id': 'string' },
+  image: { name: 'string', status: 'string', limit: 'int', marker: 'string', sort_key: 'string', owner: 'string', visibility: 'string', size_min: 'int' },
+  nimbus: { name: 'string', limit: 'int' },
+  root: { name: 'string' },
+};
+
+/** Two ordinary values of a parameter, for `?x=a&x=b`. */
+const REPEATS: Record<string, [string, string]> = {
+  host: ['fake-host-1', 'fake-host-2'], status: ['ACTIVE', 'ERROR'], limit: ['1', '2'], sort_dir: ['asc', 'desc'], sort_key: ['name', 'id'],
+  all_tenants: ['1', '0'], enabled: ['true', 'false'], visibility: ['public', 'private'], migration_type: ['migration', 'live-migration'],
+  'changes-since': ['2020-01-01T00:00:00Z', '2021-01-01T00:00:00Z'], start: ['2020-01-01T00:00:00', '2021-01-01T00:00:00'], minRam: ['1', '2'],
+  minDisk: ['1', '2'], size_min: ['1', '2'], mtu: ['1400', '1500'], sort: ['name:asc', 'id:desc'], os_hidden: ['true', 'false'],
+};
+
+/** A JSON value that JSON.stringify cannot write: stands in for the raw token until the body is serialized. */
+const RAW_1E400 = '\u0001raw-1e400\u0001';
+
+export const BODY_VALUES = {
+  nul: ['a\u0000b'],
+  /** A number in the sample gets every out-of-range form; a string one that looks like an integer. */
+  integers: (current: unknown) => (typeof current === 'number' ? [2147483648, '2147483648', 1e308, RAW_1E400, -1, 1.5] : ['2147483648']),
+  long: [long(65), long(256), long(65536)],
+  types: [true, {}, [], null],
+};
+
+export interface Case {
+  /** `METHOD url` of the route, to group a route's cases. */
+  route: string;
+  method: string;
+  url: string;
+  body?: string;
+  contentType?: string;
+  version?: string;
+  /** What is fuzzed, for the failure report. */
+  what: string;
+}
+
+const segments = (url: string) => url.split('/');
+
+/** The route's parameters in order, each with the key it has in `World.params`. */
+export function paramsOf(route: Route, world: World): { name: string; key: string }[] {
+  const segs = segments(route.url);
+  const api = apiOf(route.url);
+  const out: { name: string; key: string }[] = [];
+  segs.forEach((s, i) => {
+    if (!s.startsWith(':') && s !== '*') return;
+    const key = `${segs[i - 1]}/${s}`;
+    out.push({ name: s === '*' ? '*' : s.slice(1), key: Object.hasOwn(world.params, `${api}:${key}`) ? `${api}:${key}` : key });
+  });
+  return out;
+}
+
+/** Fills a route's path with real ids, except the parameters given (already encoded). */
+export function fill(route: Route, world: World, given: Record<string, string> = {}): { url: string; decoded: Record<string, string> } {
+  const decoded: Record<string, string> = {};
+  const segs = segments(route.url);
+  const params = paramsOf(route, world);
+  let n = 0;
+  const url = segs
+    .map((s) => {
+      if (!s.startsWith(':') && s !== '*') return s;
+      const p = params[n++];
+      const encoded = given[p.name] ?? encodeURIComponent((Object.hasOwn(world.params, p.key) ? world.params[p.key] : 'x'));
+      try {
+        decoded[p.name] = decodeURIComponent(encoded);
+      } catch {
+        decoded[p.name] = encoded;
+      }
+      return encoded;
+    })
+    .join('/');
+  return { url, decoded };
+}
+
+export const routeKey = (r: Route) => `${r.method} ${r.url}`;
+
+function serialize(body: unknown): string {
+  return JSON.stringify(body).replaceAll(JSON.stringify(RAW_1E400), '1e400');
+}
+
+function sampleBody(sample: Sample, params: Record<string, string>): unknown {
+  return typeof sample.body === 'function' ? (sample.body as (p: Record<string, string>) => unknown)(params) : sample.body;
+}
+
+function withSample(route: Route, world: World, url: string, decoded: Record<string, string>, what: string): Case {
+  const sample = world.samples[routeKey(route)]?.[0];
+  const base: Case = { route: routeKey(route), method: route.method, url, what };
+  if (!sample) return base;
+  const body = sampleBody(sample, decoded);
+  return { ...base, body: typeof body === 'string' ? body : serialize(body), contentType: sample.contentType, version: sample.version };
+}
+
+/** Each path parameter of the route replaced by each value. */
+export function pathCases(route: Route, world: World, values: string[]): Case[] {
+  return paramsOf(route, world).flatMap((p) =>
+    values.map((v) => {
+      const { url, decoded } = fill(route, world, { [p.name]: v });
+      return withSample(route, world, url, decoded, `path ${p.name}=${v.slice(0, 20)}`);
+    }),
+  );
+}
+
+/** Each query parameter of the route's API set to each value its kind takes (GET routes only). */
+export function queryCases(route: Route, world: World, values: (kind: 'int' | 'string') => string[]): Case[] {
+  if (route.method !== 'GET') return [];
+  const { url } = fill(route, world);
+  return Object.entries(QUERY_PARAMS[apiOf(route.url)]).flatMap(([name, kind]) =>
+    values(kind).map((v) => ({ route: routeKey(route), method: 'GET', url: `${url}?${encodeURIComponent(name)}=${v}`, what: `query ${name}=${v.slice(0, 20)}` })),
+  );
+}
+
+/** Query parameters named like Object's built-ins, all in one request (GET routes only). */
+export function builtinQueryNameCases(route: Route, world: World): Case[] {
+  if (route.method !== 'GET') return [];
+  const { url } = fill(route, world);
+  return [{ route: routeKey(route), method: 'GET', url: `${url}?${BUILTIN_NAMES.map((n) => `${n}=1`).join('&')}`, what: 'query names of built-ins' }];
+}
+
+/** Each query parameter of the route's API given twice (GET routes only). */
+export function repeatedQueryCases(route: Route, world: World): Case[] {
+  if (route.method !== 'GET') return [];
+  const { url } = fill(route, world);
+  return Object.keys(QUERY_PARAMS[apiOf(route.url)]).map((name) => {
+    const [a, b] = REPEATS[name] ?? ['a', 'b'];
+    const q = encodeURIComponent(name);
+    return { route: routeKey(route), method: 'GET', url: `${url}?${q}=${encodeURIComponent(a)}&${q}=${encodeURIComponent(b)}`, what: `query ${name} repeated` };
+  });
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** Every place in a JSON value: its path and the value there. */
+function places(value: Json, path: (string | number)[] = []): { path: (string | number)[]; value: Json }[] {
+  const here = { path, value };
+  if (Array.isArray(value)) return [here, ...value.flatMap((v, i) => places(v, [...path, i]))];
+  if (value !== null && typeof value === 'object') return [here, ...Object.entries(value).flatMap(([k, v]) => places(v, [...path, k]))];
+  return [here];
+}
+
+function replaceAt(root: Json, path: (string | number)[], make: (old: Json) => Json): Json {
+  if (path.length === 0) return make(root);
+  const [head, ...rest] = path;
+  if (Array.isArray(root)) return root.map((v, i) => (i === head ? replaceAt(v, rest, make) : v));
+  const obj = root as Record<string, Json>;
+  // Built with defineProperty so that a key named __proto__ stays an own key.
+  const out: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(obj)) Object.defineProperty(out, k, { value: k === head ? replaceAt(v, rest, make) : v, enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
+function withKey(obj: Record<string, Json>, key: string, value: Json, alone: boolean): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  const entries: [string, Json][] = alone ? [[key, value]] : [...Object.entries(obj), [key, value]];
+  for (const [k, v] of entries) Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
+export interface BodyFuzz {
+  /** Values put in place of each leaf (`strings`: only where the sample has a string). */
+  leaves?: { values: unknown[] | ((current: unknown) => unknown[]); stringsOnly?: boolean };
+  /** Keys added to each object (with its first value), and each object replaced by one of them alone. */
+  keys?: string[];
+}
+
+/** The route's sample bodies, each mutated at every place as `fuzz` says; a route without a sample gets `{}` mutated. */
+export function bodyCases(route: Route, world: World, fuzz: BodyFuzz): Case[] {
+  if (!['POST', 'PUT', 'PATCH'].includes(route.method)) return [];
+  const { url, decoded } = fill(route, world);
+  const samples = world.samples[routeKey(route)] ?? [{ body: {} }];
+  const cases: Case[] = [];
+  for (const sample of samples) {
+    if (sample.contentType === 'application/octet-stream') continue;
+    const body = sampleBody(sample, decoded) as Json;
+    const add = (mutated: Json, what: string) =>
+      cases.push({ route: routeKey(route), method: route.method, url, body: serialize(mutated), contentType: sample.contentType, version: sample.version, what: `body ${what}` });
+    for (const place of places(body)) {
+      const at = place.path.join('.') || '(root)';
+      const v = place.value;
+      if (fuzz.leaves && (v === null || typeof v !== 'object')) {
+        if (fuzz.leaves.stringsOnly && typeof v !== 'string') continue;
+        const values = typeof fuzz.leaves.values === 'function' ? fuzz.leaves.values(v) : fuzz.leaves.values;
+        for (const value of values) add(replaceAt(body, place.path, () => value as Json), `${at}=${JSON.stringify(value)?.slice(0, 20)}`);
+      }
+      if (fuzz.keys && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+        const first = Object.values(v)[0] ?? {};
+        // Every key added at once (each must be refused or ignored), then each alone (where a
+        // name is looked up: an action, a metadata key).
+        add(replaceAt(body, place.path, (o) => fuzz.keys!.reduce((acc, key) => withKey(acc, key, first, false), o as Record<string, Json>)), `${at} + keys ${JSON.stringify(fuzz.keys)}`);
+        for (const key of fuzz.keys) add(replaceAt(body, place.path, (o) => withKey(o as Record<string, Json>, key, first, true)), `${at} = only key ${JSON.stringify(key)}`);
+      }
+    }
+  }
+  return cases;
+}
+
+/** What is wrong with an answer, or null: never a 5xx; an error in the dialect of the path's API that names something. */
+export function problemWith(path: string, status: number, contentType: string, text: string, backstop: string): string | null {
+  // 501 is a deliberate answer (what Nimbus does not implement), not a failure.
+  if (status >= 500 && status !== 501) return `status ${status}`;
+  if (status < 400) return null;
+  if (!contentType.includes('json')) return `error not JSON (${contentType})`;
+  let body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return 'error body does not parse';
+  }
+  const api = apiOf(path);
+  let message: unknown;
+  const keystoneShaped = () => {
+    const e = body?.error;
+    if (!e || e.code !== status || typeof e.title !== 'string' || Object.keys(body).length !== 1) return false;
+    message = e.message;
+    return true;
+  };
+  if (status === 401 || api === 'identity' || api === 'nimbus' || api === 'image' || api === 'root') {
+    if (!keystoneShaped()) return 'not a Keystone/Glance error body';
+  } else if (api === 'compute') {
+    const names = Object.keys(body ?? {});
+    const fault = body?.[names[0]];
+    if (names.length !== 1 || fault?.code !== status) return 'not a Nova fault';
+    message = fault.message;
+  } else if (api === 'network') {
+    const e = body?.NeutronError;
+    if (!e || typeof e.type !== 'string' || e.detail !== '' || Object.keys(body).length !== 1) return 'not a Neutron error';
+    message = e.message;
+  }
+  if (typeof message !== 'string' || message === '') return 'error without a message';
+  if (/undefined|\[object Object\]|NaN|function /.test(message)) return 'message names nothing';
+  if (message === backstop) return 'reached the database backstop (SQLite would answer otherwise)';
+  return null;
+}
+
+export interface Failure {
+  what: string;
+  problem: string;
+  status: number;
+  text: string;
+}
+
+/** Runs the cases through the app, a route's cases one after another, `concurrency` routes at a time. */
+export async function runCases(
+  app: FastifyInstance,
+  cases: Case[],
+  tokenOf: () => string,
+  versions: Map<string, string>,
+  backstop: string,
+  concurrency = 4,
+): Promise<{ failures: Failure[]; count: number }> {
+  const groups = new Map<string, Case[]>();
+  for (const c of cases) groups.set(c.route, [...(groups.get(c.route) ?? []), c]);
+  // The clock moves last, alone: an advance could expire the tokens the other routes use.
+  const isClock = (g: Case[]) => g[0].route.includes('/clock');
+  const others = [...groups.values()].filter((g) => !isClock(g));
+  const clockCases = [...groups.values()].filter(isClock);
+  const failures: Failure[] = [];
+  const one = async (c: Case) => {
+    const headers: Record<string, string> = { 'x-auth-token': tokenOf(), accept: 'application/json' };
+    if (c.body !== undefined) headers['content-type'] = c.contentType ?? 'application/json';
+    if (apiOf(c.url) === 'compute') headers['openstack-api-version'] = `compute ${c.version ?? versions.get(c.route.split(' ')[1]) ?? 'latest'}`;
+    const res = await app.inject({ method: c.method as 'GET', url: c.url, headers, payload: c.body });
+    const problem = problemWith(c.url, res.statusCode, String(res.headers['content-type'] ?? ''), res.body, backstop);
+    if (problem) failures.push({ what: `${c.method} ${c.url.slice(0, 160)} [${c.what}]${c.body ? ` ${c.body.slice(0, 200)}` : ''}`, problem, status: res.statusCode, text: res.body.slice(0, 300) });
+  };
+  const worker = async () => {
+    for (let g = others.shift(); g; g = others.shift()) for (const c of g) await one(c);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  for (const g of clockCases) for (const c of g) await one(c);
+  return { failures, count: cases.length };
+}
+
+/** A readable summary: one line per distinct problem, with how many cases had it. */
+export function report(failures: Failure[], max = 400): string {
+  const seen = new Map<string, { f: Failure; n: number }>();
+  for (const f of failures) {
+    const key = `${f.what.split(' ').slice(0, 2).join(' ')}|${f.problem}|${f.text.slice(0, 80)}`;
+    const s = seen.get(key);
+    if (s) s.n++;
+    else seen.set(key, { f, n: 1 });
+  }
+  const lines = [...seen.values()].slice(0, max).map(({ f, n }) => `${f.problem} (${n}×): ${f.what}\n    → ${f.status} ${f.text}`);
+  return `${failures.length} failing cases, ${seen.size} distinct:\n${lines.join('\n')}`;
+}
