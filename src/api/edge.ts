@@ -1,11 +1,12 @@
 /**
  * What every request passes at the edge, whatever its API: the one JSON body parser, and
- * the refusal of text the databases cannot store. Each failure is the core's `invalid`
- * error naming the field, so each API words it in its own dialect.
+ * the refusal of text the databases cannot store (PostgreSQL cannot store a NUL in text,
+ * SQLite can: refused everywhere, so both databases answer the same 400). Each failure is
+ * the core's `invalid` error naming the field, so each API words it in its own dialect.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NimbusError, invalid } from '../errors.js';
-import { pyRepr } from './validation.js';
+import { UNSTORABLE, findUnstorable, pyRepr } from './validation.js';
 import { queryLists } from './query.js';
 
 /**
@@ -28,36 +29,12 @@ export function parseJsonBody(_request: unknown, body: string, done: (err: Error
   done(null, value);
 }
 
-/**
- * PostgreSQL cannot store a NUL character in text (SQLite can): refused wherever a request
- * can carry one into a string, so both databases answer the same 400.
- */
-const UNSTORABLE = /\u0000/;
-
 function refuse(where: string, value: string): NimbusError {
   return invalid(`Invalid input for ${where}. Value: ${pyRepr(value)}. The NUL character is not allowed.`);
 }
 
-/** The first string (or key) in a parsed JSON body that holds a NUL, with its path. */
-function findUnstorable(value: unknown, path: string): { path: string; value: string } | null {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? { path, value } : null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const hit = findUnstorable(value[i], `${path}[${i}]`);
-      if (hit) return hit;
-    }
-    return null;
-  }
-  // Only what JSON.parse builds: a stream (image data) or a Buffer is not walked.
-  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return null;
-  for (const [k, v] of Object.entries(value)) {
-    const at = path ? `${path}.${k}` : k;
-    if (UNSTORABLE.test(k)) return { path: path || 'body', value: k };
-    const hit = findUnstorable(v, at);
-    if (hit) return hit;
-  }
-  return null;
-}
+/** A field's place in a body as the message names it: server.networks[0].uuid. */
+const fieldPath = (segments: string[]) => segments.map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i ? `.${s}` : s)).join('') || 'body';
 
 function checkRequestText(request: FastifyRequest): void {
   for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) {
@@ -67,8 +44,12 @@ function checkRequestText(request: FastifyRequest): void {
     if (UNSTORABLE.test(name)) throw refuse('query parameter name', name);
     for (const v of values) if (UNSTORABLE.test(v)) throw refuse(`query parameter ${name}`, v);
   }
-  const hit = findUnstorable(request.body, '');
-  if (hit) throw refuse(`field/attribute ${hit.path}`, hit.value);
+  // An API whose every stored body string goes through a schema lets the schema speak first
+  // (Nova words a NUL in a name as its name formats do); the schema then refuses a NUL
+  // anywhere else (validation.ts).
+  if ((request.routeOptions.config as { bodiesBySchema?: boolean } | undefined)?.bodiesBySchema) return;
+  const hit = findUnstorable(request.body);
+  if (hit) throw refuse(`field/attribute ${fieldPath(hit.path)}`, hit.value);
 }
 
 /** Installs the edge rules for every route of the app (hooks on the root reach every API). */

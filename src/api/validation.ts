@@ -62,6 +62,10 @@ function describe(e: ErrorObject, value: unknown): string {
     case 'oneOf':
     case 'anyOf':
       return `${pyRepr(value)} is not valid under any of the given schemas`;
+    case 'nul': {
+      const key = (p as { key?: string }).key;
+      return key === undefined ? 'The NUL character is not allowed' : `The key ${pyRepr(key)} holds the NUL character, which is not allowed`;
+    }
     default:
       return `${pyRepr(value)} is invalid: ${e.message ?? e.keyword}`;
   }
@@ -85,7 +89,9 @@ export interface ValidationFailure {
 }
 
 export function explain(e: ErrorObject, data: unknown): ValidationFailure {
-  const value = valueAt(data, e.instancePath);
+  const found = valueAt(data, e.instancePath);
+  // A NUL is not echoed: the value is named as Python's repr() writes it ('a\x00b').
+  const value = e.keyword === 'nul' && typeof found === 'string' ? pyRepr(found) : found;
   const segments = e.instancePath.split('/').slice(1);
   const format = e.keyword === 'format' ? String((e.params as { format: string }).format) : '';
   return { field: segments[segments.length - 1] ?? '', value, detail: describe(e, value), ...(Object.hasOwn(NAME_FORMATS, format) ? { nameFormat: format } : {}) };
@@ -98,6 +104,41 @@ export function novaMessage(f: ValidationFailure): string {
 }
 
 const compiled = new WeakMap<object, ValidateFunction>();
+
+/** PostgreSQL cannot store a NUL in text (SQLite can): the one character no field may hold. */
+export const UNSTORABLE = /\u0000/;
+
+/** The first string or key holding a NUL in a parsed JSON value: where it is (the key's object, for a key). */
+export function findUnstorable(value: unknown, path: string[] = []): { path: string[]; value: string; isKey: boolean } | null {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? { path, value, isKey: false } : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const hit = findUnstorable(value[i], [...path, String(i)]);
+      if (hit) return hit;
+    }
+    return null;
+  }
+  // Only what JSON.parse builds: a stream (image data) or a Buffer is not walked.
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return null;
+  for (const [k, v] of Object.entries(value)) {
+    if (UNSTORABLE.test(k)) return { path, value: k, isKey: true };
+    const hit = findUnstorable(v, [...path, k]);
+    if (hit) return hit;
+  }
+  return null;
+}
+
+const pointer = (path: string[]) => path.map((s) => `/${s.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+
+/**
+ * Refuses a NUL anywhere in data a schema passed, worded by `message` like a schema failure
+ * (keyword 'nul'): for the APIs whose bodies are all checked by schemas, so that the
+ * schema's own rules (Nova's name formats) speak first.
+ */
+export function refuseUnstorable(data: unknown, message: (f: ValidationFailure) => string = novaMessage): void {
+  const hit = findUnstorable(data);
+  if (hit) throw invalid(message(explain({ keyword: 'nul', instancePath: pointer(hit.path), schemaPath: '', params: hit.isKey ? { key: hit.value } : {} }, data)));
+}
 
 /** Keywords whose values are maps of names to schemas. */
 const SCHEMA_MAPS = new Set(['properties', 'patternProperties', 'definitions', '$defs', 'dependentSchemas']);
@@ -134,9 +175,15 @@ export function compile(schema: object): ValidateFunction {
   return fn;
 }
 
-/** Validates and returns the data typed as T, or throws a 400 worded by `message`. */
-export function validate<T>(schema: object, data: unknown, message: (f: ValidationFailure) => string = novaMessage): T {
+/**
+ * Validates and returns the data typed as T, or throws a 400 worded by `message`. `after`
+ * runs the checks a route makes after the schema (Nova's name formats, checked outside
+ * ajv); a NUL anywhere in the data is refused last.
+ */
+export function validate<T>(schema: object, data: unknown, message: (f: ValidationFailure) => string = novaMessage, after?: (data: T) => void): T {
   const fn = compile(schema);
   if (!fn(data)) throw invalid(message(explain(fn.errors![0], data)));
+  after?.(data as T);
+  refuseUnstorable(data, message);
   return data as T;
 }

@@ -4,7 +4,7 @@ import { invalid, notFound } from '../../errors.js';
 import { MAX_INT, MIN_INT } from '../../db/schema.js';
 import { Aggregates, configuredZone, type Aggregate } from '../../compute/aggregates.js';
 import { resource } from '../http.js';
-import { pyRepr, validate } from '../validation.js';
+import { novaMessage, pyRepr, validate } from '../validation.js';
 import type { Microversion } from './microversion.js';
 import { FQDN_SCHEMA, checkName, checkNameWithSpaces, checkZoneName, novaDateTime, onlyVersions, validateInteger } from './wire.js';
 
@@ -109,9 +109,10 @@ export function aggregateRoutes(app: FastifyInstance, services: Services): void 
       return { aggregates: (await aggregates.list()).map((a) => aggregateView(a, request.microversion)) };
     },
     POST: async (request) => {
-      const { aggregate } = validate<{ aggregate: { name: string; availability_zone?: string | null } }>(createSchema, request.body);
-      checkName(aggregate.name);
-      if (typeof aggregate.availability_zone === 'string') checkZoneName(aggregate.availability_zone);
+      const { aggregate } = validate<{ aggregate: { name: string; availability_zone?: string | null } }>(createSchema, request.body, novaMessage, ({ aggregate: a }) => {
+        checkName(a.name);
+        if (typeof a.availability_zone === 'string') checkZoneName(a.availability_zone);
+      });
       authorize(request, 'create');
       const zone = aggregate.availability_zone ? aggregate.availability_zone.trim() : null;
       const created = await aggregates.create(aggregate.name.trim(), zone || null);
@@ -125,12 +126,13 @@ export function aggregateRoutes(app: FastifyInstance, services: Services): void 
       return { aggregate: aggregateView(await aggregates.get(idOf(request)), request.microversion) };
     },
     PUT: async (request) => {
-      const { aggregate } = validate<{ aggregate: { name?: string; availability_zone?: string | null } }>(updateSchema, request.body);
-      if (!('name' in aggregate) && !('availability_zone' in aggregate)) {
-        throw invalid(`Invalid input for field/attribute aggregate. Value: ${pyRepr(aggregate)}. ${pyRepr(aggregate)} is not valid under any of the given schemas`);
-      }
-      if (aggregate.name !== undefined) checkNameWithSpaces(aggregate.name);
-      if (typeof aggregate.availability_zone === 'string') checkZoneName(aggregate.availability_zone);
+      const { aggregate } = validate<{ aggregate: { name?: string; availability_zone?: string | null } }>(updateSchema, request.body, novaMessage, ({ aggregate: a }) => {
+        if (!('name' in a) && !('availability_zone' in a)) {
+          throw invalid(`Invalid input for field/attribute aggregate. Value: ${pyRepr(a)}. ${pyRepr(a)} is not valid under any of the given schemas`);
+        }
+        if (a.name !== undefined) checkNameWithSpaces(a.name);
+        if (typeof a.availability_zone === 'string') checkZoneName(a.availability_zone);
+      });
       authorize(request, 'update');
       const id = idOf(request);
       const updated = await aggregates.update(id, {

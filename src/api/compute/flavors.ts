@@ -5,7 +5,7 @@ import { conflict, invalid, notFound } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { AuthContext } from '../../identity/tokens.js';
 import { FLAVOR_SORT_KEYS, type Flavor, type FlavorFilter, type FlavorSortKey, type FlavorViewer } from '../../compute/flavors.js';
-import { compile, explain, novaMessage, pyRepr } from '../validation.js';
+import { compile, explain, novaMessage, pyRepr, refuseUnstorable } from '../validation.js';
 import { resource } from '../http.js';
 import { validateExtraSpec } from './extra-specs.js';
 import { DESCRIPTION_PATTERN } from '../names.js';
@@ -147,6 +147,7 @@ function detailOf(schema: object, e: ErrorObject, data: unknown) {
 function validateBody<T>(schema: object, body: unknown): T {
   const fn = compile(schema);
   if (!fn(body)) throw invalid(novaMessage(detailOf(schema, fn.errors![0], body)));
+  refuseUnstorable(body);
   return body as T;
 }
 

@@ -48,6 +48,9 @@ export function computeApi(services: Services): FastifyPluginAsync {
     });
     app.addHook('onRoute', (route) => {
       route.bodyLimit ??= BODY_LIMIT;
+      // Every body Nova stores is checked by a schema, which words a NUL in a name as Nova's
+      // name formats do and refuses one anywhere else (src/api/edge.ts).
+      route.config = { ...(route.config as object), bodiesBySchema: true };
     });
     versionRoutes(app, base);
 

@@ -6,7 +6,7 @@ import type { AuthContext } from '../../identity/tokens.js';
 import type { KeypairType } from '../../compute/keypair-crypto.js';
 import { createKeypair, deleteKeypair, getKeypair, listKeypairs, type Keypair } from '../../compute/keypairs.js';
 import { resource } from '../http.js';
-import { validate } from '../validation.js';
+import { novaMessage, validate } from '../validation.js';
 import { checkName as checkNovaName } from './wire.js';
 import { firstValue, lastValue, multiParams, nonNegativeInteger, querySchema, validateQuery } from './query.js';
 
@@ -126,8 +126,7 @@ export function keypairRoutes(app: FastifyInstance, services: Services, base: st
     POST: async (request, reply) => {
       const v = request.microversion;
       const schema = v.atLeast('2.92') ? CREATE_V292 : v.atLeast('2.10') ? CREATE_V210 : v.atLeast('2.2') ? CREATE_V22 : CREATE_V21;
-      const { keypair: params } = validate<CreateBody>(schema, request.body);
-      checkName(params.name, v.atLeast('2.92') ? SAFE_CHARS_V292 : SAFE_CHARS);
+      const { keypair: params } = validate<CreateBody>(schema, request.body, novaMessage, (b) => checkName(b.keypair.name, v.atLeast('2.92') ? SAFE_CHARS_V292 : SAFE_CHARS));
       const userId = params.user_id || request.auth.userId;
       authorizeFor(services, request.auth, 'create', userId);
       const { keypair, privateKey } = await createKeypair(services.db, services.clock.now(), {

@@ -4,7 +4,7 @@ import { ServerActions } from '../../compute/server-actions.js';
 import { Servers } from '../../compute/servers.js';
 import { invalid, NimbusError } from '../../errors.js';
 import { MAX_INT } from '../../db/schema.js';
-import { validate } from '../validation.js';
+import { refuseUnstorable, validate } from '../validation.js';
 import { resource } from '../http.js';
 import { perVersion, type Microversion } from './microversion.js';
 import { description, hostnameFor, name } from './schemas/servers.js';
@@ -271,7 +271,8 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
       // Nova looks the server up (404) before it validates the body.
       const server = await servers.get(request.auth, id);
       const schema = Object.hasOwn(SCHEMAS, action) ? SCHEMAS[action] : undefined;
-      const b = schema ? validate<Body>(schema(request.microversion), body) : (body as Body);
+      // An action without a schema (its body ignored) still refuses a NUL: the edge leaves that to the schemas here.
+      const b = schema ? validate<Body>(schema(request.microversion), body) : (refuseUnstorable(body), body as Body);
       services.policy.authorize(request.auth, POLICY[action], server.project_id);
       return handlers.get(action)!(request, reply, id, b);
     },

@@ -136,6 +136,14 @@ test('from 2.73 a locked_reason that is not a string is a 400 naming it', async 
   assert.equal(res.body.badRequest.message, "Invalid input for field/attribute locked_reason. Value: True. True is not of type 'string'");
 });
 
+test('an action whose body Nova ignores (pause) still refuses a NUL in it as a 400 naming the field, like every other body', async () => {
+  const { token, id } = await fresh();
+  const res = await act(id, { pause: { note: 'a\u0000b' } }, token);
+  assert.equal(res.status, 400, res.text);
+  assert.equal(res.body.badRequest.message, "Invalid input for field/attribute note. Value: 'a\\x00b'. The NUL character is not allowed");
+  assert.equal((await show(id, token)).status, 'ACTIVE');
+});
+
 test('rescue answers the adminPass and goes RESCUE; unrescue comes back ACTIVE', async () => {
   const { token, id } = await fresh();
   const res = await act(id, { rescue: { adminPass: 'rescue-pw-123' } }, token);
