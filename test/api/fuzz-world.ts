@@ -29,6 +29,8 @@ export interface World {
   /** The path parameter values that name a real resource, by `segment/:param` (or `api:segment/:param`). */
   params: Record<string, string>;
   samples: Record<string, Sample[]>;
+  /** What each GET route reads of its query (fuzz-cases.ts `readQueryNames`), by `METHOD url`; set by the test. */
+  queryReads?: Record<string, { names: Set<string>; walks: boolean }>;
 }
 
 const COMPUTE = '/compute/v2.1';
