@@ -169,7 +169,6 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'POST /compute/v2.1/flavors/:id/action': [{ body: { addTenantAccess: { tenant: victim.projectId } } }, { body: { removeTenantAccess: { tenant: victim.projectId } } }],
     'POST /compute/v2.1/flavors/:id/os-extra_specs': [{ body: { extra_specs: { 'hw:cpu_policy': 'shared', 'quota:cpu_shares': '10' } } }],
     'PUT /compute/v2.1/flavors/:id/os-extra_specs/:key': [{ body: (p: Record<string, string>) => ({ [p.key]: 'shared' }) }],
-    // min_count/max_count are fuzzed by the quota work (issue 11: max_count bound and quota race), not here.
     'POST /compute/v2.1/servers': [
       {
         body: {
@@ -184,6 +183,8 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
             security_groups: [{ name: 'default' }],
             availability_zone: 'nova',
             tags: ['t'],
+            min_count: 1,
+            max_count: 1,
           },
           'os:scheduler_hints': { group: group.body.server_group.id },
         },
