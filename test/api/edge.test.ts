@@ -37,6 +37,12 @@ test('a NUL in a JSON key (a metadata key) is a 400 naming the object that holds
   assert.equal(image.body.error.message, "Invalid input for field/attribute body. Value: 'k\\x00'. The NUL character is not allowed.");
 });
 
+test('a NUL in a body the Compute API reads without a schema (os-security-groups) is a 400 naming the field', async () => {
+  const res = await cloud.req('POST', '/compute/v2.1/os-security-groups', { token: cloud.demoToken, version: '2.35', body: { security_group: { name: 'a\u0000b', description: 'd' } } });
+  assert.equal(res.status, 400, res.text);
+  assert.equal(res.body.badRequest.message, "Invalid input for field/attribute name. Value: 'a\\x00b'. The NUL character is not allowed");
+});
+
 test('a JSON number too large for a double (1e400) is a 400 naming its field', async () => {
   const res = await cloud.req('POST', '/nimbus/v1/behaviours', {
     token: cloud.adminToken,

@@ -19,6 +19,7 @@ import {
   type SecurityGroupRecord,
 } from '../../network/securityGroups.js';
 import { resource } from '../http.js';
+import { refuseUnstorable } from '../validation.js';
 import { isUuidLike, lastValue, multiParams, noSuchRoute, onlyVersions, queryLists, validateQuery } from './wire.js';
 
 /**
@@ -73,10 +74,11 @@ function asNova(err: unknown, statuses: Partial<Record<ErrorKind, ErrorKind>>): 
   return new NimbusError(statuses[err.kind] ?? err.kind, err.message);
 }
 
-/** Nova's _from_body. */
+/** Nova's _from_body; a NUL anywhere is refused here, as the edge leaves Compute bodies to the routes (src/api/edge.ts). */
 function fromBody(body: unknown, key: string): Record<string, unknown> {
   if (body === null || body === undefined || (typeof body === 'object' && !Object.keys(body).length)) throw invalid("The request body can't be empty");
   if (typeof body !== 'object' || Array.isArray(body)) throw invalid('Malformed request body');
+  refuseUnstorable(body);
   const value = Object.hasOwn(body, key) ? (body as Record<string, unknown>)[key] : undefined;
   if (value === undefined || value === null) throw invalid(`Missing parameter ${key}`);
   if (typeof value !== 'object' || Array.isArray(value)) throw invalid(`Invalid input received: ${key} must be an object`);
