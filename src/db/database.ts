@@ -118,6 +118,33 @@ class ImmediateSqliteDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection();
+    if (!refusing.has(connection)) refuseNulLikePostgres(connection);
+    return connection;
+  }
+}
+
+const refusing = new WeakSet<DatabaseConnection>();
+
+/**
+ * PostgreSQL cannot store a NUL in text and refuses it (SQLSTATE 22021, a data exception);
+ * SQLite would store it. The edge refuses a NUL in every request (src/api/edge.ts); should
+ * one slip past it, SQLite refuses it the same way, so both databases give the same 400
+ * (src/api/http.ts) and the fuzz test sees the slip on either.
+ */
+function refuseNulLikePostgres(connection: DatabaseConnection): void {
+  refusing.add(connection);
+  const check = (query: CompiledQuery) => {
+    if (query.parameters.some((p) => typeof p === 'string' && p.includes('\u0000'))) {
+      throw Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021', severity: 'ERROR' });
+    }
+  };
+  const execute = connection.executeQuery.bind(connection);
+  const stream = connection.streamQuery.bind(connection);
+  connection.executeQuery = async (query) => (check(query), execute(query));
+  connection.streamQuery = (query, chunkSize) => (check(query), stream(query, chunkSize));
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {

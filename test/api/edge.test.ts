@@ -53,6 +53,17 @@ test('a JSON number too large for a double (1e400) is a 400 naming its field', a
   assert.equal(res.body.error.message, 'Invalid input for field/attribute count. Value: inf. The number is out of range.');
 });
 
+test('a NUL the edge missed is refused by SQLite as PostgreSQL refuses it: the same 400 on both databases', async () => {
+  const err = await sql`select ${'a\u0000b'} as t`.execute(cloud.services.db).then(
+    () => assert.fail('the database took a NUL'),
+    (e: unknown) => e,
+  );
+  const known = toNimbusError(err);
+  assert.equal(known?.status, 400, String(err));
+  assert.equal(known?.message, DATA_EXCEPTION_MESSAGE);
+  assert.equal((err as { code?: string }).code, '22021');
+});
+
 test('a PostgreSQL data exception the edge missed (SQLSTATE class 22) is a 400, never a 500', { skip: !PG_URL && 'PostgreSQL only' }, async () => {
   const errors: unknown[] = [];
   // Out of range (22003), not an integer (22P02), a NUL in text (22021).
