@@ -26,3 +26,11 @@ function pyString(s: string): string {
 
 /** Python's str(): strings bare, everything else as repr. */
 export const pyStr = (value: unknown) => (typeof value === 'string' ? value : pyRepr(value));
+
+/** Python's bool(): None, False, 0, '' and an empty list or dict are false. */
+export function pyBool(value: unknown): boolean {
+  if (value === null || value === undefined || value === false || value === 0 || value === '') return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (typeof value === 'object') return Object.keys(value).length > 0;
+  return true;
+}

@@ -129,6 +129,8 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'ports/:id': ids.port,
     'security-groups/:id': ids.sg,
     'security-group-rules/:id': rule.body.security_group_rule.id,
+    'os-security-groups/:id': ids.sg,
+    'os-security-group-rules/:id': rule.body.security_group_rule.id,
     'quotas/:id': victim.projectId,
     'behaviours/:id': behaviour.body.behaviour.id,
     'hosts/:name': 'fake-host-1',
@@ -210,6 +212,14 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
       action({ evacuate: { host: 'fake-host-1' } }),
       action({ changePassword: { adminPass: 'p' } }),
       action({ unshelve: { availability_zone: 'nova' } }),
+      action({ addSecurityGroup: { name: 'fuzz-sg' } }),
+      action({ removeSecurityGroup: { name: 'fuzz-sg' } }),
+    ],
+    // Nova's proxy to Neutron's security groups, gone from 2.36.
+    'POST /compute/v2.1/os-security-groups': [{ body: { security_group: { name: 'fz-sg', description: 'd' } }, version: '2.35' }],
+    'PUT /compute/v2.1/os-security-groups/:id': [{ body: { security_group: { name: 'fuzz-sg', description: 'd' } }, version: '2.35' }],
+    'POST /compute/v2.1/os-security-group-rules': [
+      { body: { security_group_rule: { parent_group_id: ids.sg, ip_protocol: 'tcp', from_port: 2222, to_port: 2222, cidr: '192.0.2.0/24' } }, version: '2.35' },
     ],
     'POST /compute/v2.1/servers/:id/remote-consoles': [{ body: { remote_console: { protocol: 'vnc', type: 'novnc' } } }],
     'POST /compute/v2.1/servers/:id/migrations/:mid/action': [{ body: { force_complete: null } }],

@@ -20,6 +20,7 @@ import {
 } from '../../network/securityGroups.js';
 import { resource } from '../http.js';
 import { refuseUnstorable } from '../validation.js';
+import { pyBool, pyStr } from '../../repr.js';
 import { isUuidLike, lastValue, multiParams, noSuchRoute, onlyVersions, queryLists, validateQuery } from './wire.js';
 
 /**
@@ -99,8 +100,8 @@ function checkId(id: unknown): string {
 
 /** oslo's is_valid_cidr: an address with a prefix length. */
 function parseCidr(cidr: unknown): string {
-  if (cidr === undefined || cidr === null || cidr === '') return '0.0.0.0/0';
-  const text = typeof cidr === 'string' ? decodeURIComponentSafe(cidr) : String(cidr);
+  if (!pyBool(cidr)) return '0.0.0.0/0';
+  const text = typeof cidr === 'string' ? decodeURIComponentSafe(cidr) : pyStr(cidr);
   const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(text);
   const v4 = m && /^\d{1,3}(\.\d{1,3}){3}$/.test(m[1]) && m[1].split('.').every((o) => Number(o) <= 255) && Number(m[2]) <= 32;
   const v6 = m && m[1].includes(':') && /^[0-9a-fA-F:]+$/.test(m[1]) && Number(m[2]) <= 128;
@@ -147,8 +148,9 @@ function newIngressRule(raw: Record<string, unknown>, groupId: string | undefine
   } else {
     values.cidr = parseCidr(raw.cidr);
   }
-  if (protocol && from !== null && to !== null) {
-    protocol = String(protocol);
+  // Python's truth and str(): an empty {} is no protocol, another object is named as Python writes it.
+  if (pyBool(protocol) && from !== null && to !== null) {
+    protocol = pyStr(protocol);
     const upper = (protocol as string).toUpperCase();
     const f = portNumber(from, upper === 'ICMP');
     const t = portNumber(to, upper === 'ICMP');

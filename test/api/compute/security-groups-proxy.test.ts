@@ -153,6 +153,9 @@ const badRules: [string, Record<string, unknown>, string | RegExp][] = [
   ['a CIDR that is not one', { ip_protocol: 'tcp', from_port: 1, to_port: 2, cidr: '10.0.0.300/8' }, '10.0.0.300/8 is not a valid IP network.'],
   ['a CIDR rule without protocol', { cidr: '10.0.0.0/8' }, 'Not enough parameters to build a valid rule.'],
   ['a zero prefix on a network', { ip_protocol: 'tcp', from_port: 1, to_port: 2, cidr: '10.0.0.0/0' }, 'Bad prefix for network in cidr 10.0.0.0/0'],
+  ['a protocol that is an object', { ip_protocol: { a: 1 }, from_port: 1, to_port: 2 }, "Invalid IP protocol {'a': 1}."],
+  ['a CIDR that is an object', { ip_protocol: 'tcp', from_port: 1, to_port: 2, cidr: { a: 1 } }, "{'a': 1} is not a valid IP network."],
+  ['an empty object as protocol (no protocol to Python)', { ip_protocol: {}, from_port: 1, to_port: 2, cidr: '10.0.0.0/8' }, 'Not enough parameters to build a valid rule.'],
 ];
 for (const [what, extra, message] of badRules) {
   test(`a rule with ${what} is 400: ${message}`, async () => {
