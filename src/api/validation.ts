@@ -159,11 +159,33 @@ function withIntegerBounds(schema: unknown): unknown {
     else out[k] = DATA_KEYWORDS.has(k) ? v : withIntegerBounds(v);
   }
   const type = (schema as { type?: unknown }).type;
-  if (type === 'integer' || (Array.isArray(type) && type.includes('integer'))) {
+  const types = [type].flat();
+  if (types.includes('integer')) {
+    if (!types.includes('number')) out.pythonInteger = types;
     out.maximum ??= MAX_INT;
     out.minimum ??= MIN_INT;
   }
   return out;
+}
+
+/**
+ * Python reads a JSON number past 2^53 (1e308) as a float, which a schema's 'integer'
+ * refuses as not of its type before any bound; JSON.parse makes it an integer-valued
+ * double that ajv's 'integer' takes. Checked first of the number keywords, so every
+ * schema answers as Nova's does.
+ */
+ajv.addKeyword({
+  keyword: 'pythonInteger',
+  type: 'number',
+  schemaType: 'array',
+  before: 'maximum',
+  errors: true,
+  validate: pythonInteger,
+});
+function pythonInteger(types: string[], data: number): boolean {
+  if (Number.isSafeInteger(data) || !Number.isInteger(data)) return true;
+  (pythonInteger as { errors?: Partial<ErrorObject>[] }).errors = [{ keyword: 'type', params: { type: types.join(',') }, message: `must be ${types.join(',')}` }];
+  return false;
 }
 
 export function compile(schema: object): ValidateFunction {

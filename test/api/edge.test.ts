@@ -53,6 +53,16 @@ test('a JSON number too large for a double (1e400) is a 400 naming its field', a
   assert.equal(res.body.error.message, 'Invalid input for field/attribute count. Value: inf. The number is out of range.');
 });
 
+test("a JSON number past 2^53 (1e308) is not of type 'integer' in any schema, before its bounds, as Python reads a float", async () => {
+  const res = await cloud.req('PUT', `/compute/v2.1/os-quota-sets/${cloud.demoProjectId}`, {
+    token: cloud.adminToken,
+    raw: '{"quota_set": {"instances": 1e308}}',
+    headers: { 'content-type': 'application/json' },
+  });
+  assert.equal(res.status, 400, res.text);
+  assert.equal(res.body.badRequest.message, "Invalid input for field/attribute instances. Value: 1e+308. 1e+308 is not of type 'integer', 'string'");
+});
+
 test('a NUL the edge missed is refused by SQLite as PostgreSQL refuses it: the same 400 on both databases', async () => {
   const err = await sql`select ${'a\u0000b'} as t`.execute(cloud.services.db).then(
     () => assert.fail('the database took a NUL'),
