@@ -73,6 +73,8 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
   await ok(await req('POST', `${COMPUTE}/servers/${server}/action`, { token: a, body: { confirmResize: null } }), 'confirm');
   await cloud.services.runner.idle();
   const migrations = await req('GET', `${COMPUTE}/os-migrations`, { token: a });
+  const interfaces = await req('GET', `${COMPUTE}/servers/${server}/os-interface`, { token: m });
+  await ok(interfaces, 'interfaces');
   const actions = await req('GET', `${COMPUTE}/servers/${server}/os-instance-actions`, { token: m });
 
   const keypair = await req('POST', `${COMPUTE}/os-keypairs`, { token: m, body: { keypair: { name: 'fuzz-key' } } });
@@ -130,6 +132,9 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'security-groups/:id': ids.sg,
     'security-group-rules/:id': rule.body.security_group_rule.id,
     'os-security-groups/:id': ids.sg,
+    'os-interface/:port_id': interfaces.body.interfaceAttachments[0].port_id,
+    'os-networks/:id': ids.network,
+    'os-tenant-networks/:id': ids.network,
     'os-security-group-rules/:id': rule.body.security_group_rule.id,
     'quotas/:id': victim.projectId,
     'behaviours/:id': behaviour.body.behaviour.id,
@@ -221,6 +226,7 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'POST /compute/v2.1/os-security-group-rules': [
       { body: { security_group_rule: { parent_group_id: ids.sg, ip_protocol: 'tcp', from_port: 2222, to_port: 2222, cidr: '192.0.2.0/24' } }, version: '2.35' },
     ],
+    'POST /compute/v2.1/servers/:id/os-interface': [{ body: { interfaceAttachment: { net_id: ids.network, fixed_ips: [{ ip_address: '10.0.0.77' }], tag: 't' } } }],
     'POST /compute/v2.1/servers/:id/remote-consoles': [{ body: { remote_console: { protocol: 'vnc', type: 'novnc' } } }],
     'POST /compute/v2.1/servers/:id/migrations/:mid/action': [{ body: { force_complete: null } }],
     'POST /compute/v2.1/os-keypairs': [{ body: { keypair: { name: 'fz', type: 'ssh', user_id: member.userId, public_key: ED25519_KEY } } }],
