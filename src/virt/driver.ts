@@ -24,7 +24,40 @@ export interface GuestSpec {
   /** Only in memory on its way to the guest; never stored. */
   adminPassword: string | null;
   files: { path: string; contents: string }[];
-  ports: { mac: string; ips: string[] }[];
+  ports: GuestPort[];
+  /* What a real machine needs besides (the fake driver ignores it): */
+  projectId?: string;
+  availabilityZone?: string | null;
+  launchIndex?: number;
+  reservationId?: string;
+  keyName?: string | null;
+  /** The server's metadata, as the config drive's meta_data.json gives it. */
+  metadata?: Record<string, string>;
+  /** Whether the guest gets a config drive (the create's config_drive). */
+  configDrive?: boolean;
+  /** The image the root disk is made from, with the files it needs, or null (boot from volume). */
+  image?: GuestImage | null;
+}
+
+/** A network port of a guest: one NIC with the port's MAC, and its fixed IPs with their subnets. */
+export interface GuestPort {
+  mac: string;
+  ips: string[];
+  id?: string;
+  networkId?: string;
+  mtu?: number;
+  subnets?: { ip: string; cidr: string; gateway: string | null }[];
+}
+
+/** An image as a driver reads it: where its bytes are, and a kernel and ramdisk when it boots with them (Glance's kernel_id, ramdisk_id). */
+export interface GuestImage {
+  id: string;
+  diskFormat: string;
+  path: string;
+  kernelPath: string | null;
+  ramdiskPath: string | null;
+  /** Glance's os_command_line: the kernel's command line. */
+  commandLine: string | null;
 }
 
 /** A guest's console as a driver opens it: what the client sends goes in with write. */
@@ -70,7 +103,11 @@ export interface Driver {
   hosts(): HostInfo[];
   spawn(host: string, spec: GuestSpec): Promise<void>;
   destroy(host: string, id: string): Promise<void>;
-  powerOff(host: string, id: string): Promise<void>;
+  /**
+   * Stops the guest: a clean shutdown (ACPI power-off) given `timeoutSeconds` (the driver's
+   * shutdown_timeout when absent) before the power cord is pulled; 0 pulls it at once.
+   */
+  powerOff(host: string, id: string, timeoutSeconds?: number): Promise<void>;
   powerOn(host: string, id: string): Promise<void>;
   reboot(host: string, id: string, hard: boolean): Promise<void>;
   pause(host: string, id: string): Promise<void>;

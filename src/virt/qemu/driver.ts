@@ -1,0 +1,417 @@
+import { execFile } from 'node:child_process';
+import { createConnection, createServer } from 'node:net';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync, createReadStream, unlinkSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PowerState } from '../../compute/states.js';
+import { DriverError, ResizeRefused, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
+import { QmpClient } from './qmp.js';
+import { MachineFiles, commandLine, startQemu, type MachineRecord } from './machine.js';
+import { writeConfigDrive } from './config-drive.js';
+import type { HostProbe } from './probe.js';
+
+const run = promisify(execFile);
+
+export interface QemuOptions {
+  /** Where machines keep their files: `<dataDir>/machines/<server id>/`. */
+  dataDir: string;
+  /** This compute host's name. */
+  host: string;
+  zone: string;
+  /** Nova's shutdown_timeout: how long a clean shutdown may take before the power cord. */
+  shutdownTimeoutSeconds: number;
+  /** QEMU's TCG translation cache per machine (MiB); its default reserves about 1 GiB. */
+  tbSizeMb: number;
+  /** Every guest gets a config drive (Nova's force_config_drive). */
+  forceConfigDrive: boolean;
+  /** The SMBIOS version string (Nova gives its own version). */
+  version: string;
+}
+
+export const QEMU_DEFAULTS = { zone: 'nova', shutdownTimeoutSeconds: 60, tbSizeMb: 32, forceConfigDrive: false };
+
+/** QMP's run states as the core's power states (libvirt's mapping of the same states). */
+function powerOfStatus(status: string): PowerState {
+  switch (status) {
+    case 'running':
+      return PowerState.RUNNING;
+    case 'shutdown':
+      return PowerState.SHUTDOWN;
+    case 'suspended':
+      return PowerState.SUSPENDED;
+    case 'internal-error':
+    case 'io-error':
+    case 'guest-panicked':
+      return PowerState.CRASHED;
+    default:
+      return PowerState.PAUSED; // paused, prelaunch, inmigrate, postmigrate, save-vm …
+  }
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/**
+ * Every server a real QEMU machine on this host: one qemu-system-x86_64 process each,
+ * daemonized so that it outlives Nimbus (as libvirt's guests outlive nova-compute), driven
+ * over QMP, its files in its own folder. Nothing is kept only in memory: the folder's
+ * machine.json and pidfile are how a restarted Nimbus finds each machine again.
+ */
+export class QemuDriver implements Driver {
+  readonly name = 'qemu';
+  private readonly qmps = new Map<string, Promise<QmpClient>>();
+  private readonly info: HostInfo;
+
+  constructor(
+    readonly probe: HostProbe,
+    private readonly options: QemuOptions,
+  ) {
+    mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
+    const fs = statfsSync(options.dataDir);
+    this.info = {
+      name: options.host,
+      availabilityZone: options.zone,
+      vcpus: cpus().length,
+      memoryMb: Math.floor(totalmem() / 1048576),
+      localGb: Math.floor((fs.blocks * fs.bsize) / 2 ** 30),
+      hostIp: '127.0.0.1',
+    };
+  }
+
+  get machinesDir(): string {
+    return join(this.options.dataDir, 'machines');
+  }
+
+  hosts(): HostInfo[] {
+    return [this.info];
+  }
+
+  /** The hypervisor's own words for the banner and the logs. */
+  describe(): string {
+    const p = this.probe;
+    return p.accel === 'kvm' ? `QEMU ${p.qemuVersion} with KVM` : `QEMU ${p.qemuVersion} with TCG (software emulation${p.kvmFailure ? `; KVM unusable: ${p.kvmFailure}` : ''})`;
+  }
+
+  private files(host: string, id: string): MachineFiles {
+    if (host !== this.info.name) throw new DriverError(`Compute host ${host} could not be found.`);
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw new DriverError(`Instance ${id} could not be found.`);
+    return new MachineFiles(join(this.machinesDir, id));
+  }
+
+  private record(files: MachineFiles): MachineRecord {
+    if (!files.exists()) throw new DriverError(`Instance ${files.dir.split('/').pop()} could not be found on ${this.info.name}.`);
+    return JSON.parse(readFileSync(files.record, 'utf8')) as MachineRecord;
+  }
+
+  private saveRecord(files: MachineFiles, record: MachineRecord): void {
+    writeFileSync(files.record + '.tmp', JSON.stringify(record), { mode: 0o600 });
+    renameSync(files.record + '.tmp', files.record);
+  }
+
+  /** The machine's QMP connection, opened once and kept while the process lives. */
+  private qmp(files: MachineFiles): Promise<QmpClient> {
+    let c = this.qmps.get(files.dir);
+    if (!c) {
+      c = QmpClient.connect(files.qmp).then(
+        (client) => {
+          client.once('close', () => this.qmps.delete(files.dir));
+          return client;
+        },
+        (err) => {
+          this.qmps.delete(files.dir);
+          throw err;
+        },
+      );
+      this.qmps.set(files.dir, c);
+    }
+    return c;
+  }
+
+  private async execute<T = unknown>(files: MachineFiles, command: string, args?: Record<string, unknown>): Promise<T> {
+    return (await this.qmp(files)).execute<T>(command, args);
+  }
+
+  private async status(files: MachineFiles): Promise<string | null> {
+    if (files.pid() === null) return null;
+    try {
+      return (await this.execute<{ status: string }>(files, 'query-status')).status;
+    } catch (err) {
+      if (files.pid() === null) return null; // it ended meanwhile
+      throw err;
+    }
+  }
+
+  /** Waits until the machine's process has ended; false when `ms` passed first. */
+  private async waitForExit(files: MachineFiles, ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (files.pid() !== null) {
+      if (Date.now() >= until) return false;
+      await sleep(100);
+    }
+    return true;
+  }
+
+  /** Pulls the power cord: the process ends now. */
+  private async kill(files: MachineFiles): Promise<void> {
+    const pid = files.pid();
+    if (pid === null) return;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    if (!(await this.waitForExit(files, 10000))) throw new DriverError(`QEMU process ${pid} did not end`);
+    this.qmps.get(files.dir)?.then((c) => c.close()).catch(() => {});
+    this.qmps.delete(files.dir);
+  }
+
+  private async start(files: MachineFiles, record: MachineRecord, incoming?: string): Promise<void> {
+    if (files.pid() !== null) return;
+    rmSync(files.pidfile, { force: true });
+    await startQemu(commandLine(files, record, this.probe, { tbSizeMb: this.options.tbSizeMb, version: this.options.version, incoming }), files.dir);
+  }
+
+  /** A cached copy of the image: many overlays share one base, which must never change. */
+  private async baseOf(spec: GuestSpec): Promise<{ path: string; format: string } | null> {
+    const image = spec.image;
+    if (!image) return null;
+    const dir = join(this.machinesDir, '_base');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const path = join(dir, image.id);
+    if (!existsSync(path)) {
+      if (!existsSync(image.path)) throw new DriverError(`Image ${image.id} has no data on this host.`);
+      copyFileSync(image.path, path + '.part');
+      renameSync(path + '.part', path);
+    }
+    return { path, format: image.diskFormat === 'qcow2' ? 'qcow2' : 'raw' };
+  }
+
+  private async virtualSize(path: string, format?: string): Promise<number> {
+    const { stdout } = await run('qemu-img', ['info', '-U', '--output=json', ...(format ? ['-f', format] : []), path]);
+    return (JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'];
+  }
+
+  /** A qcow2 overlay on the cached image, grown to the flavor's root disk (or a blank disk when there is no image). */
+  private async makeDisk(path: string, spec: GuestSpec): Promise<void> {
+    const base = await this.baseOf(spec);
+    const want = spec.diskGb > 0 ? spec.diskGb * 2 ** 30 : 0;
+    if (base) {
+      const size = await this.virtualSize(base.path, base.format);
+      if (want > 0 && want < size) throw new DriverError(`Flavor's disk is too small for requested image. Flavor disk is ${want} bytes, image is ${size} bytes.`);
+      await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', base.format, '-b', base.path, path, ...(want > size ? [String(want)] : [])]);
+    } else {
+      await run('qemu-img', ['create', '-q', '-f', 'qcow2', path, String(want || 2 ** 30)]);
+    }
+  }
+
+  async spawn(host: string, spec: GuestSpec): Promise<void> {
+    const files = this.files(host, spec.id);
+    if (!files.exists()) {
+      // Built aside and renamed into place, so that a crash halfway leaves no half machine.
+      const part = files.dir + '.part';
+      rmSync(part, { recursive: true, force: true });
+      mkdirSync(part, { recursive: true, mode: 0o700 });
+      const staged = new MachineFiles(part);
+      const configDrive = !!spec.configDrive || this.options.forceConfigDrive;
+      await this.makeDisk(staged.disk, spec);
+      if (configDrive) await writeConfigDrive(spec, staged.configDrive);
+      // The admin password reaches the guest through the config drive only: never stored.
+      const record: MachineRecord = { spec: { ...spec, adminPassword: null }, sshPort: spec.ports.length ? await freeLoopbackPort() : null, configDrive, rescue: false };
+      this.saveRecord(staged, record);
+      renameSync(part, files.dir);
+    }
+    await this.start(files, this.record(files));
+  }
+
+  async destroy(host: string, id: string): Promise<void> {
+    const files = this.files(host, id);
+    await this.kill(files);
+    rmSync(files.dir, { recursive: true, force: true });
+    rmSync(files.dir + '.part', { recursive: true, force: true });
+  }
+
+  async powerOff(host: string, id: string, timeoutSeconds = this.options.shutdownTimeoutSeconds): Promise<void> {
+    const files = this.files(host, id);
+    this.record(files);
+    const status = await this.status(files);
+    if (status === null) return;
+    // A paused guest cannot hear ACPI; Nova's clean shutdown gives it the timeout, then the cord.
+    if (timeoutSeconds > 0 && status === 'running') {
+      await this.execute(files, 'system_powerdown').catch(() => {});
+      if (await this.waitForExit(files, timeoutSeconds * 1000)) return;
+    }
+    await this.kill(files);
+  }
+
+  async powerOn(host: string, id: string): Promise<void> {
+    const files = this.files(host, id);
+    const record = this.record(files);
+    const status = await this.status(files);
+    if (status === null) {
+      rmSync(files.state, { force: true }); // a power-on discards a saved state, as libvirt's managed save is discarded
+      await this.start(files, record);
+    } else if (status !== 'running') await this.execute(files, 'cont');
+  }
+
+  async reboot(host: string, id: string, hard: boolean): Promise<void> {
+    const files = this.files(host, id);
+    const record = this.record(files);
+    const status = await this.status(files);
+    if (status === null) return this.start(files, record);
+    if (!hard && status === 'running') {
+      // Soft: ACPI power-off and a fresh start; the hard way when the guest does not stop in time.
+      await this.execute(files, 'system_powerdown').catch(() => {});
+      if (await this.waitForExit(files, this.options.shutdownTimeoutSeconds * 1000)) return this.start(files, record);
+    }
+    await this.execute(files, 'system_reset');
+    if ((await this.status(files)) !== 'running') await this.execute(files, 'cont');
+  }
+
+  async pause(host: string, id: string): Promise<void> {
+    const files = this.files(host, id);
+    this.record(files);
+    if ((await this.status(files)) === null) throw new DriverError(`Instance ${id} is not running.`);
+    await this.execute(files, 'stop');
+  }
+
+  async unpause(host: string, id: string): Promise<void> {
+    const files = this.files(host, id);
+    this.record(files);
+    if ((await this.status(files)) === null) throw new DriverError(`Instance ${id} is not running.`);
+    await this.execute(files, 'cont');
+  }
+
+  /** The machine's state (memory, devices) saved to a file and the process ended, as libvirt's managed save. */
+  async suspend(host: string, id: string): Promise<void> {
+    const files = this.files(host, id);
+    this.record(files);
+    if ((await this.status(files)) === null) {
+      if (existsSync(files.state)) return; // done before a crash
+      throw new DriverError(`Instance ${id} is not running.`);
+    }
+    const part = files.state + '.part';
+    await this.execute(files, 'stop');
+    await this.execute(files, 'migrate', { uri: `exec:cat > '${part}'` });
+    for (;;) {
+      const m = await this.execute<{ status?: string; 'error-desc'?: string }>(files, 'query-migrate');
+      if (m.status === 'completed') break;
+      if (m.status === 'failed' || m.status === 'cancelled') throw new DriverError(`Saving the machine's state failed: ${m['error-desc'] ?? m.status}`);
+      await sleep(100);
+    }
+    renameSync(part, files.state);
+    await this.kill(files);
+  }
+
+  async resume(host: string, id: string): Promise<void> {
+    const files = this.files(host, id);
+    const record = this.record(files);
+    let status = await this.status(files);
+    if (status === null) {
+      if (!existsSync(files.state)) return this.start(files, record);
+      await this.start(files, record, `exec:cat '${files.state}'`);
+      while ((status = await this.status(files)) === 'inmigrate') await sleep(100);
+      unlinkSync(files.state);
+    }
+    if (status !== 'running') await this.execute(files, 'cont');
+  }
+
+  /** Boots a fresh disk of the guest's image, with its own disk attached second. */
+  async rescue(host: string, id: string): Promise<void> {
+    const files = this.files(host, id);
+    const record = this.record(files);
+    if (record.rescue && files.pid() !== null) return;
+    await this.kill(files);
+    rmSync(files.rescueDisk, { force: true });
+    await this.makeDisk(files.rescueDisk, { ...record.spec, diskGb: 0 });
+    this.saveRecord(files, { ...record, rescue: true });
+    await this.start(files, { ...record, rescue: true });
+  }
+
+  async unrescue(host: string, id: string): Promise<void> {
+    const files = this.files(host, id);
+    const record = this.record(files);
+    await this.kill(files);
+    rmSync(files.rescueDisk, { force: true });
+    this.saveRecord(files, { ...record, rescue: false });
+    await this.start(files, { ...record, rescue: false });
+  }
+
+  /** The disk as a standalone qcow2 (the overlay chain flattened by qemu-img convert), paused meanwhile so it is consistent. */
+  async snapshot(host: string, id: string): Promise<AsyncIterable<Buffer>> {
+    const files = this.files(host, id);
+    this.record(files);
+    const out = join(files.dir, 'snapshot.qcow2');
+    const running = (await this.status(files)) === 'running';
+    if (running) await this.execute(files, 'stop');
+    try {
+      await run('qemu-img', ['convert', '-U', '-O', 'qcow2', files.disk, out]);
+    } finally {
+      if (running) await this.execute(files, 'cont');
+    }
+    const stream = createReadStream(out);
+    stream.once('close', () => rmSync(out, { force: true }));
+    return stream;
+  }
+
+  async prepareResize(host: string, id: string, target: GuestSpec): Promise<void> {
+    const files = this.files(host, id);
+    this.record(files);
+    const size = await this.virtualSize(files.disk, 'qcow2');
+    if (target.diskGb > 0 && target.diskGb * 2 ** 30 < size) throw new ResizeRefused('Resize error: Unable to resize disk down.');
+  }
+
+  async liveMigrate(source: string): Promise<void> {
+    throw new DriverError(`Live migration is not available on the qemu driver yet (one host, ${source}).`);
+  }
+
+  async powerState(host: string, id: string): Promise<PowerState | null> {
+    const files = this.files(host, id);
+    if (!files.exists()) return null;
+    const status = await this.status(files).catch(() => 'running');
+    if (status !== null) return powerOfStatus(status);
+    return existsSync(files.state) ? PowerState.SUSPENDED : PowerState.SHUTDOWN;
+  }
+
+  async consoleOutput(host: string, id: string): Promise<string> {
+    const files = this.files(host, id);
+    this.record(files);
+    try {
+      return readFileSync(files.consoleLog, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  openConsole(host: string, id: string, kind: ConsoleKind, client: ConsoleClient): GuestConsole {
+    const files = this.files(host, id);
+    this.record(files);
+    if (files.pid() === null) throw new DriverError(`Instance ${id} is not running.`);
+    const socket = createConnection(kind === 'serial' ? files.serial : files.vnc);
+    socket.on('data', (d: Buffer) => client.send(d));
+    socket.on('close', () => client.hangUp());
+    socket.on('error', () => socket.destroy());
+    return { write: (data) => socket.write(data), close: () => socket.destroy() };
+  }
+
+  /** The loopback port forwarded to the guest's SSH port, for the server's diagnostics. */
+  sshPort(id: string): number | null {
+    const files = new MachineFiles(join(this.machinesDir, id));
+    return files.exists() ? this.record(files).sshPort : null;
+  }
+
+  /** Closes the QMP connections (the machines go on running). */
+  close(): void {
+    for (const c of this.qmps.values()) c.then((q) => q.close()).catch(() => {});
+    this.qmps.clear();
+  }
+}

@@ -1,0 +1,149 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { initramfs, type CpioEntry } from './cpio.js';
+
+/** What the tiny guest prints first on its console once its init runs: tests wait for it. */
+export const BOOT_MARKER = 'nimbus-tiny-guest: booted';
+
+/**
+ * The tiny guest, built from Debian's packages on this host: the cloud kernel
+ * (linux-image-cloud-amd64), its virtio, ISO 9660 and ACPI button modules, and a static
+ * busybox (busybox-static) as every command of a small init. It boots in seconds under TCG in
+ * 128 MiB, and shows on its serial console what a cloud gave it: the SMBIOS system
+ * information, the config drive's files, its DHCP address and what the metadata service
+ * answers. It powers off on ACPI power-off, and on request: a user data line
+ * `#nimbus-tiny-guest: poweroff` powers it off after boot, and `#nimbus-tiny-guest: post-password PW`
+ * posts PW to the metadata service as cloud-init's Windows cousins post a password.
+ */
+export interface TinyGuest {
+  kernel: string;
+  ramdisk: string;
+  disk: string;
+  kernelVersion: string;
+}
+
+/** Modules the init loads, in dependency order (modprobe --show-depends of virtio_pci, virtio_blk, virtio_net, isofs, button). */
+const MODULES = [
+  'drivers/virtio/virtio_ring.ko',
+  'drivers/virtio/virtio.ko',
+  'drivers/virtio/virtio_pci_modern_dev.ko',
+  'drivers/virtio/virtio_pci_legacy_dev.ko',
+  'drivers/virtio/virtio_pci.ko',
+  'drivers/block/virtio_blk.ko',
+  'net/core/failover.ko',
+  'drivers/net/net_failover.ko',
+  'drivers/net/virtio_net.ko',
+  'drivers/cdrom/cdrom.ko',
+  'fs/isofs/isofs.ko',
+  'drivers/acpi/button.ko',
+];
+
+const INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in ${MODULES.map((m) => m.split('/').pop()).join(' ')}; do insmod /lib/modules/$m 2>/dev/null; done
+echo "${BOOT_MARKER}"
+echo "nimbus-tiny-guest: smbios manufacturer=$(cat /sys/class/dmi/id/sys_vendor) product=$(cat /sys/class/dmi/id/product_name) serial=$(cat /sys/class/dmi/id/product_serial) uuid=$(cat /sys/class/dmi/id/product_uuid)"
+mkdir -p /etc/acpi/PWRF /mnt/config
+printf '#!/bin/sh\\necho "nimbus-tiny-guest: ACPI power button, powering off"\\npoweroff -f\\n' > /etc/acpi/PWRF/00000080
+chmod +x /etc/acpi/PWRF/00000080
+acpid -c /etc/acpi
+mdev -s
+sleep 1
+for d in /dev/vd* /dev/sr*; do
+  [ -b "$d" ] || continue
+  if mount -t iso9660 -o ro "$d" /mnt/config 2>/dev/null; then
+    if [ -d /mnt/config/openstack/latest ]; then
+      echo "nimbus-tiny-guest: config drive $d"
+      for f in meta_data.json user_data network_data.json vendor_data.json vendor_data2.json; do
+        [ -f /mnt/config/openstack/latest/$f ] || continue
+        echo "--- config-drive openstack/latest/$f"
+        cat /mnt/config/openstack/latest/$f
+        echo
+        echo "--- end"
+      done
+      break
+    fi
+    umount /mnt/config
+  fi
+done
+ifconfig lo 127.0.0.1 up
+if [ -e /sys/class/net/eth0 ]; then
+  ifconfig eth0 up
+  udhcpc -i eth0 -s /bin/dhcp-event -q -n -t 5 -T 2
+  for p in openstack/latest/meta_data.json openstack/latest/user_data latest/meta-data/instance-id; do
+    if out=$(wget -q -T 5 -O - http://169.254.169.254/$p 2>/dev/null); then
+      echo "--- metadata $p"
+      echo "$out"
+      echo "--- end"
+    fi
+  done
+fi
+userdata=/mnt/config/openstack/latest/user_data
+pw=$(grep '^#nimbus-tiny-guest: post-password ' $userdata 2>/dev/null | cut -d' ' -f3)
+if [ -n "$pw" ]; then
+  wget -q -T 5 -O - --post-data="$pw" http://169.254.169.254/openstack/latest/password >/dev/null 2>&1 && echo "nimbus-tiny-guest: password posted"
+fi
+echo "nimbus-tiny-guest: ready"
+if grep -q '^#nimbus-tiny-guest: poweroff' $userdata 2>/dev/null; then
+  echo "nimbus-tiny-guest: powering off as its user data asks"
+  poweroff -f
+fi
+while :; do sh </dev/ttyS0 >/dev/ttyS0 2>&1; done
+`;
+
+const DHCP_EVENT = `#!/bin/sh
+[ "$1" = bound ] || [ "$1" = renew ] || exit 0
+ifconfig "$interface" "$ip" netmask "$subnet" up
+[ -n "$router" ] && route add default gw "$router" dev "$interface" 2>/dev/null
+echo "nimbus-tiny-guest: address $interface $ip"
+`;
+
+/** The Debian kernel on this host (the newest vmlinuz in /boot with its modules), or null. */
+export function findKernel(boot = '/boot'): { path: string; version: string } | null {
+  if (!existsSync(boot)) return null;
+  const versions = readdirSync(boot)
+    .filter((f) => f.startsWith('vmlinuz-'))
+    .map((f) => f.slice('vmlinuz-'.length))
+    .filter((v) => existsSync(join('/lib/modules', v, 'kernel', MODULES[0])))
+    .sort();
+  const version = versions.pop();
+  return version ? { path: join(boot, `vmlinuz-${version}`), version } : null;
+}
+
+export const BUSYBOX = '/bin/busybox';
+
+/**
+ * Builds the tiny guest into `dir` (kernel, ramdisk, and a 1 MiB raw root disk that the
+ * flavor's size grows), or returns the one built there before. Throws, saying which
+ * package is missing, when the host lacks the kernel or busybox.
+ */
+export function buildTinyGuest(dir: string): TinyGuest {
+  const kernel = findKernel();
+  if (!kernel) throw new Error('no Debian kernel with modules in /boot: install linux-image-cloud-amd64');
+  if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install busybox-static`);
+  const out = { kernel: join(dir, 'vmlinuz'), ramdisk: join(dir, 'initrd.img'), disk: join(dir, 'disk.raw'), kernelVersion: kernel.version };
+  const stamp = join(dir, 'built-from');
+  const from = `${kernel.version} ${createHash('sha256').update(INIT + DHCP_EVENT).digest('hex')}`;
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === from && [out.kernel, out.ramdisk, out.disk].every(existsSync)) return out;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const entries: CpioEntry[] = ['bin', 'dev', 'proc', 'sys', 'mnt', 'etc', 'tmp', 'lib', 'lib/modules'].map((path) => ({ kind: 'dir', path }));
+  entries.push({ kind: 'file', path: 'bin/busybox', data: readFileSync(BUSYBOX), mode: 0o755 });
+  entries.push({ kind: 'file', path: 'init', data: Buffer.from(INIT), mode: 0o755 });
+  entries.push({ kind: 'file', path: 'bin/dhcp-event', data: Buffer.from(DHCP_EVENT), mode: 0o755 });
+  for (const m of MODULES) entries.push({ kind: 'file', path: `lib/modules/${m.split('/').pop()}`, data: readFileSync(join('/lib/modules', kernel.version, 'kernel', m)) });
+  const write = (path: string, data: Buffer) => {
+    writeFileSync(path + '.tmp', data, { mode: 0o600 });
+    renameSync(path + '.tmp', path);
+  };
+  copyFileSync(kernel.path, out.kernel + '.tmp');
+  renameSync(out.kernel + '.tmp', out.kernel);
+  write(out.ramdisk, initramfs(entries));
+  write(out.disk, Buffer.alloc(1024 * 1024));
+  writeFileSync(stamp, from);
+  return out;
+}
