@@ -4,6 +4,7 @@ import type { Services } from './services.js';
 import { generatePassword } from './identity/passwords.js';
 import { makePrivateDir, PRIVATE_FILE } from './data-dir.js';
 import { DEFAULT_MTU, createNetwork, createSubnet } from './network/networks.js';
+import { buildTinyGuest } from './virt/qemu/tiny-guest.js';
 
 /** The classic flavors every OpenStack tutorial assumes. */
 export const SEED_FLAVORS = [
@@ -27,7 +28,10 @@ export interface FirstStart {
  */
 export async function seed(services: Services): Promise<FirstStart | null> {
   const { db, directory, clock, config } = services;
-  if (await directory.findUser({ name: 'admin' })) return null;
+  if (await directory.findUser({ name: 'admin' })) {
+    await seedTinyGuest(services);
+    return null;
+  }
 
   const adminPassword = config.adminPassword ?? generatePassword();
   const demoPassword = config.demoPassword ?? generatePassword();
@@ -51,6 +55,7 @@ export async function seed(services: Services): Promise<FirstStart | null> {
     .execute();
 
   await seedImage(services, adminProject.id, now);
+  await seedTinyGuest(services);
   await seedNetwork(services, demoProject.id);
   return { adminPassword, demoPassword, generated: !config.adminPassword || !config.demoPassword };
 }
@@ -89,6 +94,59 @@ async function seedImage(services: Services, owner: string, now: string): Promis
       updated_at: now,
     })
     .execute();
+}
+
+/** Stores an image of the admin project, public and active, with `data` as its bytes. */
+async function storeSeedImage(services: Services, owner: string, image: { name: string; disk_format: string; container_format: string; properties: Record<string, string> }, data: Buffer): Promise<string> {
+  const { createHash, randomUUID } = await import('node:crypto');
+  const id = randomUUID();
+  const now = services.clock.now().toISOString();
+  const dir = join(services.config.dataDir, 'images');
+  makePrivateDir(dir);
+  writeFileSync(join(dir, id), data, { mode: PRIVATE_FILE });
+  await services.db
+    .insertInto('images')
+    .values({
+      id,
+      ...image,
+      owner,
+      status: 'active',
+      visibility: 'public',
+      size: data.length,
+      checksum: createHash('md5').update(data).digest('hex'),
+      os_hash_algo: 'sha512',
+      os_hash_value: createHash('sha512').update(data).digest('hex'),
+      min_disk: 0,
+      min_ram: 0,
+      protected: 0,
+      properties: JSON.stringify(image.properties),
+      tags: '[]',
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  return id;
+}
+
+/** The image the tiny guest boots from, seeded on the qemu driver. */
+export const TINY_GUEST_IMAGE = 'nimbus-tiny';
+
+/**
+ * On the qemu driver, a bootable image from the first start without any download: the tiny
+ * guest (built here from Debian's kernel and busybox) as Glance keeps a kernel-booted image,
+ * a kernel (aki), a ramdisk (ari) and a machine image naming both (kernel_id, ramdisk_id).
+ * Seeded once; a start on a database seeded with the fake driver seeds it then.
+ */
+async function seedTinyGuest(services: Services): Promise<void> {
+  if (services.config.driver !== 'qemu') return;
+  const { db, config } = services;
+  if (await db.selectFrom('images').select('id').where('name', '=', TINY_GUEST_IMAGE).where('owner', 'is not', null).executeTakeFirst()) return;
+  const admin = await db.selectFrom('projects').select('id').where('name', '=', 'admin').executeTakeFirstOrThrow();
+  const tiny = buildTinyGuest(join(config.dataDir, 'guest'));
+  const kernelId = await storeSeedImage(services, admin.id, { name: `${TINY_GUEST_IMAGE}-kernel`, disk_format: 'aki', container_format: 'aki', properties: { kernel_version: tiny.kernelVersion } }, readFileSync(tiny.kernel));
+  const ramdiskId = await storeSeedImage(services, admin.id, { name: `${TINY_GUEST_IMAGE}-ramdisk`, disk_format: 'ari', container_format: 'ari', properties: {} }, readFileSync(tiny.ramdisk));
+  await storeSeedImage(services, admin.id, { name: TINY_GUEST_IMAGE, disk_format: 'raw', container_format: 'bare', properties: { kernel_id: kernelId, ramdisk_id: ramdiskId, os_command_line: 'console=ttyS0' } }, readFileSync(tiny.disk));
+  services.log.info({ kernel: tiny.kernelVersion }, `seeded the tiny guest image ${TINY_GUEST_IMAGE}`);
 }
 
 /**

@@ -5,6 +5,7 @@ import { buildApp } from './app.js';
 import { SEED_NETWORK, seed, writeCloudsYaml, type FirstStart } from './bootstrap.js';
 import { startWorkers } from './tasks/workers.js';
 import { isPostgresUrl } from './db/database.js';
+import { QemuDriver } from './virt/qemu/driver.js';
 
 const USAGE = `usage: nimbus <command> [--config FILE]
 
@@ -52,7 +53,7 @@ async function serve(config: Config): Promise<void> {
     `  compute   ${config.publicUrl}/compute/v2.1`,
     `  image     ${config.publicUrl}/image`,
     `  network   ${config.publicUrl}/network  (the demo project's network ${SEED_NETWORK.name}, ${SEED_NETWORK.cidr}, made on first start as DevStack does)`,
-    `  driver    ${config.driver}`,
+    `  driver    ${config.driver}${services.driver instanceof QemuDriver ? ` (${services.driver.describe()})` : ''}`,
     `  database  ${describeDatabase(config)}`,
     `  clouds    ${clouds}  (export OS_CLIENT_CONFIG_FILE=${clouds}; openstack --os-cloud nimbus-demo server list)`,
   ];

@@ -19,6 +19,8 @@ export interface Config {
   logFormat: LogFormat;
   /** The simulated hosts of the fake driver. */
   fake: FakeOptions;
+  /** The qemu driver: this host's name, Nova's shutdown_timeout, force_config_drive and sync_power_state_interval, and TCG's translation cache. */
+  qemu: QemuConfig;
   /** Nova's reclaim_instance_interval, resize_confirm_window, shelved_offload_time (seconds). */
   compute: { reclaimInstanceInterval: number; resizeConfirmWindow: number; shelvedOffloadTime: number };
   /**
@@ -34,9 +36,22 @@ export interface Config {
   demoPassword?: string;
 }
 
-export type ConfigFile = Partial<Omit<Config, 'listen' | 'fake' | 'compute'>> & {
+export interface QemuConfig {
+  /** The compute host's name (default: the machine's hostname). */
+  host?: string;
+  shutdownTimeout: number;
+  forceConfigDrive: boolean;
+  /** Seconds between comparisons of every machine's real power state with the database (-1: never). */
+  syncPowerStateInterval: number;
+  tbSizeMb: number;
+}
+
+export const QEMU_CONFIG_DEFAULTS: QemuConfig = { shutdownTimeout: 60, forceConfigDrive: false, syncPowerStateInterval: 600, tbSizeMb: 32 };
+
+export type ConfigFile = Partial<Omit<Config, 'listen' | 'fake' | 'compute' | 'qemu'>> & {
   listen?: string;
   fake?: Partial<FakeOptions>;
+  qemu?: Partial<QemuConfig>;
   compute?: Partial<Config['compute']>;
   fakeHosts?: string | number;
   fakeOperationMs?: string | number;
@@ -99,8 +114,6 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   const dataDir = resolve(String(merged.dataDir ?? '.nimbus'));
   const driver = String(merged.driver ?? 'fake');
   if (driver !== 'fake' && driver !== 'qemu') throw new ConfigError(`driver must be fake or qemu, got "${driver}"`);
-  // The qemu driver is the next issue's work; refuse it clearly rather than half-start.
-  if (driver === 'qemu') throw new ConfigError('the qemu driver is not available yet: use NIMBUS_DRIVER=fake');
   const logLevel = String(merged.logLevel ?? 'info');
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const logFormat = String(merged.logFormat ?? 'auto') as LogFormat;
@@ -119,6 +132,12 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     const min = key === 'shelvedOffloadTime' ? -1 : 0;
     if (!Number.isInteger(value) || (value as number) < min) throw new ConfigError(`compute.${key} must be an integer number of seconds >= ${min}`);
   }
+  const qemu = { ...QEMU_CONFIG_DEFAULTS, ...merged.qemu };
+  if (!Number.isInteger(qemu.shutdownTimeout) || qemu.shutdownTimeout < 0) throw new ConfigError('qemu.shutdownTimeout must be an integer number of seconds >= 0');
+  if (!Number.isInteger(qemu.syncPowerStateInterval) || qemu.syncPowerStateInterval < -1 || qemu.syncPowerStateInterval === 0) throw new ConfigError('qemu.syncPowerStateInterval must be a positive integer number of seconds, or -1 (never)');
+  if (!Number.isInteger(qemu.tbSizeMb) || qemu.tbSizeMb < 1) throw new ConfigError('qemu.tbSizeMb must be a positive integer number of MiB');
+  if (typeof qemu.forceConfigDrive !== 'boolean') throw new ConfigError('qemu.forceConfigDrive must be true or false');
+  if (qemu.host !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(String(qemu.host))) throw new ConfigError('qemu.host must be a host name');
   const nodeId = merged.nodeId === undefined ? undefined : String(merged.nodeId);
   if (nodeId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(nodeId)) throw new ConfigError('nodeId must be 1 to 64 letters, digits, ".", "_", ":" or "-"');
   const taskLeaseSeconds = Number(merged.taskLeaseSeconds ?? 30);
@@ -137,6 +156,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     logLevel,
     logFormat,
     fake,
+    qemu,
     compute,
     nodeId,
     taskLeaseSeconds,

@@ -11,6 +11,10 @@ import { Policy } from './policy/policy.js';
 import { Flavors } from './compute/flavors.js';
 import { FakeDriver } from './virt/fake/driver.js';
 import type { Driver } from './virt/driver.js';
+import { QemuDriver, QEMU_DEFAULTS } from './virt/qemu/driver.js';
+import { probeHost, qemuInstalled } from './virt/qemu/probe.js';
+import { hostname } from 'node:os';
+import { ConfigError } from './config.js';
 import { ComputeHosts } from './compute/hosts.js';
 import { TaskRunner } from './tasks/runner.js';
 import { nodeIdOf } from './tasks/node.js';
@@ -47,7 +51,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
   const db = await openDatabase(config.databaseUrl, (err) => log.warn({ err }, 'database connection lost; reconnecting'));
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
-  const driver = new FakeDriver(config.fake);
+  const driver = config.driver === 'qemu' ? await qemuDriver(config, log) : new FakeDriver(config.fake);
   const tokens = new Tokens(db, clock, config.tokenTtlSeconds);
   return {
     config,
@@ -69,7 +73,28 @@ export async function createServices(config: Config, options: { clock?: Clock; l
   };
 }
 
+/** The qemu driver on this host, after the probe that decides between KVM and TCG. */
+async function qemuDriver(config: Config, log: Logger): Promise<QemuDriver> {
+  if (!qemuInstalled()) throw new ConfigError('the qemu driver needs qemu-system-x86_64 and qemu-img: apt-get install qemu-system-x86 qemu-utils xorriso');
+  const probe = await probeHost();
+  const driver = new QemuDriver(probe, {
+    ...QEMU_DEFAULTS,
+    dataDir: config.dataDir,
+    host: config.qemu.host ?? hostname().split('.')[0],
+    shutdownTimeoutSeconds: config.qemu.shutdownTimeout,
+    tbSizeMb: config.qemu.tbSizeMb,
+    forceConfigDrive: config.qemu.forceConfigDrive,
+    version: NOVA_VERSION,
+  });
+  log.info({ accel: probe.accel, qemu: probe.qemuVersion, kvm_failure: probe.kvmFailure ?? undefined }, `qemu driver: ${driver.describe()}`);
+  return driver;
+}
+
+/** The version SMBIOS gives each machine, as Nova gives its own. */
+const NOVA_VERSION = '27.0.0';
+
 export async function closeServices(services: Services): Promise<void> {
+  if (services.driver instanceof QemuDriver) services.driver.close();
   await services.runner.stop();
   await services.db.destroy();
 }

@@ -358,7 +358,7 @@ const BAD: { name: string; args?: string[]; env?: Record<string, string>; file?:
   { name: '--config naming a file that is not JSON', args: ['--config', 'broken.json'], file: '{"listen": ', message: /^nimbus: config file broken\.json is not valid JSON/m },
   { name: 'a config file with driver "xen"', args: ['--config', 'xen.json'], file: '{"driver": "xen"}', message: /^nimbus: driver must be fake or qemu, got "xen"$/m },
   { name: 'NIMBUS_DATABASE_URL=mysql://…', env: { NIMBUS_DATABASE_URL: 'mysql://db/nimbus' }, message: /^nimbus: databaseUrl must be sqlite:<path> or postgres:\/\/user:password@host\/database$/m },
-  { name: 'NIMBUS_DRIVER=qemu (not available yet)', env: { NIMBUS_DRIVER: 'qemu' }, message: /^nimbus: the qemu driver is not available yet: use NIMBUS_DRIVER=fake$/m },
+  { name: 'a config file with qemu.shutdownTimeout -1', args: ['--config', 'qemu.json'], file: '{"driver": "qemu", "qemu": {"shutdownTimeout": -1}}', message: /^nimbus: qemu.shutdownTimeout must be an integer number of seconds >= 0$/m },
   { name: 'NIMBUS_LOG_LEVEL=loud', env: { NIMBUS_LOG_LEVEL: 'loud' }, message: /^nimbus: logLevel must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/m },
   { name: 'a config file with compute.resizeConfirmWindow "soon"', args: ['--config', 'window.json'], file: '{"compute": {"resizeConfirmWindow": "soon"}}', message: /^nimbus: compute.resizeConfirmWindow must be an integer number of seconds >= 0$/m },
   { name: 'NIMBUS_NODE_ID with a space', env: { NIMBUS_NODE_ID: 'node one' }, message: /^nimbus: nodeId must be 1 to 64 letters, digits, "\.", "_", ":" or "-"$/m },

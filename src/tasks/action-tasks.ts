@@ -7,6 +7,7 @@ import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type ServerFlavor } from '../compute/servers.js';
 import { selectHost } from '../scheduler/scheduler.js';
 import { enqueue, type TaskRun } from './runner.js';
+import { guestSpec } from './guest-spec.js';
 
 const T = TaskState;
 const V = VmState;
@@ -89,9 +90,8 @@ class ActionRun {
     };
     await (tx ? go(tx) : this.s.db.transaction().execute(go));
   }
-  spec(flavor = parseJson<ServerFlavor>(this.server.flavor, {} as ServerFlavor)): GuestSpec {
-    const s = this.server;
-    return { id: s.id, name: s.name, hostname: s.hostname, vcpus: flavor.vcpus, memoryMb: flavor.ram, diskGb: flavor.disk, imageId: s.image_id || parseJson<{ bootImage?: string }>(s.request_spec, {}).bootImage || '', userData: s.user_data, keyData: s.key_data, adminPassword: null, files: [], ports: [] };
+  spec(flavor?: ServerFlavor): Promise<GuestSpec> {
+    return guestSpec(this.s, this.server, flavor);
   }
 }
 
@@ -240,7 +240,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       try {
         const spec = parseJson<{ shelvedImageId?: string | null; zone?: string | null }>(a.server.request_spec, {});
         if (run.task.step === 'spawning') {
-          await driver.spawn(a.server.host!, a.spec()); // resumed: on the host it chose
+          await driver.spawn(a.server.host!, await a.spec()); // resumed: on the host it chose
         } else if (a.server.vm_state === V.SHELVED_OFFLOADED || !a.server.host) {
           const host = await s.db.transaction().execute(async (tx) => {
             const h = await placeElsewhere(s, tx, a.server, { exclude: [], host: run.params.host, zone: run.params.zone ?? spec.zone ?? null });
@@ -248,7 +248,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
             return h;
           });
           if (!host) throw new Error('No valid host was found. There are not enough hosts available.');
-          await driver.spawn(host.name, a.spec());
+          await driver.spawn(host.name, await a.spec());
         } else {
           await driver.powerOn(a.server.host, a.id);
         }
@@ -284,7 +284,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           throw new Error('No valid host was found. There are not enough hosts available.');
         }
         try {
-          await driver.prepareResize(source, a.id, a.spec(flavor));
+          await driver.prepareResize(source, a.id, await a.spec(flavor));
         } catch (err) {
           if (!(err instanceof ResizeRefused)) throw err;
           // Refused before anything moved: the server stays as it was (Nova's InstanceFaultRollback).
@@ -296,7 +296,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         await setMigration(s, migration.id, { status: 'post-migrating' });
         await driver.destroy(source, a.id);
         await a.set({ task_state: T.RESIZE_FINISH });
-        await driver.spawn(dest.name, a.spec(flavor));
+        await driver.spawn(dest.name, await a.spec(flavor));
         const stopped = a.server.vm_state === V.STOPPED;
         if (stopped) await driver.powerOff(dest.name, a.id);
         await a.done(
@@ -353,7 +353,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         const old = parseJson<ServerFlavor>(migration.old_flavor, {} as ServerFlavor);
         const source = migration.source_host!;
         if (a.server.host) await driver.destroy(a.server.host, a.id);
-        await driver.spawn(source, a.spec(old));
+        await driver.spawn(source, await a.spec(old));
         const wasStopped = parseJson<{ oldVmState?: string }>(a.server.request_spec, {}).oldVmState === V.STOPPED;
         if (wasStopped) await driver.powerOff(source, a.id);
         const zone = await s.db.selectFrom('hosts').select('availability_zone').where('name', '=', source).executeTakeFirst();
@@ -385,7 +385,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         await a.set({ task_state: T.REBUILD_SPAWNING });
         if (a.server.host) {
           await driver.destroy(a.server.host, a.id);
-          await driver.spawn(a.server.host, a.spec());
+          await driver.spawn(a.server.host, await a.spec());
         }
         // A stopped server stays stopped after a rebuild; an errored one comes back ACTIVE.
         const stopped = a.server.vm_state === V.STOPPED;
@@ -441,7 +441,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           if (migration) await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
         }
-        await driver.liveMigrate(source, dest.name, a.spec());
+        await driver.liveMigrate(source, dest.name, await a.spec());
         await a.done({ host: dest.name, availability_zone: dest.availability_zone }, async (tx) => {
           if (migration) await setMigration(s, migration.id, { status: 'completed' }, tx);
         });
@@ -468,7 +468,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           if (migration) await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
         }
-        await driver.spawn(dest.name, a.spec());
+        await driver.spawn(dest.name, await a.spec());
         const stopped = a.server.vm_state === V.STOPPED || !!run.params.toStopped;
         if (stopped) await driver.powerOff(dest.name, a.id);
         await a.done({ vm_state: stopped ? V.STOPPED : V.ACTIVE, power_state: stopped ? PowerState.SHUTDOWN : PowerState.RUNNING }, async (tx) => {

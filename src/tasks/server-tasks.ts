@@ -9,6 +9,7 @@ import type { RequestedNetworks } from '../network/networking.js';
 import { enqueue, type TaskRun } from './runner.js';
 import type { BuildEffect } from '../compute/behaviours.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { guestSpec } from './guest-spec.js';
 
 const PLACEMENT_LOCK = 7001;
 const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
@@ -124,20 +125,7 @@ export function buildTask(s: Services) {
       if (effect?.buildMs) await sleep(effect.buildMs);
       if (effect?.fault && effect.errorAfterMs === undefined) return fail(new Error(effect.fault.message), effect.fault.code);
       try {
-        await driver.spawn(server.host!, {
-          id,
-          name: server.name,
-          hostname: server.hostname,
-          vcpus: flavor.vcpus,
-          memoryMb: flavor.ram,
-          diskGb: flavor.disk,
-          imageId: server.image_id || parseJson<{ bootImage?: string }>(server.request_spec, {}).bootImage || '',
-          userData: server.user_data,
-          keyData: server.key_data,
-          adminPassword: null,
-          files: run.params.files ?? [],
-          ports: [],
-        });
+        await driver.spawn(server.host!, await guestSpec(s, server, flavor, { files: run.params.files ?? [] }));
       } catch (err) {
         return fail(err);
       }

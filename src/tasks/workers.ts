@@ -5,6 +5,7 @@ import { buildTask, deleteTask, injectErrorTask } from './server-tasks.js';
 import { actionTasks } from './action-tasks.js';
 import { holdNodeId } from './node.js';
 import { isPostgresUrl } from '../db/database.js';
+import { syncPowerStates } from './power-sync.js';
 
 const HEARTBEAT_MS = 10000;
 
@@ -35,6 +36,8 @@ export async function startWorkers(s: Services, takeOver: boolean): Promise<void
   s.runner.handle('inject_error', injectErrorTask(s));
   for (const [kind, handler] of Object.entries(actionTasks(s))) s.runner.handle(kind, handler);
   s.runner.every('heartbeat', HEARTBEAT_MS, () => s.hosts.heartbeat());
+  // Real machines change on their own (a guest powers itself off); simulated ones never do.
+  if (s.driver.name === 'qemu' && s.config.qemu.syncPowerStateInterval > 0) s.runner.every('sync_power_states', s.config.qemu.syncPowerStateInterval * 1000, () => syncPowerStates(s));
   const release = !takeOver && isPostgresUrl(s.config.databaseUrl) ? await holdNodeId(s.config.databaseUrl, s.runner.owner, s.log) : undefined;
   await s.runner.start(takeOver, release);
 }

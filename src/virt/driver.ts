@@ -8,6 +8,8 @@ export interface HostInfo {
   memoryMb: number;
   localGb: number;
   hostIp: string;
+  /** Nova's hypervisor_version: the hypervisor's version as an integer (QEMU 7.2.22 → 7002022). */
+  hypervisorVersion?: number;
 }
 
 /** What a driver needs to start a guest; nothing of any API dialect. */

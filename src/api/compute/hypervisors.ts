@@ -4,6 +4,7 @@ import { invalid, notFound } from '../../errors.js';
 import { computeServiceId } from '../../compute/host-services.js';
 import { listHypervisors, hostnameMatcher, serversOn, statistics, uptimeText, type HostedServer, type Hypervisor } from '../../compute/hypervisors.js';
 import { resource } from '../http.js';
+import type { HostInfo } from '../../virt/driver.js';
 import type { Microversion } from './microversion.js';
 import {
   BOOLEAN_SCHEMA, FQDN_SCHEMA, boolFromString, canonicalUuid, isUuidLike, lastValue, multiParams, onlyVersions, queryLists,
@@ -63,6 +64,7 @@ interface ViewOptions {
   servers?: HostedServer[];
   withServers?: boolean;
   nowMs: number;
+  driverHosts?: HostInfo[];
 }
 
 /** nova.api.openstack.compute.hypervisors._view_hypervisor */
@@ -78,7 +80,8 @@ function hypervisorView(h: Hypervisor, mv: Microversion, o: ViewOptions): Record
   if (o.detail) {
     const kind = HYPERVISOR_TYPE[host.driver] ?? { type: host.driver, version: 0 };
     out.hypervisor_type = kind.type;
-    out.hypervisor_version = kind.version;
+    // A driver that knows its hypervisor's version (QEMU's, probed at start) says it.
+    out.hypervisor_version = o.driverHosts?.find((d) => d.name === host.name)?.hypervisorVersion ?? kind.version;
     out.host_ip = host.host_ip;
     out.service = { id: uuids ? host.service_id : computeServiceId(host.num_id), host: host.name, disabled_reason: host.disabled_reason };
     if (!mv.atLeast('2.88')) {
@@ -175,7 +178,7 @@ export function hypervisorRoutes(app: FastifyInstance, services: Services, base:
 
     const hosted = withServers ? await serversOn(services.db, nodes.map((h) => h.host.name)) : null;
     const nowMs = services.clock.nowMs();
-    const hypervisors = nodes.map((h) => hypervisorView(h, mv, { detail, nowMs, servers: hosted?.get(h.host.name), withServers }));
+    const hypervisors = nodes.map((h) => hypervisorView(h, mv, { detail, nowMs, driverHosts: services.driver.hosts(), servers: hosted?.get(h.host.name), withServers }));
     const body: Record<string, unknown> = { hypervisors };
     if (links && limit > 0 && hypervisors.length === limit) {
       const params = new URLSearchParams();
@@ -207,7 +210,7 @@ export function hypervisorRoutes(app: FastifyInstance, services: Services, base:
       validateId(request, id);
       const h = findById(await all(), request, id);
       const servers = withServers ? (await serversOn(services.db, [h.host.name])).get(h.host.name) : undefined;
-      return { hypervisor: hypervisorView(h, mv, { detail: true, servers, withServers, nowMs: services.clock.nowMs() }) };
+      return { hypervisor: hypervisorView(h, mv, { detail: true, servers, withServers, nowMs: services.clock.nowMs(), driverHosts: services.driver.hosts() }) };
     },
   });
 

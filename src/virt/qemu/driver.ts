@@ -85,6 +85,7 @@ export class QemuDriver implements Driver {
       memoryMb: Math.floor(totalmem() / 1048576),
       localGb: Math.floor((fs.blocks * fs.bsize) / 2 ** 30),
       hostIp: '127.0.0.1',
+      hypervisorVersion: probe.versionNumber,
     };
   }
 

@@ -1,0 +1,90 @@
+import type { Services } from '../services.js';
+import type { ServerTable } from '../db/schema.js';
+import type { GuestImage, GuestPort, GuestSpec } from '../virt/driver.js';
+import { parseJson, type ServerFlavor } from '../compute/servers.js';
+import { ImageFiles } from '../image/files.js';
+
+/**
+ * What a driver is told about a server, in the driver's own terms: built in one place for
+ * every task that starts a guest (build, rebuild, unshelve, resize, evacuate …).
+ */
+export async function guestSpec(
+  s: Services,
+  server: ServerTable,
+  flavor: ServerFlavor = parseJson<ServerFlavor>(server.flavor, {} as ServerFlavor),
+  extra: { files?: { path: string; contents: string }[]; adminPassword?: string | null } = {},
+): Promise<GuestSpec> {
+  const imageId = server.image_id || parseJson<{ bootImage?: string }>(server.request_spec, {}).bootImage || '';
+  return {
+    id: server.id,
+    name: server.name,
+    hostname: server.hostname,
+    vcpus: flavor.vcpus,
+    memoryMb: flavor.ram,
+    diskGb: flavor.disk,
+    imageId,
+    userData: server.user_data,
+    keyData: server.key_data,
+    adminPassword: extra.adminPassword ?? null,
+    files: extra.files ?? [],
+    ports: await portsOf(s, server.id),
+    projectId: server.project_id,
+    availabilityZone: server.availability_zone,
+    launchIndex: server.launch_index,
+    reservationId: server.reservation_id,
+    keyName: server.key_name,
+    metadata: parseJson<Record<string, string>>(server.metadata, {}),
+    configDrive: server.config_drive !== '',
+    image: imageId ? await imageOf(s, imageId) : null,
+  };
+}
+
+/** The server's ports in the order they were made (the order of its NICs), with their addresses' subnets. */
+async function portsOf(s: Services, serverId: string): Promise<GuestPort[]> {
+  const ports = await s.db
+    .selectFrom('ports')
+    .innerJoin('networks', 'networks.id', 'ports.network_id')
+    .select(['ports.id', 'ports.mac_address', 'ports.network_id', 'networks.mtu'])
+    .where('ports.device_id', '=', serverId)
+    .orderBy('ports.created_at')
+    .orderBy('ports.id')
+    .execute();
+  if (!ports.length) return [];
+  const ips = await s.db
+    .selectFrom('ip_allocations')
+    .innerJoin('subnets', 'subnets.id', 'ip_allocations.subnet_id')
+    .select(['ip_allocations.port_id', 'ip_allocations.ip_address', 'subnets.cidr', 'subnets.gateway_ip'])
+    .where('ip_allocations.port_id', 'in', ports.map((p) => p.id))
+    .orderBy('ip_allocations.position')
+    .execute();
+  return ports.map((p) => {
+    const mine = ips.filter((i) => i.port_id === p.id);
+    return {
+      id: p.id,
+      mac: p.mac_address,
+      networkId: p.network_id,
+      mtu: p.mtu,
+      ips: mine.map((i) => i.ip_address),
+      subnets: mine.map((i) => ({ ip: i.ip_address, cidr: i.cidr, gateway: i.gateway_ip })),
+    };
+  });
+}
+
+/** The image with the kernel and ramdisk it names (Glance's kernel_id, ramdisk_id, os_command_line). */
+async function imageOf(s: Services, id: string): Promise<GuestImage | null> {
+  const image = await s.db.selectFrom('images').select(['id', 'disk_format', 'properties']).where('id', '=', id).executeTakeFirst();
+  if (!image) return null;
+  const files = new ImageFiles(s.config.dataDir);
+  const props = parseJson<Record<string, unknown>>(image.properties, {});
+  const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
+  const kernel = str(props.kernel_id);
+  const ramdisk = str(props.ramdisk_id);
+  return {
+    id: image.id,
+    diskFormat: image.disk_format ?? 'raw',
+    path: files.path(image.id),
+    kernelPath: kernel ? files.path(kernel) : null,
+    ramdiskPath: ramdisk ? files.path(ramdisk) : null,
+    commandLine: str(props.os_command_line),
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * Servers on the qemu driver, through the compute API: each a real machine booting the tiny
+ * guest (under TCG here). One guest at a time, kept through several actions, so the file
+ * stays within a couple of minutes.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startCloud, type TestCloud } from '../support.js';
+import { BOOT_MARKER } from '../../src/virt/qemu/tiny-guest.js';
+import { killQemusUnder, qemuMissing, qemuProcessesUnder, waitForConsole } from './qemu-support.js';
+
+const skip = qemuMissing();
+
+describe('servers on the qemu driver', { skip }, () => {
+  let cloud: TestCloud;
+  let image: string;
+  let flavor: string;
+  const compute = '/compute/v2.1';
+
+  const server = async (id: string) => (await cloud.req('GET', `${compute}/servers/${id}`, { token: cloud.demoToken })).body.server;
+  const act = (id: string, body: unknown) => cloud.req('POST', `${compute}/servers/${id}/action`, { token: cloud.demoToken, body });
+  const consoleText = async (id: string) => {
+    const r = await act(id, { 'os-getConsoleOutput': { length: null } });
+    return r.status === 200 ? (r.body.output as string) : '';
+  };
+  /** Waits for the server to settle (no task) in `status`. */
+  const settle = async (id: string, status: string) => {
+    for (let i = 0; i < 600; i++) {
+      const s = await server(id);
+      if (s.status === status && !s['OS-EXT-STS:task_state']) return s;
+      if (s.status === 'ERROR') throw new Error(`server went to ERROR: ${JSON.stringify(s.fault)}`);
+      await sleep(200);
+    }
+    throw new Error(`server never became ${status}: ${(await server(id)).status}`);
+  };
+  const machineDir = (id: string) => join(cloud.dataDir, 'machines', id);
+  const processes = (id: string) => qemuProcessesUnder(machineDir(id));
+
+  before(async () => {
+    cloud = await startCloud({ driver: 'qemu', qemu: { shutdownTimeout: 30, syncPowerStateInterval: 1, forceConfigDrive: false, tbSizeMb: 32 } });
+    image = (await cloud.services.db.selectFrom('images').select('id').where('name', '=', 'nimbus-tiny').executeTakeFirstOrThrow()).id;
+    const f = await cloud.req('POST', `${compute}/flavors`, { token: cloud.adminToken, body: { flavor: { name: 'q.nano', ram: 128, vcpus: 1, disk: 1 } } });
+    assert.equal(f.status, 200, f.text);
+    flavor = f.body.flavor.id;
+  });
+  after(async () => {
+    if (!cloud) return;
+    killQemusUnder(cloud.dataDir);
+    await cloud.close();
+  });
+
+  it('seeds the tiny guest as a kernel, a ramdisk and a machine image naming both', async () => {
+    const r = await cloud.req('GET', `/image/v2/images/${image}`, { token: cloud.demoToken });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.status, 'active');
+    const kernel = await cloud.req('GET', `/image/v2/images/${r.body.kernel_id}`, { token: cloud.demoToken });
+    const ramdisk = await cloud.req('GET', `/image/v2/images/${r.body.ramdisk_id}`, { token: cloud.demoToken });
+    assert.deepEqual([kernel.body.disk_format, ramdisk.body.disk_format], ['aki', 'ari']);
+  });
+
+  it("shows the host's real vCPUs and memory, and QEMU as its hypervisor", async () => {
+    const r = await cloud.req('GET', `${compute}/os-hypervisors/detail`, { token: cloud.adminToken });
+    assert.equal(r.status, 200);
+    const [h] = r.body.hypervisors;
+    assert.equal(h.hypervisor_type, 'QEMU');
+    assert.equal(h.vcpus, cpus().length);
+    assert.equal(h.memory_mb, Math.floor(totalmem() / 1048576));
+    assert.ok(h.hypervisor_version > 1000000, `hypervisor_version ${h.hypervisor_version}`);
+  });
+
+  describe('one machine through its life', () => {
+    let id: string;
+    let key: string;
+    const userData = '#!/bin/sh\necho user data reached the guest\n';
+
+    before(async () => {
+      const k = await cloud.req('POST', `${compute}/os-keypairs`, { token: cloud.demoToken, body: { keypair: { name: 'qkey' } } });
+      assert.equal(k.status, 200, k.text);
+      key = k.body.keypair.public_key;
+      const r = await cloud.req('POST', `${compute}/servers`, {
+        token: cloud.demoToken,
+        body: { server: { name: 'vm-one', imageRef: image, flavorRef: flavor, config_drive: true, key_name: 'qkey', metadata: { role: 'tested' }, user_data: Buffer.from(userData).toString('base64') } },
+      });
+      assert.equal(r.status, 202, r.text);
+      id = r.body.server.id;
+    });
+
+    it('becomes ACTIVE with a QEMU process of its own', async () => {
+      await settle(id, 'ACTIVE');
+      assert.equal(processes(id).length, 1);
+    });
+
+    it('boots: the marker is in its console output', async () => {
+      await waitForConsole(() => consoleText(id), 'nimbus-tiny-guest: ready');
+      assert.match(await consoleText(id), new RegExp(BOOT_MARKER));
+    });
+
+    it("is told it is an OpenStack machine, with the server's id as its SMBIOS serial and uuid", async () => {
+      assert.match(await consoleText(id), new RegExp(`smbios manufacturer=OpenStack Foundation product=OpenStack Nova serial=${id} uuid=${id}`));
+    });
+
+    it('gets the address Nova shows from DHCP', async () => {
+      const s = await server(id);
+      const addr = Object.values(s.addresses as Record<string, { addr: string }[]>)[0][0].addr;
+      assert.match(await consoleText(id), new RegExp(`nimbus-tiny-guest: address eth0 ${addr.replace(/\./g, '\\.')}\\b`));
+    });
+
+    it('reads its uuid, hostname, metadata and key from the config drive', async () => {
+      const out = await consoleText(id);
+      const m = /--- config-drive openstack\/latest\/meta_data\.json\r?\n(.*)\r?\n/.exec(out);
+      assert.ok(m, out.slice(-3000));
+      const meta = JSON.parse(m[1]);
+      assert.equal(meta.uuid, id);
+      assert.equal(meta.hostname, 'vm-one');
+      assert.deepEqual(meta.meta, { role: 'tested' });
+      assert.equal(meta.public_keys.qkey, key);
+    });
+
+    it('reads its user data from the config drive', async () => {
+      assert.match(await consoleText(id), /--- config-drive openstack\/latest\/user_data\r?\n#!\/bin\/sh\r?\necho user data reached the guest/);
+    });
+
+    it('stops: SHUTOFF, and its QEMU process has ended', async () => {
+      assert.equal((await act(id, { 'os-stop': null })).status, 202);
+      const s = await settle(id, 'SHUTOFF');
+      assert.equal(s['OS-EXT-STS:power_state'], 4);
+      assert.deepEqual(processes(id), []);
+    });
+
+    it('starts again: ACTIVE, with a process, and boots again', async () => {
+      const before = (await consoleText(id)).length;
+      assert.equal((await act(id, { 'os-start': null })).status, 202);
+      await settle(id, 'ACTIVE');
+      assert.equal(processes(id).length, 1);
+      await waitForConsole(() => consoleText(id), 'nimbus-tiny-guest: ready', before);
+    });
+
+    it('pauses (the process stays, the guest stopped) and unpauses', async () => {
+      assert.equal((await act(id, { pause: null })).status, 202);
+      assert.equal((await settle(id, 'PAUSED'))['OS-EXT-STS:power_state'], 3);
+      assert.equal(processes(id).length, 1);
+      assert.equal((await act(id, { unpause: null })).status, 202);
+      assert.equal((await settle(id, 'ACTIVE'))['OS-EXT-STS:power_state'], 1);
+    });
+
+    it('suspends to a state file with no process, and resumes from it', async () => {
+      assert.equal((await act(id, { suspend: null })).status, 202);
+      await settle(id, 'SUSPENDED');
+      assert.deepEqual(processes(id), []);
+      assert.ok(existsSync(join(machineDir(id), 'state')));
+      assert.equal((await act(id, { resume: null })).status, 202);
+      await settle(id, 'ACTIVE');
+      assert.equal(processes(id).length, 1);
+      assert.ok(!existsSync(join(machineDir(id), 'state')));
+    });
+
+    it('reboots hard: the guest boots again', async () => {
+      const before = (await consoleText(id)).length;
+      assert.equal((await act(id, { reboot: { type: 'HARD' } })).status, 202);
+      await settle(id, 'ACTIVE');
+      await waitForConsole(() => consoleText(id), 'nimbus-tiny-guest: ready', before);
+    });
+
+    it('is deleted: no QEMU process and none of its files are left', async () => {
+      assert.equal((await cloud.req('DELETE', `${compute}/servers/${id}`, { token: cloud.demoToken })).status, 204);
+      for (let i = 0; i < 300 && (await cloud.req('GET', `${compute}/servers/${id}`, { token: cloud.demoToken })).status !== 404; i++) await sleep(200);
+      assert.deepEqual(processes(id), []);
+      assert.ok(!existsSync(machineDir(id)));
+      assert.deepEqual(qemuProcessesUnder(cloud.dataDir), []);
+    });
+  });
+
+  it('a guest that powers itself off becomes SHUTOFF (the power state sync), with no process left', async () => {
+    const r = await cloud.req('POST', `${compute}/servers`, {
+      token: cloud.demoToken,
+      body: { server: { name: 'vm-off', imageRef: image, flavorRef: flavor, config_drive: true, user_data: Buffer.from('#nimbus-tiny-guest: poweroff\n').toString('base64') } },
+    });
+    assert.equal(r.status, 202, r.text);
+    const id = r.body.server.id;
+    try {
+      await settle(id, 'SHUTOFF');
+      assert.match(await consoleText(id), /powering off as its user data asks/);
+      assert.deepEqual(processes(id), []);
+    } finally {
+      await cloud.req('DELETE', `${compute}/servers/${id}`, { token: cloud.demoToken });
+    }
+  });
+});
