@@ -68,9 +68,11 @@ export function driverContract(name: string, make: () => Promise<ContractSubject
       assert.equal(await power(), PowerState.RUNNING);
     });
 
-    it('powers the guest off cleanly, and on again', async () => {
+    it('powers the guest off cleanly (the guest itself powers down), and on again', async () => {
+      const running = (await s.driver.consoleOutput(s.host, id)).length;
       await s.driver.powerOff(s.host, id);
       assert.equal(await power(), PowerState.SHUTDOWN);
+      assert.match((await s.driver.consoleOutput(s.host, id)).slice(running), /reboot: Power down/);
       const before = (await s.driver.consoleOutput(s.host, id)).length;
       await s.driver.powerOn(s.host, id);
       assert.equal(await power(), PowerState.RUNNING);

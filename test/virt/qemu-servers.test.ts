@@ -124,9 +124,11 @@ describe('servers on the qemu driver', { skip }, () => {
       assert.match(await consoleText(id), /--- config-drive openstack\/latest\/user_data\r?\n#!\/bin\/sh\r?\necho user data reached the guest/);
     });
 
-    it('stops: SHUTOFF, and its QEMU process has ended', async () => {
+    it('stops cleanly (ACPI power-off, the guest powers down): SHUTOFF, and its QEMU process has ended', async () => {
+      const running = (await consoleText(id)).length;
       assert.equal((await act(id, { 'os-stop': null })).status, 202);
       const s = await settle(id, 'SHUTOFF');
+      assert.match((await consoleText(id)).slice(running), /ACPI power button, powering off|reboot: Power down/);
       assert.equal(s['OS-EXT-STS:power_state'], 4);
       assert.deepEqual(processes(id), []);
     });

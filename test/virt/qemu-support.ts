@@ -9,11 +9,12 @@ import type { Driver } from '../../src/virt/driver.js';
 
 /**
  * Why the QEMU tests cannot run here, or false. On a developer's machine without QEMU they
- * skip and say so; under CI (CI=true), where .ci/run installs it, they never skip.
+ * skip and say so; under CI (CI=true, or NIMBUS_TEST_QEMU=required as .ci/run sets), where
+ * .ci/run installs it, they never skip.
  */
 export function qemuMissing(): string | false {
   const missing = !qemuInstalled() ? 'qemu-system-x86 and qemu-utils are not installed' : !findKernel() ? 'no Debian kernel in /boot (linux-image-cloud-amd64)' : !existsSync(BUSYBOX) ? 'busybox-static is not installed' : false;
-  if (missing && process.env.CI === 'true') throw new Error(`QEMU tests must run under CI, but ${missing}`);
+  if (missing && (process.env.CI === 'true' || process.env.NIMBUS_TEST_QEMU === 'required')) throw new Error(`QEMU tests must run under CI, but ${missing}`);
   return missing ? `${missing}: the QEMU tests are skipped (apt-get install qemu-system-x86 qemu-utils xorriso busybox-static linux-image-cloud-amd64)` : false;
 }
 

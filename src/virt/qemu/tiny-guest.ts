@@ -23,7 +23,7 @@ export interface TinyGuest {
   kernelVersion: string;
 }
 
-/** Modules the init loads, in dependency order (modprobe --show-depends of virtio_pci, virtio_blk, virtio_net, isofs, button). */
+/** Modules the init loads, in dependency order (modprobe --show-depends of virtio_pci, virtio_blk, virtio_net, isofs, button, evdev): busybox's acpid hears the power button through evdev. */
 const MODULES = [
   'drivers/virtio/virtio_ring.ko',
   'drivers/virtio/virtio.ko',
@@ -37,6 +37,7 @@ const MODULES = [
   'drivers/cdrom/cdrom.ko',
   'fs/isofs/isofs.ko',
   'drivers/acpi/button.ko',
+  'drivers/input/evdev.ko',
 ];
 
 const INIT = `#!/bin/busybox sh
@@ -51,7 +52,8 @@ echo "nimbus-tiny-guest: smbios manufacturer=$(cat /sys/class/dmi/id/sys_vendor)
 mkdir -p /etc/acpi/PWRF /mnt/config
 printf '#!/bin/sh\\necho "nimbus-tiny-guest: ACPI power button, powering off"\\npoweroff -f\\n' > /etc/acpi/PWRF/00000080
 chmod +x /etc/acpi/PWRF/00000080
-acpid -c /etc/acpi
+mkdir -p /var/run /var/log
+acpid -c /etc/acpi -l /var/log/acpid.log
 mdev -s
 sleep 1
 for d in /dev/vd* /dev/sr*; do
