@@ -282,7 +282,10 @@ export class ServerActions {
   // ── images of a server ──
 
   private async snapshotImage(server: Server, name: string, properties: Record<string, string>): Promise<string> {
-    const base = server.image_id ? await this.s.db.selectFrom('images').select(['disk_format', 'container_format', 'min_disk', 'min_ram']).where('id', '=', server.image_id).executeTakeFirst() : undefined;
+    const base = server.image_id ? await this.s.db.selectFrom('images').select(['disk_format', 'container_format', 'min_disk', 'min_ram', 'properties']).where('id', '=', server.image_id).executeTakeFirst() : undefined;
+    // What the disk needs to boot is inherited, as Nova's snapshot keeps the image's properties: a kernel-booted image's kernel and ramdisk.
+    const baseProps = parseJson<Record<string, string>>(base?.properties ?? '{}', {});
+    const boot = Object.fromEntries(['kernel_id', 'ramdisk_id', 'os_command_line'].filter((k) => typeof baseProps[k] === 'string').map((k) => [k, baseProps[k]]));
     const image = await this.s.images.create({
       name,
       owner: server.project_id,
@@ -291,7 +294,7 @@ export class ServerActions {
       containerFormat: base?.container_format ?? 'bare',
       minDisk: Math.max(base?.min_disk ?? 0, parseJson<ServerFlavor>(server.flavor, {} as ServerFlavor).disk ?? 0),
       minRam: base?.min_ram ?? 0,
-      properties: { ...properties, instance_uuid: server.id, image_type: properties.image_type ?? 'snapshot', ...(server.image_id ? { base_image_ref: server.image_id } : {}) },
+      properties: { ...boot, ...properties, instance_uuid: server.id, image_type: properties.image_type ?? 'snapshot', ...(server.image_id ? { base_image_ref: server.image_id } : {}) },
     });
     return image.id;
   }

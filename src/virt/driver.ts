@@ -140,6 +140,11 @@ export interface Driver {
   powerState(host: string, id: string): Promise<PowerState | null>;
   /** Everything the guest wrote to its serial console (the core takes the tail a caller asks for). */
   consoleOutput(host: string, id: string): Promise<string>;
+  /**
+   * Where the guest's SSH port is reachable from the host, when the driver forwards it
+   * (user-mode networking forwards a loopback port); absent or null otherwise.
+   */
+  sshForward?(host: string, id: string): { address: string; port: number } | null;
   /** Connects to a guest's console; throws DriverError when the guest or that console is not there. */
   openConsole(host: string, id: string, kind: ConsoleKind, client: ConsoleClient): GuestConsole;
 }

@@ -167,6 +167,37 @@ describe('servers on the qemu driver', { skip }, () => {
       await waitForConsole(() => consoleText(id), 'nimbus-tiny-guest: ready', before);
     });
 
+    it("tells an admin where the guest's SSH port is forwarded (diagnostics before 2.48)", async () => {
+      const r = await cloud.req('GET', `${compute}/servers/${id}/diagnostics`, { token: cloud.adminToken });
+      assert.equal(r.status, 200, r.text);
+      assert.ok(Number.isInteger(r.body.ssh_forward_port) && r.body.ssh_forward_port > 0, r.text);
+    });
+
+    it('createImage uploads its disk as an active image with size and checksum, and a server boots from it', async () => {
+      const r = await act(id, { createImage: { name: 'vm-one-snap' } });
+      assert.equal(r.status, 202, r.text);
+      const imageId = r.headers.get('location')!.split('/').pop()!;
+      let img: Record<string, unknown> = {};
+      for (let i = 0; i < 600 && img.status !== 'active'; i++) {
+        img = (await cloud.req('GET', `/image/v2/images/${imageId}`, { token: cloud.demoToken })).body;
+        await sleep(200);
+      }
+      assert.equal(img.status, 'active');
+      assert.equal(img.size, 2 ** 30); // the flavor's 1 GiB root disk, flattened as the raw image it came from
+      assert.match(String(img.checksum), /^[0-9a-f]{32}$/);
+      await settle(id, 'ACTIVE');
+      const b = await cloud.req('POST', `${compute}/servers`, { token: cloud.demoToken, body: { server: { name: 'from-snap', imageRef: imageId, flavorRef: flavor } } });
+      assert.equal(b.status, 202, b.text);
+      const child = b.body.server.id;
+      try {
+        await settle(child, 'ACTIVE');
+        await waitForConsole(() => consoleText(child), 'nimbus-tiny-guest: ready');
+      } finally {
+        await cloud.req('DELETE', `${compute}/servers/${child}`, { token: cloud.demoToken });
+        for (let i = 0; i < 300 && processes(child).length; i++) await sleep(200);
+      }
+    });
+
     it('is deleted: no QEMU process and none of its files are left', async () => {
       assert.equal((await cloud.req('DELETE', `${compute}/servers/${id}`, { token: cloud.demoToken })).status, 204);
       for (let i = 0; i < 300 && (await cloud.req('GET', `${compute}/servers/${id}`, { token: cloud.demoToken })).status !== 404; i++) await sleep(200);

@@ -72,7 +72,10 @@ export function serverDiagnosticsRoutes(app: FastifyInstance, services: Services
       const server = await servers.get(request.auth, id);
       services.policy.authorize(request.auth, 'os_compute_api:os-server-diagnostics', server.project_id);
       const d = diagnose(server, services.clock.nowMs());
-      return request.microversion.atLeast('2.48') ? standard(d, services.driver.name) : legacy(d);
+      if (request.microversion.atLeast('2.48')) return standard(d, services.driver.name);
+      // The free form before 2.48 is the driver's own: where user-mode networking forwards the guest's SSH port.
+      const ssh = server.host ? services.driver.sshForward?.(server.host, server.id) : null;
+      return { ...legacy(d), ...(ssh ? { ssh_forward_port: ssh.port } : {}) };
     },
   });
 }

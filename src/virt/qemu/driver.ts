@@ -347,15 +347,19 @@ export class QemuDriver implements Driver {
     await this.start(files, { ...record, rescue: false });
   }
 
-  /** The disk as a standalone qcow2 (the overlay chain flattened by qemu-img convert), paused meanwhile so it is consistent. */
+  /**
+   * The disk as one standalone image (the overlay chain flattened by qemu-img convert) in the
+   * disk format of the image it booted from, which the snapshot image carries; the guest is
+   * paused meanwhile so that the copy is consistent.
+   */
   async snapshot(host: string, id: string): Promise<AsyncIterable<Buffer>> {
     const files = this.files(host, id);
-    this.record(files);
-    const out = join(files.dir, 'snapshot.qcow2');
+    const format = this.record(files).spec.image?.diskFormat === 'qcow2' ? 'qcow2' : 'raw';
+    const out = join(files.dir, 'snapshot.img');
     const running = (await this.status(files)) === 'running';
     if (running) await this.execute(files, 'stop');
     try {
-      await run('qemu-img', ['convert', '-U', '-O', 'qcow2', files.disk, out]);
+      await run('qemu-img', ['convert', '-U', '-O', format, files.disk, out]);
     } finally {
       if (running) await this.execute(files, 'cont');
     }
@@ -404,10 +408,11 @@ export class QemuDriver implements Driver {
     return { write: (data) => socket.write(data), close: () => socket.destroy() };
   }
 
-  /** The loopback port forwarded to the guest's SSH port, for the server's diagnostics. */
-  sshPort(id: string): number | null {
-    const files = new MachineFiles(join(this.machinesDir, id));
-    return files.exists() ? this.record(files).sshPort : null;
+  /** The loopback port forwarded to the guest's port 22 (its first NIC's), for the server's diagnostics. */
+  sshForward(host: string, id: string): { address: string; port: number } | null {
+    const files = this.files(host, id);
+    const port = files.exists() ? this.record(files).sshPort : null;
+    return port ? { address: '127.0.0.1', port } : null;
   }
 
   /** Closes the QMP connections (the machines go on running). */
