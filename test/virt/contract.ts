@@ -93,6 +93,17 @@ export function driverContract(name: string, make: () => Promise<ContractSubject
       await s.booted(id, before);
     });
 
+    it('rescues the guest (it boots again, from a rescue disk) and unrescues it', async () => {
+      let before = (await s.driver.consoleOutput(s.host, id)).length;
+      await s.driver.rescue(s.host, id);
+      assert.equal(await power(), PowerState.RUNNING);
+      await s.booted(id, before);
+      before = (await s.driver.consoleOutput(s.host, id)).length;
+      await s.driver.unrescue(s.host, id);
+      assert.equal(await power(), PowerState.RUNNING);
+      await s.booted(id, before);
+    });
+
     it('pulls the power cord when asked for no clean shutdown', async () => {
       await s.driver.powerOff(s.host, id, 0);
       assert.equal(await power(), PowerState.SHUTDOWN);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCloud, type TestCloud } from '../support.js';
 import { BOOT_MARKER } from '../../src/virt/qemu/tiny-guest.js';
+import { openWebSocket } from '../api/console/ws-client.js';
 import { killQemusUnder, qemuMissing, qemuProcessesUnder, waitForConsole } from './qemu-support.js';
 
 const skip = qemuMissing();
@@ -165,6 +166,25 @@ describe('servers on the qemu driver', { skip }, () => {
       assert.equal((await act(id, { reboot: { type: 'HARD' } })).status, 202);
       await settle(id, 'ACTIVE');
       await waitForConsole(() => consoleText(id), 'nimbus-tiny-guest: ready', before);
+    });
+
+    it("a serial console websocket reaches the guest's serial port: a command typed there is answered", async () => {
+      const r = await cloud.req('POST', `${compute}/servers/${id}/remote-consoles`, { token: cloud.demoToken, version: '2.6', body: { remote_console: { protocol: 'serial', type: 'serial' } } });
+      assert.equal(r.status, 200, r.text);
+      const u = new URL(r.body.remote_console.url);
+      const ws = await openWebSocket(cloud.url, u.pathname + u.search);
+      assert.equal(ws.status, 101);
+      try {
+        ws.send('echo $((6*7))-from-the-guest\r');
+        let seen = '';
+        while (!/42-from-the-guest/.test(seen)) {
+          const m = await ws.next();
+          assert.ok(m, `the console closed; it showed: ${seen}`);
+          seen += m.toString();
+        }
+      } finally {
+        ws.close();
+      }
     });
 
     it("tells an admin where the guest's SSH port is forwarded (diagnostics before 2.48)", async () => {
