@@ -874,7 +874,9 @@ async function main(): Promise<void> {
   if (figures.results.some((r) => r.failures) || s?.loads.some((r) => r.failures) || s?.creates.some((r) => r.failures) || s?.builds?.failures) process.exitCode = 1;
 }
 
-main().catch((err) => {
+// `npm run bench -- qemu`: the qemu driver's own benchmark (bench/qemu.ts) instead.
+if (process.argv[2] === 'qemu') await import('./qemu.js');
+else main().catch((err) => {
   process.stderr.write(`bench: ${err?.stack ?? err}\n`);
   process.exit(1);
 });
