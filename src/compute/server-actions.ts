@@ -12,6 +12,7 @@ import { enforce } from './quotas.js';
 import { parseJson, serverFlavor, type Server, type ServerFlavor } from './servers.js';
 import { findKeypair } from './keypairs.js';
 import { consoleUrl } from './consoles.js';
+import { DriverError, PasswordRefused } from '../virt/driver.js';
 
 const V = VmState;
 const T = TaskState;
@@ -119,8 +120,23 @@ export class ServerActions {
   unrescue(ctx: AuthContext, id: string, rid: string) {
     return this.power(ctx, id, rid, 'unrescue', { vmStates: [V.RESCUED] }, T.UNRESCUING, 'unrescue');
   }
-  changePassword(ctx: AuthContext, id: string, rid: string) {
-    // The password goes to the guest agent and nowhere else: nothing is stored.
+  async changePassword(ctx: AuthContext, id: string, rid: string, password?: string) {
+    // The password goes to the guest agent and nowhere else: nothing is stored. A driver that
+    // can set it does so now, as Nova's API waits on set_admin_password, so a guest that
+    // cannot have it set is the caller's 409 (or 501 when its agent does not answer).
+    if (password !== undefined && this.s.driver.setPassword) {
+      const server = await this.s.db.transaction().execute((tx) => this.load(tx, ctx, id));
+      checkState(server, { vmStates: [V.ACTIVE], taskStates: [null] }, 'changePassword');
+      if (server.host) {
+        try {
+          await this.s.driver.setPassword(server.host, id, password);
+        } catch (err) {
+          if (err instanceof PasswordRefused) throw conflict(err.message);
+          if (err instanceof DriverError) throw new NimbusError('not_implemented', 'Unable to set password on instance');
+          throw err;
+        }
+      }
+    }
     return this.power(ctx, id, rid, 'changePassword', { vmStates: [V.ACTIVE] }, T.UPDATING_PASSWORD, 'set_password');
   }
 

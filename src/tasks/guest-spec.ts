@@ -86,5 +86,7 @@ async function imageOf(s: Services, id: string): Promise<GuestImage | null> {
     kernelPath: kernel ? files.path(kernel) : null,
     ramdiskPath: ramdisk ? files.path(ramdisk) : null,
     commandLine: str(props.os_command_line),
+    guestAgent: ['yes', 'true', '1'].includes(String(props.hw_qemu_guest_agent ?? '').toLowerCase()),
+    adminUser: str(props.os_admin_user),
   };
 }

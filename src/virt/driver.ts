@@ -60,6 +60,10 @@ export interface GuestImage {
   ramdiskPath: string | null;
   /** Glance's os_command_line: the kernel's command line. */
   commandLine: string | null;
+  /** Glance's hw_qemu_guest_agent: the guest runs QEMU's guest agent on its channel. */
+  guestAgent?: boolean;
+  /** Glance's os_admin_user: whose password changePassword sets (root by default). */
+  adminUser?: string | null;
 }
 
 /** A guest's console as a driver opens it: what the client sends goes in with write. */
@@ -93,6 +97,9 @@ export class DriverError extends Error {
  * was, with the message as its fault, and the action's event in error.
  */
 export class ResizeRefused extends DriverError {}
+
+/** A driver's refusal to set a guest's password that nothing in the guest could change (Nova's SetAdminPasswdNotSupported, QemuGuestAgentNotEnabled): a 409. */
+export class PasswordRefused extends DriverError {}
 
 /**
  * One contract for every hypervisor: fake, qemu, later others. Every operation is
@@ -140,6 +147,12 @@ export interface Driver {
   powerState(host: string, id: string): Promise<PowerState | null>;
   /** Everything the guest wrote to its serial console (the core takes the tail a caller asks for). */
   consoleOutput(host: string, id: string): Promise<string>;
+  /**
+   * Sets a user's password inside the running guest, at once (Nova's set_admin_password is a
+   * synchronous call): PasswordRefused when the guest cannot have it set, DriverError when it
+   * does not answer. Absent: the driver accepts the password and does nothing with it.
+   */
+  setPassword?(host: string, id: string, password: string): Promise<void>;
   /**
    * Where the guest's SSH port is reachable from the host, when the driver forwards it
    * (user-mode networking forwards a loopback port); absent or null otherwise.

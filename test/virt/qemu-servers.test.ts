@@ -187,6 +187,13 @@ describe('servers on the qemu driver', { skip }, () => {
       }
     });
 
+    it('changePassword on a guest whose image runs no QEMU guest agent is 409, as Nova answers it', async () => {
+      const r = await act(id, { changePassword: { adminPass: 'n3w-Secret' } });
+      assert.equal(r.status, 409, r.text);
+      assert.equal(r.body.conflictingRequest.message, 'QEMU guest agent is not enabled');
+      assert.equal((await server(id)).status, 'ACTIVE');
+    });
+
     it("tells an admin where the guest's SSH port is forwarded (diagnostics before 2.48)", async () => {
       const r = await cloud.req('GET', `${compute}/servers/${id}/diagnostics`, { token: cloud.adminToken });
       assert.equal(r.status, 200, r.text);
@@ -225,6 +232,19 @@ describe('servers on the qemu driver', { skip }, () => {
       assert.ok(!existsSync(machineDir(id)));
       assert.deepEqual(qemuProcessesUnder(cloud.dataDir), []);
     });
+  });
+
+  it('a server deleted while its machine is still booting leaves no process and no file behind', async () => {
+    const r = await cloud.req('POST', `${compute}/servers`, { token: cloud.demoToken, body: { server: { name: 'vm-short', imageRef: image, flavorRef: flavor, config_drive: true } } });
+    assert.equal(r.status, 202, r.text);
+    const id = r.body.server.id;
+    await settle(id, 'ACTIVE');
+    assert.doesNotMatch(await consoleText(id), /nimbus-tiny-guest: ready/, 'still booting');
+    assert.equal((await cloud.req('DELETE', `${compute}/servers/${id}`, { token: cloud.demoToken })).status, 204);
+    for (let i = 0; i < 300 && (await cloud.req('GET', `${compute}/servers/${id}`, { token: cloud.demoToken })).status !== 404; i++) await sleep(100);
+    assert.deepEqual(processes(id), []);
+    assert.ok(!existsSync(machineDir(id)));
+    assert.ok(!existsSync(machineDir(id) + '.part'));
   });
 
   it('a guest that powers itself off becomes SHUTOFF (the power state sync), with no process left', async () => {

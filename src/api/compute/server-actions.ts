@@ -165,7 +165,7 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
     suspend: async (req, reply, id) => (await actions.suspend(req.auth, id, req.id), reply.code(202).send()),
     resume: async (req, reply, id) => (await actions.resume(req.auth, id, req.id), reply.code(202).send()),
     unrescue: async (req, reply, id) => (await actions.unrescue(req.auth, id, req.id), reply.code(202).send()),
-    changePassword: async (req, reply, id) => (await actions.changePassword(req.auth, id, req.id), reply.code(202).send()),
+    changePassword: async (req, reply, id, b) => (await actions.changePassword(req.auth, id, req.id, b.changePassword.adminPass), reply.code(202).send()),
     rescue: async (req, reply, id, b) => {
       const adminPass = await actions.rescue(req.auth, id, req.id, { adminPass: b.rescue?.adminPass, imageRef: b.rescue?.rescue_image_ref });
       return reply.code(200).send({ adminPass });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PowerState } from '../../compute/states.js';
-import { DriverError, ResizeRefused, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
+import { DriverError, PasswordRefused, ResizeRefused, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
 import { QmpClient } from './qmp.js';
 import { MachineFiles, commandLine, startQemu, type MachineRecord } from './machine.js';
 import { writeConfigDrive } from './config-drive.js';
@@ -406,6 +406,39 @@ export class QemuDriver implements Driver {
     socket.on('close', () => client.hangUp());
     socket.on('error', () => socket.destroy());
     return { write: (data) => socket.write(data), close: () => socket.destroy() };
+  }
+
+  /**
+   * Through QEMU's guest agent (guest-set-user-password), as Nova's libvirt driver sets it;
+   * refused, as there, when the image does not say the guest runs one (hw_qemu_guest_agent).
+   */
+  async setPassword(host: string, id: string, password: string): Promise<void> {
+    const files = this.files(host, id);
+    const { spec } = this.record(files);
+    if (!spec.image?.guestAgent) throw new PasswordRefused('QEMU guest agent is not enabled');
+    if (files.pid() === null) throw new DriverError(`Instance ${id} is not running.`);
+    const user = spec.image.adminUser ?? 'root';
+    await new Promise<void>((resolve, reject) => {
+      const socket = createConnection(files.guestAgent);
+      let buffer = '';
+      const timer = setTimeout(() => finish(new DriverError('QEMU guest agent is unresponsive')), 10000);
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        if (err) reject(err);
+        else resolve();
+      };
+      socket.setEncoding('utf8');
+      socket.on('error', (err) => finish(new DriverError(`QEMU guest agent: ${err.message}`)));
+      socket.on('data', (chunk: string) => {
+        buffer += chunk;
+        const line = buffer.split('\n').find((l) => l.trim().startsWith('{'));
+        if (!line) return;
+        const msg = JSON.parse(line) as { error?: { desc: string } };
+        finish(msg.error ? new DriverError(`QEMU guest agent: ${msg.error.desc}`) : undefined);
+      });
+      socket.write(JSON.stringify({ execute: 'guest-set-user-password', arguments: { username: user, password: Buffer.from(password).toString('base64'), crypted: false } }) + '\n');
+    });
   }
 
   /** The loopback port forwarded to the guest's port 22 (its first NIC's), for the server's diagnostics. */

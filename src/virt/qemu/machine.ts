@@ -41,6 +41,9 @@ export class MachineFiles {
   get configDrive() {
     return join(this.dir, 'disk.config');
   }
+  get guestAgent() {
+    return join(this.dir, 'qga.sock');
+  }
   get state() {
     return join(this.dir, 'state');
   }
@@ -128,6 +131,10 @@ export function commandLine(files: MachineFiles, record: MachineRecord, probe: H
   disks.forEach((d, i) => args.push('-drive', `file=${d},if=none,id=disk${i},format=qcow2,cache=writeback`, '-device', `virtio-blk-pci,drive=disk${i}${i === 0 ? ',bootindex=1' : ''}`));
   if (record.configDrive) args.push('-drive', `file=${files.configDrive},if=none,id=config,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=config');
   spec.ports.forEach((p, i) => args.push('-netdev', slirpNetdev(`net${i}`, p, spec.hostname, i === 0 ? record.sshPort : null), '-device', `virtio-net-pci,netdev=net${i},mac=${p.mac}`));
+  if (spec.image?.guestAgent) {
+    checkSocketPath(files.guestAgent);
+    args.push('-chardev', `socket,id=qga0,path=${files.guestAgent},server=on,wait=off`, '-device', 'virtio-serial-pci', '-device', 'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0');
+  }
   if (spec.image?.kernelPath) {
     args.push('-kernel', spec.image.kernelPath);
     if (spec.image.ramdiskPath) args.push('-initrd', spec.image.ramdiskPath);
