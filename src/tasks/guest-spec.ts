@@ -22,6 +22,8 @@ export async function guestSpec(
     vcpus: flavor.vcpus,
     memoryMb: flavor.ram,
     diskGb: flavor.disk,
+    ephemeralGb: flavor.ephemeral ?? 0,
+    swapMb: flavor.swap ?? 0,
     imageId,
     userData: server.user_data,
     keyData: server.key_data,

@@ -20,6 +20,9 @@ export interface GuestSpec {
   vcpus: number;
   memoryMb: number;
   diskGb: number;
+  /** The flavor's ephemeral disk (GiB) and swap (MiB); none when 0 or absent. */
+  ephemeralGb?: number;
+  swapMb?: number;
   imageId: string;
   userData: string | null;
   keyData: string | null;

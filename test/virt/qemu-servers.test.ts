@@ -247,16 +247,21 @@ describe('servers on the qemu driver', { skip }, () => {
     assert.ok(!existsSync(machineDir(id) + '.part'));
   });
 
-  it('a guest that powers itself off becomes SHUTOFF (the power state sync), with no process left', async () => {
+  it("a guest that powers itself off becomes SHUTOFF (the power state sync), with no process left; it had the flavor's ephemeral disk and swap", async () => {
+    const f = await cloud.req('POST', `${compute}/flavors`, { token: cloud.adminToken, body: { flavor: { name: 'q.nano.eph', ram: 128, vcpus: 1, disk: 1, 'OS-FLV-EXT-DATA:ephemeral': 1, swap: 64 } } });
+    assert.equal(f.status, 200, f.text);
     const r = await cloud.req('POST', `${compute}/servers`, {
       token: cloud.demoToken,
-      body: { server: { name: 'vm-off', imageRef: image, flavorRef: flavor, config_drive: true, user_data: Buffer.from('#nimbus-tiny-guest: poweroff\n').toString('base64') } },
+      body: { server: { name: 'vm-off', imageRef: image, flavorRef: f.body.flavor.id, config_drive: true, user_data: Buffer.from('#nimbus-tiny-guest: poweroff\n').toString('base64') } },
     });
     assert.equal(r.status, 202, r.text);
     const id = r.body.server.id;
     try {
       await settle(id, 'SHUTOFF');
-      assert.match(await consoleText(id), /powering off as its user data asks/);
+      const out = await consoleText(id);
+      assert.match(out, /powering off as its user data asks/);
+      assert.match(out, /nimbus-tiny-guest: disk \/dev\/vdb sectors=2097152 ext label=ephemeral0/);
+      assert.match(out, /nimbus-tiny-guest: disk \/dev\/vdc sectors=131072 swap/);
       assert.deepEqual(processes(id), []);
     } finally {
       await cloud.req('DELETE', `${compute}/servers/${id}`, { token: cloud.demoToken });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync, createReadStream, unlinkSync } from 'node:fs';
+import { truncateSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync, createReadStream, unlinkSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,6 +13,8 @@ import { writeConfigDrive } from './config-drive.js';
 import type { HostProbe } from './probe.js';
 
 const run = promisify(execFile);
+/** mkfs and mkswap live in /usr/sbin, which a user's PATH may lack. */
+const SBIN_PATH = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` };
 
 export interface QemuOptions {
   /** Where machines keep their files: `<dataDir>/machines/<server id>/`. */
@@ -48,6 +50,11 @@ function powerOfStatus(status: string): PowerState {
     default:
       return PowerState.PAUSED; // paused, prelaunch, inmigrate, postmigrate, save-vm …
   }
+}
+
+function sparseFile(path: string, size: number): void {
+  writeFileSync(path, '', { mode: 0o600 });
+  truncateSync(path, size);
 }
 
 function freeLoopbackPort(): Promise<number> {
@@ -225,6 +232,15 @@ export class QemuDriver implements Driver {
       const staged = new MachineFiles(part);
       const configDrive = !!spec.configDrive || this.options.forceConfigDrive;
       await this.makeDisk(staged.disk, spec);
+      // Nova's ephemeral disk is ext4 labelled ephemeral0, its swap made by mkswap: sparse files here.
+      if ((spec.ephemeralGb ?? 0) > 0) {
+        sparseFile(staged.ephemeral, spec.ephemeralGb! * 2 ** 30);
+        await run('mkfs.ext4', ['-q', '-F', '-L', 'ephemeral0', staged.ephemeral], { env: SBIN_PATH });
+      }
+      if ((spec.swapMb ?? 0) > 0) {
+        sparseFile(staged.swap, spec.swapMb! * 2 ** 20);
+        await run('mkswap', [staged.swap], { env: SBIN_PATH });
+      }
       if (configDrive) await writeConfigDrive(spec, staged.configDrive);
       // The admin password reaches the guest through the config drive only: never stored.
       const record: MachineRecord = { spec: { ...spec, adminPassword: null }, sshPort: spec.ports.length ? await freeLoopbackPort() : null, configDrive, rescue: false };

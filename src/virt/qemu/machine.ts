@@ -38,6 +38,12 @@ export class MachineFiles {
   get rescueDisk() {
     return join(this.dir, 'disk.rescue.qcow2');
   }
+  get ephemeral() {
+    return join(this.dir, 'disk.eph0');
+  }
+  get swap() {
+    return join(this.dir, 'disk.swap');
+  }
   get configDrive() {
     return join(this.dir, 'disk.config');
   }
@@ -129,6 +135,9 @@ export function commandLine(files: MachineFiles, record: MachineRecord, probe: H
   args.push('-vnc', `unix:${files.vnc}`, '-device', 'VGA');
   const disks = record.rescue ? [files.rescueDisk, files.disk] : [files.disk];
   disks.forEach((d, i) => args.push('-drive', `file=${d},if=none,id=disk${i},format=qcow2,cache=writeback`, '-device', `virtio-blk-pci,drive=disk${i}${i === 0 ? ',bootindex=1' : ''}`));
+  // The flavor's ephemeral disk and swap follow the root disk, as Nova's libvirt driver orders them.
+  if ((spec.ephemeralGb ?? 0) > 0) args.push('-drive', `file=${files.ephemeral},if=none,id=eph0,format=raw,cache=writeback`, '-device', 'virtio-blk-pci,drive=eph0');
+  if ((spec.swapMb ?? 0) > 0) args.push('-drive', `file=${files.swap},if=none,id=swap0,format=raw,cache=writeback`, '-device', 'virtio-blk-pci,drive=swap0');
   if (record.configDrive) args.push('-drive', `file=${files.configDrive},if=none,id=config,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=config');
   spec.ports.forEach((p, i) => args.push('-netdev', slirpNetdev(`net${i}`, p, spec.hostname, i === 0 ? record.sshPort : null), '-device', `virtio-net-pci,netdev=net${i},mac=${p.mac}`));
   if (spec.image?.guestAgent) {

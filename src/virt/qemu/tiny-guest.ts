@@ -11,10 +11,9 @@ export const BOOT_MARKER = 'nimbus-tiny-guest: booted';
  * (linux-image-cloud-amd64), its virtio, ISO 9660 and ACPI button modules, and a static
  * busybox (busybox-static) as every command of a small init. It boots in seconds under TCG in
  * 128 MiB, and shows on its serial console what a cloud gave it: the SMBIOS system
- * information, the config drive's files, its DHCP address and what the metadata service
- * answers. It powers off on ACPI power-off, and on request: a user data line
- * `#nimbus-tiny-guest: poweroff` powers it off after boot, and `#nimbus-tiny-guest: post-password PW`
- * posts PW to the metadata service as cloud-init's Windows cousins post a password.
+ * information, its disks, the config drive's files and its DHCP address. It powers off on
+ * ACPI power-off, and on request: a user data line `#nimbus-tiny-guest: poweroff` powers it
+ * off after boot. Then a shell waits on its serial port.
  */
 export interface TinyGuest {
   kernel: string;
@@ -56,6 +55,14 @@ mkdir -p /var/run /var/log
 acpid -c /etc/acpi -l /var/log/acpid.log
 mdev -s
 sleep 1
+for d in /sys/block/vd*; do
+  n=\${d##*/}
+  kind=other
+  [ "$(dd if=/dev/$n bs=1 skip=4086 count=10 2>/dev/null)" = SWAPSPACE2 ] && kind=swap
+  label=$(dd if=/dev/$n bs=1 skip=1144 count=16 2>/dev/null | tr -d '\\000')
+  [ -n "$label" ] && kind="ext label=$label"
+  echo "nimbus-tiny-guest: disk /dev/$n sectors=$(cat $d/size) $kind"
+done
 for d in /dev/vd* /dev/sr*; do
   [ -b "$d" ] || continue
   if mount -t iso9660 -o ro "$d" /mnt/config 2>/dev/null; then
@@ -77,19 +84,8 @@ ifconfig lo 127.0.0.1 up
 if [ -e /sys/class/net/eth0 ]; then
   ifconfig eth0 up
   udhcpc -i eth0 -s /bin/dhcp-event -q -n -t 5 -T 2
-  for p in openstack/latest/meta_data.json openstack/latest/user_data latest/meta-data/instance-id; do
-    if out=$(wget -q -T 5 -O - http://169.254.169.254/$p 2>/dev/null); then
-      echo "--- metadata $p"
-      echo "$out"
-      echo "--- end"
-    fi
-  done
 fi
 userdata=/mnt/config/openstack/latest/user_data
-pw=$(grep '^#nimbus-tiny-guest: post-password ' $userdata 2>/dev/null | cut -d' ' -f3)
-if [ -n "$pw" ]; then
-  wget -q -T 5 -O - --post-data="$pw" http://169.254.169.254/openstack/latest/password >/dev/null 2>&1 && echo "nimbus-tiny-guest: password posted"
-fi
 echo "nimbus-tiny-guest: ready"
 if grep -q '^#nimbus-tiny-guest: poweroff' $userdata 2>/dev/null; then
   echo "nimbus-tiny-guest: powering off as its user data asks"
