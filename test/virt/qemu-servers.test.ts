@@ -187,6 +187,18 @@ describe('servers on the qemu driver', { skip }, () => {
       }
     });
 
+    it('rebuilds: a new root disk, the config drive made again (its new name), the same address', async () => {
+      const addr = Object.values((await server(id)).addresses as Record<string, { addr: string }[]>)[0][0].addr;
+      const r = await act(id, { rebuild: { imageRef: image, name: 'vm-one-rebuilt' } });
+      assert.equal(r.status, 202, r.text);
+      await settle(id, 'ACTIVE');
+      // A new machine: its console log starts with this boot.
+      const out = await waitForConsole(() => consoleText(id), 'nimbus-tiny-guest: ready');
+      assert.equal(JSON.parse(/--- config-drive openstack\/latest\/meta_data\.json\r?\n(.*)\r?\n/.exec(out)![1]).name, 'vm-one-rebuilt');
+      assert.match(out, new RegExp(`address eth0 ${addr.replace(/\./g, '\\.')}\\b`));
+      assert.equal(processes(id).length, 1);
+    });
+
     it('changePassword on a guest whose image runs no QEMU guest agent is 409, as Nova answers it', async () => {
       const r = await act(id, { changePassword: { adminPass: 'n3w-Secret' } });
       assert.equal(r.status, 409, r.text);
