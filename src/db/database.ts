@@ -34,6 +34,7 @@ import * as m014 from './migrations/014_task_events.js';
 import * as m015 from './migrations/015_network_quotas.js';
 import * as m016 from './migrations/016_server_version.js';
 import * as m017 from './migrations/017_console_tokens.js';
+import * as m020 from './migrations/020_cloudsigma.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -61,6 +62,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '015_network_quotas': m015,
   '016_server_version': m016,
   '017_console_tokens': m017,
+  '020_cloudsigma': m020,
 };
 
 export function isPostgresUrl(url: string): boolean {

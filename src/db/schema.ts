@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * Table shapes as Kysely sees them. Portable across SQLite and PostgreSQL:
@@ -19,6 +19,8 @@ export interface UserTable {
   name: string;
   domain_id: string;
   password_hash: string;
+  /** HTTP Digest's HA1 for the CloudSigma face (migration 020); null until a password is set. */
+  digest_ha1: string | null;
   email: string | null;
   enabled: number;
   default_project_id: string | null;
@@ -479,7 +481,8 @@ export interface Schema {
   images: ImageTable;
   hosts: HostTable;
   /** `version` is the database's to keep (migration 016); the domain's Server leaves it out. */
-  servers: ServerTable & { version: Generated<number> };
+  /** `cloudsigma` (migration 020): the CloudSigma face's part of the definition, JSON, or null. */
+  servers: ServerTable & { version: Generated<number>; cloudsigma: ColumnType<string | null, string | null | undefined, string | null> };
   build_behaviours: BuildBehaviourTable;
   server_groups: ServerGroupTable;
   migrations: MigrationTable;
