@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from 'kysely';
+import type { Generated } from 'kysely';
 
 /**
  * Table shapes as Kysely sees them. Portable across SQLite and PostgreSQL:
@@ -163,6 +163,8 @@ export interface ServerTable {
   launch_index: number;
   /** JSON: what the create request asked for (zone, hints, group, networks, files …). */
   request_spec: string;
+  /** Migration 020: the CloudSigma face's part of the definition (JSON), null for servers made through the compute API. */
+  cloudsigma: string | null;
   created_at: string;
   updated_at: string;
   launched_at: string | null;
@@ -481,8 +483,7 @@ export interface Schema {
   images: ImageTable;
   hosts: HostTable;
   /** `version` is the database's to keep (migration 016); the domain's Server leaves it out. */
-  /** `cloudsigma` (migration 020): the CloudSigma face's part of the definition, JSON, or null. */
-  servers: ServerTable & { version: Generated<number>; cloudsigma: ColumnType<string | null, string | null | undefined, string | null> };
+  servers: ServerTable & { version: Generated<number> };
   build_behaviours: BuildBehaviourTable;
   server_groups: ServerGroupTable;
   migrations: MigrationTable;

@@ -4,6 +4,10 @@ import type { Services } from '../../services.js';
 import { handleErrors } from '../http.js';
 import { accountRoutes, authenticate } from './auth.js';
 import { renderError } from './errors.js';
+import { serverRoutes } from './servers.js';
+import { serverActionRoutes } from './server-actions.js';
+import { capabilityRoutes } from './capabilities.js';
+import { Tunnels } from './tunnels.js';
 
 /**
  * The CloudSigma API 2.0, mounted under /api/2.0: a second face over the same core as the
@@ -18,9 +22,14 @@ export function cloudsigmaApi(services: Services): FastifyPluginAsync {
       reply.header('x-request-id', request.id);
     });
     const credentials = new Credentials(services.db, services.clock, services.config.tokenTtlSeconds);
+    const tunnels = new Tunnels(services.driver, services.config.listen.host);
+    app.addHook('onClose', async () => tunnels.closeEverything());
     accountRoutes(app, services, credentials);
     await app.register(async (api) => {
       api.addHook('onRequest', authenticate(services, credentials));
+      serverRoutes(api, services);
+      serverActionRoutes(api, services, tunnels);
+      capabilityRoutes(api, services);
     });
   };
 }
