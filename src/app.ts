@@ -8,6 +8,7 @@ import { imageApi } from './api/image/index.js';
 import { networkApi } from './api/network/index.js';
 import { controlApi } from './api/control/index.js';
 import { consoleProxy } from './api/console/index.js';
+import { cloudsigmaApi } from './api/cloudsigma/index.js';
 
 /** JSON without prototype pollution; an empty body is no body. */
 function parseJson(_req: unknown, body: string, done: (err: Error | null, value?: unknown) => void): void {
@@ -55,6 +56,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(imageApi(services), { prefix: '/image' });
   await app.register(networkApi(services), { prefix: '/network' });
   await app.register(controlApi(services), { prefix: '/nimbus' });
+  await app.register(cloudsigmaApi(services), { prefix: '/api/2.0' });
   consoleProxy(app, services);
   return app;
 }

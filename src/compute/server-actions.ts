@@ -20,6 +20,8 @@ const T = TaskState;
 const ALLOW_HARD_REBOOT = [V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED, V.ERROR];
 const ALLOW_REBOOT = [null, T.REBOOTING, T.REBOOT_PENDING, T.REBOOT_STARTED, T.RESUMING, T.REBOOTING_HARD, T.UNPAUSING, T.PAUSING, T.SUSPENDING];
 const SNAPSHOT_STATES = [V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED];
+/** How long an ACPI shutdown keeps pressing the power button (CloudSigma: a minute). */
+export const ACPI_MINUTE_MS = 60_000;
 const ALLOW_TRIGGER_CRASH_DUMP = [V.ACTIVE, V.PAUSED, V.RESCUED, V.RESIZED, V.ERROR];
 
 /**
@@ -101,8 +103,22 @@ export class ServerActions {
   stop(ctx: AuthContext, id: string, rid: string) {
     return this.power(ctx, id, rid, 'stop', { vmStates: [V.ACTIVE, V.ERROR] }, T.POWERING_OFF, 'stop');
   }
-  start(ctx: AuthContext, id: string, rid: string) {
-    return this.power(ctx, id, rid, 'start', { vmStates: [V.STOPPED] }, T.POWERING_ON, 'start');
+  /**
+   * Start: on its host, or placed now when it has none (defined, never started). `avoid`
+   * names servers whose hosts it should keep off (best effort), as the caller sees them.
+   */
+  async start(ctx: AuthContext, id: string, rid: string, opts: { avoid?: string[] } = {}) {
+    let avoid: string[] = [];
+    if (opts.avoid?.length) {
+      let q = this.s.db.selectFrom('servers').select('host').where('id', 'in', opts.avoid).where('deleted', '=', 0).where('host', 'is not', null);
+      if (!ctx.isAdmin) q = q.where('project_id', '=', ctx.projectId ?? '');
+      avoid = [...new Set((await q.execute()).map((r) => r.host!))];
+    }
+    return this.begin(ctx, id, rid, { action: 'start', allowed: { vmStates: [V.STOPPED] }, taskState: T.POWERING_ON, task: { kind: 'start', params: { avoid } } });
+  }
+  /** ACPI shutdown: the power button pressed each second for a minute (see the acpi_shutdown task). */
+  shutdown(ctx: AuthContext, id: string, rid: string) {
+    return this.begin(ctx, id, rid, { action: 'stop', verb: 'shutdown', allowed: { vmStates: [V.ACTIVE] }, taskState: T.POWERING_OFF, task: { kind: 'acpi_shutdown', step: 'press', params: { until: this.s.clock.nowMs() + ACPI_MINUTE_MS } } });
   }
   pause(ctx: AuthContext, id: string, rid: string) {
     return this.power(ctx, id, rid, 'pause', { vmStates: [V.ACTIVE] }, T.PAUSING, 'pause');

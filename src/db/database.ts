@@ -34,6 +34,7 @@ import * as m014 from './migrations/014_task_events.js';
 import * as m015 from './migrations/015_network_quotas.js';
 import * as m016 from './migrations/016_server_version.js';
 import * as m017 from './migrations/017_console_tokens.js';
+import * as m020 from './migrations/020_cloudsigma.js';
 import * as m025 from './migrations/025_drives.js';
 import * as m026 from './migrations/026_profiles.js';
 
@@ -63,6 +64,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '015_network_quotas': m015,
   '016_server_version': m016,
   '017_console_tokens': m017,
+  '020_cloudsigma': m020,
   '025_drives': m025,
   '026_profiles': m026,
 };

@@ -19,6 +19,8 @@ export interface UserTable {
   name: string;
   domain_id: string;
   password_hash: string;
+  /** HTTP Digest's HA1 for the CloudSigma face (migration 020); null until a password is set. */
+  digest_ha1: string | null;
   email: string | null;
   enabled: number;
   default_project_id: string | null;
@@ -161,6 +163,8 @@ export interface ServerTable {
   launch_index: number;
   /** JSON: what the create request asked for (zone, hints, group, networks, files …). */
   request_spec: string;
+  /** Migration 020: the CloudSigma face's part of the definition (JSON), null for servers made through the compute API. */
+  cloudsigma: string | null;
   created_at: string;
   updated_at: string;
   launched_at: string | null;

@@ -115,6 +115,11 @@ export interface Driver extends DriveOperations {
   destroy(host: string, id: string): Promise<void>;
   powerOff(host: string, id: string): Promise<void>;
   powerOn(host: string, id: string): Promise<void>;
+  /**
+   * Presses the guest's power button (an ACPI power-off event). A guest that handles it
+   * powers off (powerState then says SHUTDOWN); one that does not keeps running.
+   */
+  acpiShutdown(host: string, id: string): Promise<void>;
   reboot(host: string, id: string, hard: boolean): Promise<void>;
   pause(host: string, id: string): Promise<void>;
   unpause(host: string, id: string): Promise<void>;

@@ -63,6 +63,8 @@ export class FakeDriver implements Driver {
   readonly name = 'fake';
   private readonly guests = new Map<string, Map<string, FakeGuest>>();
   private readonly failSpawns = new Map<string, string>();
+  /** Guests (by id) that play an OS ignoring ACPI power-button events. */
+  private readonly ignoresAcpi = new Set<string>();
   private readonly hostList: HostInfo[];
   private readonly drives = new Map<string, FakeDrive>();
   private readonly snapshots = new Map<string, { driveId: string; size: number }>();
@@ -87,6 +89,12 @@ export class FakeDriver implements Driver {
   setSpawnFailure(host: string, message: string | null): void {
     if (message === null) this.failSpawns.delete(host);
     else this.failSpawns.set(host, message);
+  }
+
+  /** Makes the guest with this id ignore (or honour again) ACPI shutdown, whether or not it runs yet. */
+  setAcpiIgnored(id: string, ignored: boolean): void {
+    if (ignored) this.ignoresAcpi.add(id);
+    else this.ignoresAcpi.delete(id);
   }
 
   /** Restores a guest the database knows about, after a restart. */
@@ -144,6 +152,11 @@ export class FakeDriver implements Driver {
   }
   powerOn(host: string, id: string) {
     return this.setPower(host, id, PowerState.RUNNING, [bootLog(this.guest(host, id).spec.hostname)]);
+  }
+  async acpiShutdown(host: string, id: string) {
+    const g = this.guest(host, id);
+    if (this.ignoresAcpi.has(id) || g.power !== PowerState.RUNNING) return;
+    await this.setPower(host, id, PowerState.SHUTDOWN, ['ACPI: Power Button [PWRF]', 'reboot: Power down']);
   }
   async reboot(host: string, id: string, hard: boolean) {
     const boot = bootLog(this.guest(host, id).spec.hostname);
