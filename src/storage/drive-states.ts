@@ -41,14 +41,10 @@ export function visibleStatus(stored: string, mounted: boolean): string {
   return stored === DriveStatus.UNMOUNTED && mounted ? DriveStatus.MOUNTED : stored;
 }
 
-/** A refusal that names the field (CloudSigma's error_point) it is about. */
+/** A refusal about drives, naming the field it is about (CloudSigma's error_point) where there is one. */
 export class DriveError extends NimbusError {
-  constructor(
-    kind: 'invalid' | 'conflict' | 'not_found' | 'forbidden',
-    message: string,
-    readonly point: string | null = null,
-  ) {
-    super(kind, message);
+  constructor(kind: 'invalid' | 'conflict' | 'not_found' | 'forbidden', message: string, point: string | null = null) {
+    super(kind, message, point ?? undefined);
   }
 }
 

@@ -537,7 +537,7 @@ export class Drives {
     const channels = new Set<string>();
     const seen = new Set<string>();
     for (const [i, a] of wanted.entries()) {
-      const point = `drives.${i}`;
+      const point = `drives[${i}]`;
       if (!DEV_CHANNEL.test(a.devChannel)) throw invalidField(`${point}.dev_channel`, `dev_channel must be two numbers, as 0:0.`);
       if (!(DEVICES as readonly string[]).includes(a.device)) throw invalidField(`${point}.device`, `device must be one of ${DEVICES.join(', ')}.`);
       if (a.bootOrder !== null && (!Number.isInteger(a.bootOrder) || a.bootOrder < 1)) throw invalidField(`${point}.boot_order`, 'boot_order must be a positive whole number or null.');

@@ -222,7 +222,7 @@ test('drives attached to a stopped server show in Nova’s volumes_attached; a d
     { id: disk.id, delete_on_termination: false },
     { id: cd.id, delete_on_termination: false },
   ]);
-  await rejects(attach(b, [{ driveId: disk.id, devChannel: '0:1' }]), 'conflict', 'drives.0.drive');
+  await rejects(attach(b, [{ driveId: disk.id, devChannel: '0:1' }]), 'conflict', 'drives[0].drive');
   await attach(b, [{ driveId: cd.id, devChannel: '0:1' }]);
   await drives().update(demo, disk.id, { allowMultimount: true });
   await attach(b, [
@@ -246,10 +246,10 @@ test('two drives on one channel, or another project’s drive, are refused namin
       { driveId: d2.id, devChannel: '0:1' },
     ]),
     'invalid',
-    'drives.1.dev_channel',
+    'drives[1].dev_channel',
   );
   const [foreign] = await drives().create(other, [{ name: 'theirs', size: GiB, media: 'disk' }]);
-  await rejects(attach(demo, [{ driveId: foreign.id, devChannel: '0:1' }]), 'invalid', 'drives.0.drive');
+  await rejects(attach(demo, [{ driveId: foreign.id, devChannel: '0:1' }]), 'invalid', 'drives[0].drive');
   await settle();
 });
 
