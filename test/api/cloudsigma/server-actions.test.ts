@@ -96,6 +96,17 @@ test('shutdown of a guest that ignores ACPI: stopping for the minute, refusing o
   assert.equal((await show(cloud, s.uuid)).status, 'stopped');
 });
 
+test('a server paused through the compute API is paused here, and only stop revives it', async () => {
+  const s = await runningServer(cloud);
+  assert.equal((await cloud.req('POST', `/compute/v2.1/servers/${s.uuid}/action`, { token: cloud.demoToken, body: { pause: null } })).status, 202);
+  await settle();
+  assert.equal((await show(cloud, s.uuid)).status, 'paused');
+  assertError(await act(cloud, s.uuid, 'start'), 409, 'concurrency');
+  assert.equal((await act(cloud, s.uuid, 'stop')).status, 202);
+  await settle();
+  assert.equal((await show(cloud, s.uuid)).status, 'stopped');
+});
+
 test('shutdown of a stopped server is refused', async () => {
   const s = await createServer(cloud);
   assertError(await act(cloud, s.uuid, 'shutdown'), 409, 'concurrency');
