@@ -100,8 +100,9 @@ export class ServerActions {
       ? this.power(ctx, id, rid, 'reboot', { vmStates: ALLOW_HARD_REBOOT, taskStates: ALLOW_REBOOT }, T.REBOOTING_HARD, 'reboot_hard')
       : this.power(ctx, id, rid, 'reboot', { vmStates: [V.ACTIVE] }, T.REBOOTING, 'reboot_soft');
   }
-  stop(ctx: AuthContext, id: string, rid: string) {
-    return this.power(ctx, id, rid, 'stop', { vmStates: [V.ACTIVE, V.ERROR] }, T.POWERING_OFF, 'stop');
+  /** Stop; `powerCord` (CloudSigma's stop) also stops a paused or suspended guest, the only way to revive one there. */
+  stop(ctx: AuthContext, id: string, rid: string, opts: { powerCord?: boolean } = {}) {
+    return this.power(ctx, id, rid, 'stop', { vmStates: opts.powerCord ? [V.ACTIVE, V.ERROR, V.PAUSED, V.SUSPENDED] : [V.ACTIVE, V.ERROR] }, T.POWERING_OFF, 'stop');
   }
   /**
    * Start: on its host, or placed now when it has none (defined, never started). `avoid`

@@ -42,7 +42,7 @@ export function serverActionRoutes(api: FastifyInstance, services: Services, tun
         }
         case 'stop':
           policy(request, 'os_compute_api:servers:stop');
-          await actions.stop(ctx, row.id, rid);
+          await actions.stop(ctx, row.id, rid, { powerCord: true });
           tunnels.closeAll(row.id);
           return actionResult(reply, 'stop', row.id);
         case 'shutdown':

@@ -162,7 +162,6 @@ export function serverDetail(row: Row, v: ViewContext): Record<string, unknown> 
 }
 
 /** The short (list) view: name, owner, resource_uri, runtime, status, uuid. */
-export function serverSummary(row: Row, v: ViewContext): Record<string, unknown> {
-  const d = serverDetail(row, v);
+export function summaryOf(d: Record<string, unknown>): Record<string, unknown> {
   return { name: d.name, owner: d.owner, resource_uri: d.resource_uri, runtime: d.runtime, status: d.status, uuid: d.uuid };
 }

@@ -11,7 +11,7 @@ import { isUp } from '../../scheduler/scheduler.js';
 import { created, listOf, objectsOf, objectAt, param, route } from './http.js';
 import { serverLimits } from './capabilities.js';
 import { parseDefinition } from './server-definition.js';
-import { MIB, VIEW_COLUMNS, definitionOf, serverDetail, serverSummary, type Row, type ViewContext } from './server-view.js';
+import { MIB, VIEW_COLUMNS, definitionOf, serverDetail, summaryOf, type Row, type ViewContext } from './server-view.js';
 import { SERVER_SCHEMA } from './schemas/server.js';
 import { tagNames, tagRef } from './tags.js';
 import { invalid } from '../../errors.js';
@@ -66,7 +66,9 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
       authorize(request, 'index');
       const all = await rows.list(project(request));
       const v = await rows.context(project(request), all);
-      return listOf(request, all.map((r) => serverSummary(r, v)));
+      // Filtered on the full views (a tag filter needs the tags), shown short.
+      const page = listOf(request, all.map((r) => serverDetail(r, v)));
+      return { meta: page.meta, objects: page.objects.map(summaryOf) };
     },
     POST: async (request, reply) => {
       authorize(request, 'create');

@@ -35,7 +35,7 @@ export class Tunnels {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => socket.destroy());
-      if (kind === 'serial') this.askPassword(socket, password, () => this.join(socket, 'serial', serverId, host));
+      if (kind === 'serial') this.askPassword(socket, password, (rest) => this.join(socket, 'serial', serverId, host, rest));
       else this.join(socket, 'vnc', serverId, host);
     });
     await new Promise<void>((resolve, reject) => {
@@ -71,7 +71,7 @@ export class Tunnels {
   }
 
   /** Reads one line and lets the connection through only if it is the password. */
-  private askPassword(socket: Socket, password: string | null, then: () => void): void {
+  private askPassword(socket: Socket, password: string | null, then: (rest: Buffer) => void): void {
     socket.write('Password: ');
     let typed = '';
     const onData = (data: Buffer) => {
@@ -88,12 +88,13 @@ export class Tunnels {
         return;
       }
       socket.write('\r\n');
-      then();
+      // What was typed after the password goes to the guest.
+      then(Buffer.from(typed.slice(end).replace(/^\r?\n?/, ''), 'utf8'));
     };
     socket.on('data', onData);
   }
 
-  private join(socket: Socket, kind: 'vnc' | 'serial', serverId: string, host: string): void {
+  private join(socket: Socket, kind: 'vnc' | 'serial', serverId: string, host: string, typed?: Buffer): void {
     let guest: GuestConsole;
     try {
       guest = this.driver.openConsole(host, serverId, kind, { send: (d) => socket.write(d), hangUp: () => socket.end() });
@@ -102,6 +103,7 @@ export class Tunnels {
       else socket.end();
       return;
     }
+    if (typed?.length) guest.write(typed);
     socket.on('data', (d) => guest.write(d));
     socket.on('close', () => guest.close());
   }
