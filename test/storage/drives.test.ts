@@ -373,3 +373,23 @@ test('list filters: names are OR, different filters AND, name__contains ignores 
   assert.equal(page1.total, page2.total);
   assert.ok(!page2.drives.some((d) => page1.drives.some((e) => e.id === d.id)));
 });
+
+test('a Nova server booted from a volume has that volume as a drive, with the volume’s id, deleted with it when asked', async () => {
+  const image = await seedImage();
+  const res = await cloud.req('POST', '/compute/v2.1/servers', {
+    token: cloud.demoToken,
+    body: { server: { name: 'bfv', flavorRef: '1', block_device_mapping_v2: [{ boot_index: 0, uuid: image.id, source_type: 'image', destination_type: 'volume', volume_size: 1, delete_on_termination: true }] } },
+  });
+  assert.equal(res.status, 202, res.text);
+  await settle();
+  const id = res.body.server.id;
+  const show = await cloud.req('GET', `/compute/v2.1/servers/${id}`, { token: cloud.demoToken });
+  const [volume] = show.body.server['os-extended-volumes:volumes_attached'];
+  const drive = await drives().get(demo, volume.id);
+  assert.equal(drive.serverRoot, false);
+  assert.deepEqual(drive.mountedOn, [id]);
+  assert.equal(drive.status, 'mounted');
+  assert.equal((await cloud.req('DELETE', `/compute/v2.1/servers/${id}`, { token: cloud.demoToken })).status, 204);
+  await settle();
+  await rejects(drives().get(demo, volume.id), 'not_found');
+});
