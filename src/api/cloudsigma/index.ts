@@ -8,6 +8,7 @@ import { serverRoutes } from './servers.js';
 import { serverActionRoutes } from './server-actions.js';
 import { capabilityRoutes } from './capabilities.js';
 import { Tunnels } from './tunnels.js';
+import { keypairRoutes } from './keypairs.js';
 
 /**
  * The CloudSigma API 2.0, mounted under /api/2.0: a second face over the same core as the
@@ -30,6 +31,7 @@ export function cloudsigmaApi(services: Services): FastifyPluginAsync {
       serverRoutes(api, services);
       serverActionRoutes(api, services, tunnels);
       capabilityRoutes(api, services);
+      keypairRoutes(api, services);
     });
   };
 }
