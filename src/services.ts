@@ -18,6 +18,11 @@ import { Networking } from './network/networking.js';
 import { BuildBehaviours } from './compute/behaviours.js';
 import { ServerGroups } from './compute/server-groups.js';
 import { ConsoleTokens } from './compute/consoles.js';
+import { Drives } from './storage/drives.js';
+import { Snapshots } from './storage/snapshots.js';
+import { Jobs } from './storage/jobs.js';
+import { Library } from './storage/library.js';
+import { Profiles } from './identity/profiles.js';
 
 /** Everything a request handler may use, built once per process. */
 export interface Services {
@@ -37,6 +42,12 @@ export interface Services {
   behaviours: BuildBehaviours;
   serverGroups: ServerGroups;
   consoleTokens: ConsoleTokens;
+  /** Block storage: drives, their snapshots, the library (images as drives), and the jobs clients watch. */
+  drives: Drives;
+  snapshots: Snapshots;
+  library: Library;
+  jobs: Jobs;
+  profiles: Profiles;
 }
 
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
@@ -49,7 +60,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
   const driver = new FakeDriver(config.fake);
   const tokens = new Tokens(db, clock, config.tokenTtlSeconds);
-  return {
+  const services: Services = {
     config,
     clock,
     db,
@@ -66,7 +77,14 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     behaviours: new BuildBehaviours(db, clock),
     serverGroups: new ServerGroups(db, clock),
     consoleTokens: new ConsoleTokens(db, clock),
-  };
+    jobs: new Jobs(db, clock),
+    profiles: new Profiles(db, clock),
+  } as Omit<Services, 'drives' | 'snapshots' | 'library'> as Services;
+  // These read the other services through the whole, as Servers does.
+  services.drives = new Drives(services);
+  services.snapshots = new Snapshots(services);
+  services.library = new Library(services);
+  return services;
 }
 
 export async function closeServices(services: Services): Promise<void> {

@@ -291,6 +291,7 @@ export class Servers {
 
     await db.transaction().execute(async (tx) => {
       const count = await this.enforceQuota(tx, ctx, req, flavor);
+      const volumeIds = Array.from({ length: count }, () => randomUUID());
       for (let i = 0; i < count; i++) {
         const id = randomUUID();
         const name = count > 1 ? `${req.name}-${i + 1}` : req.name;
@@ -337,7 +338,7 @@ export class Servers {
             securityGroups: req.securityGroups,
             isAdmin: ctx.isAdmin,
             files: req.files.map((f) => f.path),
-            ...(req.bootVolume ? { bootImage: req.imageId, volumes: [{ id: randomUUID(), delete_on_termination: req.bootVolume.deleteOnTermination }] } : {}),
+            ...(req.bootVolume ? { bootImage: req.imageId, volumes: [{ id: volumeIds[i], delete_on_termination: req.bootVolume.deleteOnTermination }] } : {}),
           }),
           created_at: now,
           updated_at: now,
@@ -354,6 +355,20 @@ export class Servers {
       for (let i = 0; i < servers.length; i += INSERT_BATCH) await tx.insertInto('servers').values(servers.slice(i, i + INSERT_BATCH)).execute();
       const tags = servers.flatMap((x) => [...new Set(req.tags)].map((tag) => ({ server_id: x.id, tag })));
       for (let i = 0; i < tags.length; i += INSERT_BATCH) await tx.insertInto('server_tags').values(tags.slice(i, i + INSERT_BATCH)).execute();
+      // Each server's disk is a drive: the image-booted root disk, or the boot volume.
+      const diskBytes = flavor.disk > 0 ? flavor.disk * 1024 ** 3 : Math.max(image.virtualSize ?? 0, image.size ?? 0);
+      await this.s.drives.createForServers(
+        tx,
+        servers.map((x, i) => ({
+          id: x.id,
+          projectId,
+          userId: ctx.userId,
+          name: x.name,
+          imageId: req.imageId,
+          sizeBytes: diskBytes,
+          ...(req.bootVolume ? { volume: { id: volumeIds[i], deleteOnTermination: req.bootVolume.deleteOnTermination } } : {}),
+        })),
+      );
       const actionIds = await startActions(tx, servers.map((x) => ({ serverId: x.id, action: 'create', requestId, projectId, userId: ctx.userId, now })));
       await enqueueAll(
         tx,

@@ -467,7 +467,97 @@ export interface ConsoleTokenTable {
   expires_at: string;
 }
 
+/** A drive: block storage, attached to servers (migration 025). */
+export interface DriveTable {
+  id: string;
+  project_id: string;
+  /** The user who made it: CloudSigma's owner. */
+  user_id: string;
+  name: string;
+  /** Bytes. */
+  size: number;
+  media: 'disk' | 'cdrom';
+  storage_type: string;
+  /** The stored status (storage/drive-states.ts); `mounted` is derived from the attachments. */
+  status: string;
+  allow_multimount: number;
+  /** JSON object of strings */
+  meta: string;
+  /** JSON list of tag ids */
+  tags: string;
+  /** JSON list */
+  affinities: string;
+  /** JSON list */
+  licenses: string;
+  /** The library drive (image) it was cloned from. */
+  image_id: string | null;
+  /** Where the driver keeps it (a storage pool), for avoid and availability groups. */
+  location: string | null;
+  /** 1: the root disk an image-booted Nova server was made with, not a volume in Nova's view. */
+  server_root: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DriveAttachmentTable {
+  drive_id: string;
+  server_id: string;
+  boot_order: number | null;
+  dev_channel: string;
+  device: string;
+  delete_on_termination: number;
+  created_at: string;
+}
+
+export interface DriveSnapshotTable {
+  id: string;
+  drive_id: string;
+  project_id: string;
+  user_id: string;
+  name: string;
+  meta: string;
+  tags: string;
+  status: string;
+  allocated_size: number;
+  size: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface JobTable {
+  id: string;
+  project_id: string;
+  operation: string;
+  state: string;
+  progress: number;
+  parent_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface JobResourceTable {
+  job_id: string;
+  position: number;
+  kind: string;
+  resource_id: string;
+}
+
+export interface ProfileTable {
+  user_id: string;
+  clone_naming: string;
+  /** JSON: the account fields the user set */
+  fields: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Schema {
+  drives: DriveTable;
+  drive_attachments: DriveAttachmentTable;
+  drive_snapshots: DriveSnapshotTable;
+  jobs: JobTable;
+  job_resources: JobResourceTable;
+  profiles: ProfileTable;
   networks: NetworkTable;
   subnets: SubnetTable;
   ports: PortTable;

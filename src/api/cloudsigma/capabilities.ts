@@ -42,8 +42,9 @@ export function capabilities(services: Services): Record<string, unknown> {
     hosts: Object.fromEntries(cpuTypes.map((t) => [t, limits])),
     hypervisors: HYPERVISORS,
     servers: { ...limits, default_start_method: 'regular', start_methods: ['regular'] },
-    // Drives (storage types and sizes) come with the drives resource; none until then.
-    drives: {},
+    // The storage types drives can be made on, with their sizes (the driver's).
+    default_storage_type: services.drives.storageTypes()[0].name,
+    drives: Object.fromEntries(services.drives.storageTypes().map((t) => [t.name, { max_size: t.maxSize, min_size: t.minSize, size: { max: t.maxSize, min: t.minSize } }])),
     gpus: {},
     sgx: { available: false },
   };

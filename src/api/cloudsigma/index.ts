@@ -9,6 +9,11 @@ import { serverActionRoutes } from './server-actions.js';
 import { capabilityRoutes } from './capabilities.js';
 import { Tunnels } from './tunnels.js';
 import { keypairRoutes } from './keypairs.js';
+import { driveRoutes } from './drives.js';
+import { libdriveRoutes } from './libdrives.js';
+import { snapshotRoutes } from './snapshots.js';
+import { jobRoutes } from './jobs.js';
+import { profileRoutes } from './profile.js';
 
 /**
  * The CloudSigma API 2.0, mounted under /api/2.0: a second face over the same core as the
@@ -32,6 +37,11 @@ export function cloudsigmaApi(services: Services): FastifyPluginAsync {
       serverActionRoutes(api, services, tunnels);
       capabilityRoutes(api, services);
       keypairRoutes(api, services);
+      driveRoutes(api, services);
+      libdriveRoutes(api, services);
+      snapshotRoutes(api, services);
+      jobRoutes(api, services);
+      profileRoutes(api, services);
     });
   };
 }
