@@ -35,6 +35,7 @@ import * as m015 from './migrations/015_network_quotas.js';
 import * as m016 from './migrations/016_server_version.js';
 import * as m017 from './migrations/017_console_tokens.js';
 import * as m020 from './migrations/020_cloudsigma.js';
+import * as m021 from './migrations/021_keypair_uuids.js';
 import * as m025 from './migrations/025_drives.js';
 import * as m026 from './migrations/026_profiles.js';
 
@@ -65,6 +66,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '016_server_version': m016,
   '017_console_tokens': m017,
   '020_cloudsigma': m020,
+  '021_keypair_uuids': m021,
   '025_drives': m025,
   '026_profiles': m026,
 };

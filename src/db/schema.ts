@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * Table shapes as Kysely sees them. Portable across SQLite and PostgreSQL:
@@ -253,6 +253,10 @@ export interface KeypairTable {
   public_key: string;
   created_at: string;
   updated_at: string | null;
+  /** Migration 021: the keypair's CloudSigma uuid, given on first sight there. */
+  uuid: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Migration 021: 1 when a private key was made or given with it (never kept). */
+  has_private_key: ColumnType<number, number | undefined, number>;
 }
 
 /** A quota limit for a project; -1 is unlimited. */

@@ -8,6 +8,7 @@ import { serverRoutes } from './servers.js';
 import { serverActionRoutes } from './server-actions.js';
 import { capabilityRoutes } from './capabilities.js';
 import { Tunnels } from './tunnels.js';
+import { keypairRoutes } from './keypairs.js';
 import { driveRoutes } from './drives.js';
 import { libdriveRoutes } from './libdrives.js';
 import { snapshotRoutes } from './snapshots.js';
@@ -35,6 +36,7 @@ export function cloudsigmaApi(services: Services): FastifyPluginAsync {
       serverRoutes(api, services);
       serverActionRoutes(api, services, tunnels);
       capabilityRoutes(api, services);
+      keypairRoutes(api, services);
       driveRoutes(api, services);
       libdriveRoutes(api, services);
       snapshotRoutes(api, services);

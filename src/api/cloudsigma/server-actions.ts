@@ -89,7 +89,7 @@ export function serverActionRoutes(api: FastifyInstance, services: Services, tun
             ],
             rid,
           );
-          const [view] = await rows.details(projectId, await rows.list(projectId, [copy.id]));
+          const [view] = await rows.details(projectId, [copy.id]);
           reply.code(202);
           return view;
         }

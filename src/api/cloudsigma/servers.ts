@@ -16,9 +16,29 @@ import { SERVER_SCHEMA } from './schemas/server.js';
 import { tagNames, tagRef } from './tags.js';
 import { invalid } from '../../errors.js';
 
-/** Reads servers of the caller's project and what their views need. */
+/** A server's detail view with its JSON, as rendered at one version of its row. */
+interface Rendered {
+  version: number;
+  extra: string;
+  view: Record<string, unknown>;
+  json: string;
+}
+
+/**
+ * Reads servers of the caller's project and renders their views. A rendering is kept per
+ * server and reused while the row's version (bumped by the database on every update) and
+ * what else the view read (its tags, its host being down) are unchanged, as the compute
+ * API's RenderedServers does: a long list renders and encodes only what changed.
+ */
 export class ServerRows {
-  constructor(private readonly s: Services) {}
+  private readonly kept = new Map<string, Rendered>();
+  /** The JSON of each view this process rendered, for answers written from it. */
+  readonly jsonOf = new WeakMap<object, string>();
+
+  constructor(
+    private readonly s: Services,
+    private readonly limit = 4000,
+  ) {}
 
   /** The caller's live servers (their project's, admins included: a CloudSigma account sees its own), oldest first. */
   async list(projectId: string, ids?: string[]): Promise<Row[]> {
@@ -34,18 +54,50 @@ export class ServerRows {
     return row;
   }
 
-  async context(projectId: string, rows: Row[]): Promise<ViewContext> {
+  async context(projectId: string, ids: string[]): Promise<ViewContext> {
     const now = this.s.clock.nowMs();
     const hosts = await this.s.db.selectFrom('hosts').select(['name', 'last_seen_at', 'forced_down']).execute();
     const downHosts = new Set(hosts.filter((h) => !isUp(h, now)).map((h) => h.name));
     const tags = new Map<string, unknown[]>();
-    for (const [id, names] of await new Servers(this.s).tags(rows.map((r) => r.id))) tags.set(id, names.map((n) => tagRef(projectId, n)));
+    for (const [id, names] of await new Servers(this.s).tags(ids)) tags.set(id, names.map((n) => tagRef(projectId, n)));
     return { downHosts, tags };
   }
 
-  async details(projectId: string, rows: Row[]) {
-    const v = await this.context(projectId, rows);
-    return rows.map((r) => serverDetail(r, v));
+  /** Detail views of the project's servers (all, or these ids), oldest first. */
+  async details(projectId: string, ids?: string[]): Promise<Record<string, unknown>[]> {
+    let q = this.s.db.selectFrom('servers').select(['id', 'version', 'host']).where('project_id', '=', projectId).where('deleted', '=', 0);
+    if (ids) q = q.where('id', 'in', ids.length ? ids : ['']);
+    const heads = await q.orderBy('created_at').orderBy('id').execute();
+    const v = await this.context(projectId, heads.map((h) => h.id));
+    const extraOf = (id: string, host: string | null) => `${JSON.stringify(v.tags.get(id) ?? [])}${host && v.downHosts.has(host) ? ' down' : ''}`;
+    const missing = heads.filter((h) => {
+      const hit = this.kept.get(h.id);
+      return !(hit && hit.version === h.version && hit.extra === extraOf(h.id, h.host));
+    });
+    if (missing.length) {
+      const byId = new Map(heads.map((h) => [h.id, h]));
+      for (let i = 0; i < missing.length; i += 500) {
+        const rows = (await this.s.db.selectFrom('servers').select([...VIEW_COLUMNS, 'version']).where('id', 'in', missing.slice(i, i + 500).map((m) => m.id)).execute()) as (Row & { version: number })[];
+        for (const row of rows) {
+          const view = serverDetail(row, v);
+          const json = JSON.stringify(view);
+          this.jsonOf.set(view, json);
+          // Kept under the version the list read: a row updated since is rendered again next time.
+          this.kept.delete(row.id);
+          this.kept.set(row.id, { version: byId.get(row.id)?.version === row.version ? row.version : -1, extra: extraOf(row.id, row.host), view, json });
+        }
+      }
+      for (const key of this.kept.keys()) {
+        if (this.kept.size <= this.limit) break;
+        this.kept.delete(key);
+      }
+    }
+    return heads.map((h) => this.kept.get(h.id)?.view).filter((x): x is Record<string, unknown> => x !== undefined);
+  }
+
+  /** A list answer's JSON, from the views' kept JSON where there is one. */
+  listJson(page: { meta: unknown; objects: Record<string, unknown>[] }): string {
+    return `{"meta":${JSON.stringify(page.meta)},"objects":[${page.objects.map((o) => this.jsonOf.get(o) ?? JSON.stringify(o)).join(',')}]}`;
   }
 }
 
@@ -64,10 +116,8 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
   route(api, '/servers/', {
     GET: async (request) => {
       authorize(request, 'index');
-      const all = await rows.list(project(request));
-      const v = await rows.context(project(request), all);
       // Filtered on the full views (a tag filter needs the tags), shown short.
-      const page = listOf(request, all.map((r) => serverDetail(r, v)));
+      const page = listOf(request, await rows.details(project(request)));
       return { meta: page.meta, objects: page.objects.map(summaryOf) };
     },
     POST: async (request, reply) => {
@@ -78,7 +128,7 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
         parsed.map(async (p) => ({ name: p.name!, flavor: p.flavor!, metadata: p.metadata ?? {}, tags: await tagNames(services.db, project(request), p.tags ?? []), extension: { ...p.definition } as Record<string, unknown> })),
       );
       const made = await servers.define(request.auth, defs, request.id);
-      const answer = await rows.details(project(request), await rows.list(project(request), made.map((s) => s.id)));
+      const answer = await rows.details(project(request), made.map((s) => s.id));
       // In the order asked for.
       const order = new Map(made.map((s, i) => [s.id, i]));
       answer.sort((a, b) => order.get(a.uuid as string)! - order.get(b.uuid as string)!);
@@ -87,20 +137,22 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
   });
 
   route(api, '/servers/detail/', {
-    GET: async (request) => {
+    GET: async (request, reply) => {
       authorize(request, 'detail');
-      const all = await rows.list(project(request));
-      return listOf(request, await rows.details(project(request), all));
+      const page = listOf(request, await rows.details(project(request)));
+      return reply.type('application/json; charset=utf-8').send(rows.listJson(page));
     },
   });
 
   route(api, '/servers/schema/', { GET: async () => SERVER_SCHEMA });
 
   route(api, '/servers/:uuid/', {
-    GET: async (request) => {
+    GET: async (request, reply) => {
       authorize(request, 'show');
-      const row = await rows.one(project(request), (request.params as { uuid: string }).uuid);
-      return (await rows.details(project(request), [row]))[0];
+      const { uuid } = request.params as { uuid: string };
+      const [view] = /^[0-9a-f-]{36}$/i.test(uuid) ? await rows.details(project(request), [uuid]) : [];
+      if (!view) throw notFound(`Server ${uuid} does not exist`);
+      return reply.type('application/json; charset=utf-8').send(rows.jsonOf.get(view) ?? JSON.stringify(view));
     },
     PUT: async (request) => {
       authorize(request, 'update');
@@ -114,7 +166,7 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
         flavor: p.flavor,
         extension: p.changesDefinition ? { ...p.definition } : undefined,
       });
-      return (await rows.details(project(request), [await rows.one(project(request), row.id)]))[0];
+      return (await rows.details(project(request), [row.id]))[0];
     },
     DELETE: async (request, reply) => {
       authorize(request, 'delete');
