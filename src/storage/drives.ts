@@ -112,6 +112,8 @@ export interface DriveQuery {
 export type Recurse = 'all_drives' | 'disks' | 'cdroms' | null;
 
 const GiB = 1024 ** 3;
+/** The most drives one request makes (or deletes): one transaction stays milliseconds long, as a multi-create's servers. */
+export const MAX_DRIVES_PER_REQUEST = 1000;
 const DEV_CHANNEL = /^\d+:\d+$/;
 
 type DriveRow = DriveTable;
@@ -272,6 +274,7 @@ export class Drives {
 
   /** Creates drives, all or none; each is `creating` until the driver has made it. */
   async create(ctx: AuthContext, requests: NewDrive[]): Promise<Drive[]> {
+    if (requests.length > MAX_DRIVES_PER_REQUEST) throw invalidField('objects', `At most ${MAX_DRIVES_PER_REQUEST} drives per request.`);
     const now = this.s.clock.now().toISOString();
     const rows: DriveRow[] = requests.map((r) => {
       this.checkMedia(r.media);
@@ -481,6 +484,7 @@ export class Drives {
    * being made or copied). A drive attached to a stopped server is detached from it first.
    */
   async delete(ctx: AuthContext, ids: string[]): Promise<void> {
+    if (ids.length > MAX_DRIVES_PER_REQUEST) throw invalidField('objects', `At most ${MAX_DRIVES_PER_REQUEST} drives per request.`);
     await this.s.db.transaction().execute(async (tx) => {
       for (const id of [...new Set(ids)]) {
         const row = await this.locked(tx, ctx, id);

@@ -342,3 +342,48 @@ test('another project’s drives, snapshots and jobs do not exist for a caller',
   assert.equal(jobs.body.meta.total_count, 0);
   assertError(await cs(cloud, 'GET', '/drives/not-a-uuid/'), 404, 'notexist');
 });
+
+test('malformed bodies and parameters on every drive route are 4xx naming the field, never a 500', async () => {
+  const d = await createDrive({ name: 'target' });
+  const cases: [string, string, unknown][] = [
+    ['POST', '/drives/', []],
+    ['POST', '/drives/', 'x'],
+    ['POST', '/drives/', { objects: [] }],
+    ['POST', '/drives/', { objects: [1] }],
+    ['POST', '/drives/', { objects: [{ media: 'disk', name: 'n', size: 1e308 }] }],
+    ['POST', '/drives/', { objects: [{ media: 'disk', name: 'x'.repeat(300), size: GiB }] }],
+    ['POST', '/drives/', { objects: [{ media: 'disk', name: 'n', size: GiB, tags: 'x' }] }],
+    ['POST', '/drives/', { objects: [{ media: 'disk', name: 'n', size: GiB, meta: { a: 1 } }] }],
+    ['POST', '/drives/', { objects: Array.from({ length: 1001 }, () => ({ media: 'disk', name: 'n', size: GiB })) }],
+    ['PUT', `/drives/${d.uuid}/`, []],
+    ['PUT', `/drives/${d.uuid}/`, { size: -5 }],
+    ['PUT', `/drives/${d.uuid}/`, { media: 7 }],
+    ['PUT', `/drives/${d.uuid}/`, { allow_multimount: 'no' }],
+    ['DELETE', '/drives/', {}],
+    ['DELETE', '/drives/', { objects: [42] }],
+    ['POST', `/drives/${d.uuid}/action/?do=clone`, 'x'],
+    ['POST', `/drives/${d.uuid}/action/?do=clone`, { size: 'huge' }],
+    ['POST', `/drives/${d.uuid}/action/?do=clone`, { storage_type: 'floppy' }],
+    ['POST', `/drives/${d.uuid}/action/?do=resize`, {}],
+    ['POST', `/drives/${d.uuid}/action/`, {}],
+    ['POST', '/snapshots/', { objects: [{ drive: 5 }] }],
+    ['POST', '/snapshots/', { objects: [{ drive: d.uuid, name: 5 }] }],
+    ['PUT', '/profile/', { meta: 'x' }],
+    ['PUT', '/profile/', { clone_naming: 5 }],
+    ['PUT', '/profile/', { mailing_list: 'yes' }],
+    ['GET', '/drives/?limit=x', undefined],
+    ['GET', '/drives/?order_by=size_of_shoe', undefined],
+    ['GET', '/libdrives/?offset=-1', undefined],
+    ['GET', '/jobs/?limit=-1', undefined],
+  ];
+  for (const [method, path, body] of cases) {
+    const res = await cs(cloud, method, path, { body });
+    assert.ok(res.status >= 400 && res.status < 500, `${method} ${path} ${JSON.stringify(body)?.slice(0, 80)}: ${res.status} ${res.text.slice(0, 200)}`);
+    assert.equal(res.body[0].error_type, 'validation', `${method} ${path}: ${res.text.slice(0, 200)}`);
+    assert.ok(res.body[0].error_point, `${method} ${path}: ${res.text.slice(0, 200)}`);
+  }
+  for (const path of ['/drives/00000000-0000-4000-8000-000000000000/', '/libdrives/00000000-0000-4000-8000-000000000000/', '/snapshots/00000000-0000-4000-8000-000000000000/', '/jobs/00000000-0000-4000-8000-000000000000/']) {
+    assertError(await cs(cloud, 'GET', path), 404, 'notexist');
+  }
+  await settle();
+});
