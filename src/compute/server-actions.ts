@@ -115,7 +115,14 @@ export class ServerActions {
       if (!ctx.isAdmin) q = q.where('project_id', '=', ctx.projectId ?? '');
       avoid = [...new Set((await q.execute()).map((r) => r.host!))];
     }
-    return this.begin(ctx, id, rid, { action: 'start', allowed: { vmStates: [V.STOPPED] }, taskState: T.POWERING_ON, task: { kind: 'start', params: { avoid } } });
+    return this.begin(ctx, id, rid, {
+      action: 'start',
+      allowed: { vmStates: [V.STOPPED] },
+      taskState: T.POWERING_ON,
+      task: { kind: 'start', params: { avoid } },
+      // A drive still being made, cloned or resized cannot be booted from yet.
+      check: (tx) => this.s.drives.assertDrivesReady(tx, id),
+    });
   }
   /** ACPI shutdown: the power button pressed each second for a minute (see the acpi_shutdown task). */
   shutdown(ctx: AuthContext, id: string, rid: string) {

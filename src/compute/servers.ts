@@ -13,6 +13,7 @@ import { enforce, fitInstances } from './quotas.js';
 import type { Flavor } from './flavors.js';
 import { findKeypair } from './keypairs.js';
 import { searchPattern, type SearchPattern } from './search-patterns.js';
+import type { DriveAttachment, Recurse } from '../storage/drives.js';
 
 export type Server = ServerTable;
 /** A row as read, with the version the database keeps (migration 016). */
@@ -45,6 +46,10 @@ export interface DefineServer {
   tags: string[];
   /** What the face keeps that the core has no column for (servers.cloudsigma), or null. */
   extension: Record<string, unknown> | null;
+  /** Drives to attach (src/storage's rules: the caller's, free unless multimount, one a channel). */
+  drives?: DriveAttachment[];
+  /** A server clone: this server's disks are cloned (and its cdroms attached) to the new one, under a job. */
+  cloneDrivesFrom?: string;
 }
 
 /** A create request in the core's terms; each API dialect maps its own body onto it. */
@@ -450,8 +455,13 @@ export class Servers {
       for (let i = 0; i < servers.length; i += INSERT_BATCH) await tx.insertInto('servers').values(servers.slice(i, i + INSERT_BATCH)).execute();
       const tags = servers.flatMap((x, i) => [...new Set(defs[i].tags)].map((tag) => ({ server_id: x.id, tag })));
       for (let i = 0; i < tags.length; i += INSERT_BATCH) await tx.insertInto('server_tags').values(tags.slice(i, i + INSERT_BATCH)).execute();
+      for (const [i, d] of defs.entries()) {
+        if (d.drives?.length) await this.s.drives.setServerDrives(tx, ctx, servers[i].id, d.drives);
+        if (d.cloneDrivesFrom) await this.s.drives.cloneServerDrives(tx, ctx, d.cloneDrivesFrom, servers[i].id);
+      }
       await startActions(tx, servers.map((x) => ({ serverId: x.id, action: 'create', requestId, projectId, userId: ctx.userId, now })));
     });
+    this.s.runner.kick();
     return servers;
   }
 
@@ -460,7 +470,7 @@ export class Servers {
    * (flavor) and the face's extension only while the server is stopped and idle — on a
    * running server they are ignored, as CloudSigma's edit rule has it (Nova resizes instead).
    */
-  async redefine(ctx: AuthContext, id: string, patch: { name?: string; metadata?: Record<string, string>; tags?: string[]; flavor?: ServerFlavor; extension?: Record<string, unknown> }): Promise<void> {
+  async redefine(ctx: AuthContext, id: string, patch: { name?: string; metadata?: Record<string, string>; tags?: string[]; flavor?: ServerFlavor; extension?: Record<string, unknown>; drives?: DriveAttachment[] }): Promise<void> {
     const now = this.s.clock.now().toISOString();
     await this.s.db.transaction().execute(async (tx) => {
       const server = await lockedServer(tx, id);
@@ -481,6 +491,7 @@ export class Servers {
       }
       if (definable && patch.extension) values.cloudsigma = JSON.stringify(patch.extension);
       await tx.updateTable('servers').set(values).where('id', '=', id).execute();
+      if (definable && patch.drives) await this.s.drives.setServerDrives(tx, ctx, id, patch.drives);
       if (patch.tags !== undefined) {
         await tx.deleteFrom('server_tags').where('server_id', '=', id).execute();
         const rows = [...new Set(patch.tags)].map((tag) => ({ server_id: id, tag }));
@@ -524,7 +535,7 @@ export class Servers {
   }
 
   /** DELETE: asynchronous; a locked server is 409 unless the caller is an admin. */
-  async delete(ctx: AuthContext, id: string, requestId: string, opts: { onlyStopped?: boolean } = {}): Promise<void> {
+  async delete(ctx: AuthContext, id: string, requestId: string, opts: { onlyStopped?: boolean; recurse?: Recurse } = {}): Promise<void> {
     const { db, clock } = this.s;
     const now = clock.now().toISOString();
     await db.transaction().execute(async (tx) => {
@@ -542,7 +553,8 @@ export class Servers {
       const soft = this.s.config.compute.reclaimInstanceInterval > 0 && server.launched_at !== null;
       await tx.updateTable('servers').set({ task_state: soft ? TaskState.SOFT_DELETING : TaskState.DELETING, updated_at: now }).where('id', '=', id).execute();
       const actionId = await startAction(tx, { serverId: id, action: 'delete', requestId, projectId: server.project_id, userId: ctx.userId, now });
-      await enqueue(tx, clock, soft ? { serverId: id, kind: 'soft_delete', step: 'start', actionId } : { serverId: id, kind: 'delete', step: 'terminate', actionId });
+      // `recurse` (CloudSigma): the attached drives of those media go with the server.
+      await enqueue(tx, clock, soft ? { serverId: id, kind: 'soft_delete', step: 'start', actionId } : { serverId: id, kind: 'delete', step: 'terminate', actionId, params: opts.recurse ? { recurse: opts.recurse } : undefined });
     });
     this.s.runner.kick();
   }

@@ -83,8 +83,9 @@ export function serverActionRoutes(api: FastifyInstance, services: Services, tun
                 flavor: flavorFor(size.cpu, size.smp, size.mem),
                 metadata: parseJson<Record<string, string>>(row.metadata, {}),
                 tags: await servers.tagsOfServer(row.id),
-                // Drives are attached as they are until drives can be cloned through the core (issue 7, drives part).
-                extension: { ...def, nics, vnc_password: body.random_vnc_password ? generatePassword(12) : def.vnc_password },
+                extension: { ...def, drives: [], nics, vnc_password: body.random_vnc_password ? generatePassword(12) : def.vnc_password },
+                // Disks cloned (clone naming applies), cdroms attached as they are, under a server_clone job.
+                cloneDrivesFrom: row.id,
               },
             ],
             rid,

@@ -101,6 +101,10 @@ export interface ViewContext {
   downHosts: Set<string>;
   /** Server tags by server id (as tag references). */
   tags: Map<string, unknown[]>;
+  /** Each server's drives as the storage core holds them. */
+  drives: Map<string, { driveId: string; bootOrder: number | null; devChannel: string; device: string }[]>;
+  /** Each server's jobs (a clone's), by server id. */
+  jobs: Map<string, string[]>;
 }
 
 /** The full (detail) view. */
@@ -134,7 +138,7 @@ export function serverDetail(row: Row, v: ViewContext): Record<string, unknown> 
     cpu_model: def.cpu_model,
     cpu_type: def.cpu_type,
     cpus_instead_of_cores: def.cpus_instead_of_cores,
-    drives: def.drives.map((d) => ({ boot_order: d.boot_order, dev_channel: d.dev_channel, device: d.device, drive: ref('drives', d.drive), runtime: live ? { io: driveIo } : null })),
+    drives: (v.drives.get(row.id) ?? []).map((d) => ({ boot_order: d.bootOrder, dev_channel: d.devChannel, device: d.device, drive: ref('drives', d.driveId), runtime: live ? { io: driveIo } : null })),
     enable_numa: def.enable_numa,
     epcs: def.epcs,
     gpus: def.gpus,
@@ -142,7 +146,7 @@ export function serverDetail(row: Row, v: ViewContext): Record<string, unknown> 
     hv_relaxed: def.hv_relaxed,
     hv_tsc: def.hv_tsc,
     hypervisor: def.hypervisor,
-    jobs: [],
+    jobs: (v.jobs.get(row.id) ?? []).map((j) => ref('jobs', j)),
     mem: flavor.ram * MIB,
     meta: parseJson<Record<string, string>>(row.metadata, {}),
     name: row.name,

@@ -11,7 +11,8 @@ import { isUp } from '../../scheduler/scheduler.js';
 import { created, listOf, objectsOf, objectAt, param, route } from './http.js';
 import { serverLimits } from './capabilities.js';
 import { parseDefinition } from './server-definition.js';
-import { MIB, VIEW_COLUMNS, definitionOf, serverDetail, summaryOf, type Row, type ViewContext } from './server-view.js';
+import { MIB, VIEW_COLUMNS, definitionOf, serverDetail, summaryOf, type Definition, type Row, type ViewContext } from './server-view.js';
+import type { DriveAttachment, Recurse } from '../../storage/drives.js';
 import { SERVER_SCHEMA } from './schemas/server.js';
 import { tagNames, tagRef } from './tags.js';
 import { invalid } from '../../errors.js';
@@ -60,7 +61,9 @@ export class ServerRows {
     const downHosts = new Set(hosts.filter((h) => !isUp(h, now)).map((h) => h.name));
     const tags = new Map<string, unknown[]>();
     for (const [id, names] of await new Servers(this.s).tags(ids)) tags.set(id, names.map((n) => tagRef(projectId, n)));
-    return { downHosts, tags };
+    const drives = await this.s.drives.attachmentsOf(this.s.db, ids);
+    const jobs = await this.s.jobs.ofResources(ids);
+    return { downHosts, tags, drives, jobs };
   }
 
   /** Detail views of the project's servers (all, or these ids), oldest first. */
@@ -69,7 +72,7 @@ export class ServerRows {
     if (ids) q = q.where('id', 'in', ids.length ? ids : ['']);
     const heads = await q.orderBy('created_at').orderBy('id').execute();
     const v = await this.context(projectId, heads.map((h) => h.id));
-    const extraOf = (id: string, host: string | null) => `${JSON.stringify(v.tags.get(id) ?? [])}${host && v.downHosts.has(host) ? ' down' : ''}`;
+    const extraOf = (id: string, host: string | null) => `${JSON.stringify([v.tags.get(id) ?? [], v.drives.get(id) ?? [], v.jobs.get(id) ?? []])}${host && v.downHosts.has(host) ? ' down' : ''}`;
     const missing = heads.filter((h) => {
       const hit = this.kept.get(h.id);
       return !(hit && hit.version === h.version && hit.extra === extraOf(h.id, h.host));
@@ -101,6 +104,12 @@ export class ServerRows {
   }
 }
 
+/** The definition the face keeps: drives are the storage core's attachments, not kept here. */
+export const extensionOf = (d: Definition): Record<string, unknown> => ({ ...d, drives: [] });
+
+/** The drives of a definition as the storage core attaches them. */
+export const attachmentsOf = (d: Definition): DriveAttachment[] => d.drives.map((x) => ({ driveId: x.drive, bootOrder: x.boot_order, devChannel: x.dev_channel, device: x.device }));
+
 /** The size a server has now, as CloudSigma counts it. */
 export function sizeOf(row: Pick<Row, 'flavor' | 'cloudsigma'>) {
   const flavor = parseJson<ServerFlavor>(row.flavor, {} as ServerFlavor);
@@ -125,7 +134,7 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
       const limits = serverLimits(services);
       const parsed = objectsOf(request.body).map((o) => parseDefinition(o, limits));
       const defs = await Promise.all(
-        parsed.map(async (p) => ({ name: p.name!, flavor: p.flavor!, metadata: p.metadata ?? {}, tags: await tagNames(services.db, project(request), p.tags ?? []), extension: { ...p.definition } as Record<string, unknown> })),
+        parsed.map(async (p) => ({ name: p.name!, flavor: p.flavor!, metadata: p.metadata ?? {}, tags: await tagNames(services.db, project(request), p.tags ?? []), extension: extensionOf(p.definition), drives: attachmentsOf(p.definition) })),
       );
       const made = await servers.define(request.auth, defs, request.id);
       const answer = await rows.details(project(request), made.map((s) => s.id));
@@ -164,7 +173,8 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
         metadata: p.metadata,
         tags: p.tags && (await tagNames(services.db, project(request), p.tags)),
         flavor: p.flavor,
-        extension: p.changesDefinition ? { ...p.definition } : undefined,
+        extension: p.changesDefinition ? extensionOf(p.definition) : undefined,
+        drives: body.drives !== undefined ? attachmentsOf(p.definition) : undefined,
       });
       return (await rows.details(project(request), [row.id]))[0];
     },
@@ -173,7 +183,7 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
       const row = await rows.one(project(request), (request.params as { uuid: string }).uuid);
       const recurse = param(request, 'recurse');
       if (recurse !== undefined && !['all_drives', 'disks', 'cdroms'].includes(recurse)) throw invalid('recurse must be all_drives, disks or cdroms', 'recurse');
-      await servers.delete(request.auth, row.id, request.id, { onlyStopped: true });
+      await servers.delete(request.auth, row.id, request.id, { onlyStopped: true, recurse: recurse as Recurse | undefined });
       return reply.code(204).send();
     },
   });

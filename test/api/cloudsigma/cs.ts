@@ -63,3 +63,18 @@ export async function unlimited(cloud: TestCloud, projectId = cloud.demoProjectI
   const res = await cloud.req('PUT', `/compute/v2.1/os-quota-sets/${projectId}`, { token: cloud.adminToken, body: { quota_set: { instances: -1, cores: -1, ram: -1 } } });
   assert.equal(res.status, 200, res.text);
 }
+
+/** A drive made through /drives/ and ready (unmounted). */
+export async function createDrive(cloud: TestCloud, fields: Record<string, unknown> = {}, auth?: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const res = await cs(cloud, 'POST', '/drives/', { auth, body: { objects: [{ name: 'disk', size: 1073741824, media: 'disk', ...fields }] } });
+  assert.equal(res.status, 201, res.text);
+  await cloud.services.runner.idle();
+  return res.body.objects[0];
+}
+
+/** The uuids of the caller's drives. */
+export async function driveUuids(cloud: TestCloud, auth?: string): Promise<string[]> {
+  const res = await cs(cloud, 'GET', '/drives/?limit=0', { auth });
+  assert.equal(res.status, 200, res.text);
+  return res.body.objects.map((d: { uuid: string }) => d.uuid);
+}

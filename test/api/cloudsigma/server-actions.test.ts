@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startCloud, type TestCloud } from '../../support.js';
-import { act, assertError, createServer, cs, dump, runningServer, show, unlimited } from './cs.js';
+import { act, assertError, createDrive, createServer, cs, driveUuids, dump, runningServer, show, unlimited } from './cs.js';
 
 /** Server actions: the answers of the dumps, the state rules of the diagram, the ACPI minute on the clock. */
 let cloud: TestCloud;
@@ -236,6 +236,28 @@ test('clone (request_server_clone) makes a stopped copy with the name asked, a n
   assert.notEqual(res.body.nics[0].mac, s.nics[0].mac);
   assert.deepEqual(res.body.meta, { a: 'b' });
   assert.equal(res.body.cpu, s.cpu);
+});
+
+test('clone clones the disks (as a job) and attaches the cdroms as they are', async () => {
+  const disk = await createDrive(cloud, { name: 'clone-src-disk' });
+  const cdrom = await createDrive(cloud, { name: 'clone-src-cdrom', media: 'cdrom' });
+  const s = await createServer(cloud, { name: 'clone-src', drives: [{ boot_order: 1, dev_channel: '0:0', device: 'virtio', drive: disk.uuid }, { dev_channel: '0:1', device: 'ide', drive: cdrom.uuid }] });
+  const res = await act(cloud, s.uuid, 'clone', { name: 'clone-dst' });
+  assert.equal(res.status, 202, res.text);
+  assert.equal(res.body.jobs.length, 1);
+  const uuids = res.body.drives.map((d: { drive: { uuid: string } }) => d.drive.uuid);
+  assert.ok(uuids.includes(cdrom.uuid));
+  const copy = uuids.find((u: string) => u !== cdrom.uuid);
+  assert.ok(copy && copy !== disk.uuid);
+  await settle();
+  const job = await cs(cloud, 'GET', `/jobs/${res.body.jobs[0].uuid}/`);
+  assert.equal(job.status, 200, job.text);
+  assert.equal(job.body.state, 'success');
+  assert.ok((await driveUuids(cloud)).includes(copy));
+  // The clone starts once its disk is there.
+  assert.equal((await act(cloud, res.body.uuid, 'start')).status, 202);
+  await settle();
+  assert.equal((await show(cloud, res.body.uuid)).status, 'running');
 });
 
 test('an unknown action is 400 naming do', async () => {

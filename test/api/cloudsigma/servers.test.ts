@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { memberOfNewProject, startCloud, type TestCloud } from '../../support.js';
-import { act, assertError, basic, createServer, cs, dump, runningServer, show, unlimited } from './cs.js';
+import { act, assertError, basic, createDrive, createServer, cs, driveUuids, dump, runningServer, show, unlimited } from './cs.js';
 
 /** /servers/ over the core, built on the captured dumps; and the same servers through /compute. */
 let cloud: TestCloud;
@@ -36,7 +36,13 @@ test('a server created here is SHUTOFF with power_state 4 through the compute AP
 });
 
 test('create full (request_server_create_full) keeps nics, drives, meta and flags as response_server_create_full shows them', async () => {
-  const res = await cs(cloud, 'POST', '/servers/', { body: dump('request_server_create_full') });
+  const body = dump('request_server_create_full');
+  // The dump's drives, made here first.
+  const disk = await createDrive(cloud, { name: 'full-disk' });
+  const cdrom = await createDrive(cloud, { name: 'full-cdrom', media: 'cdrom' });
+  body.objects[0].drives[0].drive = disk.uuid;
+  body.objects[0].drives[1].drive = cdrom.uuid;
+  const res = await cs(cloud, 'POST', '/servers/', { body });
   assert.equal(res.status, 201, res.text);
   const got = res.body.objects[0];
   const want = dump('response_server_create_full').objects[0];
@@ -44,8 +50,86 @@ test('create full (request_server_create_full) keeps nics, drives, meta and flag
   assert.deepEqual(got.nics[0].ip_v4_conf, { conf: 'dhcp', ip: null });
   assert.match(got.nics[0].mac, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
   assert.deepEqual(got.meta, want.meta);
-  assert.deepEqual(got.drives.map((d: { drive: { uuid: string }; device: string }) => [d.drive.uuid, d.device]).sort(), want.drives.map((d: { drive: { uuid: string }; device: string }) => [d.drive.uuid, d.device]).sort());
+  assert.deepEqual(fieldsOf(got.drives[0]), fieldsOf(want.drives[0]));
+  assert.deepEqual(got.drives.map((d: { drive: { uuid: string }; device: string }) => [d.drive.uuid, d.device]).sort(), [[disk.uuid, 'virtio'], [cdrom.uuid, 'ide']].sort());
   assert.equal(got.mem, 268435456);
+  // The drive knows its server, and Nova sees the disk as an attached volume.
+  const d = await cs(cloud, 'GET', `/drives/${disk.uuid}/`);
+  assert.deepEqual(d.body.mounted_on.map((m: { uuid: string }) => m.uuid), [got.uuid]);
+  const vols = (await nova(got.uuid))['os-extended-volumes:volumes_attached'].map((v: { id: string }) => v.id);
+  assert.ok(vols.includes(disk.uuid), JSON.stringify(vols));
+});
+
+test('a create naming a drive that does not exist makes no server and names the drive', async () => {
+  const before = (await cs(cloud, 'GET', '/servers/?limit=0')).body.meta.total_count;
+  const res = await cs(cloud, 'POST', '/servers/', { body: { name: 'x', cpu: 1000, mem: 536870912, vnc_password: 'x', drives: [{ device: 'virtio', dev_channel: '0:0', drive: '6b0ea4bb-9a3c-4d1e-8d4c-2a7a0d27a111' }] } });
+  assert.ok(res.status === 400 || res.status === 404, res.text);
+  assert.equal(res.body[0].error_point, 'drives[0].drive');
+  assert.equal((await cs(cloud, 'GET', '/servers/?limit=0')).body.meta.total_count, before);
+});
+
+test('a disk attached to one server cannot be attached to another without allow_multimount', async () => {
+  const disk = await createDrive(cloud, { name: 'single' });
+  await createServer(cloud, { drives: [{ device: 'virtio', dev_channel: '0:0', drive: disk.uuid }] });
+  const res = await cs(cloud, 'POST', '/servers/', { body: { name: 'x', cpu: 1000, mem: 536870912, vnc_password: 'x', drives: [{ device: 'virtio', dev_channel: '0:0', drive: disk.uuid }] } });
+  assertError(res, 409, 'concurrency', 'drives[0].drive');
+});
+
+async function serverWithDiskAndCdrom(name: string) {
+  const disk = await createDrive(cloud, { name: `${name}-disk` });
+  const cdrom = await createDrive(cloud, { name: `${name}-cdrom`, media: 'cdrom' });
+  const s = await createServer(cloud, {
+    name,
+    drives: [
+      { boot_order: 1, dev_channel: '0:0', device: 'virtio', drive: disk.uuid },
+      { boot_order: 2, dev_channel: '0:1', device: 'ide', drive: cdrom.uuid },
+    ],
+  });
+  return { s, disk: disk.uuid as string, cdrom: cdrom.uuid as string };
+}
+
+test('delete ?recurse=all_drives deletes the server and every drive attached', async () => {
+  const { s, disk, cdrom } = await serverWithDiskAndCdrom('rec-all');
+  assert.equal((await cs(cloud, 'DELETE', `/servers/${s.uuid}/?recurse=all_drives`)).status, 204);
+  await cloud.services.runner.idle();
+  const left = await driveUuids(cloud);
+  assert.ok(!left.includes(disk) && !left.includes(cdrom));
+});
+
+test('delete ?recurse=disks deletes the disks and leaves the cdroms', async () => {
+  const { s, disk, cdrom } = await serverWithDiskAndCdrom('rec-disks');
+  assert.equal((await cs(cloud, 'DELETE', `/servers/${s.uuid}/?recurse=disks`)).status, 204);
+  await cloud.services.runner.idle();
+  const left = await driveUuids(cloud);
+  assert.ok(!left.includes(disk));
+  assert.ok(left.includes(cdrom));
+});
+
+test('delete ?recurse=cdroms deletes the cdroms and leaves the disks', async () => {
+  const { s, disk, cdrom } = await serverWithDiskAndCdrom('rec-cdroms');
+  assert.equal((await cs(cloud, 'DELETE', `/servers/${s.uuid}/?recurse=cdroms`)).status, 204);
+  await cloud.services.runner.idle();
+  const left = await driveUuids(cloud);
+  assert.ok(left.includes(disk));
+  assert.ok(!left.includes(cdrom));
+});
+
+test('delete without recurse leaves the drives, unmounted', async () => {
+  const { s, disk, cdrom } = await serverWithDiskAndCdrom('rec-none');
+  assert.equal((await cs(cloud, 'DELETE', `/servers/${s.uuid}/`)).status, 204);
+  await cloud.services.runner.idle();
+  const left = await driveUuids(cloud);
+  assert.ok(left.includes(disk) && left.includes(cdrom));
+  assert.equal((await cs(cloud, 'GET', `/drives/${disk}/`)).body.status, 'unmounted');
+});
+
+test('a server booted from an image through the compute API shows its root disk as a drive', async () => {
+  const image = (await cloud.services.db.selectFrom('images').select('id').executeTakeFirstOrThrow()).id;
+  const made = await cloud.req('POST', '/compute/v2.1/servers', { token: cloud.demoToken, body: { server: { name: 'rooted', imageRef: image, flavorRef: '1' } } });
+  await cloud.services.runner.idle();
+  const s = await show(cloud, made.body.server.id);
+  assert.equal(s.drives.length, 1);
+  assert.equal((await cs(cloud, 'GET', `/drives/${s.drives[0].drive.uuid}/`)).status, 200);
 });
 
 test('one bare object (as libcloud sends) is a create too, answered with objects', async () => {
@@ -124,13 +208,18 @@ test('edit (request_server_edit_minimal) of a stopped server changes cpu, name a
   assert.equal((await nova(s.uuid)).flavor.extra_specs['cloudsigma:cpu_mhz'], '2000');
 });
 
-test('edit attaches a drive and a NIC (request_server_attach_drive, request_server_add_dhcp_nic)', async () => {
+test('edit attaches a drive and a NIC (request_server_attach_drive, request_server_add_dhcp_nic), and detaches it', async () => {
   const s = await createServer(cloud);
-  const drive = dump('request_server_attach_drive');
-  const res = await cs(cloud, 'PUT', `/servers/${s.uuid}/`, { body: { ...drive, nics: [{ ip_v4_conf: { conf: 'dhcp' }, model: 'virtio' }] } });
+  const disk = await createDrive(cloud, { name: 'attach-me' });
+  const body = dump('request_server_attach_drive');
+  body.drives[0].drive = disk.uuid;
+  const res = await cs(cloud, 'PUT', `/servers/${s.uuid}/`, { body: { ...body, nics: [{ ip_v4_conf: { conf: 'dhcp' }, model: 'virtio' }] } });
   assert.equal(res.status, 200, res.text);
-  assert.equal(res.body.drives.length, drive.drives.length);
+  assert.deepEqual(res.body.drives.map((d: { drive: { uuid: string } }) => d.drive.uuid), [disk.uuid]);
   assert.equal(res.body.nics.length, 1);
+  const detached = await cs(cloud, 'PUT', `/servers/${s.uuid}/`, { body: { drives: [] } });
+  assert.deepEqual(detached.body.drives, []);
+  assert.equal((await cs(cloud, 'GET', `/drives/${disk.uuid}/`)).body.status, 'unmounted');
 });
 
 test('while running, an edit changes only name, meta and tags; the rest is ignored', async () => {
