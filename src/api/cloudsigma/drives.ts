@@ -123,8 +123,10 @@ export function driveRoutes(api: FastifyInstance, services: Services): void {
       switch (action) {
         case 'clone': {
           authorize(request, 'create');
-          await drives.get(request.auth, id);
-          const copy = await drives.clone(request.auth, id, await cloneRequest(services.db, request.auth.projectId!, body, param(request, 'avoid')));
+          const req = await cloneRequest(services.db, request.auth.projectId!, body, param(request, 'avoid'));
+          // A library drive is cloned through /drives/ too, as libcloud's create_node does.
+          const own = await drives.get(request.auth, id).catch(async (err) => ((await services.library.get(request.auth, id).catch(() => null)) ? null : Promise.reject(err)));
+          const copy = own ? await drives.clone(request.auth, id, req) : await drives.cloneImage(request.auth, id, req);
           reply.code(202);
           return { objects: [driveView(copy)] };
         }
