@@ -3,6 +3,7 @@ import { FakeDriver } from '../virt/fake/driver.js';
 import { configuredZone, syncHostZones } from '../compute/aggregates.js';
 import { buildTask, deleteTask, injectErrorTask } from './server-tasks.js';
 import { actionTasks } from './action-tasks.js';
+import { RECOVERY_MS, restartServersOfDownHosts } from '../compute/recovery.js';
 import { driveTasks } from './drive-tasks.js';
 import { holdNodeId } from './node.js';
 import { isPostgresUrl } from '../db/database.js';
@@ -42,6 +43,7 @@ export async function startWorkers(s: Services, takeOver: boolean): Promise<void
   for (const [kind, handler] of Object.entries(actionTasks(s))) s.runner.handle(kind, handler);
   for (const [kind, handler] of Object.entries(driveTasks(s))) s.runner.handle(kind, handler);
   s.runner.every('heartbeat', HEARTBEAT_MS, () => s.hosts.heartbeat());
+  s.runner.every('host-recovery', RECOVERY_MS, async () => void (await restartServersOfDownHosts(s)));
   const release = !takeOver && isPostgresUrl(s.config.databaseUrl) ? await holdNodeId(s.config.databaseUrl, s.runner.owner, s.log) : undefined;
   await s.runner.start(takeOver, release);
 }

@@ -163,6 +163,57 @@ test('a server whose host is down is unavailable', async () => {
   assert.equal((await show(cloud, s.uuid)).status, 'running');
 });
 
+test('host crash: a running server whose host goes down is started again on another host', async () => {
+  const s = await runningServer(cloud, { name: 'survivor' });
+  const host = (await hostOf(s.uuid))!;
+  await control('PUT', `/hosts/${host}`, { host: { state: 'down' } });
+  try {
+    await control('POST', '/clock/advance', { seconds: 6 });
+    await settle();
+    const now = await show(cloud, s.uuid);
+    assert.equal(now.status, 'running');
+    const moved = await hostOf(s.uuid);
+    assert.ok(moved && moved !== host, `${moved} vs ${host}`);
+  } finally {
+    await control('PUT', `/hosts/${host}`, { host: { state: 'up' } });
+  }
+});
+
+test('host crash with no host to go to: unavailable until one comes back, then running', async () => {
+  const s = await runningServer(cloud, { name: 'stranded' });
+  const hosts = ['fake-host-1', 'fake-host-2', 'fake-host-3'];
+  for (const h of hosts) await control('PUT', `/hosts/${h}`, { host: { state: 'down' } });
+  try {
+    await control('POST', '/clock/advance', { seconds: 6 });
+    await settle();
+    assert.equal((await show(cloud, s.uuid)).status, 'unavailable');
+    await control('PUT', `/hosts/${hosts[0]}`, { host: { state: 'up' } });
+    await control('POST', '/clock/advance', { seconds: 6 });
+    await settle();
+    assert.equal((await show(cloud, s.uuid)).status, 'running');
+    assert.equal(await hostOf(s.uuid), hosts[0]);
+  } finally {
+    for (const h of hosts) await control('PUT', `/hosts/${h}`, { host: { state: 'up' } });
+  }
+});
+
+test('a compute-API server keeps Nova\'s behaviour when its host goes down: it is not moved', async () => {
+  const image = (await cloud.services.db.selectFrom('images').select('id').executeTakeFirstOrThrow()).id;
+  const made = await cloud.req('POST', '/compute/v2.1/servers', { token: cloud.demoToken, body: { server: { name: 'nova-stays', imageRef: image, flavorRef: '1' } } });
+  await settle();
+  const id = made.body.server.id;
+  const host = (await hostOf(id))!;
+  await control('PUT', `/hosts/${host}`, { host: { state: 'down' } });
+  try {
+    await control('POST', '/clock/advance', { seconds: 6 });
+    await settle();
+    assert.equal(await hostOf(id), host);
+    assert.equal((await show(cloud, id)).status, 'unavailable');
+  } finally {
+    await control('PUT', `/hosts/${host}`, { host: { state: 'up' } });
+  }
+});
+
 /** Connects to host:port, sends `input` after the first bytes, and collects what comes back. */
 function talk(url: string, input: string, waitFor: RegExp): Promise<string> {
   const { hostname, port } = new URL(url.replace(/^\w+:/, 'http:'));
