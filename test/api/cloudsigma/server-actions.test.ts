@@ -151,18 +151,6 @@ test('start with an avoid that is not a uuid is 400', async () => {
   assertError(await cs(cloud, 'POST', `/servers/${s.uuid}/action/?do=start&avoid=nope`, { body: {} }), 400, 'validation', 'avoid[0]');
 });
 
-test('a server whose host is down is unavailable', async () => {
-  const s = await runningServer(cloud);
-  const host = (await hostOf(s.uuid))!;
-  await control('PUT', `/hosts/${host}`, { host: { state: 'down' } });
-  try {
-    assert.equal((await show(cloud, s.uuid)).status, 'unavailable');
-  } finally {
-    await control('PUT', `/hosts/${host}`, { host: { state: 'up' } });
-  }
-  assert.equal((await show(cloud, s.uuid)).status, 'running');
-});
-
 test('host crash: a running server whose host goes down is started again on another host', async () => {
   const s = await runningServer(cloud, { name: 'survivor' });
   const host = (await hostOf(s.uuid))!;
