@@ -36,6 +36,7 @@ import * as m016 from './migrations/016_server_version.js';
 import * as m017 from './migrations/017_console_tokens.js';
 import * as m020 from './migrations/020_cloudsigma.js';
 import * as m021 from './migrations/021_keypair_uuids.js';
+import * as m022 from './migrations/022_tags.js';
 import * as m025 from './migrations/025_drives.js';
 import * as m026 from './migrations/026_profiles.js';
 
@@ -67,6 +68,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '017_console_tokens': m017,
   '020_cloudsigma': m020,
   '021_keypair_uuids': m021,
+  '022_tags': m022,
   '025_drives': m025,
   '026_profiles': m026,
 };

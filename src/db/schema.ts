@@ -588,6 +588,8 @@ export interface Schema {
   instance_actions: InstanceActionTable;
   instance_action_events: InstanceActionEventTable;
   keypairs: KeypairTable;
+  /** Migration 022: CloudSigma tags (their meta, and their existence when they tag nothing). */
+  tags: { project_id: string; name: string; meta: string; created_at: string };
   quotas: QuotaTable;
   network_quotas: NetworkQuotaTable;
   project_user_quotas: ProjectUserQuotaTable;

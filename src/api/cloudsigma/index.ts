@@ -9,6 +9,7 @@ import { serverActionRoutes } from './server-actions.js';
 import { capabilityRoutes } from './capabilities.js';
 import { Tunnels } from './tunnels.js';
 import { keypairRoutes } from './keypairs.js';
+import { tagRoutes } from './tags.js';
 import { driveRoutes } from './drives.js';
 import { libdriveRoutes } from './libdrives.js';
 import { snapshotRoutes } from './snapshots.js';
@@ -37,6 +38,7 @@ export function cloudsigmaApi(services: Services): FastifyPluginAsync {
       serverActionRoutes(api, services, tunnels);
       capabilityRoutes(api, services);
       keypairRoutes(api, services);
+      tagRoutes(api, services);
       driveRoutes(api, services);
       libdriveRoutes(api, services);
       snapshotRoutes(api, services);
