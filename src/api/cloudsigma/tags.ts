@@ -112,6 +112,9 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
     GET: async (request) => listOf(request, await listing(request)),
     POST: async (request, reply) => {
       const bodies = objectsOf(request.body);
+      // libcloud's ex_create_tag sends `resources` beside `objects`: it goes to the objects that name none.
+      const shared = request.body && typeof request.body === 'object' && 'objects' in request.body ? (request.body as Body).resources : undefined;
+      if (shared !== undefined) for (const o of bodies) o.resources ??= shared;
       const names = bodies.map((o, i) => nameOf(o, i ? `objects[${i}].name` : 'name'));
       for (const [i, o] of bodies.entries()) {
         await remember(project(request), names[i], o.meta ?? {});
