@@ -404,3 +404,20 @@ test('a drive’s tags are tag references; a tag’s uuid tags another drive wit
   const list = await cs(cloud, 'GET', `/drives/?tag=${blue}&limit=0`);
   assert.deepEqual(list.body.objects.map((o: { uuid: string }) => o.uuid).sort(), [a.uuid, b.uuid].sort());
 });
+
+test('a drive whose storage is down is unavailable, and neither cloned nor resized; it is unmounted again when the storage answers', async () => {
+  const d = await createDrive({ name: 'on-lost-storage' });
+  const pool = (cloud.services.driver as FakeDriver).driveOf(d.uuid)!.location;
+  const storage = (state: string) => cloud.req('PUT', `/nimbus/v1/storage/${pool}`, { token: cloud.adminToken, body: { storage: { state } } });
+  assert.equal((await storage('down')).status, 200);
+  try {
+    assert.equal((await getDrive(d.uuid)).status, 'unavailable');
+    assertError(await cs(cloud, 'POST', `/drives/${d.uuid}/action/?do=clone`, { body: {} }), 409, 'concurrency', 'status');
+    assertError(await cs(cloud, 'POST', `/drives/${d.uuid}/action/?do=resize`, { body: { size: 2 * GiB } }), 409, 'concurrency', 'status');
+    assert.ok((await cs(cloud, 'GET', '/drives/?status=unavailable&limit=0')).body.objects.some((o: { uuid: string }) => o.uuid === d.uuid));
+  } finally {
+    assert.equal((await storage('up')).status, 200);
+  }
+  assert.equal((await getDrive(d.uuid)).status, 'unmounted');
+  assert.equal((await cloud.req('PUT', '/nimbus/v1/storage/no-such-pool', { token: cloud.adminToken, body: { storage: { state: 'down' } } })).status, 404);
+});
