@@ -27,7 +27,8 @@ export async function userKeypairs(services: Services, userId: string): Promise<
 }
 
 const common = (k: Keypair) => ({ fingerprint: k.fingerprint, grantees: [], meta: {}, name: k.name, permissions: [], public_key: k.public_key, tags: [], uuid: k.uuid! });
-export const keypairView = (k: Keypair, privateKey?: string) => ({ ...common(k), ...(privateKey ? { private_key: privateKey } : {}), resource_uri: `${API}/keypairs/${k.uuid}/` });
+/** `private_key` is there only in the answer that made it; afterwards null (Nimbus keeps none). */
+export const keypairView = (k: Keypair, privateKey?: string) => ({ ...common(k), private_key: privateKey ?? null, resource_uri: `${API}/keypairs/${k.uuid}/` });
 export const pubkeyView = (k: Keypair) => ({ ...common(k), has_private_key: !!k.has_private_key, resource_uri: `${API}/pubkeys/${k.uuid}/` });
 
 export function keypairRoutes(api: FastifyInstance, services: Services): void {

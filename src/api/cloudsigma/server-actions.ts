@@ -68,7 +68,9 @@ export function serverActionRoutes(api: FastifyInstance, services: Services, tun
           return actionResult(reply, action, row.id);
         case 'clone': {
           policy(request, 'os_compute_api:servers:create');
-          const body = request.body === undefined || request.body === null ? {} : objectAt(request.body, 'body');
+          const given = request.body === undefined || request.body === null ? {} : objectAt(request.body, 'body');
+          // null is "not given" (libcloud sends both keys, null when unset).
+          const body = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== null));
           if (body.name !== undefined && (typeof body.name !== 'string' || body.name === '' || body.name.length > 255)) throw invalid('name must be a string of 1 to 255 characters', 'name');
           if (body.random_vnc_password !== undefined && typeof body.random_vnc_password !== 'boolean') throw invalid('random_vnc_password must be a boolean', 'random_vnc_password');
           const def = definitionOf(row);

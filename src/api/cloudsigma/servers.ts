@@ -155,6 +155,28 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
 
   route(api, '/servers/schema/', { GET: async () => SERVER_SCHEMA });
 
+  // Which of the caller's servers share a physical host: a list per host (running servers only).
+  const byHost = async (projectId: string) => {
+    const rows = await services.db.selectFrom('servers').select(['id', 'host']).where('project_id', '=', projectId).where('deleted', '=', 0).where('host', 'is not', null).where('vm_state', 'in', ['active', 'paused', 'suspended', 'rescued', 'resized']).orderBy('host').orderBy('id').execute();
+    const groups = new Map<string, string[]>();
+    for (const r of rows) groups.set(r.host!, [...(groups.get(r.host!) ?? []), r.id]);
+    return groups;
+  };
+  route(api, '/servers/availability_groups/', {
+    GET: async (request) => {
+      authorize(request, 'index');
+      return [...(await byHost(project(request))).values()];
+    },
+  });
+  route(api, '/servers/availability_groups/:uuid/', {
+    GET: async (request) => {
+      authorize(request, 'show');
+      const row = await rows.one(project(request), (request.params as { uuid: string }).uuid);
+      const group = [...(await byHost(project(request))).values()].find((g) => g.includes(row.id)) ?? [];
+      return group.filter((id) => id !== row.id);
+    },
+  });
+
   route(api, '/servers/:uuid/', {
     GET: async (request, reply) => {
       authorize(request, 'show');

@@ -20,7 +20,7 @@ test('a keypair generated here (request_autogen_keypair_create) answers with its
   assert.match(k.private_key, /BEGIN RSA PRIVATE KEY/);
   assert.match(k.public_key, /^ssh-rsa /);
   const again = await cs(cloud, 'GET', `/keypairs/${k.uuid}/`);
-  assert.equal(again.body.private_key, undefined);
+  assert.equal(again.body.private_key, null);
   assert.equal(again.body.fingerprint, k.fingerprint);
 });
 

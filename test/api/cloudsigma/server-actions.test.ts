@@ -132,6 +132,20 @@ test('start with avoid keeps the server off the hosts of the servers named', asy
   assert.ok(hostC && hostC !== hostA && hostC !== hostB, `${hostC} vs ${hostA}, ${hostB}`);
 });
 
+test('availability groups list the caller\'s running servers by shared host', async () => {
+  const a = await runningServer(cloud, { name: 'ag-a' });
+  const b = await createServer(cloud, { name: 'ag-b' });
+  await cloud.services.db.updateTable('servers').set({ host: await hostOf(a.uuid) }).where('id', '=', b.uuid).execute();
+  assert.equal((await act(cloud, b.uuid, 'start')).status, 202);
+  await settle();
+  const groups = (await cs(cloud, 'GET', '/servers/availability_groups/')).body as string[][];
+  const mine = groups.find((g) => g.includes(a.uuid))!;
+  assert.ok(mine.includes(b.uuid), JSON.stringify(groups));
+  const peers = await cs(cloud, 'GET', `/servers/availability_groups/${a.uuid}/`);
+  assert.ok(peers.body.includes(b.uuid));
+  assert.ok(!peers.body.includes(a.uuid));
+});
+
 test('start with an avoid that is not a uuid is 400', async () => {
   const s = await createServer(cloud);
   assertError(await cs(cloud, 'POST', `/servers/${s.uuid}/action/?do=start&avoid=nope`, { body: {} }), 400, 'validation', 'avoid[0]');
