@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'method_not_allowed' // 405
   | 'not_acceptable' // 406: unsupported microversion
   | 'conflict' // 409: the resource is busy or in the wrong state, or a duplicate
+  | 'gone' // 410: an API that is no more (nova-network's)
   | 'over_quota' // 403 in Nova, with the quota message
   | 'too_large' // 413: request body or upload over the limit
   | 'unsupported_media' // 415
@@ -24,6 +25,7 @@ export const STATUS: Record<ErrorKind, number> = {
   method_not_allowed: 405,
   not_acceptable: 406,
   conflict: 409,
+  gone: 410,
   over_quota: 403,
   too_large: 413,
   unsupported_media: 415,

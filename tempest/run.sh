@@ -83,6 +83,12 @@ use_dynamic_credentials = false
 test_accounts_file = $ws/etc/accounts.yaml
 default_credentials_domain_name = Default
 create_isolated_networks = false
+# The classes that force tenant isolation (the quota tests) get dynamic credentials made by
+# this admin through the identity API.
+admin_username = admin
+admin_password = $NIMBUS_ADMIN_PASSWORD
+admin_project_name = admin
+admin_domain_name = Default
 
 [identity]
 uri_v3 = $base/identity/v3
@@ -130,7 +136,7 @@ vnc_console = true
 spice_console = false
 serial_console = true
 nova_cert = false
-interface_attach = false
+interface_attach = true
 attach_encrypted_volume = false
 config_drive = true
 metadata_service = true

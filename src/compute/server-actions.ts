@@ -6,7 +6,7 @@ import { NimbusError, conflict, forbidden, invalid, notFound } from '../errors.j
 import { generatePassword } from '../identity/passwords.js';
 import { enqueue } from '../tasks/runner.js';
 import { TaskState, VmState } from './states.js';
-import { startAction } from './actions.js';
+import { finishEvent, startAction, startEvent } from './actions.js';
 import { checkLock, checkState, type AllowedStates } from './state-checks.js';
 import { enforce } from './quotas.js';
 import { parseJson, serverFlavor, type Server, type ServerFlavor } from './servers.js';
@@ -177,6 +177,34 @@ export class ServerActions {
         if (server.locked && server.locked_by === 'admin' && !ctx.isAdmin) throw forbidden(`Policy doesn't allow os_compute_api:os-lock-server:unlock:unlock_override to be performed.`);
       },
       patch: { locked: 0, locked_by: null, locked_reason: null },
+    });
+  }
+
+  /**
+   * addSecurityGroup / removeSecurityGroup: a change to the server's ports made at once, in
+   * any state, with no task and no instance action, as Nova makes it.
+   */
+  async changeSecurityGroup(ctx: AuthContext, id: string, group: string, add: boolean): Promise<void> {
+    await this.s.db.transaction().execute(async (tx) => {
+      const server = await this.load(tx, ctx, id);
+      await this.s.network.changeServerSecurityGroup(tx, ctx.projectId ?? '', { id, projectId: server.project_id }, group, add);
+    });
+  }
+
+  /**
+   * Nova's attach_interface and detach_interface: a port given to or taken from a server that
+   * is ACTIVE, PAUSED or SHUTOFF with no task, at once, recorded as an instance action.
+   */
+  async changeInterface<T>(ctx: AuthContext, id: string, rid: string, action: 'attach_interface' | 'detach_interface', change: (tx: Tx, server: Server) => Promise<T>): Promise<T> {
+    const now = this.s.clock.now().toISOString();
+    return this.s.db.transaction().execute(async (tx) => {
+      const server = await this.load(tx, ctx, id);
+      checkLock(ctx, server);
+      checkState(server, { vmStates: [VmState.ACTIVE, VmState.PAUSED, VmState.STOPPED], taskStates: [null] }, action);
+      const out = await change(tx, server);
+      const actionId = await startAction(tx, { serverId: id, action, requestId: rid, projectId: server.project_id, userId: ctx.userId, now });
+      await finishEvent(tx, actionId, await startEvent(tx, actionId, `compute_${action}`, server.host, now), now);
+      return out;
     });
   }
 

@@ -34,6 +34,7 @@ import * as m014 from './migrations/014_task_events.js';
 import * as m015 from './migrations/015_network_quotas.js';
 import * as m016 from './migrations/016_server_version.js';
 import * as m017 from './migrations/017_console_tokens.js';
+import * as m018 from './migrations/018_identity_extra.js';
 import * as m020 from './migrations/020_cloudsigma.js';
 import * as m021 from './migrations/021_keypair_uuids.js';
 import * as m022 from './migrations/022_tags.js';
@@ -66,6 +67,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '015_network_quotas': m015,
   '016_server_version': m016,
   '017_console_tokens': m017,
+  '018_identity_extra': m018,
   '020_cloudsigma': m020,
   '021_keypair_uuids': m021,
   '022_tags': m022,

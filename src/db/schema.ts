@@ -12,6 +12,8 @@ export interface ProjectTable {
   description: string;
   enabled: number;
   created_at: string;
+  /** Keystone's unknown attributes: a JSON object (migration 018). */
+  extra: string;
 }
 
 export interface UserTable {
@@ -25,6 +27,8 @@ export interface UserTable {
   enabled: number;
   default_project_id: string | null;
   created_at: string;
+  /** Keystone's unknown attributes: a JSON object (migration 018). */
+  extra: string;
 }
 
 export interface RoleTable {

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Db, Tx } from '../db/database.js';
+import { isPostgres, type Db, type Tx } from '../db/database.js';
 import type { ProjectTable, UserTable, RoleTable } from '../db/schema.js';
 import { conflict, notFound } from '../errors.js';
 import type { Clock } from '../clock.js';
@@ -31,6 +31,22 @@ export function effectiveRoles(names: string[]): string[] {
 
 const projectNameTaken = (name: string) =>
   `Conflict occurred attempting to store project - it is not permitted to have two projects with the same name in the same domain : ${name}.`;
+
+/** Keystone's unknown attributes of a user or project, kept as given and shown back. */
+export type Extra = Record<string, unknown>;
+
+const hasExtra = (extra: Extra | undefined): extra is Extra => extra !== undefined && Object.keys(extra).length > 0;
+
+/** The row's extra attributes with `patch` laid over them, read with the row locked (Keystone merges an update into them). */
+async function mergedExtra(tx: Tx, table: 'users' | 'projects', id: string, patch: Extra): Promise<string> {
+  const row = await tx
+    .selectFrom(table)
+    .select('extra')
+    .where('id', '=', id)
+    .$if(isPostgres(tx), (q) => q.forUpdate())
+    .executeTakeFirst();
+  return JSON.stringify({ ...JSON.parse(row?.extra ?? '{}'), ...patch });
+}
 
 const uuidHex = () => randomUUID().replace(/-/g, '');
 
@@ -69,7 +85,7 @@ export class Directory {
   }
 
   // ── projects ──
-  async createProject(input: { name: string; description?: string; enabled?: boolean; id?: string }): Promise<ProjectTable> {
+  async createProject(input: { name: string; description?: string; enabled?: boolean; id?: string; extra?: Extra }): Promise<ProjectTable> {
     const row: ProjectTable = {
       id: input.id ?? uuidHex(),
       name: input.name,
@@ -77,6 +93,7 @@ export class Directory {
       description: input.description ?? '',
       enabled: input.enabled === false ? 0 : 1,
       created_at: this.clock.now().toISOString(),
+      extra: JSON.stringify(input.extra ?? {}),
     };
     try {
       await this.db.insertInto('projects').values(row).execute();
@@ -106,15 +123,16 @@ export class Directory {
     return p;
   }
 
-  async updateProject(id: string, patch: { name?: string; description?: string; enabled?: boolean }): Promise<ProjectTable> {
+  async updateProject(id: string, patch: { name?: string; description?: string; enabled?: boolean; extra?: Extra }): Promise<ProjectTable> {
     await this.getProject(id);
     const values: Partial<ProjectTable> = {};
     if (patch.name !== undefined) values.name = patch.name;
     if (patch.description !== undefined) values.description = patch.description;
     if (patch.enabled !== undefined) values.enabled = patch.enabled ? 1 : 0;
-    if (Object.keys(values).length) {
+    if (Object.keys(values).length || hasExtra(patch.extra)) {
       try {
         await this.revoking(async (tx) => {
+          if (hasExtra(patch.extra)) values.extra = await mergedExtra(tx, 'projects', id, patch.extra);
           await tx.updateTable('projects').set(values).where('id', '=', id).execute();
           return patch.enabled === false ? [{ projectId: id }] : [];
         });
@@ -142,6 +160,7 @@ export class Directory {
     enabled?: boolean;
     defaultProjectId?: string | null;
     id?: string;
+    extra?: Extra;
   }): Promise<UserTable> {
     const row: UserTable = {
       id: input.id ?? uuidHex(),
@@ -153,6 +172,7 @@ export class Directory {
       enabled: input.enabled === false ? 0 : 1,
       default_project_id: input.defaultProjectId ?? null,
       created_at: this.clock.now().toISOString(),
+      extra: JSON.stringify(input.extra ?? {}),
     };
     try {
       await this.db.insertInto('users').values(row).execute();
@@ -184,7 +204,7 @@ export class Directory {
 
   async updateUser(
     id: string,
-    patch: { name?: string; password?: string | null; email?: string | null; enabled?: boolean; defaultProjectId?: string | null },
+    patch: { name?: string; password?: string | null; email?: string | null; enabled?: boolean; defaultProjectId?: string | null; extra?: Extra },
   ): Promise<UserTable> {
     const current = await this.getUser(id);
     const values: Partial<UserTable> = {};
@@ -196,9 +216,10 @@ export class Directory {
     if (patch.email !== undefined) values.email = patch.email;
     if (patch.enabled !== undefined) values.enabled = patch.enabled ? 1 : 0;
     if (patch.defaultProjectId !== undefined) values.default_project_id = patch.defaultProjectId;
-    if (Object.keys(values).length) {
+    if (Object.keys(values).length || hasExtra(patch.extra)) {
       try {
         await this.revoking(async (tx) => {
+          if (hasExtra(patch.extra)) values.extra = await mergedExtra(tx, 'users', id, patch.extra);
           await tx.updateTable('users').set(values).where('id', '=', id).execute();
           // A new password or a disabled user ends every session the user had, even if enabled again.
           return patch.password !== undefined || patch.enabled === false ? [{ userId: id }] : [];

@@ -4,6 +4,7 @@ import type { Db } from '../db/database.js';
 import type { Schema } from '../db/schema.js';
 import * as forServers from './servers.js';
 import type { Addresses, ServerNetworking, ServerRef } from './servers.js';
+import type { PortRecord } from './ports.js';
 
 export type { Addresses, ServerAddress, ServerNetworking, ServerRef, RequestedNetworks } from './servers.js';
 
@@ -63,5 +64,28 @@ export class Networking {
 
   serverSecurityGroups(db: Kysely<Schema>, server: ServerRef): Promise<string[]> {
     return forServers.serverSecurityGroups(db, server);
+  }
+
+  serverSecurityGroupIds(db: Kysely<Schema>, server: ServerRef): Promise<string[]> {
+    return forServers.serverSecurityGroupIds(db, server);
+  }
+
+  /** Nova's attach_interface: one more port for the server; returns it. */
+  attachPort(tx: Kysely<Schema>, s: ServerNetworking): Promise<PortRecord> {
+    return forServers.attachPort(tx, this.now(), s);
+  }
+
+  detachPort(tx: Kysely<Schema>, server: ServerRef, portId: string): Promise<void> {
+    return forServers.detachPort(tx, this.now(), server, portId);
+  }
+
+  serverPorts(db: Kysely<Schema>, server: ServerRef): Promise<PortRecord[]> {
+    return forServers.serverPortRecords(db, server);
+  }
+
+  /** Nova's addSecurityGroup (add) and removeSecurityGroup: the caller's group on or off every port of the server. */
+  changeServerSecurityGroup(tx: Kysely<Schema>, callerProjectId: string, server: ServerRef, group: string, add: boolean): Promise<void> {
+    const change = add ? forServers.addSecurityGroupToServer : forServers.removeSecurityGroupFromServer;
+    return change(tx, this.now(), callerProjectId, server, group);
   }
 }

@@ -107,7 +107,8 @@ const securityConflict = () =>
     'PortSecurityAndIPRequiredForSecurityGroups',
   );
 
-async function bindGroups(tx: Q, portId: string, groups: string[]): Promise<void> {
+/** Sets a port's security groups, in order. */
+export async function bindGroups(tx: Q, portId: string, groups: string[]): Promise<void> {
   await tx.deleteFrom('port_security_groups').where('port_id', '=', portId).execute();
   if (groups.length) {
     await tx

@@ -138,6 +138,7 @@ export async function updateSecurityGroup(tx: Q, now: string, group: SecurityGro
   if (patch.name !== undefined && (await isDefaultGroup(tx, group.id))) {
     throw new NetworkingError('conflict', 'Updating default security group not allowed.', 'SecurityGroupCannotUpdateDefault');
   }
+  if (patch.name === 'default') throw new NetworkingError('conflict', 'Default security group already exists.', 'SecurityGroupDefaultAlreadyExists');
   if (patch.stateful !== undefined && (patch.stateful ? 1 : 0) !== group.stateful && (await inUse(tx, group.id))) {
     throw new NetworkingError('conflict', `Security Group ${group.id} in use.`, 'SecurityGroupInUse');
   }

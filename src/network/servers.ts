@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { NetworkTable, Schema } from '../db/schema.js';
-import { conflict, forbidden, invalid } from '../errors.js';
+import { conflict, forbidden, invalid, notFound } from '../errors.js';
 import { contains, formatIp, parseIp } from './addresses.js';
 import { NetworkingError } from './errors.js';
 import { subnetCidr } from './ipam.js';
 import { canSeeNetwork, subnetsOf, type Viewer } from './networks.js';
-import { canSeePort, createPort, portRecords, portStatus, visiblePort, type PortRecord } from './ports.js';
+import { bindGroups, canSeePort, createPort, portRecords, portStatus, visiblePort, type PortRecord } from './ports.js';
 import { ensureDefaultSecurityGroup } from './securityGroups.js';
 
 /**
@@ -154,6 +154,11 @@ function asNova(err: unknown, networkId: string, fixedIp?: string): unknown {
  * the only shared one.
  */
 export async function allocateForServer(tx: Q, now: string, s: ServerNetworking): Promise<Addresses> {
+  return addressesOf(tx, await allocatePorts(tx, now, s));
+}
+
+/** The ports a server is given (bound or made), in the order of the request. */
+async function allocatePorts(tx: Q, now: string, s: ServerNetworking): Promise<PortRecord[]> {
   const steps = await plan(tx, s);
   const needGroups = steps.some((st) => 'network' in st);
   let groups: string[] = [];
@@ -195,7 +200,32 @@ export async function allocateForServer(tx: Q, now: string, s: ServerNetworking)
       throw asNova(err, st.network.id, st.fixedIp);
     }
   }
-  return addressesOf(tx, ports);
+  return ports;
+}
+
+/**
+ * Nova's attach_interface: one more port for a running server, on the port or network
+ * asked for (or the one network `auto` would take), with the server's groups. Returns it.
+ */
+export async function attachPort(tx: Q, now: string, s: ServerNetworking): Promise<PortRecord> {
+  let [port] = await allocatePorts(tx, now, s);
+  if (!port) throw invalid('Unable to attach interface: no network to attach it to.');
+  await refreshServerPorts(tx, now, { device_id: s.serverId, project_id: s.projectId });
+  [port] = await portRecords(tx, [(await tx.selectFrom('ports').selectAll().where('id', '=', port.id).executeTakeFirst())!]);
+  return port;
+}
+
+/** Nova's detach_interface: the port Nova made is deleted, a port it was given is unbound; 404 for a port not the server's. */
+export async function detachPort(tx: Q, now: string, server: ServerRef, portId: string): Promise<void> {
+  const port = await boundPorts(tx, server).select(['id', 'delete_with_device']).where('ports.id', '=', portId).executeTakeFirst();
+  if (!port) throw notFound(`Port id ${portId} could not be found.`);
+  await freePorts(tx, now, [port]);
+  await refreshServerPorts(tx, now, { device_id: server.id, project_id: server.projectId });
+}
+
+/** A server's ports as Nova's os-interface lists them (the caller's view of ports with its device id). */
+export async function serverPortRecords(db: Q, server: ServerRef): Promise<PortRecord[]> {
+  return serverPorts(db, server);
 }
 
 /** A server as its ports know it: its id and the project it belongs to. */
@@ -219,7 +249,10 @@ function boundPorts(db: Q, server: ServerRef) {
 
 /** Frees a server's ports: the ones Nova made are deleted, the ones it was given unbound. */
 export async function releaseForServer(tx: Q, now: string, server: ServerRef): Promise<void> {
-  const ports = await boundPorts(tx, server).select(['id', 'delete_with_device']).execute();
+  await freePorts(tx, now, await boundPorts(tx, server).select(['id', 'delete_with_device']).execute());
+}
+
+async function freePorts(tx: Q, now: string, ports: { id: string; delete_with_device: number }[]): Promise<void> {
   const doomed = ports.filter((p) => p.delete_with_device).map((p) => p.id);
   const kept = ports.filter((p) => !p.delete_with_device).map((p) => p.id);
   if (doomed.length) await tx.deleteFrom('ports').where('id', 'in', doomed).execute();
@@ -259,33 +292,88 @@ export async function serverAddresses(db: Q, server: ServerRef): Promise<Address
   return addressesOf(db, await serverPorts(db, server));
 }
 
-/** The names of the security groups on a server's ports, each once, as Nova lists them. */
-export async function serverSecurityGroups(db: Q, server: ServerRef): Promise<string[]> {
+/** The security groups on a server's ports, each once, in the order Nova lists them. */
+async function groupsOnPorts(db: Q, server: ServerRef): Promise<{ id: string; name: string }[]> {
   const rows = await boundPorts(db, server)
     .innerJoin('port_security_groups', 'port_security_groups.port_id', 'ports.id')
     .innerJoin('security_groups', 'security_groups.id', 'port_security_groups.security_group_id')
-    .select('security_groups.name')
+    .select(['security_groups.id', 'security_groups.name'])
     .orderBy('ports.created_at')
     .orderBy('port_security_groups.position')
     .execute();
-  return [...new Set(rows.map((r) => r.name))];
+  return [...new Map(rows.map((r) => [r.id, r])).values()];
 }
 
+/** The names of the security groups on a server's ports, as the server shows them. */
+export async function serverSecurityGroups(db: Q, server: ServerRef): Promise<string[]> {
+  return [...new Set((await groupsOnPorts(db, server)).map((g) => g.name))];
+}
+
+export async function serverSecurityGroupIds(db: Q, server: ServerRef): Promise<string[]> {
+  return (await groupsOnPorts(db, server)).map((g) => g.id);
+}
+
+/** Whether a port is a server's (bound with a compute: owner), so the server shows it. */
+export const boundToServer = (p: { device_id: string; device_owner: string }): boolean => !!p.device_id && p.device_owner.startsWith('compute:');
+
 /**
- * Keeps a server's stored addresses in step when one of its ports goes away through the
- * Networking API (Nova hears of it as a network-vif-deleted event). A port of another
- * project was never the server's, so its going changes nothing there.
+ * Keeps what a server shows of its ports (addresses, security groups) in step when they
+ * change through the Networking API or a server action (Nova hears of it as network-vif
+ * events and refreshes its network info cache). A port of another project was never the
+ * server's, so its going changes nothing there.
  */
-export async function refreshServerAddresses(tx: Q, now: string, port: { device_id: string; project_id: string }): Promise<void> {
+export async function refreshServerPorts(tx: Q, now: string, port: { device_id: string; project_id: string }): Promise<void> {
   const server = { id: port.device_id, projectId: port.project_id };
   const addresses = await serverAddresses(tx, server);
+  const groups = await serverSecurityGroups(tx, server);
   await tx
     .updateTable('servers')
-    .set({ addresses: JSON.stringify(addresses), updated_at: now })
+    .set({ addresses: JSON.stringify(addresses), security_groups: JSON.stringify(groups), updated_at: now })
     .where('id', '=', server.id)
     .where('project_id', '=', server.projectId)
     .where('deleted', '=', 0)
     .execute();
+}
+
+/** The group a server action names, by name or id among the caller's project's (neutronclient's find_resourceid_by_name_or_id). */
+async function groupForAction(db: Q, projectId: string, want: string): Promise<string> {
+  const groups = await db.selectFrom('security_groups').select(['id', 'name']).where('project_id', '=', projectId).execute();
+  const byName = groups.filter((g) => g.name === want);
+  if (byName.length > 1) throw conflict(`Multiple security_group matches found for name '${want}', use an ID to be more specific.`);
+  const hit = byName[0] ?? groups.find((g) => g.id === want);
+  if (!hit) throw notFound(`Security group ${want} is not found for project ${projectId}`);
+  return hit.id;
+}
+
+async function portsForAction(db: Q, server: ServerRef): Promise<PortRecord[]> {
+  const ports = await serverPorts(db, server);
+  if (!ports.length) throw notFound(`instance_id ${server.id} could not be found as device id on any ports`);
+  return ports;
+}
+
+/**
+ * Nova's addSecurityGroup: the group (the caller's project's, by name or id) goes on every
+ * port of the server; a port without port security or addresses cannot take it (400).
+ */
+export async function addSecurityGroupToServer(tx: Q, now: string, callerProjectId: string, server: ServerRef, want: string): Promise<void> {
+  const groupId = await groupForAction(tx, callerProjectId, want);
+  const ports = await portsForAction(tx, server);
+  if (ports.some((p) => !p.port_security_enabled || !p.fixed_ips.length)) {
+    throw invalid('Network requires port_security_enabled and subnet associated in order to apply security groups.');
+  }
+  for (const p of ports) {
+    if (!p.security_groups.includes(groupId)) await bindGroups(tx, p.id, [...p.security_groups, groupId]);
+  }
+  await refreshServerPorts(tx, now, { device_id: server.id, project_id: server.projectId });
+}
+
+/** Nova's removeSecurityGroup: off every port that has it; 404 when none had it. */
+export async function removeSecurityGroupFromServer(tx: Q, now: string, callerProjectId: string, server: ServerRef, want: string): Promise<void> {
+  const groupId = await groupForAction(tx, callerProjectId, want);
+  const ports = (await portsForAction(tx, server)).filter((p) => p.security_groups.includes(groupId));
+  if (!ports.length) throw notFound(`Security group ${want} not associated with the instance ${server.id}`);
+  for (const p of ports) await bindGroups(tx, p.id, p.security_groups.filter((g) => g !== groupId));
+  await refreshServerPorts(tx, now, { device_id: server.id, project_id: server.projectId });
 }
 
 /**

@@ -36,9 +36,14 @@ export function guestExists(server: { vm_state: string; task_state: string | nul
   return (GUEST_VM_STATES as readonly string[]).includes(server.vm_state) || (GUEST_TASK_STATES as readonly string[]).includes(server.task_state ?? '');
 }
 
-/** The status a client sees: the stored one, or `mounted` for an idle drive a guest holds. */
-export function visibleStatus(stored: string, mounted: boolean): string {
-  return stored === DriveStatus.UNMOUNTED && mounted ? DriveStatus.MOUNTED : stored;
+/**
+ * The status a client sees: the stored one; for a drive at rest, `unavailable` while its
+ * storage does not answer (the driver says), else `mounted` while a guest holds it.
+ */
+export function visibleStatus(stored: string, mounted: boolean, storageUp = true): string {
+  if (stored !== DriveStatus.UNMOUNTED) return stored;
+  if (!storageUp) return DriveStatus.UNAVAILABLE;
+  return mounted ? DriveStatus.MOUNTED : stored;
 }
 
 /** A refusal about drives, naming the field it is about (CloudSigma's error_point) where there is one. */

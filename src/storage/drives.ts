@@ -180,7 +180,12 @@ export class Drives {
   }
 
   private async statusOf(db: Db | Tx, row: DriveRow): Promise<string> {
-    return visibleStatus(row.status, (await this.mountedSet(db, [row.id])).has(row.id));
+    return visibleStatus(row.status, (await this.mountedSet(db, [row.id])).has(row.id), this.storageUp(row.location));
+  }
+
+  /** Whether the drive's storage answers (a drive not made yet has none to lose). */
+  private storageUp(location: string | null): boolean {
+    return location === null || this.s.driver.storageUp(location);
   }
 
   /** Rows to drives, with their attachments, jobs and snapshots read in a few statements. */
@@ -213,7 +218,7 @@ export class Drives {
       size: Number(r.size),
       media: r.media,
       storageType: r.storage_type,
-      status: visibleStatus(r.status, mounted.has(r.id)),
+      status: visibleStatus(r.status, mounted.has(r.id), this.storageUp(r.location)),
       allowMultimount: r.allow_multimount === 1,
       meta: JSON.parse(r.meta),
       tags: JSON.parse(r.tags),

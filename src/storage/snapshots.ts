@@ -76,7 +76,7 @@ export class Snapshots {
           .where('drive_attachments.drive_id', '=', drive.id)
           .where('servers.deleted', '=', 0)
           .execute();
-        checkDriveState(drive.id, visibleStatus(drive.status, holders.some(guestExists)), 'snapshot');
+        checkDriveState(drive.id, visibleStatus(drive.status, holders.some(guestExists), drive.location === null || this.s.driver.storageUp(drive.location)), 'snapshot');
         rows.push({
           id: randomUUID(),
           drive_id: drive.id,

@@ -87,6 +87,8 @@ export interface DriveSpec {
 export interface DriveOperations {
   /** The storage types drives can be made on; the first is the default. */
   storageTypes(): StorageType[];
+  /** Whether the storage at `location` answers; the drives on storage that does not are unavailable. */
+  storageUp(location: string): boolean;
   /** Makes a blank drive; answers where it lives. */
   createDrive(spec: DriveSpec, progress?: (percent: number) => void): Promise<{ location: string }>;
   /** Makes a drive with a copy of `source` (at least the source's size); answers where it lives. */

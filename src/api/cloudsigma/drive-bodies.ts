@@ -5,7 +5,7 @@
 import type { Db } from '../../db/database.js';
 import { invalid } from '../../errors.js';
 import type { CloneRequest, DriveChange, NewDrive } from '../../storage/drives.js';
-import { tagNames } from './tags.js';
+import { projectTagNames, tagUuid } from './tags.js';
 
 type Body = Record<string, unknown>;
 
@@ -65,7 +65,14 @@ export async function tags(db: Db, projectId: string, o: Body): Promise<string[]
     if (t && typeof t === 'object' && typeof (t as Body).uuid === 'string') return (t as Body).uuid as string;
     throw invalid(`tags[${i}] must be a tag's uuid`, `tags[${i}]`);
   });
-  return tagNames(db, projectId, given);
+  if (!given.some((g) => /^[0-9a-f-]{36}$/i.test(g))) return given;
+  // A tag's uuid names a tag of the project: one on its servers, drives or snapshots.
+  const known = new Set(await projectTagNames(db, projectId));
+  for (const table of ['drives', 'drive_snapshots'] as const) {
+    for (const r of await db.selectFrom(table).select('tags').where('project_id', '=', projectId).where('tags', '!=', '[]').execute()) for (const t of JSON.parse(r.tags) as string[]) known.add(t);
+  }
+  const byUuid = new Map([...known].map((n) => [tagUuid(projectId, n), n]));
+  return given.map((g) => byUuid.get(g.toLowerCase()) ?? g);
 }
 
 /** A uuid from a string, a resource_uri or {uuid}. */

@@ -123,9 +123,14 @@ export function driveRoutes(api: FastifyInstance, services: Services): void {
       switch (action) {
         case 'clone': {
           authorize(request, 'create');
+          // A library drive is cloned through /drives/ too: libcloud's create_node does so.
+          const own = await drives.get(request.auth, id).catch((err) => {
+            if (err instanceof NimbusError && err.kind === 'not_found') return null;
+            throw err;
+          });
+          const library = own ? null : await services.library.get(request.auth, id).catch(() => null);
+          if (!own && !library) throw notFound(`Drive ${id} does not exist.`);
           const req = await cloneRequest(services.db, request.auth.projectId!, body, param(request, 'avoid'));
-          // A library drive is cloned through /drives/ too, as libcloud's create_node does.
-          const own = await drives.get(request.auth, id).catch(async (err) => ((await services.library.get(request.auth, id).catch(() => null)) ? null : Promise.reject(err)));
           const copy = own ? await drives.clone(request.auth, id, req) : await drives.cloneImage(request.auth, id, req);
           reply.code(202);
           return { objects: [driveView(copy)] };

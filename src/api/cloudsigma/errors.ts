@@ -14,6 +14,7 @@ const ERROR_TYPE: Record<ErrorKind, string> = {
   unauthorized: 'permission',
   forbidden: 'permission',
   not_found: 'notexist',
+  gone: 'notexist',
   method_not_allowed: 'validation',
   not_acceptable: 'validation',
   conflict: 'concurrency',

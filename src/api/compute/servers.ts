@@ -7,6 +7,7 @@ import type { Policy } from '../../policy/policy.js';
 import type { Microversion } from './microversion.js';
 import { pyRepr, validate } from '../validation.js';
 import { resource } from '../http.js';
+import { VmState } from '../../compute/states.js';
 import { createServerSchema, updateServerSchema } from './schemas/servers.js';
 import { RenderedServers, SERVER_VIEW_COLUMNS, jsonList, jsonOne, serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
 
@@ -254,13 +255,23 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
     },
   });
 
+  /**
+   * The rows a list or show renders, read again by id after the ids: a server deleted in
+   * between is left out (the show is then 404) unless the list is one that shows deleted servers.
+   */
+  const rowsToRender = (withDeleted: boolean) => async (ids: string[]) => {
+    const rows = await servers.rows(ids, SERVER_VIEW_COLUMNS);
+    return withDeleted ? rows : rows.filter((r) => r.vm_state !== VmState.DELETED);
+  };
+
   resource(app, '/servers/detail', {
     GET: async (request, reply) => {
       services.policy.authorize(request.auth, 'os_compute_api:servers:detail');
       const q = parseListQuery(request, services.policy, 'detail');
       const rows = await servers.list(request.auth, q, ['id', 'version', 'host']);
       const tags = request.microversion.atLeast('2.26') ? await servers.tags(rows.map((r) => r.id)) : new Map<string, string[]>();
-      const list = await rendered.render(await view(request), rows, tags, (ids) => servers.rows(ids, SERVER_VIEW_COLUMNS));
+      const withDeleted = !!(q.changesSince || q.changesBefore || (q.deleted && request.auth.isAdmin));
+      const list = await rendered.render(await view(request), rows, tags, rowsToRender(withDeleted));
       const links = nextLinks(request, 'servers/detail', rows, q.limit).servers_links;
       // The servers are JSON already.
       return reply.type('application/json; charset=utf-8').send(jsonList('servers', list, links ? `,"servers_links":${JSON.stringify(links)}` : ''));
@@ -274,7 +285,7 @@ export function serverRoutes(app: FastifyInstance, services: Services, base: str
       services.policy.authorize(request.auth, 'os_compute_api:servers:show', server.project_id);
       const tags = new Map([[server.id, await servers.tagsOfServer(server.id)]]);
       const groups = request.microversion.atLeast('2.71') ? new Map([[server.id, await services.serverGroups.groupsOf(server.id)]]) : undefined;
-      const [json] = await rendered.render(await view(request), [server], tags, (ids) => servers.rows(ids, SERVER_VIEW_COLUMNS), groups);
+      const [json] = await rendered.render(await view(request), [server], tags, rowsToRender(false), groups);
       if (!json) throw notFound(`Instance ${id} could not be found.`); // deleted since the lookup
       return reply.type('application/json; charset=utf-8').send(jsonOne('server', json));
     },

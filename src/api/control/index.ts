@@ -56,6 +56,13 @@ const guestSchema = {
   properties: { guest: { type: 'object', required: ['acpi'], additionalProperties: false, properties: { acpi: { type: 'string', enum: ['ignore', 'handle'] } } } },
 };
 
+const storageSchema = {
+  type: 'object',
+  required: ['storage'],
+  additionalProperties: false,
+  properties: { storage: { type: 'object', required: ['state'], additionalProperties: false, properties: { state: { type: 'string', enum: ['up', 'down'] } } } },
+};
+
 const advanceSchema = {
   type: 'object',
   required: ['seconds'],
@@ -120,6 +127,17 @@ export function controlApi(services: Services): FastifyPluginAsync {
         if (!(services.driver instanceof FakeDriver)) throw notFound('Only the fake driver plays guests.');
         services.driver.setAcpiIgnored(id, guest.acpi === 'ignore');
         return { guest: { id, acpi: guest.acpi } };
+      },
+    });
+
+    // A fake storage pool stops answering (its drives at rest are unavailable) or answers again.
+    resource(app, '/v1/storage/:name', {
+      PUT: async (request) => {
+        const { name } = request.params as { name: string };
+        const { storage } = validate<{ storage: { state: 'up' | 'down' } }>(storageSchema, request.body ?? null, keystoneMessage);
+        if (!(services.driver instanceof FakeDriver) || !services.driver.pools().includes(name)) throw notFound(`Storage ${name} could not be found.`);
+        services.driver.setStorageDown(name, storage.state === 'down');
+        return { storage: { name, state: storage.state } };
       },
     });
 

@@ -32,3 +32,18 @@ export function refuseOptions(options: Record<string, unknown> | undefined, what
   const set = Object.entries(options ?? {}).filter(([, v]) => v !== null);
   if (set.length) throw invalidField('options', `Nimbus does not support ${what} options (${set.map(([k]) => `'${k}'`).join(', ')} given)`);
 }
+
+/** Bound on a user's or project's extra attributes as stored (JSON), so no row grows without limit. */
+export const MAX_EXTRA_BYTES = 65535;
+
+/**
+ * The attributes of a body that are not in `known`: Keystone keeps them as extra attributes
+ * of the user or project and shows them back. Refused when they would not fit the bound.
+ */
+export function extraAttributes(body: object, known: Record<string, unknown>, what: string): Record<string, unknown> {
+  const extra = Object.fromEntries(Object.entries(body).filter(([k]) => !Object.hasOwn(known, k)));
+  if (Buffer.byteLength(JSON.stringify(extra)) > MAX_EXTRA_BYTES) {
+    throw invalidField(Object.keys(extra)[0], `the extra attributes of a ${what} take at most ${MAX_EXTRA_BYTES} bytes as JSON`);
+  }
+  return extra;
+}

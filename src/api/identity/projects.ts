@@ -5,7 +5,7 @@ import { forbidden, invalid } from '../../errors.js';
 import { validate } from '../validation.js';
 import { resource } from '../http.js';
 import { keystoneMessage } from './auth.js';
-import { asBoolean, boolean, description, idString, invalidField, nullable, projectName, refuseOptions, type KeystoneBoolean } from './parameter-types.js';
+import { asBoolean, boolean, description, extraAttributes, idString, invalidField, nullable, projectName, refuseOptions, type KeystoneBoolean } from './parameter-types.js';
 import { booleanFilter, param } from './query.js';
 import { authorize, collection, projectView } from './views.js';
 
@@ -20,14 +20,11 @@ const projectProperties = {
   options: { type: 'object', properties: { immutable: { type: ['boolean', 'null'] } }, additionalProperties: false },
 };
 
-/**
- * Keystone stores unknown attributes in an `extra` column; Nimbus has none, so they are
- * refused with a 400 naming them rather than accepted and lost.
- */
+/** Keystone keeps the attributes it does not know in an `extra` column, as Nimbus does. */
 const createSchema = {
   type: 'object',
   required: ['project'],
-  properties: { project: { type: 'object', required: ['name'], properties: projectProperties, additionalProperties: false } },
+  properties: { project: { type: 'object', required: ['name'], properties: projectProperties } },
   additionalProperties: false,
 };
 
@@ -35,7 +32,7 @@ const updateSchema = {
   type: 'object',
   required: ['project'],
   properties: {
-    project: { type: 'object', minProperties: 1, properties: { id: { type: 'string' }, ...projectProperties }, additionalProperties: false },
+    project: { type: 'object', minProperties: 1, properties: { id: { type: 'string' }, ...projectProperties } },
   },
   additionalProperties: false,
 };
@@ -83,6 +80,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
         name: body.name!,
         description: body.description ?? '',
         enabled: body.enabled === undefined ? true : asBoolean(body.enabled),
+        extra: extraAttributes(body, projectProperties, 'project'),
       });
       return reply.code(201).send({ project: projectView(services, row) });
     },
@@ -109,6 +107,7 @@ export function projectRoutes(app: FastifyInstance, services: Services): void {
         name: body.name,
         description: body.description === null ? '' : body.description,
         enabled,
+        extra: extraAttributes(body, { id: true, ...projectProperties }, 'project'),
       });
       return { project: projectView(services, row) };
     },

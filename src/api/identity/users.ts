@@ -5,7 +5,7 @@ import { forbidden, invalid, notFound } from '../../errors.js';
 import { validate } from '../validation.js';
 import { resource } from '../http.js';
 import { keystoneMessage } from './auth.js';
-import { asBoolean, boolean, description, idString, invalidField, name, nullable, refuseOptions, type KeystoneBoolean } from './parameter-types.js';
+import { asBoolean, boolean, extraAttributes, idString, invalidField, name, nullable, refuseOptions, type KeystoneBoolean } from './parameter-types.js';
 import { booleanFilter, param } from './query.js';
 import { authorize, collection, projectView, userView } from './views.js';
 
@@ -23,15 +23,13 @@ const userOptions = {
 };
 
 /**
- * Keystone keeps `email` (and any other unknown attribute) in an `extra` column; Nimbus
- * stores email in its own column and refuses other unknown attributes with a 400 naming
- * them rather than accepting and losing them.
+ * Keystone keeps `email`, `description` and any other attribute it does not know in an
+ * `extra` column; Nimbus keeps email in a column of its own and the others as extra.
  */
 const userProperties = {
   name,
   password: { type: ['string', 'null'] },
   default_project_id: nullable(idString),
-  description: nullable(description),
   domain_id: idString,
   enabled: boolean,
   email: { type: ['string', 'null'] },
@@ -42,14 +40,14 @@ const userProperties = {
 const createSchema = {
   type: 'object',
   required: ['user'],
-  properties: { user: { type: 'object', required: ['name'], properties: userProperties, additionalProperties: false } },
+  properties: { user: { type: 'object', required: ['name'], properties: userProperties } },
   additionalProperties: false,
 };
 
 const updateSchema = {
   type: 'object',
   required: ['user'],
-  properties: { user: { type: 'object', minProperties: 1, properties: { id: { type: 'string' }, ...userProperties }, additionalProperties: false } },
+  properties: { user: { type: 'object', minProperties: 1, properties: { id: { type: 'string' }, ...userProperties } } },
   additionalProperties: false,
 };
 
@@ -58,7 +56,6 @@ interface UserBody {
   name?: string;
   password?: string | null;
   default_project_id?: string | null;
-  description?: string | null;
   domain_id?: string;
   enabled?: KeystoneBoolean;
   email?: string | null;
@@ -67,7 +64,6 @@ interface UserBody {
 }
 
 function refuseUnsupported(u: UserBody): void {
-  if (u.description != null) throw invalidField('description', 'Nimbus does not store user descriptions');
   if (u.federated?.length) throw invalidField('federated', 'Nimbus does not support federated users');
   refuseOptions(u.options, 'user');
 }
@@ -105,6 +101,7 @@ export function userRoutes(app: FastifyInstance, services: Services): void {
         email: body.email,
         enabled: body.enabled === undefined ? true : asBoolean(body.enabled),
         defaultProjectId: body.default_project_id,
+        extra: extraAttributes(body, userProperties, 'user'),
       });
       return reply.code(201).send({ user: userView(services, row) });
     },
@@ -134,6 +131,7 @@ export function userRoutes(app: FastifyInstance, services: Services): void {
         email: body.email,
         enabled,
         defaultProjectId: body.default_project_id,
+        extra: extraAttributes(body, { id: true, ...userProperties }, 'user'),
       });
       return { user: userView(services, row) };
     },

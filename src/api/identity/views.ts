@@ -28,6 +28,7 @@ export function authorize(services: Services, request: FastifyRequest, action: s
 /** Nimbus projects are top-level projects of the default domain, so their parent is the domain. */
 export function projectView(services: Services, p: ProjectTable) {
   return {
+    ...(JSON.parse(p.extra) as Record<string, unknown>),
     id: p.id,
     name: p.name,
     domain_id: p.domain_id,
@@ -41,9 +42,10 @@ export function projectView(services: Services, p: ProjectTable) {
   };
 }
 
-/** Keystone's user: never the password; default_project_id and email only when set. */
+/** Keystone's user: never the password; default_project_id and email only when set; extra attributes as given. */
 export function userView(services: Services, u: UserTable) {
   return {
+    ...(JSON.parse(u.extra) as Record<string, unknown>),
     id: u.id,
     name: u.name,
     domain_id: u.domain_id,

@@ -5,7 +5,7 @@ import { NetworkingError, badAttribute } from '../../network/errors.js';
 import type { FixedIpRequest } from '../../network/ipam.js';
 import { findNetwork, isNetworkOwned } from '../../network/networks.js';
 import { createPort, deletePort, findPort, listPorts, updatePort } from '../../network/ports.js';
-import { checkDeviceOwner, refreshServerAddresses } from '../../network/servers.js';
+import { boundToServer, checkDeviceOwner, refreshServerPorts } from '../../network/servers.js';
 import { resource } from '../http.js';
 import { collection } from './access.js';
 import { authorize, viewerOf } from './access.js';
@@ -183,7 +183,7 @@ export function portRoutes(app: FastifyInstance, services: Services, base: strin
         if (patch.device_id !== undefined || patch.device_owner !== undefined) {
           await checkDeviceOwner(tx, ctx.isAdmin, { project_id: port.project_id, device_id: patch.device_id ?? port.device_id, device_owner: patch.device_owner ?? port.device_owner });
         }
-        return updatePort(tx, now, ctx.isAdmin, port, {
+        const updated = await updatePort(tx, now, ctx.isAdmin, port, {
           name: patch.name,
           description: patch.description,
           admin_state_up: patch.admin_state_up,
@@ -196,6 +196,9 @@ export function portRoutes(app: FastifyInstance, services: Services, base: strin
           binding_vnic_type: patch['binding:vnic_type'],
           binding_profile: patch['binding:profile'] === null ? {} : patch['binding:profile'],
         });
+        // The server it left and the server it is on now show what it has.
+        for (const p of [port, updated]) if (boundToServer(p)) await refreshServerPorts(tx, now, p);
+        return updated;
       });
       return { port: portView(updated, ctx.isAdmin) };
     },
@@ -207,7 +210,7 @@ export function portRoutes(app: FastifyInstance, services: Services, base: strin
         const net = await tx.selectFrom('networks').select('project_id').where('id', '=', port.network_id).executeTakeFirstOrThrow();
         if (!services.policy.check(ctx, 'delete_port', port.project_id)) authorize(services, ctx, 'delete_port', net.project_id);
         await deletePort(tx, port.id);
-        if (port.device_id && port.device_owner.startsWith('compute:')) await refreshServerAddresses(tx, now, port);
+        if (boundToServer(port)) await refreshServerPorts(tx, now, port);
       });
       return reply.code(204).send();
     },

@@ -67,6 +67,7 @@ export class FakeDriver implements Driver {
   private readonly ignoresAcpi = new Set<string>();
   private readonly hostList: HostInfo[];
   private readonly drives = new Map<string, FakeDrive>();
+  private readonly downPools = new Set<string>();
   private readonly snapshots = new Map<string, { driveId: string; size: number }>();
 
   constructor(private readonly options: FakeOptions = FAKE_DEFAULTS) {
@@ -224,6 +225,23 @@ export class FakeDriver implements Driver {
     return FAKE_STORAGE;
   }
 
+  storageUp(location: string): boolean {
+    return !this.downPools.has(location);
+  }
+
+  /** Failure injection: a storage pool stops answering (its drives are unavailable) or answers again. */
+  setStorageDown(pool: string, down: boolean): void {
+    if (down) this.downPools.add(pool);
+    else this.downPools.delete(pool);
+  }
+
+  /** A drive whose pool is down cannot be read, grown or copied. */
+  private reachable(id: string): FakeDrive | undefined {
+    const d = this.drives.get(id);
+    if (d && this.downPools.has(d.location)) throw new DriverError(`The storage of drive ${id} (${d.location}) is unavailable.`);
+    return d;
+  }
+
   /** Restores a drive the database knows about, after a restart. */
   adoptDrive(id: string, size: number, storageType: string, location: string | null): void {
     if (!this.drives.has(id)) this.drives.set(id, { size, storageType, location: location ?? this.pools()[0], pluggedInto: new Set() });
@@ -247,7 +265,8 @@ export class FakeDriver implements Driver {
   private place(avoid: string[]): string {
     const use = new Map(this.pools().map((p) => [p, 0]));
     for (const d of this.drives.values()) use.set(d.location, (use.get(d.location) ?? 0) + 1);
-    const order = [...use.entries()].sort((a, b) => a[1] - b[1]).map(([p]) => p);
+    const order = [...use.entries()].filter(([p]) => !this.downPools.has(p)).sort((a, b) => a[1] - b[1]).map(([p]) => p);
+    if (order.length === 0) throw new DriverError('No storage is available.');
     return order.find((p) => !avoid.includes(p)) ?? order[0];
   }
 
@@ -271,7 +290,7 @@ export class FakeDriver implements Driver {
     if (existing) return { location: existing.location }; // run again after a crash: the copy is there
     let sourceSize = 0;
     if (source.kind === 'drive') {
-      const d = this.drives.get(source.id);
+      const d = this.reachable(source.id);
       if (!d) throw new DriverError(`Drive ${source.id} could not be found.`);
       sourceSize = d.size;
     } else if (source.kind === 'snapshot') {
@@ -286,7 +305,7 @@ export class FakeDriver implements Driver {
   }
 
   async resizeDrive(id: string, size: number, progress?: (percent: number) => void): Promise<void> {
-    const d = this.drives.get(id);
+    const d = this.reachable(id);
     if (!d) throw new DriverError(`Drive ${id} could not be found.`);
     if (d.pluggedInto.size) throw new DriverError(`Drive ${id} is in use by a guest.`);
     await this.driveWork(progress);
@@ -299,7 +318,7 @@ export class FakeDriver implements Driver {
   }
 
   async snapshotDrive(driveId: string, snapshotId: string): Promise<void> {
-    const d = this.drives.get(driveId);
+    const d = this.reachable(driveId);
     if (!d) throw new DriverError(`Drive ${driveId} could not be found.`);
     await this.work();
     if (!this.snapshots.has(snapshotId)) this.snapshots.set(snapshotId, { driveId, size: d.size });

@@ -279,6 +279,11 @@ test('the library lists the images with their fields; a preinst one is seeded; a
   const made = await getDrive(clone.body.objects[0].uuid);
   assert.equal(made.status, 'unmounted');
   assert.equal(made.name, 'from-library');
+  // libcloud's create_node clones the library drive through /drives/ (ex_clone_drive).
+  const viaDrives = await cs(cloud, 'POST', `/drives/${seeded.uuid}/action/?do=clone`, { body: { name: 'web-drive' } });
+  assert.equal(viaDrives.status, 202, viaDrives.text);
+  assert.equal(viaDrives.body.objects[0].name, 'web-drive');
+  await settle();
   assert.equal((await cs(cloud, 'GET', '/libdrives/schema/')).status, 200);
 });
 
@@ -386,4 +391,33 @@ test('malformed bodies and parameters on every drive route are 4xx naming the fi
     assertError(await cs(cloud, 'GET', path), 404, 'notexist');
   }
   await settle();
+});
+
+test('a drive’s tags are tag references; a tag’s uuid tags another drive with the same tag', async () => {
+  const a = await createDrive({ name: 'tagged-a', tags: ['blue'] });
+  assert.equal(a.tags.length, 1);
+  const blue = a.tags[0].uuid;
+  const b = await createDrive({ name: 'tagged-b' });
+  const res = await cs(cloud, 'PUT', `/drives/${b.uuid}/`, { body: { tags: [blue] } });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.body.tags, a.tags);
+  const list = await cs(cloud, 'GET', `/drives/?tag=${blue}&limit=0`);
+  assert.deepEqual(list.body.objects.map((o: { uuid: string }) => o.uuid).sort(), [a.uuid, b.uuid].sort());
+});
+
+test('a drive whose storage is down is unavailable, and neither cloned nor resized; it is unmounted again when the storage answers', async () => {
+  const d = await createDrive({ name: 'on-lost-storage' });
+  const pool = (cloud.services.driver as FakeDriver).driveOf(d.uuid)!.location;
+  const storage = (state: string) => cloud.req('PUT', `/nimbus/v1/storage/${pool}`, { token: cloud.adminToken, body: { storage: { state } } });
+  assert.equal((await storage('down')).status, 200);
+  try {
+    assert.equal((await getDrive(d.uuid)).status, 'unavailable');
+    assertError(await cs(cloud, 'POST', `/drives/${d.uuid}/action/?do=clone`, { body: {} }), 409, 'concurrency', 'status');
+    assertError(await cs(cloud, 'POST', `/drives/${d.uuid}/action/?do=resize`, { body: { size: 2 * GiB } }), 409, 'concurrency', 'status');
+    assert.ok((await cs(cloud, 'GET', '/drives/?status=unavailable&limit=0')).body.objects.some((o: { uuid: string }) => o.uuid === d.uuid));
+  } finally {
+    assert.equal((await storage('up')).status, 200);
+  }
+  assert.equal((await getDrive(d.uuid)).status, 'unmounted');
+  assert.equal((await cloud.req('PUT', '/nimbus/v1/storage/no-such-pool', { token: cloud.adminToken, body: { storage: { state: 'down' } } })).status, 404);
 });

@@ -104,6 +104,14 @@ test('a duplicate project name is 409', async () => {
   assert.match(res.body.error.message, /same name in the same domain : twice/);
 });
 
+test('attributes Keystone does not know are kept, shown back, and merged by PATCH', async () => {
+  const p = await create('extra-attrs', { cost_centre: 42, owner: 'team-a' });
+  assert.deepEqual([p.cost_centre, p.owner], [42, 'team-a']);
+  assert.equal((await admin('PATCH', `/projects/${p.id}`, { project: { owner: 'team-b' } })).status, 200);
+  const shown = (await admin('GET', `/projects/${p.id}`)).body.project;
+  assert.deepEqual([shown.cost_centre, shown.owner, shown.id], [42, 'team-b', p.id]);
+});
+
 test('PATCH changes name, description and enabled and returns the project', async () => {
   const p = await create('before-patch');
   const res = await admin('PATCH', `/projects/${p.id}`, { project: { name: 'after-patch', description: 'new', enabled: false } });
@@ -211,7 +219,7 @@ const invalidCreates: [string, unknown, string][] = [
   ['tags given', { project: { name: 'x', tags: ['a'] } }, "field 'tags'"],
   ['an immutable option', { project: { name: 'x', options: { immutable: true } } }, "field 'options'"],
   ['an unknown option', { project: { name: 'x', options: { colour: 'red' } } }, "'colour' was unexpected"],
-  ['an unknown attribute', { project: { name: 'x', cost_centre: 42 } }, "'cost_centre' was unexpected"],
+  ['extra attributes over 64 KiB', { project: { name: 'x', notes: 'n'.repeat(70000) } }, "field 'notes'"],
   ['an unknown domain', { project: { name: 'x', domain_id: 'elsewhere' } }, 'Could not find domain: elsewhere.'],
 ];
 for (const [what, body, names] of invalidCreates) {

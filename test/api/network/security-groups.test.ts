@@ -59,6 +59,12 @@ test('a group may not be named default', async () => {
   assert.equal(neutronError(res, 409, 'SecurityGroupDefaultAlreadyExists'), 'Default security group already exists.');
 });
 
+test('a group may not be renamed default', async () => {
+  const g = await createGroup('not-default');
+  const res = await cloud.req('PUT', `${V2}/security-groups/${g.id}`, { token: cloud.demoToken, body: { security_group: { name: 'default' } } });
+  assert.equal(neutronError(res, 409, 'SecurityGroupDefaultAlreadyExists'), 'Default security group already exists.');
+});
+
 test('GET /security-groups/{id} shows a group and filters by name', async () => {
   const g = await createGroup('showme');
   const one = await cloud.req('GET', `${V2}/security-groups/${g.id}`, { token: cloud.demoToken });

@@ -11,7 +11,7 @@ const metadata = {
 };
 const booleanish = { type: ['boolean', 'string'], enum: [true, false, 'True', 'true', 'TRUE', 'False', 'false', 'FALSE', '1', '0', 'yes', 'no', 'on', 'off', 'y', 'n', 't', 'f'] };
 const positiveInt = { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 1 };
-const tag = { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' };
+export const tag = { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' };
 const hostname = { type: 'string', minLength: 2, maxLength: 63, pattern: '^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$' };
 /** 2.94: a hostname may be a fully qualified domain name. */
 export const fqdnHostname = { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9-._]*$' };

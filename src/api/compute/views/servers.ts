@@ -198,8 +198,9 @@ function extensions(out: Record<string, unknown>, v: ViewContext, s: Omit<Server
   out['OS-SRV-USG:terminated_at'] = naive(s.terminated_at);
   const groups = parseJson<string[]>(s.security_groups, []);
   const addresses = parseJson<Record<string, unknown[]>>(s.addresses, {});
-  // Without ports Neutron knows no security groups for the server, and Nova shows none.
-  if (Object.keys(addresses).length) out.security_groups = groups.map((name) => ({ name }));
+  // Without ports Neutron knows no security groups for the server; and Nova leaves the key
+  // out when its ports have none.
+  if (groups.length && Object.keys(addresses).length) out.security_groups = groups.map((name) => ({ name }));
   if (auth.isAdmin) {
     out['OS-EXT-SRV-ATTR:host'] = s.host;
     out['OS-EXT-SRV-ATTR:instance_name'] = instanceName(s.id);

@@ -1,0 +1,58 @@
+/**
+ * Nova's network proxies up to 2.35 (os-networks, os-tenant-networks): the Neutron networks
+ * the caller sees, in nova-network's shape; what changed networks is 410 Gone.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { startCloud, type TestCloud } from '../../support.js';
+import { tenant } from './server-fixtures.js';
+
+let cloud: TestCloud;
+let privateId: string;
+before(async () => {
+  cloud = await startCloud();
+  privateId = (await cloud.req('GET', '/network/v2.0/networks?name=private', { token: cloud.demoToken })).body.networks[0].id;
+});
+after(async () => cloud.close());
+
+const nova = (method: string, path: string, token = cloud.demoToken, version?: string, body?: unknown) =>
+  cloud.req(method, `/compute/v2.1${path}`, { token, version, body });
+
+test('os-tenant-networks lists the networks the project sees, as id, label and cidr "None"', async () => {
+  const res = await nova('GET', '/os-tenant-networks');
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.body.networks, [{ id: privateId, cidr: 'None', label: 'private' }]);
+  assert.deepEqual((await nova('GET', `/os-tenant-networks/${privateId}`)).body.network, { id: privateId, cidr: 'None', label: 'private' });
+});
+
+test('os-networks shows nova-network’s fields, empty but for id and label; an admin sees more of them', async () => {
+  const member = (await nova('GET', `/os-networks/${privateId}`)).body.network;
+  assert.equal(Object.keys(member).length, 11);
+  assert.deepEqual([member.id, member.label, member.cidr, member.gateway], [privateId, 'private', null, null]);
+  const admin = (await nova('GET', '/os-networks', cloud.adminToken)).body.networks.find((n: { id: string }) => n.id === privateId);
+  assert.equal(Object.keys(admin).length, 32);
+  assert.equal(admin.project_id, null);
+});
+
+test('another project’s network, or none, is 404 "Network not found"', async () => {
+  const other = await tenant(cloud, 'netproxy-other');
+  for (const [id, token] of [[privateId, other.token], [randomUUID(), cloud.demoToken]]) {
+    const res = await nova('GET', `/os-networks/${id}`, token);
+    assert.equal(res.status, 404);
+    assert.equal(res.body.itemNotFound.message, 'Network not found');
+  }
+  assert.deepEqual((await nova('GET', '/os-tenant-networks', other.token)).body.networks, []);
+});
+
+test('the proxies are gone from 2.36: 404', async () => {
+  assert.equal((await nova('GET', '/os-networks', cloud.demoToken, '2.36')).status, 404);
+  assert.equal((await nova('GET', `/os-tenant-networks/${privateId}`, cloud.demoToken, '2.36')).status, 404);
+});
+
+test('creating or deleting a network through them is 410 Gone', async () => {
+  for (const [method, path] of [['POST', '/os-networks'], ['DELETE', `/os-networks/${privateId}`], ['POST', '/os-tenant-networks'], ['DELETE', `/os-tenant-networks/${privateId}`], ['POST', '/os-networks/add']]) {
+    const res = await nova(method, path, cloud.adminToken, undefined, method === 'POST' ? { network: {} } : undefined);
+    assert.equal(res.status, 410, `${method} ${path}`);
+  }
+});
