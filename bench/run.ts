@@ -23,6 +23,7 @@ import { Agent, get, request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem, availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { csCreateStart, renderCloudSigma, timed, type CloudSigmaFigures } from './cloudsigma.js';
 import { fileURLToPath } from 'node:url';
 import { wrk, failuresOf } from './load.js';
 import { seedServers } from './seed-servers.js';
@@ -42,7 +43,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '10,50').split(',').map(Number);
 const COLD_STARTS = Number(process.env.BENCH_COLD_STARTS ?? 5);
 const ONLY = process.env.BENCH_ONLY;
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'cold,api,servers,actions').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'cold,api,servers,actions,cloudsigma').split(','));
 const BUILDS = Number(process.env.BENCH_BUILDS ?? 100);
 const SEED_TIERS = (process.env.BENCH_SEED_TIERS ?? '10000,100000').split(',').map(Number).filter((n) => n > 0);
 /** The servers cases' connections, as the servers issue asks. */
@@ -577,6 +578,63 @@ async function serversBenchmark(log: (s: string) => void): Promise<ServersFigure
   }
 }
 
+
+/**
+ * The CloudSigma face and the compute API over the same servers (bench/cloudsigma.ts):
+ * lists and shows at 100 and 1,000 servers (made through the compute API, so both faces
+ * list ACTIVE servers), then create+start → running beside POST → ACTIVE.
+ */
+async function cloudsigmaBenchmark(log: (s: string) => void): Promise<CloudSigmaFigures> {
+  const figures: CloudSigmaFigures = { loads: [], latencies: [] };
+  const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-cs-'));
+  const configFile = join(dataDir, 'bench-cloud.json');
+  writeFileSync(configFile, JSON.stringify(BENCH_CLOUD_CONFIG));
+  const nimbus = await startNimbus(dataDir, { NIMBUS_CONFIG: configFile });
+  try {
+    const s = await session(nimbus.url);
+    const basic = 'Basic ' + Buffer.from(`demo:${DEMO_PASSWORD}`).toString('base64');
+    await expect(s.url, 'PUT', `${COMPUTE}/os-quota-sets/${s.demoProjectId}`, s.adminToken, 200, { quota_set: { instances: -1, cores: -1, ram: -1 } });
+    const flavors = await expect(s.url, 'GET', `${COMPUTE}/flavors`, s.demoToken, 200);
+    const images = await expect(s.url, 'GET', '/image/v2/images', s.demoToken, 200);
+    // No network: the demo project's /26 would run out of addresses long before 1,000 servers.
+    for (const net of (await expect(s.url, 'GET', '/network/v2.0/networks', s.demoToken, 200)).networks as { id: string; subnets: string[] }[]) {
+      for (const sub of net.subnets) await expect(s.url, 'DELETE', `/network/v2.0/subnets/${sub}`, s.demoToken, 204);
+      await expect(s.url, 'DELETE', `/network/v2.0/networks/${net.id}`, s.demoToken, 204);
+    }
+    const c: ServersContext = { s, pid: nimbus.child.pid!, flavorRef: (flavors.flavors.find((f: { name: string }) => f.name === 'm1.tiny') ?? flavors.flavors[0]).id, imageRef: images.images[0].id };
+    let count = 0;
+    for (const tier of [100, 1000]) {
+      for (let i = 0; count < tier; i++) {
+        const n = Math.min(100, tier - count);
+        await expect(s.url, 'POST', `${COMPUTE}/servers`, s.demoToken, 202, createBody(c, `cs-${tier}-${i}`, { min_count: n, max_count: n }));
+        count += n;
+      }
+      await drainBuilds(c);
+      const one = (await expect(s.url, 'GET', `${COMPUTE}/servers?limit=1`, s.demoToken, 200)).servers[0].id as string;
+      const cases = [
+        { name: 'GET /api/2.0/servers/detail/?limit=0', path: '/api/2.0/servers/detail/?limit=0', headers: () => ({ authorization: basic }) },
+        { name: 'GET /compute/v2.1/servers/detail', path: `${COMPUTE}/servers/detail`, headers: () => ({ 'x-auth-token': s.demoToken }) },
+        { name: 'GET /api/2.0/servers/{uuid}/', path: `/api/2.0/servers/${one}/`, headers: () => ({ authorization: basic }) },
+        { name: 'GET /compute/v2.1/servers/{id}', path: `${COMPUTE}/servers/${one}`, headers: () => ({ 'x-auth-token': s.demoToken }) },
+      ];
+      for (const x of cases) {
+        const r = await load(x, s, SERVER_CONNECTIONS, c.pid);
+        figures.loads.push({ name: x.name, servers: count, rps: r.rps, p50: r.p50, p99: r.p99, cpuUsPerRequest: r.cpuUsPerRequest, failures: r.failures });
+        log(`  ${x.name} @${fmt(count)} servers: ${fmt(r.rps)} req/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, ${fmt(r.cpuUsPerRequest)} µs CPU/request${r.failures ? `  (${r.failures})` : ''}`);
+      }
+    }
+    const runs = Math.min(BUILDS, 50);
+    const cs = await timed('CloudSigma: POST /servers/, ?do=start → running', runs, (i) => csCreateStart(s.url, basic, i));
+    const nova = await buildLatency(c, runs);
+    figures.latencies.push(cs, { name: 'compute: POST /servers → ACTIVE', runs: nova.builds, p50: nova.p50, p95: nova.p95, failures: nova.failures });
+    for (const l of figures.latencies) log(`  ${l.name}: p50 ${fmt(l.p50, 2)} ms, p95 ${fmt(l.p95, 2)} ms over ${l.runs}${l.failures ? `  (${l.failures})` : ''}`);
+    return figures;
+  } finally {
+    await nimbus.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 // ── report ──────────────────────────────────────────────────────────────────────
 
 const START = '<!-- bench:results:start (npm run bench regenerates this section) -->';
@@ -652,6 +710,7 @@ function machine(): string[] {
 }
 
 interface Figures {
+  cloudsigma?: CloudSigmaFigures;
   cold: number[];
   warm: number[];
   idle?: ReturnType<typeof memoryOf>;
@@ -784,6 +843,7 @@ function render(f: Figures): string {
     );
   }
   if (f.servers) lines.push(...renderServers(f.servers));
+  if (f.cloudsigma) lines.push(...renderCloudSigma(f.cloudsigma, fmt));
   if (f.actions) lines.push('### Server actions (fake driver)', '', ...actionsReport(f.actions, fmt), '');
   lines.push('Goals from the platform and servers issues (2-core machine):', '');
   if (cold.length) lines.push(`- cold start under ${fmt(GOALS.coldStartMs)} ms: ${verdict(median(cold) < GOALS.coldStartMs)} (median first start ${fmt(median(cold))} ms)`);
@@ -848,6 +908,11 @@ async function main(): Promise<void> {
 
   if (PARTS.has('servers')) figures.servers = await serversBenchmark(log);
 
+  if (PARTS.has('cloudsigma')) {
+    log('cloudsigma: the CloudSigma face beside the compute API');
+    figures.cloudsigma = await cloudsigmaBenchmark(log);
+  }
+
   if (PARTS.has('actions')) {
     log('actions: 15 kinds on 10 servers, then stop/start across 100 servers with 10 clients');
     const nimbus = await startNimbus(undefined, { NIMBUS_FAKE_HOSTS: '3' });
@@ -871,7 +936,7 @@ async function main(): Promise<void> {
     log(`\nwritten to ${REPORT}`);
   }
   const s = figures.servers;
-  if (figures.results.some((r) => r.failures) || s?.loads.some((r) => r.failures) || s?.creates.some((r) => r.failures) || s?.builds?.failures) process.exitCode = 1;
+  if (figures.results.some((r) => r.failures) || figures.cloudsigma?.loads.some((r) => r.failures) || figures.cloudsigma?.latencies.some((r) => r.failures) || s?.loads.some((r) => r.failures) || s?.creates.some((r) => r.failures) || s?.builds?.failures) process.exitCode = 1;
 }
 
 // `npm run bench -- qemu`: the qemu driver's own benchmark (bench/qemu.ts) instead.

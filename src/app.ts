@@ -15,6 +15,8 @@ import { neutronErrors } from './api/network/errors.js';
 import { answerClientError } from './api/client-errors.js';
 import { edgeRules } from './api/edge.js';
 import { parseQueryString } from './api/query.js';
+import { cloudsigmaApi } from './api/cloudsigma/index.js';
+import { cloudsigmaErrors } from './api/cloudsigma/errors.js';
 
 export interface AppOptions {
   /** Sees every route as it is registered (the fuzz tests use it to cover every route). */
@@ -34,6 +36,7 @@ export function dialectFor(publicUrl: string): (url: string) => Dialect {
     ['/image', glanceErrors(identityUrl)],
     ['/network', neutronErrors(identityUrl)],
     ['/nimbus', keystoneErrors],
+    ['/api/2.0', cloudsigmaErrors],
   ];
   return (url) => byPrefix.find(([prefix]) => url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`))?.[1] ?? keystoneErrors;
 }
@@ -80,6 +83,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   await app.register(imageApi(services), { prefix: '/image' });
   await app.register(networkApi(services), { prefix: '/network' });
   await app.register(controlApi(services), { prefix: '/nimbus' });
+  await app.register(cloudsigmaApi(services), { prefix: '/api/2.0' });
   consoleProxy(app, services);
   return app;
 }

@@ -88,7 +88,8 @@ async function seedImage(services: Services, owner: string, now: string): Promis
       min_disk: 0,
       min_ram: 0,
       protected: 0,
-      properties: '{}',
+      // A library drive too (CloudSigma's /libdrives/): a system ready to boot.
+      properties: JSON.stringify({ image_type: 'preinst', os_type: 'linux', architecture: 'x86_64', os_distro: 'debian', os_version: '12', description: 'A small raw disk to boot servers from, for tests and demos.' }),
       tags: '[]',
       created_at: now,
       updated_at: now,

@@ -56,6 +56,7 @@ export type ConfigFile = Partial<Omit<Config, 'listen' | 'fake' | 'compute' | 'q
   fakeHosts?: string | number;
   fakeOperationMs?: string | number;
   fakeBusyWindowMs?: string | number;
+  fakeDriveMs?: string | number;
 };
 
 const ENV: Record<string, keyof ConfigFile> = {
@@ -75,6 +76,7 @@ const ENV: Record<string, keyof ConfigFile> = {
   NIMBUS_NODE_ID: 'nodeId',
   NIMBUS_TASK_LEASE_SECONDS: 'taskLeaseSeconds',
   NIMBUS_FAKE_BUSY_WINDOW_MS: 'fakeBusyWindowMs',
+  NIMBUS_FAKE_DRIVE_MS: 'fakeDriveMs',
 };
 
 export class ConfigError extends Error {}
@@ -124,9 +126,11 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (merged.fakeHosts !== undefined) fake.hosts = Number(merged.fakeHosts);
   if (merged.fakeOperationMs !== undefined) fake.operationMs = Number(merged.fakeOperationMs);
   if (merged.fakeBusyWindowMs !== undefined) fake.busyWindowMs = Number(merged.fakeBusyWindowMs);
+  if (merged.fakeDriveMs !== undefined) fake.driveMs = Number(merged.fakeDriveMs);
   if (!Number.isInteger(fake.hosts) || fake.hosts < 1) throw new ConfigError(`fake.hosts must be a positive integer`);
   if (!Number.isFinite(fake.operationMs) || fake.operationMs < 0) throw new ConfigError(`fake.operationMs must be a number of milliseconds >= 0`);
   if (!Number.isFinite(fake.busyWindowMs) || fake.busyWindowMs < 0) throw new ConfigError(`fake.busyWindowMs must be a number of milliseconds >= 0`);
+  if (!Number.isFinite(fake.driveMs) || fake.driveMs < 0) throw new ConfigError(`fake.driveMs must be a number of milliseconds >= 0`);
   const compute = { reclaimInstanceInterval: 0, resizeConfirmWindow: 0, shelvedOffloadTime: 0, ...merged.compute };
   for (const [key, value] of Object.entries(compute)) {
     const min = key === 'shelvedOffloadTime' ? -1 : 0;

@@ -41,6 +41,8 @@ export class NimbusError extends Error {
   constructor(
     readonly kind: ErrorKind,
     message: string,
+    /** The request field at fault, for dialects that name it apart from the message (CloudSigma's error_point). */
+    readonly point?: string,
   ) {
     super(message);
   }
@@ -50,7 +52,7 @@ export class NimbusError extends Error {
   }
 }
 
-export const invalid = (message: string) => new NimbusError('invalid', message);
+export const invalid = (message: string, point?: string) => new NimbusError('invalid', message, point);
 export const notFound = (message: string) => new NimbusError('not_found', message);
 export const conflict = (message: string) => new NimbusError('conflict', message);
 export const forbidden = (message: string) => new NimbusError('forbidden', message);

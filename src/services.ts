@@ -3,6 +3,7 @@ import { createLogger } from './logging.js';
 import { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, migrate, sqliteFile, type Db } from './db/database.js';
+import { ImageFiles } from './image/files.js';
 import { secureDataDir } from './data-dir.js';
 import { Directory } from './identity/directory.js';
 import { Images } from './image/images.js';
@@ -22,6 +23,11 @@ import { Networking } from './network/networking.js';
 import { BuildBehaviours } from './compute/behaviours.js';
 import { ServerGroups } from './compute/server-groups.js';
 import { ConsoleTokens } from './compute/consoles.js';
+import { Drives } from './storage/drives.js';
+import { Snapshots } from './storage/snapshots.js';
+import { Jobs } from './storage/jobs.js';
+import { Library } from './storage/library.js';
+import { Profiles } from './identity/profiles.js';
 
 /** Everything a request handler may use, built once per process. */
 export interface Services {
@@ -41,6 +47,12 @@ export interface Services {
   behaviours: BuildBehaviours;
   serverGroups: ServerGroups;
   consoleTokens: ConsoleTokens;
+  /** Block storage: drives, their snapshots, the library (images as drives), and the jobs clients watch. */
+  drives: Drives;
+  snapshots: Snapshots;
+  library: Library;
+  jobs: Jobs;
+  profiles: Profiles;
 }
 
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
@@ -51,9 +63,9 @@ export async function createServices(config: Config, options: { clock?: Clock; l
   const db = await openDatabase(config.databaseUrl, (err) => log.warn({ err }, 'database connection lost; reconnecting'));
   const applied = await migrate(db);
   if (applied.length) log.info({ migrations: applied }, 'database migrated');
-  const driver = config.driver === 'qemu' ? await qemuDriver(config, log) : new FakeDriver(config.fake);
+  const driver = config.driver === 'qemu' ? await qemuDriver(config, log, db) : new FakeDriver(config.fake);
   const tokens = new Tokens(db, clock, config.tokenTtlSeconds);
-  return {
+  const services: Services = {
     config,
     clock,
     db,
@@ -70,11 +82,18 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     behaviours: new BuildBehaviours(db, clock),
     serverGroups: new ServerGroups(db, clock),
     consoleTokens: new ConsoleTokens(db, clock),
-  };
+    jobs: new Jobs(db, clock),
+    profiles: new Profiles(db, clock),
+  } as Omit<Services, 'drives' | 'snapshots' | 'library'> as Services;
+  // These read the other services through the whole, as Servers does.
+  services.drives = new Drives(services);
+  services.snapshots = new Snapshots(services);
+  services.library = new Library(services);
+  return services;
 }
 
 /** The qemu driver on this host, after the probe that decides between KVM and TCG. */
-async function qemuDriver(config: Config, log: Logger): Promise<QemuDriver> {
+async function qemuDriver(config: Config, log: Logger, db: Db): Promise<QemuDriver> {
   if (!qemuInstalled()) throw new ConfigError('the qemu driver needs qemu-system-x86_64 and qemu-img: apt-get install qemu-system-x86 qemu-utils xorriso');
   const probe = await probeHost();
   const driver = new QemuDriver(probe, {
@@ -85,6 +104,10 @@ async function qemuDriver(config: Config, log: Logger): Promise<QemuDriver> {
     tbSizeMb: config.qemu.tbSizeMb,
     forceConfigDrive: config.qemu.forceConfigDrive,
     version: NOVA_VERSION,
+    imageFile: async (id) => {
+      const image = await db.selectFrom('images').select('disk_format').where('id', '=', id).executeTakeFirst();
+      return image ? { path: new ImageFiles(config.dataDir).path(id), diskFormat: image.disk_format ?? 'raw' } : null;
+    },
   });
   log.info({ accel: probe.accel, qemu: probe.qemuVersion, kvm_failure: probe.kvmFailure ?? undefined }, `qemu driver: ${driver.describe()}`);
   return driver;

@@ -21,6 +21,8 @@ const T = TaskState;
 const ALLOW_HARD_REBOOT = [V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED, V.ERROR];
 const ALLOW_REBOOT = [null, T.REBOOTING, T.REBOOT_PENDING, T.REBOOT_STARTED, T.RESUMING, T.REBOOTING_HARD, T.UNPAUSING, T.PAUSING, T.SUSPENDING];
 const SNAPSHOT_STATES = [V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED];
+/** How long an ACPI shutdown keeps pressing the power button (CloudSigma: a minute). */
+export const ACPI_MINUTE_MS = 60_000;
 const ALLOW_TRIGGER_CRASH_DUMP = [V.ACTIVE, V.PAUSED, V.RESCUED, V.RESIZED, V.ERROR];
 
 /**
@@ -99,11 +101,33 @@ export class ServerActions {
       ? this.power(ctx, id, rid, 'reboot', { vmStates: ALLOW_HARD_REBOOT, taskStates: ALLOW_REBOOT }, T.REBOOTING_HARD, 'reboot_hard')
       : this.power(ctx, id, rid, 'reboot', { vmStates: [V.ACTIVE] }, T.REBOOTING, 'reboot_soft');
   }
-  stop(ctx: AuthContext, id: string, rid: string) {
-    return this.power(ctx, id, rid, 'stop', { vmStates: [V.ACTIVE, V.ERROR] }, T.POWERING_OFF, 'stop');
+  /** Stop; `powerCord` (CloudSigma's stop) also stops a paused or suspended guest, the only way to revive one there. */
+  stop(ctx: AuthContext, id: string, rid: string, opts: { powerCord?: boolean } = {}) {
+    return this.power(ctx, id, rid, 'stop', { vmStates: opts.powerCord ? [V.ACTIVE, V.ERROR, V.PAUSED, V.SUSPENDED] : [V.ACTIVE, V.ERROR] }, T.POWERING_OFF, 'stop');
   }
-  start(ctx: AuthContext, id: string, rid: string) {
-    return this.power(ctx, id, rid, 'start', { vmStates: [V.STOPPED] }, T.POWERING_ON, 'start');
+  /**
+   * Start: on its host, or placed now when it has none (defined, never started). `avoid`
+   * names servers whose hosts it should keep off (best effort), as the caller sees them.
+   */
+  async start(ctx: AuthContext, id: string, rid: string, opts: { avoid?: string[] } = {}) {
+    let avoid: string[] = [];
+    if (opts.avoid?.length) {
+      let q = this.s.db.selectFrom('servers').select('host').where('id', 'in', opts.avoid).where('deleted', '=', 0).where('host', 'is not', null);
+      if (!ctx.isAdmin) q = q.where('project_id', '=', ctx.projectId ?? '');
+      avoid = [...new Set((await q.execute()).map((r) => r.host!))];
+    }
+    return this.begin(ctx, id, rid, {
+      action: 'start',
+      allowed: { vmStates: [V.STOPPED] },
+      taskState: T.POWERING_ON,
+      task: { kind: 'start', params: { avoid } },
+      // A drive still being made, cloned or resized cannot be booted from yet.
+      check: (tx) => this.s.drives.assertDrivesReady(tx, id),
+    });
+  }
+  /** ACPI shutdown: the power button pressed each second for a minute (see the acpi_shutdown task). */
+  shutdown(ctx: AuthContext, id: string, rid: string) {
+    return this.begin(ctx, id, rid, { action: 'stop', verb: 'shutdown', allowed: { vmStates: [V.ACTIVE] }, taskState: T.POWERING_OFF, task: { kind: 'acpi_shutdown', step: 'press', params: { until: this.s.clock.nowMs() + ACPI_MINUTE_MS } } });
   }
   pause(ctx: AuthContext, id: string, rid: string) {
     return this.power(ctx, id, rid, 'pause', { vmStates: [V.ACTIVE] }, T.PAUSING, 'pause');

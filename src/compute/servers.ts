@@ -13,6 +13,7 @@ import { enforce, fitInstances } from './quotas.js';
 import type { Flavor } from './flavors.js';
 import { findKeypair } from './keypairs.js';
 import { searchPattern, type SearchPattern } from './search-patterns.js';
+import type { DriveAttachment, Recurse } from '../storage/drives.js';
 
 export type Server = ServerTable;
 /** A row as read, with the version the database keeps (migration 016). */
@@ -35,6 +36,20 @@ export interface Fault {
   message: string;
   details: string;
   created: string;
+}
+
+/** A server defined without being started (CloudSigma's create), in the core's terms. */
+export interface DefineServer {
+  name: string;
+  flavor: ServerFlavor;
+  metadata: Record<string, string>;
+  tags: string[];
+  /** What the face keeps that the core has no column for (servers.cloudsigma), or null. */
+  extension: Record<string, unknown> | null;
+  /** Drives to attach (src/storage's rules: the caller's, free unless multimount, one a channel). */
+  drives?: DriveAttachment[];
+  /** A server clone: this server's disks are cloned (and its cdroms attached) to the new one, under a job. */
+  cloneDrivesFrom?: string;
 }
 
 /** A create request in the core's terms; each API dialect maps its own body onto it. */
@@ -281,6 +296,7 @@ export class Servers {
 
     await db.transaction().execute(async (tx) => {
       const count = await this.enforceQuota(tx, ctx, req, flavor);
+      const volumeIds = Array.from({ length: count }, () => randomUUID());
       for (let i = 0; i < count; i++) {
         const id = randomUUID();
         const name = count > 1 ? `${req.name}-${i + 1}` : req.name;
@@ -327,7 +343,7 @@ export class Servers {
             securityGroups: req.securityGroups,
             isAdmin: ctx.isAdmin,
             files: req.files.map((f) => f.path),
-            ...(req.bootVolume ? { bootImage: req.imageId, volumes: [{ id: randomUUID(), delete_on_termination: req.bootVolume.deleteOnTermination }] } : {}),
+            ...(req.bootVolume ? { bootImage: req.imageId, volumes: [{ id: volumeIds[i], delete_on_termination: req.bootVolume.deleteOnTermination }] } : {}),
           }),
           created_at: now,
           updated_at: now,
@@ -335,6 +351,7 @@ export class Servers {
           terminated_at: null,
           deleted_at: null,
           deleted: 0,
+          cloudsigma: null,
         };
         servers.push(server);
       }
@@ -343,6 +360,20 @@ export class Servers {
       for (let i = 0; i < servers.length; i += INSERT_BATCH) await tx.insertInto('servers').values(servers.slice(i, i + INSERT_BATCH)).execute();
       const tags = servers.flatMap((x) => [...new Set(req.tags)].map((tag) => ({ server_id: x.id, tag })));
       for (let i = 0; i < tags.length; i += INSERT_BATCH) await tx.insertInto('server_tags').values(tags.slice(i, i + INSERT_BATCH)).execute();
+      // Each server's disk is a drive: the image-booted root disk, or the boot volume.
+      const diskBytes = flavor.disk > 0 ? flavor.disk * 1024 ** 3 : Math.max(image.virtualSize ?? 0, image.size ?? 0);
+      await this.s.drives.createForServers(
+        tx,
+        servers.map((x, i) => ({
+          id: x.id,
+          projectId,
+          userId: ctx.userId,
+          name: x.name,
+          imageId: req.imageId,
+          sizeBytes: diskBytes,
+          ...(req.bootVolume ? { volume: { id: volumeIds[i], deleteOnTermination: req.bootVolume.deleteOnTermination } } : {}),
+        })),
+      );
       const actionIds = await startActions(tx, servers.map((x) => ({ serverId: x.id, action: 'create', requestId, projectId, userId: ctx.userId, now })));
       await enqueueAll(
         tx,
@@ -353,6 +384,120 @@ export class Servers {
     });
     this.s.runner.kick();
     return { servers, adminPass, reservationId };
+  }
+
+  /**
+   * Defines servers without starting them (CloudSigma's create): each is stopped, on no
+   * host, with no image (it boots from its drives), until a start places it. All or
+   * nothing: every server is checked and written in one transaction, within the quotas.
+   */
+  async define(ctx: AuthContext, defs: DefineServer[], requestId: string): Promise<Server[]> {
+    const { db, clock } = this.s;
+    const projectId = ctx.projectId!;
+    if (defs.length > MAX_SERVERS_PER_REQUEST) throw invalid(`At most ${MAX_SERVERS_PER_REQUEST} servers per request`, 'objects');
+    const now = clock.now().toISOString();
+    const servers: Server[] = defs.map((d) => {
+      const id = randomUUID();
+      return {
+        id,
+        project_id: projectId,
+        user_id: ctx.userId,
+        name: d.name,
+        hostname: sanitizeHostname(d.name, `server-${id}`),
+        description: null,
+        vm_state: VmState.STOPPED,
+        task_state: null,
+        power_state: PowerState.SHUTDOWN,
+        progress: 0,
+        flavor_id: d.flavor.id,
+        flavor: JSON.stringify(d.flavor),
+        vcpus: d.flavor.vcpus,
+        memory_mb: d.flavor.ram,
+        disk_gb: d.flavor.disk + d.flavor.ephemeral,
+        image_id: '',
+        host: null,
+        availability_zone: null,
+        key_name: null,
+        key_data: null,
+        user_data: null,
+        config_drive: '',
+        access_ipv4: '',
+        access_ipv6: '',
+        disk_config: 'MANUAL',
+        locked: 0,
+        locked_by: null,
+        locked_reason: null,
+        metadata: JSON.stringify(d.metadata),
+        security_groups: JSON.stringify(['default']),
+        addresses: '{}',
+        fault: null,
+        reservation_id: 'r-' + randomBytes(4).toString('hex'),
+        launch_index: 0,
+        request_spec: JSON.stringify({ zone: null, forcedHost: null, hints: {}, networks: 'none', securityGroups: [], isAdmin: ctx.isAdmin, files: [] }),
+        created_at: now,
+        updated_at: now,
+        launched_at: null,
+        terminated_at: null,
+        deleted_at: null,
+        deleted: 0,
+        cloudsigma: d.extension === null ? null : JSON.stringify(d.extension),
+      };
+    });
+    await db.transaction().execute(async (tx) => {
+      const sum = (f: (d: DefineServer) => number) => defs.reduce((n, d) => n + f(d), 0);
+      // The whole request against the quotas at once: a bulk create that does not fit is refused whole.
+      await enforce(tx, projectId, ctx.userId, {
+        metadata_items: Math.max(0, ...defs.map((d) => Object.keys(d.metadata).length)),
+        instances: defs.length,
+        cores: sum((d) => d.flavor.vcpus),
+        ram: sum((d) => d.flavor.ram),
+      });
+      for (let i = 0; i < servers.length; i += INSERT_BATCH) await tx.insertInto('servers').values(servers.slice(i, i + INSERT_BATCH)).execute();
+      const tags = servers.flatMap((x, i) => [...new Set(defs[i].tags)].map((tag) => ({ server_id: x.id, tag })));
+      for (let i = 0; i < tags.length; i += INSERT_BATCH) await tx.insertInto('server_tags').values(tags.slice(i, i + INSERT_BATCH)).execute();
+      for (const [i, d] of defs.entries()) {
+        if (d.drives?.length) await this.s.drives.setServerDrives(tx, ctx, servers[i].id, d.drives);
+        if (d.cloneDrivesFrom) await this.s.drives.cloneServerDrives(tx, ctx, d.cloneDrivesFrom, servers[i].id);
+      }
+      await startActions(tx, servers.map((x) => ({ serverId: x.id, action: 'create', requestId, projectId, userId: ctx.userId, now })));
+    });
+    this.s.runner.kick();
+    return servers;
+  }
+
+  /**
+   * Changes a server's definition. Name, metadata and tags change in any state; the size
+   * (flavor) and the face's extension only while the server is stopped and idle — on a
+   * running server they are ignored, as CloudSigma's edit rule has it (Nova resizes instead).
+   */
+  async redefine(ctx: AuthContext, id: string, patch: { name?: string; metadata?: Record<string, string>; tags?: string[]; flavor?: ServerFlavor; extension?: Record<string, unknown>; drives?: DriveAttachment[] }): Promise<void> {
+    const now = this.s.clock.now().toISOString();
+    await this.s.db.transaction().execute(async (tx) => {
+      const server = await lockedServer(tx, id);
+      if (!server || (!ctx.isAdmin && server.project_id !== ctx.projectId)) throw notFound(`Instance ${id} could not be found.`);
+      if (server.locked && !ctx.isAdmin) throw conflict(`Instance ${id} is locked`);
+      const values: Partial<Server> = { updated_at: now };
+      if (patch.name !== undefined) values.name = patch.name;
+      if (patch.metadata !== undefined) {
+        await enforce(tx, server.project_id, ctx.userId, { metadata_items: Object.keys(patch.metadata).length });
+        values.metadata = JSON.stringify(patch.metadata);
+      }
+      const definable = server.vm_state === VmState.STOPPED && server.task_state === null;
+      if (definable && patch.flavor) {
+        const old = parseJson<ServerFlavor>(server.flavor, {} as ServerFlavor);
+        const grow = { vcpus: Math.max(0, patch.flavor.vcpus - old.vcpus), ram: Math.max(0, patch.flavor.ram - old.ram) };
+        if (grow.vcpus || grow.ram) await enforce(tx, server.project_id, ctx.userId, { cores: grow.vcpus, ram: grow.ram });
+        Object.assign(values, { flavor: JSON.stringify(patch.flavor), flavor_id: patch.flavor.id, vcpus: patch.flavor.vcpus, memory_mb: patch.flavor.ram, disk_gb: patch.flavor.disk + patch.flavor.ephemeral });
+      }
+      if (definable && patch.extension) values.cloudsigma = JSON.stringify(patch.extension);
+      await tx.updateTable('servers').set(values).where('id', '=', id).execute();
+      if (definable && patch.drives) await this.s.drives.setServerDrives(tx, ctx, id, patch.drives);
+      if (patch.tags !== undefined) {
+        await tx.deleteFrom('server_tags').where('server_id', '=', id).execute();
+        const rows = [...new Set(patch.tags)].map((tag) => ({ server_id: id, tag }));
+        if (rows.length) await tx.insertInto('server_tags').values(rows).execute();
+      }
+    });
   }
 
   /**
@@ -390,7 +535,7 @@ export class Servers {
   }
 
   /** DELETE: asynchronous; a locked server is 409 unless the caller is an admin. */
-  async delete(ctx: AuthContext, id: string, requestId: string): Promise<void> {
+  async delete(ctx: AuthContext, id: string, requestId: string, opts: { onlyStopped?: boolean; recurse?: Recurse } = {}): Promise<void> {
     const { db, clock } = this.s;
     const now = clock.now().toISOString();
     await db.transaction().execute(async (tx) => {
@@ -400,11 +545,16 @@ export class Servers {
       if (server.locked && !ctx.isAdmin) throw conflict(`Instance ${id} is locked`);
       if (server.task_state === TaskState.DELETING || server.task_state === TaskState.SOFT_DELETING) return; // already on its way
       if (server.vm_state === VmState.SOFT_DELETED) throw conflict(`Cannot 'delete' instance ${id} while it is in vm_state soft-delete`);
+      // CloudSigma deletes only what is not running (its clients stop first); checked here, under the lock, so a start cannot slip in.
+      if (opts.onlyStopped && (server.task_state !== null || ![VmState.STOPPED, VmState.ERROR, VmState.SHELVED, VmState.SHELVED_OFFLOADED].includes(server.vm_state as never))) {
+        throw conflict(`Cannot delete server ${id} while it is ${server.task_state ?? server.vm_state}; stop it first`);
+      }
       // reclaim_instance_interval > 0: a launched server is only soft-deleted, and restorable until reclaimed.
       const soft = this.s.config.compute.reclaimInstanceInterval > 0 && server.launched_at !== null;
       await tx.updateTable('servers').set({ task_state: soft ? TaskState.SOFT_DELETING : TaskState.DELETING, updated_at: now }).where('id', '=', id).execute();
       const actionId = await startAction(tx, { serverId: id, action: 'delete', requestId, projectId: server.project_id, userId: ctx.userId, now });
-      await enqueue(tx, clock, soft ? { serverId: id, kind: 'soft_delete', step: 'start', actionId } : { serverId: id, kind: 'delete', step: 'terminate', actionId });
+      // `recurse` (CloudSigma): the attached drives of those media go with the server.
+      await enqueue(tx, clock, soft ? { serverId: id, kind: 'soft_delete', step: 'start', actionId } : { serverId: id, kind: 'delete', step: 'terminate', actionId, params: opts.recurse ? { recurse: opts.recurse } : undefined });
     });
     this.s.runner.kick();
   }

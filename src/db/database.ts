@@ -35,6 +35,11 @@ import * as m015 from './migrations/015_network_quotas.js';
 import * as m016 from './migrations/016_server_version.js';
 import * as m017 from './migrations/017_console_tokens.js';
 import * as m018 from './migrations/018_identity_extra.js';
+import * as m020 from './migrations/020_cloudsigma.js';
+import * as m021 from './migrations/021_keypair_uuids.js';
+import * as m022 from './migrations/022_tags.js';
+import * as m025 from './migrations/025_drives.js';
+import * as m026 from './migrations/026_profiles.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -63,6 +68,11 @@ const MIGRATIONS: Record<string, Migration> = {
   '016_server_version': m016,
   '017_console_tokens': m017,
   '018_identity_extra': m018,
+  '020_cloudsigma': m020,
+  '021_keypair_uuids': m021,
+  '022_tags': m022,
+  '025_drives': m025,
+  '026_profiles': m026,
 };
 
 export function isPostgresUrl(url: string): boolean {

@@ -1,4 +1,4 @@
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /**
  * The range of an `integer` column on both databases (PostgreSQL's int4; Nova's db.MAX_INT).
@@ -28,6 +28,8 @@ export interface UserTable {
   name: string;
   domain_id: string;
   password_hash: string;
+  /** HTTP Digest's HA1 for the CloudSigma face (migration 020); null until a password is set. */
+  digest_ha1: string | null;
   email: string | null;
   enabled: number;
   default_project_id: string | null;
@@ -172,6 +174,8 @@ export interface ServerTable {
   launch_index: number;
   /** JSON: what the create request asked for (zone, hints, group, networks, files …). */
   request_spec: string;
+  /** Migration 020: the CloudSigma face's part of the definition (JSON), null for servers made through the compute API. */
+  cloudsigma: string | null;
   created_at: string;
   updated_at: string;
   launched_at: string | null;
@@ -260,6 +264,10 @@ export interface KeypairTable {
   public_key: string;
   created_at: string;
   updated_at: string | null;
+  /** Migration 021: the keypair's CloudSigma uuid, given on first sight there. */
+  uuid: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Migration 021: 1 when a private key was made or given with it (never kept). */
+  has_private_key: ColumnType<number, number | undefined, number>;
 }
 
 /** A quota limit for a project; -1 is unlimited. */
@@ -470,7 +478,97 @@ export interface ConsoleTokenTable {
   expires_at: string;
 }
 
+/** A drive: block storage, attached to servers (migration 025). */
+export interface DriveTable {
+  id: string;
+  project_id: string;
+  /** The user who made it: CloudSigma's owner. */
+  user_id: string;
+  name: string;
+  /** Bytes. */
+  size: number;
+  media: 'disk' | 'cdrom';
+  storage_type: string;
+  /** The stored status (storage/drive-states.ts); `mounted` is derived from the attachments. */
+  status: string;
+  allow_multimount: number;
+  /** JSON object of strings */
+  meta: string;
+  /** JSON list of tag ids */
+  tags: string;
+  /** JSON list */
+  affinities: string;
+  /** JSON list */
+  licenses: string;
+  /** The library drive (image) it was cloned from. */
+  image_id: string | null;
+  /** Where the driver keeps it (a storage pool), for avoid and availability groups. */
+  location: string | null;
+  /** 1: the root disk an image-booted Nova server was made with, not a volume in Nova's view. */
+  server_root: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DriveAttachmentTable {
+  drive_id: string;
+  server_id: string;
+  boot_order: number | null;
+  dev_channel: string;
+  device: string;
+  delete_on_termination: number;
+  created_at: string;
+}
+
+export interface DriveSnapshotTable {
+  id: string;
+  drive_id: string;
+  project_id: string;
+  user_id: string;
+  name: string;
+  meta: string;
+  tags: string;
+  status: string;
+  allocated_size: number;
+  size: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface JobTable {
+  id: string;
+  project_id: string;
+  operation: string;
+  state: string;
+  progress: number;
+  parent_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface JobResourceTable {
+  job_id: string;
+  position: number;
+  kind: string;
+  resource_id: string;
+}
+
+export interface ProfileTable {
+  user_id: string;
+  clone_naming: string;
+  /** JSON: the account fields the user set */
+  fields: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Schema {
+  drives: DriveTable;
+  drive_attachments: DriveAttachmentTable;
+  drive_snapshots: DriveSnapshotTable;
+  jobs: JobTable;
+  job_resources: JobResourceTable;
+  profiles: ProfileTable;
   networks: NetworkTable;
   subnets: SubnetTable;
   ports: PortTable;
@@ -501,6 +599,8 @@ export interface Schema {
   instance_actions: InstanceActionTable;
   instance_action_events: InstanceActionEventTable;
   keypairs: KeypairTable;
+  /** Migration 022: CloudSigma tags (their meta, and their existence when they tag nothing). */
+  tags: { project_id: string; name: string; meta: string; created_at: string };
   quotas: QuotaTable;
   network_quotas: NetworkQuotaTable;
   project_user_quotas: ProjectUserQuotaTable;

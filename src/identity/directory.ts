@@ -3,7 +3,7 @@ import { isPostgres, type Db, type Tx } from '../db/database.js';
 import type { ProjectTable, UserTable, RoleTable } from '../db/schema.js';
 import { conflict, notFound } from '../errors.js';
 import type { Clock } from '../clock.js';
-import { hashPassword } from './passwords.js';
+import { digestHa1, hashPassword } from './passwords.js';
 import { revokeTokens, type RevocationEvent } from './revocation.js';
 
 /** Keystone has one domain we serve: `default`. */
@@ -173,6 +173,7 @@ export class Directory {
       name: input.name,
       domain_id: DEFAULT_DOMAIN.id,
       password_hash: await hashPassword(input.password ?? unusablePassword()),
+      digest_ha1: input.password ? digestHa1(input.name, input.password) : null,
       email: input.email ?? null,
       enabled: input.enabled === false ? 0 : 1,
       default_project_id: input.defaultProjectId ?? null,
@@ -211,10 +212,13 @@ export class Directory {
     id: string,
     patch: { name?: string; password?: string | null; email?: string | null; enabled?: boolean; defaultProjectId?: string | null; extra?: Extra },
   ): Promise<UserTable> {
-    await this.getUser(id);
+    const current = await this.getUser(id);
     const values: Partial<UserTable> = {};
     if (patch.name !== undefined) values.name = patch.name;
     if (patch.password !== undefined) values.password_hash = await hashPassword(patch.password ?? unusablePassword());
+    // The Digest secret binds the name and the password: either change renews or drops it.
+    if (patch.password !== undefined) values.digest_ha1 = patch.password ? digestHa1(patch.name ?? current.name, patch.password) : null;
+    else if (patch.name !== undefined && patch.name !== current.name) values.digest_ha1 = null;
     if (patch.email !== undefined) values.email = patch.email;
     if (patch.enabled !== undefined) values.enabled = patch.enabled ? 1 : 0;
     if (patch.defaultProjectId !== undefined) values.default_project_id = patch.defaultProjectId;

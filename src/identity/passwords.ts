@@ -1,4 +1,4 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 const PARAMS = { N: 16384, r: 8, p: 1 };
 const KEYLEN = 32;
@@ -34,4 +34,16 @@ export function generatePassword(length = 20): string {
     if (b < 256 - (256 % alphabet.length)) out += alphabet[b % alphabet.length];
   }
   return out;
+}
+
+/** The realm of HTTP Digest authentication (RFC 7616), part of every stored digest secret. */
+export const DIGEST_REALM = 'Nimbus';
+
+/**
+ * HTTP Digest's HA1, MD5(name:realm:password): what a server must keep to check a Digest
+ * answer without the password. It opens only Digest (MD5), never the scrypt hash, and is
+ * kept beside it when a password is set; a rename drops it (it binds the old name).
+ */
+export function digestHa1(name: string, password: string): string {
+  return createHash('md5').update(`${name}:${DIGEST_REALM}:${password}`).digest('hex');
 }

@@ -30,6 +30,27 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
 const CACHE_MS = 2000;
 const CACHE_MAX = 10000;
 
+/**
+ * A user's standing in a project: the project's name and the user's effective roles there,
+ * or null when the project is gone or disabled or the user holds no role on it. Every way
+ * of acting in a project (a token, a CloudSigma credential) reads it here.
+ */
+export async function projectScope(db: Db, userId: string, projectId: string): Promise<{ projectName: string; roles: { id: string; name: string }[] } | null> {
+  const project = await db.selectFrom('projects').select(['name', 'enabled']).where('id', '=', projectId).executeTakeFirst();
+  if (!project || !project.enabled) return null;
+  const direct = await db
+    .selectFrom('role_assignments')
+    .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
+    .select('roles.name')
+    .where('role_assignments.user_id', '=', userId)
+    .where('role_assignments.project_id', '=', projectId)
+    .execute();
+  if (direct.length === 0) return null; // the user lost every role on the project
+  const names = effectiveRoles(direct.map((r) => r.name));
+  const roles = await db.selectFrom('roles').select(['id', 'name']).where('name', 'in', names).orderBy('name').execute();
+  return { projectName: project.name, roles };
+}
+
 export class Tokens {
   private readonly cache = new Map<string, { ctx: AuthContext; until: number }>();
   /** Bumped by every revocation: a validation that read the database before one must not cache what it read. */
@@ -84,19 +105,9 @@ export class Tokens {
     let projectName: string | null = null;
     let roles: { id: string; name: string }[] = [];
     if (row.project_id) {
-      const project = await this.db.selectFrom('projects').select(['name', 'enabled']).where('id', '=', row.project_id).executeTakeFirst();
-      if (!project || !project.enabled) return null;
-      projectName = project.name;
-      const direct = await this.db
-        .selectFrom('role_assignments')
-        .innerJoin('roles', 'roles.id', 'role_assignments.role_id')
-        .select('roles.name')
-        .where('role_assignments.user_id', '=', row.user_id)
-        .where('role_assignments.project_id', '=', row.project_id)
-        .execute();
-      if (direct.length === 0) return null; // the user lost every role on the project
-      const names = effectiveRoles(direct.map((r) => r.name));
-      roles = await this.db.selectFrom('roles').select(['id', 'name']).where('name', 'in', names).orderBy('name').execute();
+      const scope = await projectScope(this.db, row.user_id, row.project_id);
+      if (!scope) return null;
+      ({ projectName, roles } = scope);
     }
     const ctx: AuthContext = {
       userId: row.user_id,

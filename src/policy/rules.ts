@@ -50,6 +50,18 @@ export const DEFAULT_RULES: Record<string, Rule> = {
   'os_compute_api:servers:update': 'project_member',
   'os_compute_api:servers:delete': 'project_member',
 
+  // block storage (drives), in Cinder's names so that a volume API can share them
+  'volume:get': 'project_reader',
+  'volume:get_all': 'project_reader',
+  'volume:create': 'project_member',
+  'volume:update': 'project_member',
+  'volume:delete': 'project_member',
+  'volume:extend': 'project_member',
+  'volume:get_snapshot': 'project_reader',
+  'volume:create_snapshot': 'project_member',
+  'volume:update_snapshot': 'project_member',
+  'volume:delete_snapshot': 'project_member',
+
   // compute: around servers (metadata, tags, ips, password, diagnostics, instance actions)
   'os_compute_api:server-metadata:index': 'project_reader',
   'os_compute_api:server-metadata:show': 'project_reader',

@@ -102,7 +102,7 @@ async function load(s: Services, run: TaskRun): Promise<ActionRun | null> {
 }
 
 /** A host for a server that must move: not `exclude`, honouring a requested host or zone. */
-async function placeElsewhere(s: Services, tx: Tx, server: Server, o: { exclude: string[]; host?: string | null; zone?: string | null; vcpus?: number; memoryMb?: number; diskGb?: number }) {
+async function placeElsewhere(s: Services, tx: Tx, server: Server, o: { exclude: string[]; host?: string | null; zone?: string | null; vcpus?: number; memoryMb?: number; diskGb?: number; avoid?: string[] }) {
   await lockFor(tx, s.config.databaseUrl, PLACEMENT_LOCK);
   const group = await s.serverGroups.placement(tx, server.id);
   return selectHost(
@@ -117,7 +117,7 @@ async function placeElsewhere(s: Services, tx: Tx, server: Server, o: { exclude:
       sameHosts: group.sameHosts,
       differentHosts: group.differentHosts,
       preferHosts: group.preferHosts,
-      avoidHosts: group.avoidHosts,
+      avoidHosts: [...group.avoidHosts, ...(o.avoid ?? [])],
       excludeHosts: o.exclude,
     },
     s.clock.nowMs(),
@@ -447,6 +447,74 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         });
       } catch (err) {
         // A failed live migration leaves the server where it was, as Nova rolls back.
+        await a.failed(err);
+      }
+    },
+
+    /**
+     * Start: power the guest on where it is; or, for a server on no host (defined and never
+     * started) or on a host to avoid, place it now and spawn it there. `avoid` is hosts the
+     * scheduler should prefer not to use (best effort: a soft weigher).
+     */
+    start: async (run: TaskRun<{ avoid?: string[] }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      await a.begin('compute_start_instance');
+      const avoid = run.params.avoid ?? [];
+      try {
+        const old = a.server.host;
+        if (old && !avoid.includes(old) && run.task.step !== 'spawning') {
+          if ((await driver.powerState(old, a.id)) === null) await driver.spawn(old, await a.spec());
+          else await driver.powerOn(old, a.id);
+        } else {
+          const dest = run.task.step === 'spawning' ? await hostNamed(s, a.server.host!) : await s.db.transaction().execute(async (tx) => {
+            const h = await placeElsewhere(s, tx, a.server, { exclude: [], avoid });
+            if (h) await a.reach('spawning', { host: h.name, availability_zone: h.availability_zone }, tx);
+            return h;
+          });
+          if (!dest) throw new Error('No valid host was found. There are not enough hosts available.');
+          if (old && old !== dest.name) await driver.destroy(old, a.id).catch(() => {});
+          await driver.spawn(dest.name, await a.spec());
+          await driver.powerOn(dest.name, a.id);
+        }
+        // A server defined without a network gets the project's one network on first start, if it has one.
+        if (a.server.addresses === '{}' && parseJson<{ networks?: unknown }>(a.server.request_spec, {}).networks === 'none' && a.server.cloudsigma) {
+          const nics = parseJson<{ nics?: { ip_v4_conf?: { conf?: string } | null }[] }>(a.server.cloudsigma, {}).nics ?? [];
+          if (nics.some((n) => n.ip_v4_conf?.conf === 'dhcp')) {
+            await s.db.transaction().execute(async (tx) => {
+              const addresses = await s.network.allocateForServer(tx, { projectId: a.server.project_id, serverId: a.id, requested: [], securityGroups: [], isAdmin: false, host: a.server.host, availabilityZone: a.server.availability_zone }).catch(() => null);
+              if (addresses) await a.set({ addresses: JSON.stringify(addresses) }, tx);
+            });
+          }
+        }
+        await a.done({ vm_state: V.ACTIVE, power_state: PowerState.RUNNING, launched_at: a.server.launched_at ?? a.now() });
+      } catch (err) {
+        await a.failed(err);
+      }
+    },
+
+    /**
+     * ACPI shutdown (CloudSigma's `shutdown`): press the guest's power button once a second
+     * for a minute of the clock. The server is stopped when the guest powers off; back to
+     * running, idle, if it has not by the deadline. Each press is a task of its own, due a
+     * second after the last, so the minute survives a restart and follows a moved clock.
+     */
+    acpi_shutdown: async (run: TaskRun<{ until: number; presses?: number }>) => {
+      const a = await load(s, run);
+      if (!a) return;
+      if (!run.params.presses) await a.begin('compute_stop_instance');
+      try {
+        const host = a.server.host;
+        if (host) await driver.acpiShutdown(host, a.id);
+        const power = host ? await driver.powerState(host, a.id) : PowerState.SHUTDOWN;
+        if (power === PowerState.SHUTDOWN || power === null) return await a.done({ vm_state: V.STOPPED, power_state: PowerState.SHUTDOWN });
+        if (clock.nowMs() >= run.params.until) return await a.done({});
+        await s.db.transaction().execute(async (tx) => {
+          await run.finish(tx);
+          await enqueue(tx, clock, { serverId: a.id, kind: 'acpi_shutdown', step: 'press', params: { until: run.params.until, presses: (run.params.presses ?? 0) + 1 }, notBefore: new Date(clock.nowMs() + 1000) });
+        });
+        s.runner.kick();
+      } catch (err) {
         await a.failed(err);
       }
     },

@@ -10,6 +10,7 @@ import { enqueue, type TaskRun } from './runner.js';
 import type { BuildEffect } from '../compute/behaviours.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { guestSpec } from './guest-spec.js';
+import type { Recurse } from '../storage/drives.js';
 
 const PLACEMENT_LOCK = 7001;
 const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
@@ -116,6 +117,11 @@ export function buildTask(s: Services) {
       if (!moved) return;
     }
     if (run.task.step === TaskState.BLOCK_DEVICE_MAPPING) {
+      try {
+        await s.drives.makeServerDisks(id);
+      } catch (err) {
+        return fail(err);
+      }
       if (!(await updateServer(db, id, { task_state: TaskState.SPAWNING, progress: 75, updated_at: now() }))) return;
       await run.reached(TaskState.SPAWNING);
     }
@@ -178,6 +184,8 @@ export function deleteTask(s: Services) {
     const t = clock.now().toISOString();
     await db.transaction().execute(async (tx) => {
       await s.network.releaseForServer(tx, { id, projectId: server.project_id });
+      // Its drives are detached; the ones made with it, and with ?recurse= those of that media, deleted.
+      await s.drives.releaseForServer(tx, id, (run.params as { recurse?: Recurse }).recurse ?? null);
       await tx
         .updateTable('servers')
         .set({ vm_state: VmState.DELETED, task_state: null, power_state: PowerState.NOSTATE, deleted: 1, deleted_at: t, terminated_at: t, updated_at: t })

@@ -103,13 +103,57 @@ export class ResizeRefused extends DriverError {}
 
 /** A driver's refusal to set a guest's password that nothing in the guest could change (Nova's SetAdminPasswdNotSupported, QemuGuestAgentNotEnabled): a 409. */
 export class PasswordRefused extends DriverError {}
+/** A kind of storage a driver offers drives on, with the sizes it takes (bytes). */
+export interface StorageType {
+  name: string;
+  minSize: number;
+  maxSize: number;
+}
+
+/** What a drive is made from: nothing (a blank drive), another drive, a snapshot, or an image. */
+export type DriveSource = { kind: 'blank' } | { kind: 'drive'; id: string } | { kind: 'snapshot'; id: string } | { kind: 'image'; id: string };
+
+/** What a driver needs to make a drive; nothing of any API dialect. */
+export interface DriveSpec {
+  id: string;
+  size: number;
+  storageType: string;
+  media: 'disk' | 'cdrom';
+  /** Storage locations to keep it off, best effort (CloudSigma's avoid). */
+  avoid: string[];
+}
+
+/**
+ * Drives: block storage that outlives guests. Every operation is idempotent, as the guest
+ * operations are: a task resumed after a crash runs its step again. A long one reports
+ * its progress (0-100) as it goes.
+ */
+export interface DriveOperations {
+  /** The storage types drives can be made on; the first is the default. */
+  storageTypes(): StorageType[];
+  /** Whether the storage at `location` answers; the drives on storage that does not are unavailable. */
+  storageUp(location: string): boolean;
+  /** Makes a blank drive; answers where it lives. */
+  createDrive(spec: DriveSpec, progress?: (percent: number) => void): Promise<{ location: string }>;
+  /** Makes a drive with a copy of `source` (at least the source's size); answers where it lives. */
+  cloneDrive(spec: DriveSpec, source: DriveSource, progress?: (percent: number) => void): Promise<{ location: string }>;
+  /** Grows (or shrinks) a drive that no guest is using. */
+  resizeDrive(id: string, size: number, progress?: (percent: number) => void): Promise<void>;
+  deleteDrive(id: string): Promise<void>;
+  /** A point-in-time copy of a drive, that drives can later be cloned from. */
+  snapshotDrive(driveId: string, snapshotId: string): Promise<void>;
+  deleteSnapshot(snapshotId: string): Promise<void>;
+  /** Plugs a drive into a guest on `host` (hotplug), as `device` on `devChannel`. */
+  attachDrive(host: string, serverId: string, driveId: string, device: { device: string; devChannel: string }): Promise<void>;
+  detachDrive(host: string, serverId: string, driveId: string): Promise<void>;
+}
 
 /**
  * One contract for every hypervisor: fake, qemu, later others. Every operation is
  * idempotent (spawning a guest that exists, or destroying one that does not, succeeds)
  * so that a task resumed after a crash can simply run its step again.
  */
-export interface Driver {
+export interface Driver extends DriveOperations {
   readonly name: string;
   /** The hosts this driver runs guests on. */
   hosts(): HostInfo[];
@@ -121,6 +165,11 @@ export interface Driver {
    */
   powerOff(host: string, id: string, timeoutSeconds?: number): Promise<void>;
   powerOn(host: string, id: string): Promise<void>;
+  /**
+   * Presses the guest's power button (an ACPI power-off event). A guest that handles it
+   * powers off (powerState then says SHUTDOWN); one that does not keeps running.
+   */
+  acpiShutdown(host: string, id: string): Promise<void>;
   reboot(host: string, id: string, hard: boolean): Promise<void>;
   pause(host: string, id: string): Promise<void>;
   unpause(host: string, id: string): Promise<void>;

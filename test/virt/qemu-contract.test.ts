@@ -13,7 +13,7 @@ driverContract(
   async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-qemu-'));
     const tiny = tinyGuest();
-    const driver = new QemuDriver(await hostProbe(), { ...QEMU_DEFAULTS, dataDir, host: 'qemu-contract', shutdownTimeoutSeconds: 30, version: 'test' });
+    const driver = new QemuDriver(await hostProbe(), { ...QEMU_DEFAULTS, dataDir, host: 'qemu-contract', shutdownTimeoutSeconds: 30, version: 'test', imageFile: async () => null });
     return {
       driver,
       host: 'qemu-contract',

@@ -8,6 +8,7 @@ import { keystoneErrors } from '../identity/errors.js';
 import { keystoneMessage } from '../identity/auth.js';
 import { validate } from '../validation.js';
 import { viewBehaviour } from '../../compute/behaviours.js';
+import { FakeDriver } from '../../virt/fake/driver.js';
 
 const behaviourSchema = {
   type: 'object',
@@ -47,6 +48,20 @@ const hostSchema = {
   required: ['host'],
   additionalProperties: false,
   properties: { host: { type: 'object', required: ['state'], additionalProperties: false, properties: { state: { type: 'string', enum: ['up', 'down'] } } } },
+};
+
+const guestSchema = {
+  type: 'object',
+  required: ['guest'],
+  additionalProperties: false,
+  properties: { guest: { type: 'object', required: ['acpi'], additionalProperties: false, properties: { acpi: { type: 'string', enum: ['ignore', 'handle'] } } } },
+};
+
+const storageSchema = {
+  type: 'object',
+  required: ['storage'],
+  additionalProperties: false,
+  properties: { storage: { type: 'object', required: ['state'], additionalProperties: false, properties: { state: { type: 'string', enum: ['up', 'down'] } } } },
 };
 
 const advanceSchema = {
@@ -103,6 +118,28 @@ export function controlApi(services: Services): FastifyPluginAsync {
         if (!services.driver.hosts().some((h) => h.name === name)) throw notFound(`Host ${name} could not be found.`);
         await services.hosts.setDown(name, host.state === 'down');
         return { host: (await hostView()).find((h) => h.name === name) };
+      },
+    });
+
+    // The fake guest of a server (whether it runs yet or not) ignores ACPI power-button events, or handles them again.
+    resource(app, '/v1/guests/:id', {
+      PUT: async (request) => {
+        const { id } = request.params as { id: string };
+        const { guest } = validate<{ guest: { acpi: 'ignore' | 'handle' } }>(guestSchema, request.body ?? null, keystoneMessage);
+        if (!(services.driver instanceof FakeDriver)) throw notFound('Only the fake driver plays guests.');
+        services.driver.setAcpiIgnored(id, guest.acpi === 'ignore');
+        return { guest: { id, acpi: guest.acpi } };
+      },
+    });
+
+    // A fake storage pool stops answering (its drives at rest are unavailable) or answers again.
+    resource(app, '/v1/storage/:name', {
+      PUT: async (request) => {
+        const { name } = request.params as { name: string };
+        const { storage } = validate<{ storage: { state: 'up' | 'down' } }>(storageSchema, request.body ?? null, keystoneMessage);
+        if (!(services.driver instanceof FakeDriver) || !services.driver.pools().includes(name)) throw notFound(`Storage ${name} could not be found.`);
+        services.driver.setStorageDown(name, storage.state === 'down');
+        return { storage: { name, state: storage.state } };
       },
     });
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PowerState } from '../../compute/states.js';
-import { DriverError, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
+import { DriverError, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
 import { RfbServer } from './rfb.js';
 import { SerialConsole } from './serial.js';
 
@@ -21,9 +21,30 @@ export interface FakeOptions {
    * then meets the busy server or saving image it would meet on Nova.
    */
   busyWindowMs: number;
+  /** How long a drive's create, clone or resize takes, in milliseconds (default 0: at once). */
+  driveMs: number;
+  /** Simulated storage pools drives are spread over, named fake-storage-1 … (default 2). */
+  storagePools: number;
 }
 
-export const FAKE_DEFAULTS: FakeOptions = { hosts: 3, vcpus: 64, memoryMb: 262144, localGb: 4096, zones: ['nova'], operationMs: 0, busyWindowMs: 2000 };
+export const FAKE_DEFAULTS: FakeOptions = { hosts: 3, vcpus: 64, memoryMb: 262144, localGb: 4096, zones: ['nova'], operationMs: 0, busyWindowMs: 2000, driveMs: 0, storagePools: 2 };
+
+const GiB = 1024 ** 3;
+
+/** The storage types the fake offers, with the sizes CloudSigma's capabilities give them. */
+const FAKE_STORAGE: StorageType[] = [
+  { name: 'dssd', minSize: 512 * 1024 ** 2, maxSize: 15492389427364 },
+  { name: 'nvme', minSize: 512 * 1024 ** 2, maxSize: 12074020121525 },
+  { name: 'zadara', minSize: GiB, maxSize: 14180205493621 },
+];
+
+interface FakeDrive {
+  size: number;
+  storageType: string;
+  location: string;
+  /** The guests it is plugged into, by server id. */
+  pluggedInto: Set<string>;
+}
 
 interface FakeGuest {
   spec: Pick<GuestSpec, 'id' | 'name' | 'hostname'>;
@@ -42,7 +63,12 @@ export class FakeDriver implements Driver {
   readonly name = 'fake';
   private readonly guests = new Map<string, Map<string, FakeGuest>>();
   private readonly failSpawns = new Map<string, string>();
+  /** Guests (by id) that play an OS ignoring ACPI power-button events. */
+  private readonly ignoresAcpi = new Set<string>();
   private readonly hostList: HostInfo[];
+  private readonly drives = new Map<string, FakeDrive>();
+  private readonly downPools = new Set<string>();
+  private readonly snapshots = new Map<string, { driveId: string; size: number }>();
 
   constructor(private readonly options: FakeOptions = FAKE_DEFAULTS) {
     this.hostList = Array.from({ length: options.hosts }, (_, i) => ({
@@ -64,6 +90,12 @@ export class FakeDriver implements Driver {
   setSpawnFailure(host: string, message: string | null): void {
     if (message === null) this.failSpawns.delete(host);
     else this.failSpawns.set(host, message);
+  }
+
+  /** Makes the guest with this id ignore (or honour again) ACPI shutdown, whether or not it runs yet. */
+  setAcpiIgnored(id: string, ignored: boolean): void {
+    if (ignored) this.ignoresAcpi.add(id);
+    else this.ignoresAcpi.delete(id);
   }
 
   /** Restores a guest the database knows about, after a restart. */
@@ -121,6 +153,11 @@ export class FakeDriver implements Driver {
   }
   powerOn(host: string, id: string) {
     return this.setPower(host, id, PowerState.RUNNING, [bootLog(this.guest(host, id).spec.hostname)]);
+  }
+  async acpiShutdown(host: string, id: string) {
+    const g = this.guest(host, id);
+    if (this.ignoresAcpi.has(id) || g.power !== PowerState.RUNNING) return;
+    await this.setPower(host, id, PowerState.SHUTDOWN, ['ACPI: Power Button [PWRF]', 'reboot: Power down']);
   }
   async reboot(host: string, id: string, hard: boolean) {
     const boot = bootLog(this.guest(host, id).spec.hostname);
@@ -180,6 +217,140 @@ export class FakeDriver implements Driver {
 
   async consoleOutput(host: string, id: string): Promise<string> {
     return this.guest(host, id).console;
+  }
+
+  // Drives ---------------------------------------------------------------------------------
+
+  storageTypes(): StorageType[] {
+    return FAKE_STORAGE;
+  }
+
+  storageUp(location: string): boolean {
+    return !this.downPools.has(location);
+  }
+
+  /** Failure injection: a storage pool stops answering (its drives are unavailable) or answers again. */
+  setStorageDown(pool: string, down: boolean): void {
+    if (down) this.downPools.add(pool);
+    else this.downPools.delete(pool);
+  }
+
+  /** A drive whose pool is down cannot be read, grown or copied. */
+  private reachable(id: string): FakeDrive | undefined {
+    const d = this.drives.get(id);
+    if (d && this.downPools.has(d.location)) throw new DriverError(`The storage of drive ${id} (${d.location}) is unavailable.`);
+    return d;
+  }
+
+  /** Restores a drive the database knows about, after a restart. */
+  adoptDrive(id: string, size: number, storageType: string, location: string | null): void {
+    if (!this.drives.has(id)) this.drives.set(id, { size, storageType, location: location ?? this.pools()[0], pluggedInto: new Set() });
+  }
+
+  /** The simulated storage pools, in order. */
+  pools(): string[] {
+    return Array.from({ length: Math.max(1, this.options.storagePools) }, (_, i) => `fake-storage-${i + 1}`);
+  }
+
+  /** The drive's time, in four steps that report progress. */
+  private async driveWork(progress?: (percent: number) => void): Promise<void> {
+    const steps = 4;
+    for (let i = 1; i <= steps; i++) {
+      if (this.options.driveMs > 0) await sleep(this.options.driveMs / steps);
+      progress?.(Math.round((100 * i) / steps));
+    }
+  }
+
+  /** The least used pool not avoided (all avoided: the least used of all). */
+  private place(avoid: string[]): string {
+    const use = new Map(this.pools().map((p) => [p, 0]));
+    for (const d of this.drives.values()) use.set(d.location, (use.get(d.location) ?? 0) + 1);
+    const order = [...use.entries()].filter(([p]) => !this.downPools.has(p)).sort((a, b) => a[1] - b[1]).map(([p]) => p);
+    if (order.length === 0) throw new DriverError('No storage is available.');
+    return order.find((p) => !avoid.includes(p)) ?? order[0];
+  }
+
+  private checkType(storageType: string): void {
+    if (!FAKE_STORAGE.some((t) => t.name === storageType)) throw new DriverError(`Storage type ${storageType} is not available.`);
+  }
+
+  async createDrive(spec: DriveSpec, progress?: (percent: number) => void): Promise<{ location: string }> {
+    this.checkType(spec.storageType);
+    const existing = this.drives.get(spec.id);
+    if (existing) return { location: existing.location };
+    const location = this.place(spec.avoid);
+    await this.driveWork(progress);
+    this.drives.set(spec.id, { size: spec.size, storageType: spec.storageType, location, pluggedInto: new Set() });
+    return { location };
+  }
+
+  async cloneDrive(spec: DriveSpec, source: DriveSource, progress?: (percent: number) => void): Promise<{ location: string }> {
+    this.checkType(spec.storageType);
+    const existing = this.drives.get(spec.id);
+    if (existing) return { location: existing.location }; // run again after a crash: the copy is there
+    let sourceSize = 0;
+    if (source.kind === 'drive') {
+      const d = this.reachable(source.id);
+      if (!d) throw new DriverError(`Drive ${source.id} could not be found.`);
+      sourceSize = d.size;
+    } else if (source.kind === 'snapshot') {
+      const snap = this.snapshots.get(source.id);
+      if (!snap) throw new DriverError(`Snapshot ${source.id} could not be found.`);
+      sourceSize = snap.size;
+    }
+    const location = this.place(spec.avoid);
+    await this.driveWork(progress);
+    this.drives.set(spec.id, { size: Math.max(spec.size, sourceSize), storageType: spec.storageType, location, pluggedInto: new Set() });
+    return { location };
+  }
+
+  async resizeDrive(id: string, size: number, progress?: (percent: number) => void): Promise<void> {
+    const d = this.reachable(id);
+    if (!d) throw new DriverError(`Drive ${id} could not be found.`);
+    if (d.pluggedInto.size) throw new DriverError(`Drive ${id} is in use by a guest.`);
+    await this.driveWork(progress);
+    d.size = size;
+  }
+
+  async deleteDrive(id: string): Promise<void> {
+    await this.work();
+    this.drives.delete(id);
+  }
+
+  async snapshotDrive(driveId: string, snapshotId: string): Promise<void> {
+    const d = this.reachable(driveId);
+    if (!d) throw new DriverError(`Drive ${driveId} could not be found.`);
+    await this.work();
+    if (!this.snapshots.has(snapshotId)) this.snapshots.set(snapshotId, { driveId, size: d.size });
+  }
+
+  /** Restores a snapshot the database knows about, after a restart. */
+  adoptSnapshot(id: string, driveId: string, size: number): void {
+    if (!this.snapshots.has(id)) this.snapshots.set(id, { driveId, size });
+  }
+
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    await this.work();
+    this.snapshots.delete(snapshotId);
+  }
+
+  async attachDrive(host: string, serverId: string, driveId: string): Promise<void> {
+    this.guest(host, serverId);
+    const d = this.drives.get(driveId);
+    if (!d) throw new DriverError(`Drive ${driveId} could not be found.`);
+    await this.work();
+    d.pluggedInto.add(serverId);
+  }
+
+  async detachDrive(_host: string, serverId: string, driveId: string): Promise<void> {
+    await this.work();
+    this.drives.get(driveId)?.pluggedInto.delete(serverId);
+  }
+
+  /** What the fake holds of a drive (for tests): its size, type and pool, or undefined. */
+  driveOf(id: string): { size: number; storageType: string; location: string } | undefined {
+    const d = this.drives.get(id);
+    return d && { size: d.size, storageType: d.storageType, location: d.location };
   }
 }
 

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PowerState } from '../../compute/states.js';
-import { DriverError, PasswordRefused, ResizeRefused, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
+import { DriverError, PasswordRefused, ResizeRefused, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
 import { QmpClient } from './qmp.js';
 import { MachineFiles, commandLine, startQemu, type MachineRecord } from './machine.js';
 import { writeConfigDrive } from './config-drive.js';
 import type { HostProbe } from './probe.js';
+import { QemuDrives } from './drives.js';
 
 const run = promisify(execFile);
 /** mkfs and mkswap live in /usr/sbin, which a user's PATH may lack. */
@@ -30,6 +31,8 @@ export interface QemuOptions {
   forceConfigDrive: boolean;
   /** The SMBIOS version string (Nova gives its own version). */
   version: string;
+  /** The file holding an image's data and its disk format, for drives cloned from images. */
+  imageFile: (id: string) => Promise<{ path: string; diskFormat: string } | null>;
 }
 
 export const QEMU_DEFAULTS = { zone: 'nova', shutdownTimeoutSeconds: 60, tbSizeMb: 32, forceConfigDrive: false };
@@ -78,12 +81,14 @@ export class QemuDriver implements Driver {
   readonly name = 'qemu';
   private readonly qmps = new Map<string, Promise<QmpClient>>();
   private readonly info: HostInfo;
+  private readonly drives: QemuDrives;
 
   constructor(
     readonly probe: HostProbe,
     private readonly options: QemuOptions,
   ) {
     mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
+    this.drives = new QemuDrives(options.dataDir, options.host, options.imageFile);
     const fs = statfsSync(options.dataDir);
     this.info = {
       name: options.host,
@@ -268,6 +273,45 @@ export class QemuDriver implements Driver {
       if (await this.waitForExit(files, timeoutSeconds * 1000)) return;
     }
     await this.kill(files);
+  }
+
+  /** Presses the power button once: the guest decides (CloudSigma's shutdown presses it each second). */
+  async acpiShutdown(host: string, id: string): Promise<void> {
+    const files = this.files(host, id);
+    if ((await this.status(files)) === 'running') await this.execute(files, 'system_powerdown').catch(() => {});
+  }
+
+  // ── drives: files under <dataDir>/drives (QemuDrives) ──
+  storageTypes(): StorageType[] {
+    return this.drives.storageTypes();
+  }
+  storageUp(location: string): boolean {
+    return this.drives.storageUp(location);
+  }
+  createDrive(spec: DriveSpec, progress?: (percent: number) => void) {
+    return this.drives.createDrive(spec, progress);
+  }
+  cloneDrive(spec: DriveSpec, source: DriveSource, progress?: (percent: number) => void) {
+    return this.drives.cloneDrive(spec, source, progress);
+  }
+  resizeDrive(id: string, size: number, progress?: (percent: number) => void) {
+    return this.drives.resizeDrive(id, size, progress);
+  }
+  deleteDrive(id: string) {
+    return this.drives.deleteDrive(id);
+  }
+  snapshotDrive(driveId: string, snapshotId: string) {
+    return this.drives.snapshotDrive(driveId, snapshotId);
+  }
+  deleteSnapshot(snapshotId: string) {
+    return this.drives.deleteSnapshot(snapshotId);
+  }
+  /** Hotplug is not built on qemu yet (the core does not ask for it: drives change on stopped servers). */
+  async attachDrive(_host: string, _serverId: string, driveId: string): Promise<void> {
+    throw new DriverError(`Drive ${driveId} cannot be plugged into a running machine on ${this.info.name}: hotplug is not supported.`);
+  }
+  async detachDrive(_host: string, _serverId: string, driveId: string): Promise<void> {
+    throw new DriverError(`Drive ${driveId} cannot be unplugged from a running machine on ${this.info.name}: hotplug is not supported.`);
   }
 
   async powerOn(host: string, id: string): Promise<void> {

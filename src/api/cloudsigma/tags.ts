@@ -1,0 +1,172 @@
+/**
+ * Tags as CloudSigma shows them: resources with a uuid and a name. The core keeps a
+ * server's tags as names (Nova's server tags), so a tag here is a name within a project,
+ * and its uuid is derived from the two: the same tag has the same uuid on every request
+ * and node, with nothing more to store.
+ */
+import { createHash } from 'node:crypto';
+import type { Db } from '../../db/database.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Services } from '../../services.js';
+import { invalid, notFound } from '../../errors.js';
+import { created, listOf, objectAt, objectsOf, ref, route } from './http.js';
+import { ServerRows } from './servers.js';
+
+export function tagUuid(projectId: string, name: string): string {
+  const h = createHash('sha1').update(`nimbus-tag\0${projectId}\0${name}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export const tagRef = (projectId: string, name: string) => ref('tags', tagUuid(projectId, name));
+
+/** The names of the project's tags: made through /tags/, or on any of its servers or drives. */
+export async function projectTagNames(db: Db, projectId: string): Promise<string[]> {
+  const onServers = await db
+    .selectFrom('server_tags')
+    .innerJoin('servers', 'servers.id', 'server_tags.server_id')
+    .select('server_tags.tag')
+    .distinct()
+    .where('servers.project_id', '=', projectId)
+    .where('servers.deleted', '=', 0)
+    .execute();
+  const made = await db.selectFrom('tags').select('name').where('project_id', '=', projectId).execute();
+  const onDrives = await db.selectFrom('drives').select('tags').where('project_id', '=', projectId).where('tags', '!=', '[]').execute();
+  return [...new Set([...onServers.map((r) => r.tag), ...made.map((r) => r.name), ...onDrives.flatMap((r) => JSON.parse(r.tags) as string[])])].sort();
+}
+
+/** Tags given by uuid or name, as names: a uuid of one of the project's tags is that tag. */
+export async function tagNames(db: Db, projectId: string, given: string[]): Promise<string[]> {
+  if (!given.some((g) => /^[0-9a-f-]{36}$/i.test(g))) return given;
+  const byUuid = new Map((await projectTagNames(db, projectId)).map((n) => [tagUuid(projectId, n), n]));
+  return given.map((g) => byUuid.get(g.toLowerCase()) ?? g);
+}
+
+type Body = Record<string, unknown>;
+
+/**
+ * /tags/: a tag is a name in the project, its uuid derived from both (so renaming one gives
+ * it a new uuid). Its resources are the servers and drives that carry the name; setting
+ * them here changes those (a server's tags are Nova's server tags too).
+ */
+export function tagRoutes(api: FastifyInstance, services: Services): void {
+  const db = services.db;
+  const rows = new ServerRows(services);
+  const project = (request: FastifyRequest) => request.auth.projectId!;
+
+  const resourcesOf = async (projectId: string, name: string) => {
+    const servers = await db.selectFrom('server_tags').innerJoin('servers', 'servers.id', 'server_tags.server_id').select(['servers.id', 'servers.user_id']).where('server_tags.tag', '=', name).where('servers.project_id', '=', projectId).where('servers.deleted', '=', 0).orderBy('servers.id').execute();
+    const drives = (await db.selectFrom('drives').select(['id', 'user_id', 'tags']).where('project_id', '=', projectId).where('tags', 'like', `%${JSON.stringify(name)}%`).orderBy('id').execute()).filter((d) => (JSON.parse(d.tags) as string[]).includes(name));
+    return [
+      ...servers.map((r) => ({ owner: ref('user', r.user_id), res_type: 'servers', ...ref('servers', r.id) })),
+      ...drives.map((r) => ({ owner: ref('user', r.user_id), res_type: 'drives', ...ref('drives', r.id) })),
+    ];
+  };
+  const view = async (request: FastifyRequest, name: string) => {
+    const row = await db.selectFrom('tags').select('meta').where('project_id', '=', project(request)).where('name', '=', name).executeTakeFirst();
+    return { meta: row ? JSON.parse(row.meta) : {}, name, owner: ref('user', request.auth.userId), ...tagRef(project(request), name), resources: await resourcesOf(project(request), name) };
+  };
+  const find = async (request: FastifyRequest) => {
+    const { uuid } = request.params as { uuid: string };
+    const name = (await projectTagNames(db, project(request))).find((n) => tagUuid(project(request), n) === uuid.toLowerCase());
+    if (name === undefined) throw notFound(`Tag ${uuid} does not exist`);
+    return name;
+  };
+  /** Makes exactly these servers and drives (by uuid) carry the tag. */
+  const setResources = async (projectId: string, name: string, given: unknown, point: string) => {
+    if (!Array.isArray(given)) throw invalid('resources must be a list of uuids', point);
+    const ids = given.map((g, i) => {
+      const id = typeof g === 'string' ? g : g && typeof g === 'object' ? (g as Body).uuid : undefined;
+      if (typeof id !== 'string') throw invalid(`resources[${i}] must be a uuid`, `${point}[${i}]`);
+      return id;
+    });
+    await db.transaction().execute(async (tx) => {
+      const servers = (await tx.selectFrom('servers').select('id').where('project_id', '=', projectId).where('deleted', '=', 0).where('id', 'in', ids.length ? ids : ['']).execute()).map((r) => r.id);
+      const mine = (await tx.selectFrom('server_tags').innerJoin('servers', 'servers.id', 'server_tags.server_id').select('servers.id').where('servers.project_id', '=', projectId).where('server_tags.tag', '=', name).execute()).map((r) => r.id);
+      const drop = mine.filter((id) => !servers.includes(id));
+      if (drop.length) await tx.deleteFrom('server_tags').where('tag', '=', name).where('server_id', 'in', drop).execute();
+      const add = servers.filter((id) => !mine.includes(id)).map((server_id) => ({ server_id, tag: name }));
+      if (add.length) await tx.insertInto('server_tags').values(add).execute();
+      const now = services.clock.now().toISOString();
+      for (const id of [...add.map((a) => a.server_id), ...drop]) await tx.updateTable('servers').set({ updated_at: now }).where('id', '=', id).execute();
+      const drives = await tx.selectFrom('drives').select(['id', 'tags']).where('project_id', '=', projectId).execute();
+      for (const d of drives) {
+        const tags = JSON.parse(d.tags) as string[];
+        const want = ids.includes(d.id);
+        if (want === tags.includes(name)) continue;
+        await tx.updateTable('drives').set({ tags: JSON.stringify(want ? [...tags, name] : tags.filter((t) => t !== name)), updated_at: now }).where('id', '=', d.id).execute();
+      }
+    });
+  };
+  const remember = async (projectId: string, name: string, meta: unknown) => {
+    const text = JSON.stringify(meta && typeof meta === 'object' && !Array.isArray(meta) ? meta : {});
+    const done = await db.updateTable('tags').set({ meta: text }).where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
+    if (Number(done.numUpdatedRows) === 0) await db.insertInto('tags').values({ project_id: projectId, name, meta: text, created_at: services.clock.now().toISOString() }).execute();
+  };
+  const nameOf = (o: Body, point: string) => {
+    if (typeof o.name !== 'string' || o.name.trim() === '' || o.name.length > 255) throw invalid('name is required: a string of 1 to 255 characters', point);
+    return o.name;
+  };
+
+  const listing = async (request: FastifyRequest) => Promise.all((await projectTagNames(db, project(request))).map((n) => view(request, n)));
+  route(api, '/tags/', {
+    GET: async (request) => listOf(request, await listing(request)),
+    POST: async (request, reply) => {
+      const bodies = objectsOf(request.body);
+      // libcloud's ex_create_tag sends `resources` beside `objects`: it goes to the objects that name none.
+      const shared = request.body && typeof request.body === 'object' && 'objects' in request.body ? (request.body as Body).resources : undefined;
+      if (shared !== undefined) for (const o of bodies) o.resources ??= shared;
+      const names = bodies.map((o, i) => nameOf(o, i ? `objects[${i}].name` : 'name'));
+      for (const [i, o] of bodies.entries()) {
+        await remember(project(request), names[i], o.meta ?? {});
+        if (o.resources !== undefined) await setResources(project(request), names[i], o.resources, 'resources');
+      }
+      return created(reply, await Promise.all(names.map((n) => view(request, n))), services.config.publicUrl);
+    },
+  });
+  route(api, '/tags/detail/', { GET: async (request) => listOf(request, await listing(request)) });
+  route(api, '/tags/:uuid/', {
+    GET: async (request) => view(request, await find(request)),
+    PUT: async (request) => {
+      let name = await find(request);
+      const body = objectAt(request.body ?? null, 'body');
+      if (body.name !== undefined && body.name !== name) {
+        const next = nameOf(body, 'name');
+        // A rename moves the name wherever it is (and so the tag's uuid, derived from it).
+        await db.transaction().execute(async (tx) => {
+          const pid = project(request);
+          const servers = (await tx.selectFrom('server_tags').innerJoin('servers', 'servers.id', 'server_tags.server_id').select('servers.id').where('servers.project_id', '=', pid).where('server_tags.tag', '=', name).execute()).map((r) => r.id);
+          if (servers.length) await tx.updateTable('server_tags').set({ tag: next }).where('tag', '=', name).where('server_id', 'in', servers).execute();
+          await tx.updateTable('tags').set({ name: next }).where('project_id', '=', pid).where('name', '=', name).execute();
+          for (const d of await tx.selectFrom('drives').select(['id', 'tags']).where('project_id', '=', pid).execute()) {
+            const tags = JSON.parse(d.tags) as string[];
+            if (tags.includes(name)) await tx.updateTable('drives').set({ tags: JSON.stringify(tags.map((t) => (t === name ? next : t))) }).where('id', '=', d.id).execute();
+          }
+        });
+        name = next;
+      }
+      await remember(project(request), name, body.meta ?? (await view(request, name)).meta);
+      if (body.resources !== undefined) await setResources(project(request), name, body.resources, 'resources');
+      return view(request, name);
+    },
+    DELETE: async (request, reply) => {
+      const name = await find(request);
+      await setResources(project(request), name, [], 'resources');
+      await db.deleteFrom('tags').where('project_id', '=', project(request)).where('name', '=', name).execute();
+      return reply.code(204).send();
+    },
+  });
+  route(api, '/tags/:uuid/servers/detail/', {
+    GET: async (request) => {
+      const name = await find(request);
+      const ids = (await resourcesOf(project(request), name)).filter((r) => r.res_type === 'servers').map((r) => r.uuid);
+      return listOf(request, await rows.details(project(request), ids));
+    },
+  });
+  route(api, '/tags/:uuid/servers/', {
+    GET: async (request) => {
+      const name = await find(request);
+      const ids = (await resourcesOf(project(request), name)).filter((r) => r.res_type === 'servers').map((r) => r.uuid);
+      return listOf(request, await rows.details(project(request), ids));
+    },
+  });
+}

@@ -1,0 +1,103 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Db } from '../db/database.js';
+import type { Clock } from '../clock.js';
+import type { UserTable } from '../db/schema.js';
+import { digestHa1, verifyPassword } from './passwords.js';
+import { projectScope, type AuthContext } from './tokens.js';
+
+/** How long a checked password is taken without running scrypt again (per process). */
+const VERIFIED_MS = 60_000;
+/** How long a credential's context is reused (as the token cache: role changes show within it). */
+const CONTEXT_MS = 2000;
+const CACHE_MAX = 10_000;
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Credentials sent with every request instead of a token (the CloudSigma face's HTTP Basic
+ * and Digest): who is this, and as what do they act? A user acts in their home project —
+ * their default project if they hold a role there, else the first (by name) they hold one
+ * on — with their roles there, exactly as a token scoped to it would.
+ */
+export class Credentials {
+  /** sha256(password hash, password) → until: scrypt is slow on purpose, and Basic sends the password every time. */
+  private readonly verified = new Map<string, number>();
+  private readonly contexts = new Map<string, { ctx: AuthContext; until: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  /** A user by name, or by email when no user has that name and exactly one has that email. */
+  private async user(login: string): Promise<UserTable | undefined> {
+    const byName = await this.db.selectFrom('users').selectAll().where('name', '=', login).executeTakeFirst();
+    if (byName || !login.includes('@')) return byName;
+    const byEmail = await this.db.selectFrom('users').selectAll().where('email', '=', login).limit(2).execute();
+    return byEmail.length === 1 ? byEmail[0] : undefined;
+  }
+
+  /** HTTP Basic: name or email, and password. */
+  async password(login: string, password: string): Promise<AuthContext | null> {
+    const user = await this.user(login);
+    const key = sha256(`${user?.password_hash ?? DUMMY_HASH}\0${password}`);
+    const now = this.clock.nowMs();
+    if (!((this.verified.get(key) ?? 0) > now)) {
+      if (!(await verifyPassword(password, user?.password_hash ?? DUMMY_HASH)) || !user) return null;
+      if (this.verified.size >= CACHE_MAX) this.verified.clear();
+      this.verified.set(key, now + VERIFIED_MS);
+      // A user made before Digest was known gets its secret from the first Basic login.
+      if (user.digest_ha1 === null) await this.db.updateTable('users').set({ digest_ha1: digestHa1(user.name, password) }).where('id', '=', user.id).where('password_hash', '=', user.password_hash).execute();
+    }
+    return user ? this.contextOf(user, 'password', key) : null;
+  }
+
+  /** HTTP Digest: the user named, whose HA1 `answers` checks against the client's response. */
+  async digest(name: string, answers: (ha1: string) => boolean): Promise<AuthContext | null> {
+    const user = await this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
+    if (!user?.digest_ha1 || !answers(user.digest_ha1)) return null;
+    return this.contextOf(user, 'digest', sha256(`digest\0${user.id}\0${user.digest_ha1}`));
+  }
+
+  /** The project a user acts in when no token names one. */
+  async homeProject(user: Pick<UserTable, 'id' | 'default_project_id'>): Promise<string | null> {
+    if (user.default_project_id && (await projectScope(this.db, user.id, user.default_project_id))) return user.default_project_id;
+    const rows = await this.db
+      .selectFrom('role_assignments')
+      .innerJoin('projects', 'projects.id', 'role_assignments.project_id')
+      .select('projects.id')
+      .where('role_assignments.user_id', '=', user.id)
+      .where('projects.enabled', '=', 1)
+      .orderBy('projects.name')
+      .execute();
+    return rows[0]?.id ?? null;
+  }
+
+  private async contextOf(user: UserTable, method: string, key: string): Promise<AuthContext | null> {
+    const now = this.clock.nowMs();
+    const hit = this.contexts.get(key);
+    if (hit && hit.until > now) return hit.ctx;
+    if (!user.enabled) return null;
+    const projectId = await this.homeProject(user);
+    if (!projectId) return null;
+    const scope = await projectScope(this.db, user.id, projectId);
+    if (!scope) return null;
+    const ctx: AuthContext = {
+      userId: user.id,
+      userName: user.name,
+      projectId,
+      projectName: scope.projectName,
+      roles: scope.roles,
+      isAdmin: scope.roles.some((r) => r.name === 'admin'),
+      methods: [method],
+      auditId: randomBytes(16).toString('base64url').slice(0, 22),
+      issuedAt: new Date(now),
+      expiresAt: new Date(now + this.ttlSeconds * 1000),
+    };
+    if (this.contexts.size >= CACHE_MAX) this.contexts.clear();
+    this.contexts.set(key, { ctx, until: now + CONTEXT_MS });
+    return ctx;
+  }
+}

@@ -1,0 +1,99 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCloud, type TestCloud } from '../../support.js';
+import { assertError, cs, unlimited } from './cs.js';
+
+/** The face's conventions on /servers/: lists, filters, ordering, bodies, slashes. */
+let cloud: TestCloud;
+const names = Array.from({ length: 25 }, (_, i) => `srv-${String(i).padStart(2, '0')}`);
+before(async () => {
+  cloud = await startCloud();
+  await unlimited(cloud);
+  const res = await cs(cloud, 'POST', '/servers/', { body: { objects: names.map((name) => ({ name, cpu: 1000, mem: 268435456, vnc_password: 'x' })) } });
+  assert.equal(res.status, 201, res.text);
+});
+after(async () => cloud.close());
+
+test('a list without limit has 20 objects and meta with the exact total_count', async () => {
+  const res = await cs(cloud, 'GET', '/servers/');
+  assert.deepEqual(res.body.meta, { limit: 20, offset: 0, total_count: 25 });
+  assert.equal(res.body.objects.length, 20);
+});
+
+test('limit=0 lists everything', async () => {
+  const res = await cs(cloud, 'GET', '/servers/?limit=0');
+  assert.deepEqual(res.body.meta, { limit: 0, offset: 0, total_count: 25 });
+  assert.equal(res.body.objects.length, 25);
+});
+
+test('limit and offset give non-overlapping pages covering the list', async () => {
+  const seen: string[] = [];
+  for (let offset = 0; offset < 25; offset += 7) {
+    const res = await cs(cloud, 'GET', `/servers/?limit=7&offset=${offset}`);
+    assert.deepEqual(res.body.meta, { limit: 7, offset, total_count: 25 });
+    seen.push(...res.body.objects.map((o: { uuid: string }) => o.uuid));
+  }
+  assert.equal(seen.length, 25);
+  assert.equal(new Set(seen).size, 25);
+});
+
+test('name=a,b is OR', async () => {
+  const res = await cs(cloud, 'GET', '/servers/?name=srv-01,srv-02,nothing');
+  assert.deepEqual(res.body.objects.map((o: { name: string }) => o.name).sort(), ['srv-01', 'srv-02']);
+  assert.equal(res.body.meta.total_count, 2);
+});
+
+test('name__contains filters by substring; different parameters are AND', async () => {
+  const res = await cs(cloud, 'GET', '/servers/?limit=0&name__contains=-1');
+  assert.equal(res.body.meta.total_count, 10);
+  const both = await cs(cloud, 'GET', '/servers/?limit=0&name__contains=-1&status=running');
+  assert.equal(both.body.meta.total_count, 0);
+});
+
+test('uuid filters by uuid and status by CloudSigma status', async () => {
+  const all = await cs(cloud, 'GET', '/servers/?limit=0&status=stopped');
+  assert.equal(all.body.meta.total_count, 25);
+  const uuid = all.body.objects[3].uuid;
+  const one = await cs(cloud, 'GET', `/servers/?uuid=${uuid}`);
+  assert.deepEqual(one.body.objects.map((o: { uuid: string }) => o.uuid), [uuid]);
+});
+
+test('order_by=name and -name sort by name', async () => {
+  const up = await cs(cloud, 'GET', '/servers/?limit=3&order_by=name');
+  assert.deepEqual(up.body.objects.map((o: { name: string }) => o.name), ['srv-00', 'srv-01', 'srv-02']);
+  const down = await cs(cloud, 'GET', '/servers/?limit=3&order_by=-name');
+  assert.deepEqual(down.body.objects.map((o: { name: string }) => o.name), ['srv-24', 'srv-23', 'srv-22']);
+});
+
+test('order_by a field that is not orderable is 400 naming order_by', async () => {
+  assertError(await cs(cloud, 'GET', '/servers/?order_by=mem'), 400, 'validation', 'order_by');
+});
+
+test('a limit that is not a number is 400 naming limit', async () => {
+  assertError(await cs(cloud, 'GET', '/servers/?limit=ten'), 400, 'validation', 'limit');
+  assertError(await cs(cloud, 'GET', '/servers/?offset=-1'), 400, 'validation', 'offset');
+});
+
+test('a path without its trailing slash is served too', async () => {
+  const res = await cs(cloud, 'GET', '/servers?limit=1');
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.body.meta.limit, 1);
+});
+
+test('a malformed JSON body is 400 validation, not 500', async () => {
+  assertError(await cs(cloud, 'POST', '/servers/', { raw: '{"objects": [', headers: { 'content-type': 'application/json' } }), 400, 'validation');
+});
+
+test('a body that is a list or an empty objects list is 400 naming objects', async () => {
+  assertError(await cs(cloud, 'POST', '/servers/', { body: [1, 2] }), 400, 'validation', 'objects');
+  assertError(await cs(cloud, 'POST', '/servers/', { body: { objects: [] } }), 400, 'validation', 'objects');
+});
+
+test('an unknown server is 404 notexist', async () => {
+  assertError(await cs(cloud, 'GET', '/servers/6b0ea4bb-9a3c-4d1e-8d4c-2a7a0d27a111/'), 404, 'notexist');
+  assertError(await cs(cloud, 'GET', '/servers/not-a-uuid/'), 404, 'notexist');
+});
+
+test('a method a resource does not take is 405 in CloudSigma\'s error list', async () => {
+  assertError(await cs(cloud, 'PATCH', '/servers/'), 405, 'validation');
+});

@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { QemuDriver, QEMU_DEFAULTS } from '../../src/virt/qemu/driver.js';
+import { driveContract } from './drive-contract.js';
+import { hostProbe, qemuMissing } from './qemu-support.js';
+
+/** The drive contract on qemu: qcow2 files under <dataDir>/drives made by qemu-img (no guest: hotplug is not built). */
+const skip = qemuMissing();
+const image = { id: randomUUID(), data: Buffer.alloc(3 * 1024 ** 2, 7) };
+
+async function qemuDrives(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-qemu-drives-'))) {
+  const imagePath = join(dataDir, 'image.raw');
+  writeFileSync(imagePath, image.data);
+  const driver = new QemuDriver(await hostProbe(), {
+    ...QEMU_DEFAULTS,
+    dataDir,
+    host: 'qemu-drives',
+    shutdownTimeoutSeconds: 1,
+    version: 'test',
+    imageFile: async (id) => (id === image.id ? { path: imagePath, diskFormat: 'raw' } : null),
+  });
+  return { driver, dataDir, close: async () => rmSync(dataDir, { recursive: true, force: true }) };
+}
+
+if (skip) test('qemu drives', { skip }, () => {});
+else {
+  driveContract('qemu', async () => ({ ...(await qemuDrives()), guest: null }));
+
+  test('qemu: a drive cloned from an image is a qcow2 file with the image’s bytes, grown to the size asked', async () => {
+    const { driver, dataDir, close } = await qemuDrives();
+    const id = randomUUID();
+    const { location } = await driver.cloneDrive({ id, size: 8 * 1024 ** 2, storageType: 'dssd', media: 'disk', avoid: [] }, { kind: 'image', id: image.id });
+    assert.equal(location, 'qemu-drives');
+    const file = join(dataDir, 'drives', `${id}.qcow2`);
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' }));
+    assert.deepEqual([info.format, info['virtual-size']], ['qcow2', 8 * 1024 ** 2]);
+    const raw = join(dataDir, 'back.raw');
+    execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', file, raw]);
+    const back = execFileSync('head', ['-c', String(image.data.length), raw]);
+    assert.ok(back.equals(image.data));
+    await close();
+  });
+}
