@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -41,8 +41,7 @@ else {
     assert.deepEqual([info.format, info['virtual-size']], ['qcow2', 8 * 1024 ** 2]);
     const raw = join(dataDir, 'back.raw');
     execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', file, raw]);
-    const back = execFileSync('head', ['-c', String(image.data.length), raw]);
-    assert.ok(back.equals(image.data));
+    assert.ok(readFileSync(raw).subarray(0, image.data.length).equals(image.data));
     await close();
   });
 }
