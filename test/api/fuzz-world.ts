@@ -26,7 +26,7 @@ export interface Sample {
 export interface World {
   admin: string;
   member: string;
-  /** HTTP Basic credentials for the CloudSigma face, which reads no tokens: the member, and an admin of its project. */
+  /** HTTP Basic credentials for the CloudSigma face, which reads no tokens: a member, and an admin of its project. */
   basic: { admin: string; member: string };
   /** Fresh tokens for both (after the clock has moved past their expiry). */
   renewTokens(): Promise<void>;
@@ -58,12 +58,14 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
   await cloud.services.db.updateTable('users').set({ password_hash: cheap }).where('id', '=', victim.userId).execute();
   const m = member.token;
   const req = cloud.req;
-  // HTTP Basic acts in the user's home project, so the CloudSigma face's admin is an admin of
-  // the member's project (the cloud's admin would find none of its resources there).
+  // The CloudSigma face's member has a project of its own, whose instance quota the compute
+  // fuzz does not use up first. HTTP Basic acts in the user's home project, so its admin is an
+  // admin of that project (the cloud's admin would find none of its resources there).
+  const csMember = await tenant(cloud, 'fuzz-cs');
   const dir = cloud.services.directory;
-  const csAdmin = await dir.createUser({ name: 'fuzz-admin', password: 'fuzz-admin-pw', defaultProjectId: member.projectId });
-  await dir.assignRole(member.projectId, csAdmin.id, (await dir.listRoles({ name: 'admin' }))[0].id);
-  const basic = { admin: basicAuth('fuzz-admin', 'fuzz-admin-pw'), member: basicAuth('fuzz-user', 'fuzz-pw') };
+  const csAdmin = await dir.createUser({ name: 'fuzz-cs-admin', password: 'fuzz-cs-admin-pw', defaultProjectId: csMember.projectId });
+  await dir.assignRole(csMember.projectId, csAdmin.id, (await dir.listRoles({ name: 'admin' }))[0].id);
+  const basic = { admin: basicAuth('fuzz-cs-admin', 'fuzz-cs-admin-pw'), member: basicAuth('fuzz-cs-user', 'fuzz-cs-pw') };
 
   const image = (await cloud.services.db.selectFrom('images').select('id').executeTakeFirstOrThrow()).id;
   const net = await req('POST', '/network/v2.0/networks', { token: m, body: { network: { name: 'fuzz-net' } } });
@@ -113,6 +115,9 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
   await ok(csTag, 'CloudSigma tag');
   const csDrive = await cs('POST', '/drives/', { objects: [{ name: 'fuzz-drive', size: 1073741824, media: 'disk' }] });
   await ok(csDrive, 'CloudSigma drive');
+  // The drive the server sample attaches: every server made from it may mount it.
+  const csShared = await cs('POST', '/drives/', { objects: [{ name: 'fuzz-shared', size: 1073741824, media: 'disk', allow_multimount: true }] });
+  await ok(csShared, 'CloudSigma shared drive');
   await cloud.services.runner.idle();
   const csServer = await cs('POST', '/servers/', { objects: [{ name: 'fuzz-cs', cpu: 1000, mem: 536870912, vnc_password: 'fuzzpass' }] });
   await ok(csServer, 'CloudSigma server');
@@ -384,7 +389,7 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
               vnc_password: 'fuzzpass',
               meta: { k: 'v' },
               tags: [cs1.tag],
-              drives: [{ boot_order: 1, dev_channel: '0:0', device: 'virtio', drive: cs1.drive }],
+              drives: [{ boot_order: 1, dev_channel: '0:0', device: 'virtio', drive: csShared.body.objects[0].uuid }],
               nics: [{ ip_v4_conf: { conf: 'dhcp', ip: null }, model: 'virtio' }],
             },
           ],
@@ -410,7 +415,7 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'POST /api/2.0/keypairs': [{ body: { objects: [{ name: 'fz', public_key: ED25519_KEY }] } }],
     'PUT /api/2.0/keypairs/:uuid': [{ body: { name: 'fuzz-cs-key' } }],
     'PUT /api/2.0/profile': [{ body: { first_name: 'F', clone_naming: 'DATE' } }],
-    'POST /api/2.0/accounts/action': [{ query: 'do=login', body: { username: 'fuzz-user', password: 'fuzz-pw' } }],
+    'POST /api/2.0/accounts/action': [{ query: 'do=login', body: { username: 'fuzz-cs-user', password: 'fuzz-cs-pw' } }],
   };
 
   const world: World = {
