@@ -20,7 +20,7 @@ export function parseJsonBody(_request: unknown, body: string, done: (err: Error
   try {
     value = JSON.parse(body, (key, v) => {
       if (key === '__proto__') return undefined;
-      if (typeof v === 'number' && !Number.isFinite(v)) throw invalid(`Invalid input for field/attribute ${key || 'body'}. Value: ${pyRepr(v)}. The number is out of range.`);
+      if (typeof v === 'number' && !Number.isFinite(v)) throw invalid(`Invalid input for field/attribute ${key || 'body'}. Value: ${pyRepr(v)}. The number is out of range.`, key || 'body');
       return v;
     });
   } catch (err) {
@@ -29,8 +29,9 @@ export function parseJsonBody(_request: unknown, body: string, done: (err: Error
   done(null, value);
 }
 
-function refuse(where: string, value: string): NimbusError {
-  return invalid(`Invalid input for ${where}. Value: ${pyRepr(value)}. The NUL character is not allowed.`);
+/** `point` is the field for dialects that name it apart from the message (CloudSigma's error_point). */
+function refuse(where: string, value: string, point: string): NimbusError {
+  return invalid(`Invalid input for ${where}. Value: ${pyRepr(value)}. The NUL character is not allowed.`, point);
 }
 
 /** A field's place in a body as the message names it: server.networks[0].uuid. */
@@ -38,18 +39,18 @@ const fieldPath = (segments: string[]) => segments.map((s, i) => (/^\d+$/.test(s
 
 function checkRequestText(request: FastifyRequest): void {
   for (const [name, value] of Object.entries((request.params ?? {}) as Record<string, string>)) {
-    if (UNSTORABLE.test(value)) throw refuse(`path parameter ${name === '*' ? 'value' : name}`, value);
+    if (UNSTORABLE.test(value)) throw refuse(`path parameter ${name === '*' ? 'value' : name}`, value, name);
   }
   for (const [name, values] of Object.entries(queryLists(request))) {
-    if (UNSTORABLE.test(name)) throw refuse('query parameter name', name);
-    for (const v of values) if (UNSTORABLE.test(v)) throw refuse(`query parameter ${name}`, v);
+    if (UNSTORABLE.test(name)) throw refuse('query parameter name', name, name);
+    for (const v of values) if (UNSTORABLE.test(v)) throw refuse(`query parameter ${name}`, v, name);
   }
   // An API whose every stored body string goes through a schema lets the schema speak first
   // (Nova words a NUL in a name as its name formats do); the schema then refuses a NUL
   // anywhere else (validation.ts).
   if ((request.routeOptions.config as { bodiesBySchema?: boolean } | undefined)?.bodiesBySchema) return;
   const hit = findUnstorable(request.body);
-  if (hit) throw refuse(`field/attribute ${fieldPath(hit.path)}`, hit.value);
+  if (hit) throw refuse(`field/attribute ${fieldPath(hit.path)}`, hit.value, fieldPath(hit.path));
 }
 
 /** Installs the edge rules for every route of the app (hooks on the root reach every API). */

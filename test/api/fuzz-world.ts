@@ -16,6 +16,8 @@ export interface Route {
 /** A valid request body for a route; a function of the route's path parameters where the body repeats one. */
 export interface Sample {
   body: unknown | ((params: Record<string, string>) => unknown);
+  /** A query string the request needs to reach its handler's work (CloudSigma's `?do=action`). */
+  query?: string;
   contentType?: string;
   /** The compute microversion to send it at (else the route's). */
   version?: string;
@@ -24,6 +26,8 @@ export interface Sample {
 export interface World {
   admin: string;
   member: string;
+  /** HTTP Basic credentials for the CloudSigma face, which reads no tokens: a member, and an admin of its project. */
+  basic: { admin: string; member: string };
   /** Fresh tokens for both (after the clock has moved past their expiry). */
   renewTokens(): Promise<void>;
   /** The path parameter values that name a real resource, by `segment/:param` (or `api:segment/:param`). */
@@ -34,6 +38,8 @@ export interface World {
 }
 
 const COMPUTE = '/compute/v2.1';
+const CS = '/api/2.0';
+const basicAuth = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 const ED25519_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG9126EtuKT4e273qrRKRxuC1PFZK8MqpWGhTTEvLJZq fuzz@nimbus';
 
 async function ok(res: { status: number; text: string }, what: string): Promise<void> {
@@ -52,6 +58,14 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
   await cloud.services.db.updateTable('users').set({ password_hash: cheap }).where('id', '=', victim.userId).execute();
   const m = member.token;
   const req = cloud.req;
+  // The CloudSigma face's member has a project of its own, whose instance quota the compute
+  // fuzz does not use up first. HTTP Basic acts in the user's home project, so its admin is an
+  // admin of that project (the cloud's admin would find none of its resources there).
+  const csMember = await tenant(cloud, 'fuzz-cs');
+  const dir = cloud.services.directory;
+  const csAdmin = await dir.createUser({ name: 'fuzz-cs-admin', password: 'fuzz-cs-admin-pw', defaultProjectId: csMember.projectId });
+  await dir.assignRole(csMember.projectId, csAdmin.id, (await dir.listRoles({ name: 'admin' }))[0].id);
+  const basic = { admin: basicAuth('fuzz-cs-admin', 'fuzz-cs-admin-pw'), member: basicAuth('fuzz-cs-user', 'fuzz-cs-pw') };
 
   const image = (await cloud.services.db.selectFrom('images').select('id').executeTakeFirstOrThrow()).id;
   const net = await req('POST', '/network/v2.0/networks', { token: m, body: { network: { name: 'fuzz-net' } } });
@@ -94,6 +108,35 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
   await ok(role, 'role');
   const behaviour = await req('POST', '/nimbus/v1/behaviours', { token: a, body: { behaviour: { match: { name: '^never$' }, count: 1 } } });
   await ok(behaviour, 'behaviour');
+
+  // The CloudSigma face's resources, made by the member through it.
+  const cs = (method: string, path: string, body?: unknown) => req(method, `${CS}${path}`, { body, headers: { authorization: basic.member } });
+  const csTag = await cs('POST', '/tags/', { objects: [{ name: 'fuzz-tag', meta: { k: 'v' } }] });
+  await ok(csTag, 'CloudSigma tag');
+  const csDrive = await cs('POST', '/drives/', { objects: [{ name: 'fuzz-drive', size: 1073741824, media: 'disk' }] });
+  await ok(csDrive, 'CloudSigma drive');
+  // The drive the server sample attaches: every server made from it may mount it.
+  const csShared = await cs('POST', '/drives/', { objects: [{ name: 'fuzz-shared', size: 1073741824, media: 'disk', allow_multimount: true }] });
+  await ok(csShared, 'CloudSigma shared drive');
+  await cloud.services.runner.idle();
+  const csServer = await cs('POST', '/servers/', { objects: [{ name: 'fuzz-cs', cpu: 1000, mem: 536870912, vnc_password: 'fuzzpass' }] });
+  await ok(csServer, 'CloudSigma server');
+  const csSnapshot = await cs('POST', '/snapshots/', { objects: [{ drive: csDrive.body.objects[0].uuid, name: 'fuzz-snap' }] });
+  await ok(csSnapshot, 'CloudSigma snapshot');
+  await cloud.services.runner.idle();
+  const csKeypair = await cs('POST', '/keypairs/', { objects: [{ name: 'fuzz-cs-key', public_key: ED25519_KEY }] });
+  await ok(csKeypair, 'CloudSigma keypair');
+  // A clone leaves a job behind.
+  await ok(await cs('POST', `/drives/${csDrive.body.objects[0].uuid}/action/?do=clone`, { name: 'fuzz-clone' }), 'CloudSigma clone');
+  await cloud.services.runner.idle();
+  const csJobs = await cs('GET', '/jobs/?limit=1');
+  await ok(csJobs, 'CloudSigma jobs');
+  const cs1 = {
+    server: csServer.body.objects[0].uuid as string,
+    drive: csDrive.body.objects[0].uuid as string,
+    snapshot: csSnapshot.body.objects[0].uuid as string,
+    tag: csTag.body.objects[0].uuid as string,
+  };
 
   const ids = {
     server,
@@ -143,6 +186,15 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'users/:user_id': victim.userId,
     'roles/:role_id': role.body.role.id,
     'domains/:domain_id': 'default',
+    'cloudsigma:servers/:uuid': cs1.server,
+    'cloudsigma:availability_groups/:uuid': cs1.server,
+    'cloudsigma:drives/:uuid': cs1.drive,
+    'cloudsigma:snapshots/:uuid': cs1.snapshot,
+    'cloudsigma:tags/:uuid': cs1.tag,
+    'cloudsigma:keypairs/:uuid': csKeypair.body.objects[0].uuid,
+    'cloudsigma:pubkeys/:uuid': csKeypair.body.objects[0].uuid,
+    'cloudsigma:jobs/:uuid': csJobs.body.objects[0].uuid,
+    'cloudsigma:libdrives/:uuid': image,
   };
 
   const action = (body: unknown, version?: string): Sample => ({ body, version });
@@ -324,11 +376,52 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'POST /nimbus/v1/behaviours': [{ body: { behaviour: { match: { name: '^never$', metadata: { k: 'v' } }, count: 1, fault: { message: 'm', code: 500 }, build_ms: 0, error_after_ms: 0 } } }],
     'PUT /nimbus/v1/hosts/:name': [{ body: { host: { state: 'up' } } }],
     'POST /nimbus/v1/clock/advance': [{ body: { seconds: 1 } }],
+    // CloudSigma (keyed without the trailing slash, which its twin shares); actions by `?do=`.
+    'POST /api/2.0/servers': [
+      {
+        body: {
+          objects: [
+            {
+              name: 'fz',
+              cpu: 1000,
+              smp: 1,
+              mem: 536870912,
+              vnc_password: 'fuzzpass',
+              meta: { k: 'v' },
+              tags: [cs1.tag],
+              drives: [{ boot_order: 1, dev_channel: '0:0', device: 'virtio', drive: csShared.body.objects[0].uuid }],
+              nics: [{ ip_v4_conf: { conf: 'dhcp', ip: null }, model: 'virtio' }],
+            },
+          ],
+        },
+      },
+    ],
+    'PUT /api/2.0/servers/:uuid': [{ body: { name: 'fuzz-cs', cpu: 1000, mem: 536870912, vnc_password: 'fuzzpass', meta: { k: 'v' }, tags: [cs1.tag] } }],
+    'POST /api/2.0/servers/:uuid/action': [{ query: 'do=clone', body: { name: 'fz-clone', random_vnc_password: true } }],
+    'POST /api/2.0/drives': [{ body: { objects: [{ name: 'fz', size: 1073741824, media: 'disk', allow_multimount: false, meta: { k: 'v' }, tags: [cs1.tag], affinities: ['ssd'] }] } }],
+    'PUT /api/2.0/drives/:uuid': [{ body: { name: 'fuzz-drive', size: 1073741824, media: 'disk', allow_multimount: false, meta: { k: 'v' }, tags: [cs1.tag] } }],
+    'POST /api/2.0/drives/:uuid/action': [
+      { query: 'do=clone', body: { name: 'fz-clone', media: 'disk', meta: { k: 'v' }, affinities: [] } },
+      { query: 'do=resize', body: { size: 2147483648 } },
+    ],
+    'DELETE /api/2.0/drives': [{ body: { objects: [{ uuid: '00000000-0000-4000-8000-000000000000' }] } }],
+    'POST /api/2.0/snapshots': [{ body: { objects: [{ drive: cs1.drive, name: 'fz', meta: { k: 'v' }, tags: [cs1.tag] }] } }],
+    'PUT /api/2.0/snapshots/:uuid': [{ body: { name: 'fuzz-snap', meta: { k: 'v' }, tags: [cs1.tag] } }],
+    'POST /api/2.0/snapshots/:uuid/action': [{ query: 'do=clone', body: { name: 'fz-clone', media: 'disk' } }],
+    'POST /api/2.0/libdrives/:uuid/action': [{ query: 'do=clone', body: { name: 'fz-clone', media: 'disk' } }],
+    'POST /api/2.0/tags': [{ body: { objects: [{ name: 'fz', meta: { k: 'v' }, resources: [cs1.server] }] } }],
+    // Without a name: a fuzzed name that is valid renames the tag, and its uuid (derived from the name) with it.
+    'PUT /api/2.0/tags/:uuid': [{ body: { meta: { k: 'v' }, resources: [cs1.server] } }],
+    'POST /api/2.0/keypairs': [{ body: { objects: [{ name: 'fz', public_key: ED25519_KEY }] } }],
+    'PUT /api/2.0/keypairs/:uuid': [{ body: { name: 'fuzz-cs-key' } }],
+    'PUT /api/2.0/profile': [{ body: { first_name: 'F', clone_naming: 'DATE' } }],
+    'POST /api/2.0/accounts/action': [{ query: 'do=login', body: { username: 'fuzz-cs-user', password: 'fuzz-cs-pw' } }],
   };
 
   const world: World = {
     admin: a,
     member: m,
+    basic,
     renewTokens: async () => {
       world.admin = await cloud.token('admin', ADMIN_PASSWORD, 'admin');
       world.member = await cloud.token('fuzz-user', 'fuzz-pw', 'fuzz');

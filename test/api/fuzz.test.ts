@@ -24,6 +24,7 @@ import {
   PATH_VALUES,
   apiOf,
   bodyCases,
+  credentialsOf,
   builtinQueryNameCases,
   edgeQueryCases,
   fill,
@@ -54,7 +55,10 @@ describe('fuzz: every route, as admin and as member', () => {
         // A resource is one Fastify route for every method, naming the ones it serves
         // (src/api/http.ts); each is fuzzed, but HEAD, which repeats GET.
         const served = (r.config as { allowedMethods?: string[] } | undefined)?.allowedMethods ?? [r.method].flat();
-        for (const method of served) if (method !== 'HEAD') routes.push({ method, url: r.url });
+        // A CloudSigma path is registered with and without its trailing slash (src/api/cloudsigma/http.ts
+        // `route`), one handler for both: fuzzed once, with the slash.
+        const twin = apiOf(r.url) === 'cloudsigma' && !r.url.endsWith('/');
+        if (!twin) for (const method of served) if (method !== 'HEAD') routes.push({ method, url: r.url });
         const handler = r.handler;
         r.handler = function (request, reply) {
           if (recording && request.query) request.query = readQueryNames(request.query, recording);
@@ -71,7 +75,7 @@ describe('fuzz: every route, as admin and as member', () => {
     world.queryReads = {};
     for (const r of routes.filter((r) => r.method === 'GET')) {
       recording = { names: new Set(), walks: false };
-      const res = await cloud.app.inject({ method: 'GET', url: fill(r, world).url, headers: { 'x-auth-token': world.admin, 'openstack-api-version': `compute ${versions.get(r.url) ?? 'latest'}` } });
+      const res = await cloud.app.inject({ method: 'GET', url: fill(r, world).url, headers: { ...credentialsOf(world, 'admin', r.url), 'openstack-api-version': `compute ${versions.get(r.url) ?? 'latest'}` } });
       assert.ok(res.statusCode < 500, `discovering the query of ${routeKey(r)}: ${res.statusCode} ${res.body}`);
       world.queryReads[routeKey(r)] = recording;
       recording = null;
@@ -87,7 +91,7 @@ describe('fuzz: every route, as admin and as member', () => {
     const started = Date.now();
     const cpu = process.cpuUsage();
     await world.renewTokens();
-    const { failures, count } = await runCases(cloud.app, cases, (who) => world[who], versions, DATA_EXCEPTION_MESSAGE);
+    const { failures, count } = await runCases(cloud.app, cases, (who, url) => credentialsOf(world, who, url), versions, DATA_EXCEPTION_MESSAGE);
     const used = process.cpuUsage(cpu);
     t.diagnostic(`${count} requests over ${routes.length} routes in ${Date.now() - started} ms (${Math.round((used.user + used.system) / 1000)} ms of CPU)`);
     assert.equal(failures.length, 0, report(failures));
@@ -141,7 +145,7 @@ describe('fuzz: every route, as admin and as member', () => {
     const failures: string[] = [];
     for (const r of routes) {
       for (const c of pathCases(r, world, ['y'.repeat(101), 'y'.repeat(255), encodeURIComponent('é'.repeat(255))])) {
-        const res = await cloud.app.inject({ method: c.method as 'GET', url: c.url, headers: { 'x-auth-token': world.admin, 'openstack-api-version': 'compute latest' } });
+        const res = await cloud.app.inject({ method: c.method as 'GET', url: c.url, headers: { ...credentialsOf(world, 'admin', c.url), 'openstack-api-version': 'compute latest' } });
         if (res.statusCode === 414 || res.statusCode >= 500) failures.push(`${res.statusCode} ${routeKey(r)} ${c.what}: ${res.body.slice(0, 200)}`);
       }
     }
@@ -149,7 +153,7 @@ describe('fuzz: every route, as admin and as member', () => {
   });
 
   test('requests refused before routing answer in the dialect of their path', async () => {
-    const prefixes = ['/compute/v2.1/servers', '/identity/v3/users', '/image/v2/images', '/network/v2.0/networks', '/nimbus/v1/behaviours', '/nowhere'];
+    const prefixes = ['/compute/v2.1/servers', '/identity/v3/users', '/image/v2/images', '/network/v2.0/networks', '/nimbus/v1/behaviours', '/api/2.0/servers', '/nowhere'];
     const failures: string[] = [];
     for (const prefix of prefixes) {
       const attempts: [string, string, Record<string, string>][] = [
@@ -162,7 +166,7 @@ describe('fuzz: every route, as admin and as member', () => {
       for (const [what, path, headers] of attempts) {
         let res;
         try {
-          res = await request(cloud.url, 'GET', path, { token: world.admin, headers });
+          res = await request(cloud.url, 'GET', path, { headers: { ...credentialsOf(world, 'admin', path), ...headers } });
         } catch (err) {
           failures.push(`${what} ${prefix}: no answer (${(err as Error).message})`);
           continue;

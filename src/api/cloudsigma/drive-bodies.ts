@@ -5,7 +5,7 @@
 import type { Db } from '../../db/database.js';
 import { invalid } from '../../errors.js';
 import type { CloneRequest, DriveChange, NewDrive } from '../../storage/drives.js';
-import { projectTagNames, tagUuid } from './tags.js';
+import { projectTagNames, tagName, tagUuid } from './tags.js';
 
 type Body = Record<string, unknown>;
 
@@ -61,8 +61,8 @@ export async function tags(db: Db, projectId: string, o: Body): Promise<string[]
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) throw invalid('tags must be a list', 'tags');
   const given = v.map((t, i) => {
-    if (typeof t === 'string') return t.replace(/^.*\/tags\/([^/]+)\/?$/, '$1');
-    if (t && typeof t === 'object' && typeof (t as Body).uuid === 'string') return (t as Body).uuid as string;
+    if (typeof t === 'string') return tagName(t.replace(/^.*\/tags\/([^/]+)\/?$/, '$1'), `tags[${i}]`);
+    if (t && typeof t === 'object' && typeof (t as Body).uuid === 'string') return tagName((t as Body).uuid, `tags[${i}]`);
     throw invalid(`tags[${i}] must be a tag's uuid`, `tags[${i}]`);
   });
   if (!given.some((g) => /^[0-9a-f-]{36}$/i.test(g))) return given;

@@ -9,6 +9,7 @@ import { invalid } from '../../errors.js';
 import type { ServerFlavor } from '../../compute/servers.js';
 import { HYPERVISORS, type ServerLimits } from './capabilities.js';
 import { CPU_SPEC, MHZ_PER_CORE, MIB, type Definition, type DriveAttachment, type Nic } from './server-view.js';
+import { tagName } from './tags.js';
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const DEVICES = ['ide', 'virtio', 'scsi', 'sata'];
@@ -49,9 +50,9 @@ export function uuidOf(value: unknown, point: string): string {
 
 /** A tag: its name, or a reference to it (resolved by the caller). */
 function tagOf(value: unknown, point: string): string {
-  if (typeof value === 'string' && value !== '') return value;
-  if (value && typeof value === 'object' && typeof (value as Body).uuid === 'string') return (value as Body).uuid as string;
-  if (value && typeof value === 'object' && typeof (value as Body).name === 'string') return (value as Body).name as string;
+  if (typeof value === 'string') return tagName(value, point);
+  if (value && typeof value === 'object' && typeof (value as Body).uuid === 'string') return tagName((value as Body).uuid, point);
+  if (value && typeof value === 'object' && typeof (value as Body).name === 'string') return tagName((value as Body).name, point);
   throw invalid(`${point} must be a tag uuid or name`, point);
 }
 

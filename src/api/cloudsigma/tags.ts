@@ -19,6 +19,18 @@ export function tagUuid(projectId: string, name: string): string {
 
 export const tagRef = (projectId: string, name: string) => ref('tags', tagUuid(projectId, name));
 
+export const TAG_NAME_MAX = 255;
+
+/**
+ * The one rule for a tag's name wherever this face takes one (/tags/, a server's, a drive's
+ * or a snapshot's tags): a string of 1 to 255 characters, not only spaces. A tag is only its
+ * name, and every list of tags looks each one up, so a name must be one a lookup can take.
+ */
+export function tagName(value: unknown, point: string): string {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > TAG_NAME_MAX) throw invalid(`${point} must be a tag name: a string of 1 to ${TAG_NAME_MAX} characters`, point);
+  return value;
+}
+
 /** The names of the project's tags: made through /tags/, or on any of its servers or drives. */
 export async function projectTagNames(db: Db, projectId: string): Promise<string[]> {
   const onServers = await db
@@ -102,10 +114,7 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
     const done = await db.updateTable('tags').set({ meta: text }).where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
     if (Number(done.numUpdatedRows) === 0) await db.insertInto('tags').values({ project_id: projectId, name, meta: text, created_at: services.clock.now().toISOString() }).execute();
   };
-  const nameOf = (o: Body, point: string) => {
-    if (typeof o.name !== 'string' || o.name.trim() === '' || o.name.length > 255) throw invalid('name is required: a string of 1 to 255 characters', point);
-    return o.name;
-  };
+  const nameOf = (o: Body, point: string) => tagName(o.name, point);
 
   const listing = async (request: FastifyRequest) => Promise.all((await projectTagNames(db, project(request))).map((n) => view(request, n)));
   route(api, '/tags/', {

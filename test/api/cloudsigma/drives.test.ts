@@ -421,3 +421,14 @@ test('a drive whose storage is down is unavailable, and neither cloned nor resiz
   assert.equal((await getDrive(d.uuid)).status, 'unmounted');
   assert.equal((await cloud.req('PUT', '/nimbus/v1/storage/no-such-pool', { token: cloud.adminToken, body: { storage: { state: 'down' } } })).status, 404);
 });
+
+// The edge's refusals (src/api/edge.ts: NUL bytes, numbers past a double) name their field
+// in `point`, which this face shows as error_point.
+test('a NUL byte in a body field is 400 with error_point naming the field', async () => {
+  const res = await cs(cloud, 'POST', '/drives/', { body: { objects: [{ name: 'a\u0000b', size: 1073741824, media: 'disk' }] } });
+  assertError(res, 400, 'validation', 'objects[0].name');
+});
+
+test('a NUL byte in a query value is 400 with error_point naming the parameter', async () => {
+  assertError(await cs(cloud, 'GET', '/drives/?name=a%00b'), 400, 'validation', 'name');
+});

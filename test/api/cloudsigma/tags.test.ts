@@ -71,3 +71,16 @@ test('/tags/detail/ lists the project\'s tags with meta and a total_count', asyn
 test('a tag without a name is 400 naming name', async () => {
   assertError(await cs(cloud, 'POST', '/tags/', { body: { resources: [] } }), 400, 'validation', 'name');
 });
+
+// Every tag name the face takes (by /tags/, or in a server's, drive's or snapshot's tags)
+// passes one rule, tags.ts `tagName`: a 64 KiB name on a drive made the tag list a 500.
+test('a drive\'s tag name past 255 characters is 400 naming the tag, and the tag list still answers', async () => {
+  const res = await cs(cloud, 'POST', '/drives/', { body: { name: 'd', size: 1073741824, media: 'disk', tags: ['x'.repeat(65536)] } });
+  assertError(res, 400, 'validation', 'tags[0]');
+  assert.equal((await cs(cloud, 'GET', '/tags/')).status, 200);
+});
+
+test('a server\'s tag name past 255 characters is 400 naming the tag', async () => {
+  const res = await cs(cloud, 'POST', '/servers/', { body: { name: 's', cpu: 1000, mem: 536870912, vnc_password: 'x', tags: ['x'.repeat(256)] } });
+  assertError(res, 400, 'validation', 'tags[0]');
+});
