@@ -19,11 +19,11 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { Agent, get, request as httpRequest } from 'node:http';
+import { get } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem, availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { csCreateStart, renderCloudSigma, timed, type CloudSigmaFigures } from './cloudsigma.js';
+import { agent, csCreateStart, renderCloudSigma, send, timed, type CloudSigmaFigures } from './cloudsigma.js';
 import { fileURLToPath } from 'node:url';
 import { wrk, failuresOf } from './load.js';
 import { seedServers } from './seed-servers.js';
@@ -290,38 +290,9 @@ async function load(c: LoadCase, s: Session, connections: number, pid: number, w
 
 const COMPUTE = '/compute/v2.1';
 
-/** One keep-alive connection for the sequential requests (polling, setup), as a client would hold. */
-const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 });
-
-async function call(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url + path,
-      {
-        method,
-        agent: keepAlive,
-        headers: { accept: 'application/json', 'x-auth-token': token, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            /* not JSON: keep the text */
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+/** A compute request on the bench's kept-alive connections (polling, setup), as a client would send it. */
+function call(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return send(url + path, method, { 'x-auth-token': token }, body);
 }
 
 async function expect(url: string, method: string, path: string, token: string, status: number, body?: unknown) {
@@ -579,7 +550,7 @@ async function serversBenchmark(log: (s: string) => void): Promise<ServersFigure
     return figures;
   } finally {
     await nimbus.stop();
-    keepAlive.destroy();
+    agent.destroy();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
