@@ -54,7 +54,7 @@ export async function seed(services: Services): Promise<FirstStart | null> {
     .values(SEED_FLAVORS.map((f) => ({ ...f, ephemeral: 0, swap: 0, rxtx_factor: 1, is_public: 1, disabled: 0, description: null, created_at: now })))
     .execute();
 
-  await seedImage(services, adminProject.id, now);
+  await seedImage(services, adminProject.id);
   await seedTinyGuest(services);
   await seedNetwork(services, demoProject.id);
   return { adminPassword, demoPassword, generated: !config.adminPassword || !config.demoPassword };
@@ -64,37 +64,10 @@ export async function seed(services: Services): Promise<FirstStart | null> {
  * One public image so that a server can be booted right away. It is a small raw disk of
  * zeros: the fake driver never reads it; the qemu driver brings its own bootable image.
  */
-async function seedImage(services: Services, owner: string, now: string): Promise<void> {
-  const { createHash, randomUUID } = await import('node:crypto');
-  const id = randomUUID();
-  const data = Buffer.alloc(1024 * 1024);
-  const dir = join(services.config.dataDir, 'images');
-  makePrivateDir(dir);
-  writeFileSync(join(dir, id), data, { mode: PRIVATE_FILE });
-  await services.db
-    .insertInto('images')
-    .values({
-      id,
-      name: 'nimbus-demo',
-      owner,
-      status: 'active',
-      visibility: 'public',
-      container_format: 'bare',
-      disk_format: 'raw',
-      size: data.length,
-      checksum: createHash('md5').update(data).digest('hex'),
-      os_hash_algo: 'sha512',
-      os_hash_value: createHash('sha512').update(data).digest('hex'),
-      min_disk: 0,
-      min_ram: 0,
-      protected: 0,
-      // A library drive too (CloudSigma's /libdrives/): a system ready to boot.
-      properties: JSON.stringify({ image_type: 'preinst', os_type: 'linux', architecture: 'x86_64', os_distro: 'debian', os_version: '12', description: 'A small raw disk to boot servers from, for tests and demos.' }),
-      tags: '[]',
-      created_at: now,
-      updated_at: now,
-    })
-    .execute();
+async function seedImage(services: Services, owner: string): Promise<void> {
+  // A library drive too (CloudSigma's /libdrives/): a system ready to boot.
+  const properties = { image_type: 'preinst', os_type: 'linux', architecture: 'x86_64', os_distro: 'debian', os_version: '12', description: 'A small raw disk to boot servers from, for tests and demos.' };
+  await storeSeedImage(services, owner, { name: 'nimbus-demo', disk_format: 'raw', container_format: 'bare', properties }, Buffer.alloc(1024 * 1024));
 }
 
 /** Stores an image of the admin project, public and active, with `data` as its bytes. */
