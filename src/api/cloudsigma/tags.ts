@@ -116,10 +116,14 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
   };
   const nameOf = (o: Body, point: string) => tagName(o.name, point);
 
+  /** Tags are changed under the rules of Nova's server tags (a reader may only read them). */
+  const mayChange = (request: FastifyRequest, action: 'update_all' | 'delete_all') =>
+    services.policy.authorize(request.auth, `os_compute_api:os-server-tags:${action}`, project(request));
   const listing = async (request: FastifyRequest) => Promise.all((await projectTagNames(db, project(request))).map((n) => view(request, n)));
   route(api, '/tags/', {
     GET: async (request) => listOf(request, await listing(request)),
     POST: async (request, reply) => {
+      mayChange(request, 'update_all');
       const bodies = objectsOf(request.body);
       // libcloud's ex_create_tag sends `resources` beside `objects`: it goes to the objects that name none.
       const shared = request.body && typeof request.body === 'object' && 'objects' in request.body ? (request.body as Body).resources : undefined;
@@ -137,6 +141,7 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
     GET: async (request) => view(request, await find(request)),
     PUT: async (request) => {
       let name = await find(request);
+      mayChange(request, 'update_all');
       const body = objectAt(request.body ?? null, 'body');
       if (body.name !== undefined && body.name !== name) {
         const next = nameOf(body, 'name');
@@ -159,6 +164,7 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
     },
     DELETE: async (request, reply) => {
       const name = await find(request);
+      mayChange(request, 'delete_all');
       await setResources(project(request), name, [], 'resources');
       await db.deleteFrom('tags').where('project_id', '=', project(request)).where('name', '=', name).execute();
       return reply.code(204).send();
