@@ -10,6 +10,7 @@ import { isPostgresUrl } from '../db/database.js';
 import { syncPowerStates } from './power-sync.js';
 
 const HEARTBEAT_MS = 10000;
+const ADOPT_PAGE = 5000;
 
 /**
  * Starts the compute side of this process: registers its hosts, gives the fake driver
@@ -24,14 +25,23 @@ export async function startWorkers(s: Services, takeOver: boolean): Promise<void
   await syncHostZones(s.db, configuredZone(s.driver));
   if (s.driver instanceof FakeDriver) {
     const names = s.driver.hosts().map((h) => h.name);
-    const guests = await s.db
-      .selectFrom('servers')
-      .select(['id', 'name', 'hostname', 'host', 'power_state'])
-      .where('deleted', '=', 0)
-      .where('host', 'in', names)
-      .where('power_state', '!=', 0)
-      .execute();
-    for (const g of guests) s.driver.adopt(g.host!, { id: g.id, name: g.name, hostname: g.hostname }, g.power_state as never);
+    // By pages: one read of every row of a host of 100,000 guests left ~40 MB of garbage
+    // behind, and a heap grown to hold it stays grown.
+    for (let after = ''; ; ) {
+      const guests = await s.db
+        .selectFrom('servers')
+        .select(['id', 'hostname', 'host', 'power_state'])
+        .where('deleted', '=', 0)
+        .where('host', 'in', names)
+        .where('power_state', '!=', 0)
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(ADOPT_PAGE)
+        .execute();
+      for (const g of guests) s.driver.adopt(g.host!, g.id, g.hostname, g.power_state as never);
+      if (guests.length < ADOPT_PAGE) break;
+      after = guests[guests.length - 1].id;
+    }
     // Its drives and snapshots too: a clone resumed after a restart copies from a source the fake holds.
     const drives = await s.db.selectFrom('drives').select(['id', 'size', 'storage_type', 'location']).where('status', '!=', 'creating').where('status', '!=', 'cloning_dst').execute();
     for (const d of drives) s.driver.adoptDrive(d.id, Number(d.size), d.storage_type, d.location);

@@ -46,12 +46,15 @@ interface FakeDrive {
   pluggedInto: Set<string>;
 }
 
+/** As little as a guest needs: a host may hold 100,000 of them. */
 interface FakeGuest {
-  spec: Pick<GuestSpec, 'id' | 'name' | 'hostname'>;
+  hostname: string;
   power: PowerState;
-  bootedAt: number;
-  /** What the guest wrote to its serial console, as a real one: no newline after the last line. */
-  console: string;
+  /**
+   * What the guest wrote to its serial console after its boot log, if anything: the boot log
+   * is made when read, since a host of 100,000 idle guests would otherwise hold 100,000 copies.
+   */
+  written?: string;
 }
 
 /**
@@ -99,8 +102,8 @@ export class FakeDriver implements Driver {
   }
 
   /** Restores a guest the database knows about, after a restart. */
-  adopt(host: string, spec: FakeGuest['spec'], power: PowerState): void {
-    this.on(host).set(spec.id, { spec, power, bootedAt: Date.now(), console: bootLog(spec.hostname) });
+  adopt(host: string, id: string, hostname: string, power: PowerState): void {
+    this.on(host).set(id, { hostname, power });
   }
 
   private on(host: string): Map<string, FakeGuest> {
@@ -131,7 +134,7 @@ export class FakeDriver implements Driver {
     const failure = this.failSpawns.get(host);
     if (failure) throw new DriverError(failure, `fake driver: spawn on ${host} set to fail`);
     if (!guests.has(spec.id)) {
-      guests.set(spec.id, { spec: { id: spec.id, name: spec.name, hostname: spec.hostname }, power: PowerState.RUNNING, bootedAt: Date.now(), console: bootLog(spec.hostname) });
+      guests.set(spec.id, { hostname: spec.hostname, power: PowerState.RUNNING });
     }
   }
 
@@ -145,14 +148,14 @@ export class FakeDriver implements Driver {
     const g = this.guest(host, id);
     await this.work();
     g.power = power;
-    if (written.length) g.console += '\n' + written.join('\n');
+    if (written.length) g.written = (g.written ?? '') + '\n' + written.join('\n');
   }
 
   powerOff(host: string, id: string) {
     return this.setPower(host, id, PowerState.SHUTDOWN, ['reboot: Power down']);
   }
   powerOn(host: string, id: string) {
-    return this.setPower(host, id, PowerState.RUNNING, [bootLog(this.guest(host, id).spec.hostname)]);
+    return this.setPower(host, id, PowerState.RUNNING, [bootLog(this.guest(host, id).hostname)]);
   }
   async acpiShutdown(host: string, id: string) {
     const g = this.guest(host, id);
@@ -160,7 +163,7 @@ export class FakeDriver implements Driver {
     await this.setPower(host, id, PowerState.SHUTDOWN, ['ACPI: Power Button [PWRF]', 'reboot: Power down']);
   }
   async reboot(host: string, id: string, hard: boolean) {
-    const boot = bootLog(this.guest(host, id).spec.hostname);
+    const boot = bootLog(this.guest(host, id).hostname);
     await this.setPower(host, id, PowerState.RUNNING, hard ? [boot] : ['reboot: Restarting system', boot]);
   }
   pause(host: string, id: string) {
@@ -180,7 +183,7 @@ export class FakeDriver implements Driver {
     return this.setPower(host, id, PowerState.RUNNING, [bootLog('rescue')]);
   }
   unrescue(host: string, id: string) {
-    return this.setPower(host, id, PowerState.RUNNING, [bootLog(this.guest(host, id).spec.hostname)]);
+    return this.setPower(host, id, PowerState.RUNNING, [bootLog(this.guest(host, id).hostname)]);
   }
 
   async snapshot(host: string, id: string): Promise<null> {
@@ -212,11 +215,12 @@ export class FakeDriver implements Driver {
 
   openConsole(host: string, id: string, kind: ConsoleKind, client: ConsoleClient): GuestConsole {
     const g = this.guest(host, id);
-    return kind === 'serial' ? new SerialConsole(g.spec.hostname, client) : new RfbServer(g.spec.hostname, client);
+    return kind === 'serial' ? new SerialConsole(g.hostname, client) : new RfbServer(g.hostname, client);
   }
 
   async consoleOutput(host: string, id: string): Promise<string> {
-    return this.guest(host, id).console;
+    const g = this.guest(host, id);
+    return bootLog(g.hostname) + (g.written ?? '');
   }
 
   // Drives ---------------------------------------------------------------------------------
