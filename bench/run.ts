@@ -35,6 +35,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/bench →
  */
 const NIMBUS_ROOT = process.env.BENCH_NIMBUS ?? ROOT;
 /** What `npm start` runs: the bundle (re-bundled first if a source is newer); an older tree's dist/src/cli.js. */
+/** The V8 flags `npm start` and the `nimbus` command run Nimbus with (package.json, scripts/start.mjs). */
+const NODE_FLAGS = ['--max-semi-space-size=8'];
 const START_SCRIPT = existsSync(join(NIMBUS_ROOT, 'scripts/start.mjs')) ? join(NIMBUS_ROOT, 'scripts/start.mjs') : join(NIMBUS_ROOT, 'dist/src/cli.js');
 const REPORT = join(ROOT, 'BENCHMARKS.md');
 
@@ -183,7 +185,7 @@ async function startNimbus(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-')
   // Its own process group, so that stopping `npm start` stops the node it started too.
   const child = viaNpm
     ? spawn('npm', ['start', '--silent'], { cwd: NIMBUS_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-    : spawn(process.execPath, [START_SCRIPT, 'serve'], { cwd: NIMBUS_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    : spawn(process.execPath, [...NODE_FLAGS, START_SCRIPT, 'serve'], { cwd: NIMBUS_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
