@@ -65,16 +65,8 @@ export const TaskState = {
 } as const;
 export type TaskState = (typeof TaskState)[keyof typeof TaskState];
 
-/** nova.compute.power_state: the integers clients see in OS-EXT-STS:power_state. */
-export const PowerState = {
-  NOSTATE: 0,
-  RUNNING: 1,
-  PAUSED: 3,
-  SHUTDOWN: 4,
-  CRASHED: 6,
-  SUSPENDED: 7,
-} as const;
-export type PowerState = (typeof PowerState)[keyof typeof PowerState];
+/** A guest's power state is the driver's word; the core shows it as is (OS-EXT-STS:power_state). */
+export { PowerState } from '../virt/driver.js';
 
 const T = TaskState;
 const REBOOT = { [T.REBOOTING]: 'REBOOT', [T.REBOOT_PENDING]: 'REBOOT', [T.REBOOT_STARTED]: 'REBOOT' };

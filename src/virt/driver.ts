@@ -1,4 +1,14 @@
-import type { PowerState } from '../compute/states.js';
+
+/** A guest's power state, numbered as nova.compute.power_state (and libvirt's driver) number them. */
+export const PowerState = {
+  NOSTATE: 0,
+  RUNNING: 1,
+  PAUSED: 3,
+  SHUTDOWN: 4,
+  CRASHED: 6,
+  SUSPENDED: 7,
+} as const;
+export type PowerState = (typeof PowerState)[keyof typeof PowerState];
 
 /** A hypervisor host as a driver reports it. */
 export interface HostInfo {

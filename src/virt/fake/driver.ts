@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PowerState } from '../../compute/states.js';
-import { DriverError, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
+import { DriverError, PowerState, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
 import { RfbServer } from './rfb.js';
 import { SerialConsole } from './serial.js';
 
