@@ -35,8 +35,9 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url)); // dist/bench →
  */
 const NIMBUS_ROOT = process.env.BENCH_NIMBUS ?? ROOT;
 /** What `npm start` runs: the bundle (re-bundled first if a source is newer); an older tree's dist/src/cli.js. */
-/** The V8 flags `npm start` and the `nimbus` command run Nimbus with (package.json, scripts/start.mjs). */
+/** The V8 flags and malloc setting `npm start` and the `nimbus` command run Nimbus with (package.json, scripts/start.mjs). */
 const NODE_FLAGS = ['--max-semi-space-size=8'];
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' };
 const START_SCRIPT = existsSync(join(NIMBUS_ROOT, 'scripts/start.mjs')) ? join(NIMBUS_ROOT, 'scripts/start.mjs') : join(NIMBUS_ROOT, 'dist/src/cli.js');
 const REPORT = join(ROOT, 'BENCHMARKS.md');
 
@@ -179,6 +180,7 @@ async function startNimbus(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-bench-')
     NIMBUS_LOG_LEVEL: 'warn',
     NIMBUS_ADMIN_PASSWORD: ADMIN_PASSWORD,
     NIMBUS_DEMO_PASSWORD: DEMO_PASSWORD,
+    ...MALLOC_ENV,
     ...extraEnv,
   };
   const t0 = performance.now();
