@@ -4,6 +4,7 @@ import type { Services } from './services.js';
 import { generatePassword } from './identity/passwords.js';
 import { makePrivateDir, PRIVATE_FILE } from './data-dir.js';
 import { DEFAULT_MTU, createNetwork, createSubnet } from './network/networks.js';
+import { addInterface, createRouter } from './network/routers.js';
 import { buildTinyGuest } from './virt/qemu/tiny-guest.js';
 
 /** The classic flavors every OpenStack tutorial assumes. */
@@ -57,6 +58,7 @@ export async function seed(services: Services): Promise<FirstStart | null> {
   await seedImage(services, adminProject.id);
   await seedTinyGuest(services);
   await seedNetwork(services, demoProject.id);
+  await seedPublicNetwork(services, adminProject.id);
   return { adminPassword, demoPassword, generated: !config.adminPassword || !config.demoPassword };
 }
 
@@ -154,6 +156,49 @@ async function seedNetwork(services: Services, projectId: string): Promise<void>
       ipv6_ra_mode: null,
       ipv6_address_mode: null,
     });
+  });
+}
+
+/**
+ * The external network DevStack makes with its L3 service (create_neutron_initial_network):
+ * `public`, the admin project's, router:external and the default one (is_default, for
+ * auto-allocated topologies), with the IPv4 subnet `public-subnet` 172.24.4.0/24, gateway
+ * 172.24.4.1, DHCP off. Floating IPs come from it (`openstack floating ip create public`).
+ * DevStack also routes its `private` to it through `router1`: so does Nimbus, so that a
+ * demo server's port can take a floating IP at once.
+ */
+export const SEED_PUBLIC_NETWORK = { project: 'admin', name: 'public', subnet: 'public-subnet', cidr: '172.24.4.0/24', gateway: '172.24.4.1', router: 'router1' };
+
+async function seedPublicNetwork(services: Services, adminProjectId: string): Promise<void> {
+  await services.network.transaction(async (tx, now) => {
+    const network = await createNetwork(tx, now, adminProjectId, {
+      name: SEED_PUBLIC_NETWORK.name,
+      description: '',
+      admin_state_up: true,
+      shared: false,
+      external: true,
+      is_default: true,
+      mtu: DEFAULT_MTU,
+      port_security_enabled: true,
+    });
+    await createSubnet(tx, now, adminProjectId, network, {
+      name: SEED_PUBLIC_NETWORK.subnet,
+      description: '',
+      ip_version: 4,
+      cidr: SEED_PUBLIC_NETWORK.cidr,
+      gateway_ip: SEED_PUBLIC_NETWORK.gateway,
+      enable_dhcp: false,
+      dns_nameservers: [],
+      host_routes: [],
+      ipv6_ra_mode: null,
+      ipv6_address_mode: null,
+    });
+    const demo = await tx.selectFrom('projects').select('id').where('name', '=', SEED_NETWORK.project).executeTakeFirst();
+    const privateSubnet = demo && (await tx.selectFrom('subnets').select('id').where('project_id', '=', demo.id).where('name', '=', SEED_NETWORK.subnet).executeTakeFirst());
+    if (!demo || !privateSubnet) return;
+    const viewer = { projectId: demo.id, isAdmin: true };
+    const router = await createRouter(tx, now, viewer, demo.id, { name: SEED_PUBLIC_NETWORK.router, description: '', admin_state_up: true, gateway: { network_id: network.id } });
+    await addInterface(tx, now, viewer, router, { subnet_id: privateSubnet.id });
   });
 }
 

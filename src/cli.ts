@@ -2,7 +2,7 @@
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { createServices, closeServices } from './services.js';
 import { buildApp } from './app.js';
-import { SEED_NETWORK, seed, writeCloudsYaml, type FirstStart } from './bootstrap.js';
+import { SEED_NETWORK, SEED_PUBLIC_NETWORK, seed, writeCloudsYaml, type FirstStart } from './bootstrap.js';
 import { startWorkers } from './tasks/workers.js';
 import { isPostgresUrl } from './db/database.js';
 import { QemuDriver } from './virt/qemu/driver.js';
@@ -52,7 +52,7 @@ async function serve(config: Config): Promise<void> {
     `  identity  ${config.publicUrl}/identity/v3`,
     `  compute   ${config.publicUrl}/compute/v2.1`,
     `  image     ${config.publicUrl}/image`,
-    `  network   ${config.publicUrl}/network  (the demo project's network ${SEED_NETWORK.name}, ${SEED_NETWORK.cidr}, made on first start as DevStack does)`,
+    `  network   ${config.publicUrl}/network  (the demo project's network ${SEED_NETWORK.name}, ${SEED_NETWORK.cidr}, routed by ${SEED_PUBLIC_NETWORK.router} to the external network ${SEED_PUBLIC_NETWORK.name}, ${SEED_PUBLIC_NETWORK.cidr}, for floating IPs; made on first start as DevStack does)`,
     `  driver    ${config.driver}${services.driver instanceof QemuDriver ? ` (${services.driver.describe()})` : ''}`,
     `  database  ${describeDatabase(config)}`,
     `  clouds    ${clouds}  (export OS_CLIENT_CONFIG_FILE=${clouds}; openstack --os-cloud nimbus-demo server list)`,

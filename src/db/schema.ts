@@ -325,9 +325,46 @@ export interface NetworkTable {
   mtu: number;
   port_security_enabled: number;
   status: string;
+  /** The external network auto-allocated topologies use (Neutron's auto-allocated-topology). */
+  is_default: number;
   revision_number: number;
   created_at: string;
   updated_at: string;
+}
+
+export interface RouterTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  admin_state_up: number;
+  status: string;
+  gw_network_id: string | null;
+  enable_snat: number;
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FloatingIpTable {
+  id: string;
+  project_id: string;
+  floating_network_id: string;
+  floating_ip_address: string;
+  floating_port_id: string;
+  fixed_port_id: string | null;
+  fixed_ip_address: string | null;
+  router_id: string | null;
+  description: string;
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AutoAllocatedTopologyTable {
+  project_id: string;
+  network_id: string;
+  router_id: string | null;
 }
 
 export interface SubnetTable {
@@ -570,6 +607,9 @@ export interface Schema {
   job_resources: JobResourceTable;
   profiles: ProfileTable;
   networks: NetworkTable;
+  routers: RouterTable;
+  floating_ips: FloatingIpTable;
+  auto_allocated_topologies: AutoAllocatedTopologyTable;
   subnets: SubnetTable;
   ports: PortTable;
   ip_allocations: IpAllocationTable;

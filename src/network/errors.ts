@@ -45,3 +45,9 @@ export const invalidIpForNetwork = (ip: string) =>
   new NetworkingError('invalid', `IP address ${ip} is not a valid IP for any of the subnets on the specified network.`, 'InvalidIpForNetwork');
 export const invalidIpForSubnet = (ip: string) =>
   new NetworkingError('invalid', `IP address ${ip} is not a valid IP for the specified subnet.`, 'InvalidIpForSubnet');
+
+/** neutron_lib's BadRequest: "Bad <resource> request: <msg>." */
+export const badResourceRequest = (resource: string, msg: string) => new NetworkingError('invalid', `Bad ${resource} request: ${msg}.`, 'BadRequest');
+export const routerNotFound = (id: string) => new NetworkingError('not_found', `Router ${id} could not be found`, 'RouterNotFound');
+export const floatingIpNotFound = (id: string) => new NetworkingError('not_found', `Floating IP ${id} could not be found`, 'FloatingIPNotFound');
+export const routerInUse = (id: string) => new NetworkingError('conflict', `Router ${id} still has ports`, 'RouterInUse');

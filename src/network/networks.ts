@@ -26,6 +26,8 @@ export interface NetworkInput {
   external: boolean;
   mtu: number;
   port_security_enabled: boolean;
+  /** The default external network (auto-allocated-topology's is_default). */
+  is_default?: boolean;
 }
 
 export const DEFAULT_MTU = 1500;
@@ -37,6 +39,12 @@ export function canSeeNetwork(v: Viewer, n: Pick<NetworkTable, 'project_id' | 's
 
 /** Ports owned by the network itself (DHCP, router) do not keep it in use. */
 export const isNetworkOwned = (deviceOwner: string) => deviceOwner.startsWith('network:');
+
+/** The L3 service's ports: a router's gateway and interfaces, a floating IP's address. */
+export const L3_OWNERS = ['network:router_gateway', 'network:router_interface', 'network:floatingip'];
+
+/** What keeps a network or subnet in use: any port but the network's own (DHCP), L3's included, as in Neutron. */
+const keepsInUse = (deviceOwner: string) => !isNetworkOwned(deviceOwner) || L3_OWNERS.includes(deviceOwner);
 
 async function withSubnets(db: Q, rows: NetworkTable[]): Promise<NetworkRecord[]> {
   const bySubnet = new Map<string, string[]>(rows.map((r) => [r.id, []]));
@@ -76,6 +84,7 @@ export async function createNetwork(tx: Q, now: string, projectId: string, input
     mtu: input.mtu,
     port_security_enabled: input.port_security_enabled ? 1 : 0,
     status: 'ACTIVE',
+    is_default: input.is_default ? 1 : 0,
     revision_number: 1,
     created_at: now,
     updated_at: now,
@@ -93,6 +102,7 @@ export async function updateNetwork(tx: Q, now: string, id: string, patch: Parti
   if (patch.external !== undefined) values.external = patch.external ? 1 : 0;
   if (patch.mtu !== undefined) values.mtu = patch.mtu;
   if (patch.port_security_enabled !== undefined) values.port_security_enabled = patch.port_security_enabled ? 1 : 0;
+  if (patch.is_default !== undefined) values.is_default = patch.is_default ? 1 : 0;
   await tx
     .updateTable('networks')
     .set((eb) => ({ ...values, revision_number: eb('revision_number', '+', 1) }))
@@ -105,7 +115,7 @@ export async function deleteNetwork(tx: Q, id: string): Promise<void> {
   // Under the network's lock, as ports are created: none lands on it between the check and the delete.
   await lockNetwork(tx, id);
   const ports = await tx.selectFrom('ports').select('device_owner').where('network_id', '=', id).execute();
-  if (ports.some((p) => !isNetworkOwned(p.device_owner))) throw networkInUse(id);
+  if (ports.some((p) => keepsInUse(p.device_owner))) throw networkInUse(id);
   await tx.deleteFrom('networks').where('id', '=', id).execute();
 }
 
@@ -300,7 +310,7 @@ export async function deleteSubnet(tx: Q, now: string, subnet: SubnetTable): Pro
     .select('ports.device_owner')
     .where('ip_allocations.subnet_id', '=', subnet.id)
     .execute();
-  if (holders.some((h) => !isNetworkOwned(h.device_owner))) throw subnetInUse(subnet.id);
+  if (holders.some((h) => keepsInUse(h.device_owner))) throw subnetInUse(subnet.id);
   await tx.deleteFrom('subnets').where('id', '=', subnet.id).execute();
   await tx
     .updateTable('networks')

@@ -31,6 +31,11 @@ export interface PortInput {
   binding_profile: Record<string, unknown>;
   /** Nova's ports die with their server; a user's port is only unbound. */
   delete_with_device?: boolean;
+  /**
+   * A port Neutron makes for itself (a router's gateway or interface, a floating IP's
+   * address): its plugin creates it past the API's quota check, as here.
+   */
+  uncounted?: boolean;
 }
 
 export type PortPatch = Partial<Pick<PortInput, 'name' | 'description' | 'admin_state_up' | 'fixed_ips' | 'device_id' | 'device_owner' | 'security_groups' | 'port_security_enabled' | 'binding_host_id' | 'binding_vnic_type' | 'binding_profile'>>;
@@ -120,7 +125,7 @@ export async function bindGroups(tx: Q, portId: string, groups: string[]): Promi
 
 /** Creates a port: a MAC, addresses from IPAM, and security groups (the default one unless told). */
 export async function createPort(tx: Q, now: string, projectId: string, isAdmin: boolean, network: NetworkTable, input: PortInput): Promise<PortRecord> {
-  await enforceNetworkQuota(tx, projectId, 'port');
+  if (!input.uncounted) await enforceNetworkQuota(tx, projectId, 'port');
   await lockNetwork(tx, network.id);
   const portSecurity = input.port_security_enabled ?? network.port_security_enabled === 1;
   let mac = input.mac_address;

@@ -34,11 +34,13 @@ export const NETWORK_QUOTA_RESOURCES = Object.keys(NETWORK_QUOTA_DEFAULTS) as Ne
 
 export const isNetworkQuotaResource = (name: string): name is NetworkQuotaResource => Object.hasOwn(NETWORK_QUOTA_DEFAULTS, name);
 
-/** The tables whose rows a resource counts; the others (routers, floating IPs …) Nimbus has none of. */
+/** The tables whose rows a resource counts; the others (RBAC policies, subnet pools) Nimbus has none of. */
 const COUNTED = {
   network: 'networks',
   subnet: 'subnets',
   port: 'ports',
+  router: 'routers',
+  floatingip: 'floating_ips',
   security_group: 'security_groups',
   security_group_rule: 'security_group_rules',
 } as const;

@@ -7,6 +7,8 @@ import { subnetCidr } from './ipam.js';
 import { canSeeNetwork, subnetsOf, type Viewer } from './networks.js';
 import { bindGroups, canSeePort, createPort, portRecords, portStatus, visiblePort, type PortRecord } from './ports.js';
 import { ensureDefaultSecurityGroup } from './securityGroups.js';
+import { floatingIpsOfPorts } from './floatingIps.js';
+import { canAutoAllocate, getOrCreateTopology } from './autoAllocate.js';
 
 /**
  * What Nova's network API (nova/network/neutron.py) does for a server: check the requested
@@ -35,7 +37,7 @@ export interface ServerNetworking {
 export interface ServerAddress {
   version: number;
   addr: string;
-  'OS-EXT-IPS:type': 'fixed';
+  'OS-EXT-IPS:type': 'fixed' | 'floating';
   'OS-EXT-IPS-MAC:mac_addr': string;
 }
 
@@ -52,15 +54,34 @@ async function availableNetworks(db: Q, projectId: string): Promise<NetworkTable
   return [...own, ...shared];
 }
 
-async function plan(db: Q, s: ServerNetworking): Promise<Step[]> {
+/**
+ * The steps of a server's networking. `allocate` (at build, in its transaction) may make the
+ * project's auto-allocated topology; the API's check before a create (validateForServer)
+ * only asks whether one could be made, as Nova's validate_networks does with a dry run.
+ */
+async function plan(db: Q, s: ServerNetworking, now?: string): Promise<Step[]> {
   if (s.requested === 'none') return [];
   if (s.requested === 'auto' || s.requested.length === 0) {
     // Nova's _ports_needed_per_instance: 'auto', or no networks asked for (before 2.37).
     const nets = await availableNetworks(db, s.projectId);
     if (nets.length > 1) throw conflict('Multiple possible networks found, use a Network ID to be more specific.');
-    // There is no auto-allocated topology to make one: 'auto' cannot be honoured, while a
-    // request that named no networks boots without any, as Nova does.
-    if (nets.length === 0 && s.requested === 'auto') throw invalid(`Unable to automatically allocate a network for project ${s.projectId}`);
+    // 'auto' with no network: Nova's _auto_allocate_network, through Neutron's
+    // auto-allocated-topology (which needs a default external network; without one,
+    // Neutron's 409 is Nova's 400). A request that named no networks boots without any.
+    if (nets.length === 0 && s.requested === 'auto') {
+      const refused = invalid(`Unable to automatically allocate a network for project ${s.projectId}`);
+      if (now === undefined) {
+        if (!(await canAutoAllocate(db))) throw refused;
+        return [];
+      }
+      try {
+        const id = await getOrCreateTopology(db, now, s.projectId);
+        return [{ network: (await db.selectFrom('networks').selectAll().where('id', '=', id).executeTakeFirstOrThrow()) }];
+      } catch (err) {
+        if (err instanceof NetworkingError && err.neutronType === 'AutoAllocationFailure') throw refused;
+        throw err;
+      }
+    }
     return nets.map((network) => ({ network }));
   }
   // Nova asks Neutron with the caller's credentials: what they cannot see does not exist.
@@ -159,7 +180,7 @@ export async function allocateForServer(tx: Q, now: string, s: ServerNetworking)
 
 /** The ports a server is given (bound or made), in the order of the request. */
 async function allocatePorts(tx: Q, now: string, s: ServerNetworking): Promise<PortRecord[]> {
-  const steps = await plan(tx, s);
+  const steps = await plan(tx, s, now);
   const needGroups = steps.some((st) => 'network' in st);
   let groups: string[] = [];
   if (needGroups) {
@@ -276,12 +297,17 @@ async function addressesOf(db: Q, ports: PortRecord[]): Promise<Addresses> {
   if (netIds.length) {
     for (const n of await db.selectFrom('networks').select(['id', 'name']).where('id', 'in', netIds).execute()) names.set(n.id, n.name);
   }
+  const floating = await floatingIpsOfPorts(db, ports.map((p) => p.id));
   const out: Addresses = {};
   for (const p of ports) {
     const label = names.get(p.network_id) ?? p.network_id;
     const list = (out[label] ??= []);
     for (const ip of p.fixed_ips) {
       list.push({ version: ip.ip_address.includes(':') ? 6 : 4, addr: ip.ip_address, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': p.mac_address });
+      // Nova's network info cache lists a fixed IP's floating IPs right after it, on the port's network.
+      for (const f of floating.filter((x) => x.fixed_port_id === p.id && x.fixed_ip_address === ip.ip_address)) {
+        list.push({ version: 4, addr: f.floating_ip_address, 'OS-EXT-IPS:type': 'floating', 'OS-EXT-IPS-MAC:mac_addr': p.mac_address });
+      }
     }
   }
   return out;

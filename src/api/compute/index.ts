@@ -29,6 +29,7 @@ import { usageAuditLogRoutes } from './usage-audit-log.js';
 import { imageProxyRoutes } from './images.js';
 import { securityGroupProxyRoutes } from './security-groups.js';
 import { networkProxyRoutes } from './networks.js';
+import { floatingIpProxyRoutes } from './floating-ips.js';
 import { serverInterfaceRoutes } from './server-interfaces.js';
 import { imageMetadataRoutes } from './image-metadata.js';
 import { extensionRoutes } from './extensions.js';
@@ -91,6 +92,7 @@ export function computeApi(services: Services): FastifyPluginAsync {
         imageProxyRoutes(api, services, base);
         securityGroupProxyRoutes(api, services);
         networkProxyRoutes(api, services);
+        floatingIpProxyRoutes(api, services);
         serverInterfaceRoutes(api, services);
         imageMetadataRoutes(api, services);
         extensionRoutes(api, services);

@@ -7,6 +7,7 @@ import { MAX_INT } from '../../db/schema.js';
 import { refuseUnstorable, validate } from '../validation.js';
 import { resource } from '../http.js';
 import { perVersion, type Microversion } from './microversion.js';
+import { addFloatingIp, removeFloatingIp } from './floating-ips.js';
 import { description, hostnameFor, name } from './schemas/servers.js';
 import { serverDetail } from './views/servers.js';
 
@@ -17,6 +18,8 @@ const object = (properties: Record<string, unknown>, required: string[] = []) =>
 /** An action whose value is ignored by Nova (`{"pause": null}`). */
 const anything = {};
 const wrap = (action: string, schema: unknown) => ({ type: 'object', properties: { [action]: schema }, required: [action], additionalProperties: false });
+
+const IP_ADDRESS = { type: 'string', oneOf: [{ format: 'ipv4' }, { format: 'ipv6' }] };
 
 const SCHEMAS: Record<string, (v: Microversion) => object> = {
   reboot: perVersion(() => wrap('reboot', object({ type: { type: 'string', enum: ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft'] } }, ['type']))),
@@ -38,6 +41,9 @@ const SCHEMAS: Record<string, (v: Microversion) => object> = {
           : anything,
     ),
   ),
+  // Nova's schemas/floating_ips.py: parameter_types.ip_address.
+  addFloatingIp: perVersion(() => wrap('addFloatingIp', object({ address: IP_ADDRESS, fixed_address: IP_ADDRESS }, ['address']))),
+  removeFloatingIp: perVersion(() => wrap('removeFloatingIp', object({ address: IP_ADDRESS }, ['address']))),
   'os-resetState': perVersion(() => wrap('os-resetState', object({ state: { type: 'string', enum: ['active', 'error'] } }, ['state']))),
   'os-getConsoleOutput': perVersion(() => wrap('os-getConsoleOutput', object({ length: { type: ['integer', 'string', 'null'], pattern: '^-?[0-9]+$', minimum: -1 } }))),
   'os-migrateLive': perVersion((v) =>
@@ -125,6 +131,9 @@ const POLICY: Record<string, string> = {
   'os-getRDPConsole': 'os_compute_api:os-remote-consoles',
   addSecurityGroup: 'os_compute_api:os-security-groups:add',
   removeSecurityGroup: 'os_compute_api:os-security-groups:remove',
+  addFloatingIp: 'os_compute_api:os-floating-ips:add',
+  // Checked again against the server the address is on (floating-ips.ts), as Nova checks it.
+  removeFloatingIp: 'os_compute_api:os-floating-ips:remove',
 };
 
 const LEGACY_CONSOLES: Record<string, { protocol: string; types: string[] }> = {
@@ -175,6 +184,17 @@ export function serverActionRoutes(app: FastifyInstance, services: Services, bas
     unlock: async (req, reply, id) => (await actions.unlock(req.auth, id, req.id), reply.code(202).send()),
     addSecurityGroup: async (req, reply, id, b) => (await actions.changeSecurityGroup(req.auth, id, securityGroupName(b, 'addSecurityGroup'), true), reply.code(202).send()),
     removeSecurityGroup: async (req, reply, id, b) => (await actions.changeSecurityGroup(req.auth, id, securityGroupName(b, 'removeSecurityGroup'), false), reply.code(202).send()),
+    // Gone from 2.44 (Nova's proxies to Neutron's floating IPs).
+    addFloatingIp: async (req, reply, id, b) => {
+      if (req.microversion.atLeast('2.44')) throw invalid('There is no such action: addFloatingIp');
+      await addFloatingIp(services, req.auth, id, b.addFloatingIp.address, b.addFloatingIp.fixed_address);
+      return reply.code(202).send();
+    },
+    removeFloatingIp: async (req, reply, id, b) => {
+      if (req.microversion.atLeast('2.44')) throw invalid('There is no such action: removeFloatingIp');
+      await removeFloatingIp(services, req.auth, id, b.removeFloatingIp.address);
+      return reply.code(202).send();
+    },
     'os-resetState': async (req, reply, id, b) => (await actions.resetState(req.auth, id, req.id, b['os-resetState'].state), reply.code(202).send()),
     trigger_crash_dump: async (req, reply, id) => {
       if (!req.microversion.atLeast('2.17')) throw invalid('There is no such action: trigger_crash_dump');

@@ -6,6 +6,9 @@ import { neutronErrors } from './errors.js';
 import { networkRoutes } from './networks.js';
 import { portRoutes } from './ports.js';
 import { quotaRoutes } from './quotas.js';
+import { routerRoutes } from './routers.js';
+import { floatingIpRoutes } from './floatingIps.js';
+import { autoAllocateRoutes } from './autoAllocate.js';
 import { securityGroupRoutes } from './securityGroups.js';
 import { subnetRoutes } from './subnets.js';
 
@@ -29,6 +32,9 @@ const EXTENSIONS = [
   ['filter-validation', 'Filter parameters validation', 'Provides validation on filter parameters.', '2018-07-04T10:00:00-00:00'],
   ['quotas', 'Quota management support', 'Expose functions for quotas management per project', '2012-07-29T10:00:00-00:00'],
   ['quota_details', 'Quota details management support', 'Expose functions for quotas usage statistics per project', '2017-02-10T10:00:00-00:00'],
+  ['router', 'Neutron L3 Router', 'Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.', '2012-07-20T10:00:00-00:00'],
+  ['ext-gw-mode', 'Neutron L3 Configurable external gateway mode', 'Extension of the router abstraction for specifying whether SNAT should occur on the external gateway', '2013-03-28T10:00:00-00:00'],
+  ['auto-allocated-topology', 'Auto Allocated Topology Services', 'Auto Allocated Topology Services.', '2016-01-01T00:00:00-00:00'],
 ].map(([alias, name, description, updated]) => ({ alias, name, description, updated, links: [] }));
 
 const RESOURCES = [
@@ -37,6 +43,8 @@ const RESOURCES = [
   ['port', 'ports'],
   ['security_group', 'security-groups'],
   ['security_group_rule', 'security-group-rules'],
+  ['router', 'routers'],
+  ['floatingip', 'floatingips'],
 ];
 
 /** The Networking API v2.0 subset, mounted under /network. */
@@ -70,6 +78,9 @@ export function networkApi(services: Services): FastifyPluginAsync {
         portRoutes(api, services, base);
         securityGroupRoutes(api, services, base);
         quotaRoutes(api, services);
+        routerRoutes(api, services, base);
+        floatingIpRoutes(api, services, base);
+        autoAllocateRoutes(api, services);
       },
       { prefix: '/v2.0' },
     );

@@ -17,6 +17,7 @@ interface NetworkBody {
   'router:external'?: boolean;
   mtu?: number;
   port_security_enabled?: boolean;
+  is_default?: boolean;
   project_id?: string;
   tenant_id?: string;
 }
@@ -33,11 +34,12 @@ const spec: BodySpec = {
       'router:external': bool,
       mtu: { type: 'integer', minimum: 68 },
       port_security_enabled: bool,
+      is_default: bool,
       project_id: projectId,
       tenant_id: projectId,
     },
   },
-  updatable: ['name', 'description', 'admin_state_up', 'shared', 'router:external', 'mtu', 'port_security_enabled'],
+  updatable: ['name', 'description', 'admin_state_up', 'shared', 'router:external', 'mtu', 'port_security_enabled', 'is_default'],
   readOnly: ['id', 'status', 'subnets', 'l2_adjacency', 'created_at', 'updated_at', 'revision_number'],
 };
 
@@ -68,6 +70,7 @@ export function networkRoutes(app: FastifyInstance, services: Services, base: st
           // Like Neutron's enforce_policy attributes: only a value other than the default needs the right.
           if (item.shared) authorize(services, ctx, 'create_network:shared', project);
           if (item['router:external']) authorize(services, ctx, 'create_network:router:external', project);
+          if (item.is_default) authorize(services, ctx, 'create_network:is_default', project);
           checkMtu(item.mtu);
           out.push(
             await createNetwork(tx, now, project, {
@@ -78,6 +81,7 @@ export function networkRoutes(app: FastifyInstance, services: Services, base: st
               external: item['router:external'] ?? false,
               mtu: item.mtu ?? DEFAULT_MTU,
               port_security_enabled: item.port_security_enabled ?? true,
+              is_default: item.is_default ?? false,
             }),
           );
         }
@@ -115,6 +119,9 @@ export function networkRoutes(app: FastifyInstance, services: Services, base: st
         if (patch['router:external'] !== undefined && patch['router:external'] !== (network.external === 1)) {
           authorize(services, ctx, 'update_network:router:external', network.project_id);
         }
+        if (patch.is_default !== undefined && patch.is_default !== (network.is_default === 1)) {
+          authorize(services, ctx, 'update_network:is_default', network.project_id);
+        }
         checkMtu(patch.mtu);
         await updateNetwork(tx, now, network.id, {
           name: patch.name,
@@ -124,6 +131,7 @@ export function networkRoutes(app: FastifyInstance, services: Services, base: st
           external: patch['router:external'],
           mtu: patch.mtu,
           port_security_enabled: patch.port_security_enabled,
+          is_default: patch.is_default,
         });
         return findNetwork(tx, viewerOf(ctx), network.id);
       });

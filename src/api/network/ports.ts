@@ -3,7 +3,7 @@ import type { Services } from '../../services.js';
 import { canonicalIp, canonicalMac } from '../../network/addresses.js';
 import { NetworkingError, badAttribute } from '../../network/errors.js';
 import type { FixedIpRequest } from '../../network/ipam.js';
-import { findNetwork, isNetworkOwned } from '../../network/networks.js';
+import { L3_OWNERS, findNetwork, isNetworkOwned } from '../../network/networks.js';
 import { createPort, deletePort, findPort, listPorts, updatePort } from '../../network/ports.js';
 import { boundToServer, checkDeviceOwner, refreshServerPorts } from '../../network/servers.js';
 import { resource } from '../http.js';
@@ -209,6 +209,10 @@ export function portRoutes(app: FastifyInstance, services: Services, base: strin
         // The port's project, or the owner of its network, may delete it.
         const net = await tx.selectFrom('networks').select('project_id').where('id', '=', port.network_id).executeTakeFirstOrThrow();
         if (!services.policy.check(ctx, 'delete_port', port.project_id)) authorize(services, ctx, 'delete_port', net.project_id);
+        // Neutron's ServicePortInUse: L3's ports go with their router or floating IP, not through here.
+        if (L3_OWNERS.includes(port.device_owner)) {
+          throw new NetworkingError('conflict', `Port ${port.id} cannot be deleted directly via the port API: has device owner ${port.device_owner}.`, 'ServicePortInUse');
+        }
         await deletePort(tx, port.id);
         if (boundToServer(port)) await refreshServerPorts(tx, now, port);
       });

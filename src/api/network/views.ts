@@ -1,6 +1,8 @@
 import type { SecurityGroupRuleTable, SubnetTable } from '../../db/schema.js';
 import type { NetworkRecord } from '../../network/networks.js';
 import type { PortRecord } from '../../network/ports.js';
+import type { FloatingIpRecord } from '../../network/floatingIps.js';
+import type { RouterRecord } from '../../network/routers.js';
 import { normalizedCidr, type SecurityGroupRecord } from '../../network/securityGroups.js';
 
 /**
@@ -28,6 +30,8 @@ export function networkView(n: NetworkRecord): Record<string, unknown> {
     subnets: n.subnets,
     shared: n.shared === 1,
     'router:external': n.external === 1,
+    // auto-allocated-topology's attribute, which Neutron shows on external networks only.
+    ...(n.external === 1 ? { is_default: n.is_default === 1 } : {}),
     port_security_enabled: n.port_security_enabled === 1,
     l2_adjacency: true,
     description: n.description,
@@ -114,5 +118,34 @@ export function securityGroupView(g: SecurityGroupRecord): Record<string, unknow
     stateful: g.stateful === 1,
     security_group_rules: g.rules.map(ruleView),
     ...stamps(g),
+  };
+}
+
+/** A router with its gateway (ext-gw-mode's enable_snat) and Neutron's standard attributes. */
+export function routerView(r: RouterRecord): Record<string, unknown> {
+  return {
+    id: r.id,
+    name: r.name,
+    ...owner(r.project_id),
+    admin_state_up: r.admin_state_up === 1,
+    status: r.status,
+    external_gateway_info: r.gateway,
+    description: r.description,
+    ...stamps(r),
+  };
+}
+
+export function floatingIpView(f: FloatingIpRecord): Record<string, unknown> {
+  return {
+    id: f.id,
+    ...owner(f.project_id),
+    floating_ip_address: f.floating_ip_address,
+    floating_network_id: f.floating_network_id,
+    router_id: f.router_id,
+    port_id: f.fixed_port_id,
+    fixed_ip_address: f.fixed_ip_address,
+    status: f.status,
+    description: f.description,
+    ...stamps(f),
   };
 }
