@@ -161,9 +161,9 @@ async function nextFree(tx: Q, s: SubnetTable, alsoTaken: string[] = []): Promis
   return null;
 }
 
-async function isTaken(tx: Q, s: SubnetTable, ip: Ip): Promise<boolean> {
+async function isTaken(tx: Q, s: SubnetTable, ip: Ip, gatewayFree = false): Promise<boolean> {
   const gw = gatewayOf(s);
-  if (gw && gw.value === ip.value) return true;
+  if (!gatewayFree && gw && gw.value === ip.value) return true;
   const row = await tx.selectFrom('ip_allocations').select('port_id').where('subnet_id', '=', s.id).where('ip_address', '=', formatIp(ip)).executeTakeFirst();
   return !!row;
 }
@@ -180,6 +180,8 @@ export async function chooseAddresses(
   subnets: SubnetTable[],
   mac: string,
   requested: FixedIpRequest[] | undefined,
+  /** A router interface takes its subnet's gateway address, which no other port may. */
+  gatewayFree = false,
 ): Promise<FixedIp[]> {
   const chosen: FixedIp[] = [];
   const claim = (subnet: SubnetTable, ip: string) => {
@@ -230,7 +232,7 @@ export async function chooseAddresses(
       throw invalidInput('IP allocation requires subnet_id or ip_address');
     }
     if (ip) {
-      if (await isTaken(tx, subnet, ip)) throw ipAddressInUse(network.id, formatIp(ip));
+      if (await isTaken(tx, subnet, ip, gatewayFree)) throw ipAddressInUse(network.id, formatIp(ip));
       claim(subnet, formatIp(ip));
     } else if (isAutoAddressSubnet(subnet)) {
       const auto = eui64(subnetCidr(subnet), mac);

@@ -148,7 +148,7 @@ export async function createPort(tx: Q, now: string, projectId: string, isAdmin:
   } else {
     groups = [];
   }
-  const ips = await chooseAddresses(tx, network, await subnetsOf(tx, network.id), mac, input.fixed_ips);
+  const ips = await chooseAddresses(tx, network, await subnetsOf(tx, network.id), mac, input.fixed_ips, input.device_owner === 'network:router_interface');
   const row: PortTable = {
     id: randomUUID(),
     project_id: projectId,
