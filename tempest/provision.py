@@ -90,6 +90,17 @@ if not network['subnets']:
     call('POST', '/network/v2.0/subnets', {'subnet': {'network_id': network['id'], 'ip_version': 4, 'cidr': '10.20.0.0/16',
                                                      'name': 'tempest-shared-subnet'}}, token=admin)
 
+# The external network floating IPs come from (Nimbus seeds DevStack's `public`), and a
+# router joining the shared network to it, as DevStack's router1 joins its private network:
+# a floating IP can only go to a port a router reaches.
+public = [n for n in call('GET', '/network/v2.0/networks?router:external=true', token=admin)[1]['networks']]
+if not public:
+    sys.exit("provision.py: no external network for Tempest's floating IP tests")
+public = public[0]
+subnet_id = call('GET', f"/network/v2.0/networks/{network['id']}", token=admin)[1]['network']['subnets'][0]
+router = call('POST', '/network/v2.0/routers', {'router': {'name': 'tempest-router', 'external_gateway_info': {'network_id': public['id']}}}, token=admin)[1]['router']
+call('PUT', f"/network/v2.0/routers/{router['id']}/add_router_interface", {'subnet_id': subnet_id}, token=admin)
+
 # min_compute_nodes: every enabled, up compute host (the fake driver's simulated hosts).
 hypervisors = call('GET', '/compute/v2.1/os-hypervisors/detail', token=admin)[1]['hypervisors']
 nodes = [h for h in hypervisors if h['status'] == 'enabled' and h['state'] == 'up']
@@ -98,6 +109,8 @@ print(f'IMAGE_ID={image_id}')
 print(f"IMAGE_ID_ALT={alt['id']}")
 print(f"FIXED_NETWORK={shlex.quote(network['name'])}")
 print(f'COMPUTE_NODES={len(nodes)}')
+print(f"PUBLIC_NETWORK_ID={public['id']}")
+print(f"PUBLIC_NETWORK_NAME={shlex.quote(public['name'])}")
 # [network-feature-enabled] api_extensions: what the Networking API says it has (Tempest's
 # default, "all", would run the trunk and other extensions' tests).
 extensions = call('GET', '/network/v2.0/extensions', token=admin)[1]['extensions']

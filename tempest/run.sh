@@ -154,9 +154,12 @@ api_v2 = true
 
 [network]
 shared_physical_network = false
+public_network_id = $PUBLIC_NETWORK_ID
+floating_network_name = $PUBLIC_NETWORK_NAME
 
 [network-feature-enabled]
 api_extensions = $NETWORK_EXTENSIONS
+floating_ips = true
 
 [service_available]
 nova = true
