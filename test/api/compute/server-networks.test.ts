@@ -38,7 +38,8 @@ async function network(token: string, name: string, cidr: string, extra: Record<
 
 test('a new cloud gives the demo project DevStack’s private network with private-subnet 10.0.0.0/26; other projects do not see it', async () => {
   const nets = (await cloud.req('GET', '/network/v2.0/networks', { token: cloud.demoToken })).body.networks;
-  assert.deepEqual(nets.map((n: { name: string }) => n.name), ['private']);
+  // public is DevStack's external network: every project sees it, none boots on it unasked.
+  assert.deepEqual(nets.map((n: { name: string }) => n.name), ['private', 'public']);
   const [priv] = nets;
   assert.equal(priv.project_id, cloud.demoProjectId);
   assert.equal(priv.shared, false);
@@ -49,8 +50,8 @@ test('a new cloud gives the demo project DevStack’s private network with priva
     [['private-subnet', '10.0.0.0/26', '10.0.0.1', 4, true]],
   );
   const other = await tenant(cloud, 'outsider');
-  assert.deepEqual((await cloud.req('GET', '/network/v2.0/networks', { token: other.token })).body.networks, []);
-  assert.deepEqual((await cloud.req('GET', '/network/v2.0/networks', { token: cloud.adminToken })).body.networks.map((n: { id: string }) => n.id), [priv.id]);
+  assert.deepEqual((await cloud.req('GET', '/network/v2.0/networks', { token: other.token })).body.networks.map((n: { name: string }) => n.name), ['public']);
+  assert.deepEqual((await cloud.req('GET', '/network/v2.0/networks', { token: cloud.adminToken })).body.networks.map((n: { id: string }) => n.id), [priv.id, nets[1].id]);
 });
 
 test('a demo server created without networks (2.1) gets an address on private', async () => {
@@ -76,11 +77,31 @@ test('networks "none" boots without an address where a network exists', async ()
   await cloud.req('DELETE', `/compute/v2.1/servers/${res.body.server.id}`, { token: cloud.demoToken });
 });
 
-test('networks "auto" with no network for the project is 400, as Nova without an auto-allocated topology', async () => {
+test('networks "auto" with no network for the project gets Neutron\'s auto-allocated topology, and a second server the same network', async () => {
   const t = await tenant(cloud, 'netless');
-  const res = await create(t.token, { networks: 'auto' }, '2.37');
-  assert.equal(res.status, 400);
-  assert.equal(res.body.badRequest.message, `Unable to automatically allocate a network for project ${t.projectId}`);
+  const first = await create(t.token, { networks: 'auto' }, '2.37');
+  assert.equal(first.status, 202, first.text);
+  await cloud.services.runner.idle();
+  const second = await create(t.token, { networks: 'auto' }, '2.37');
+  assert.equal(second.status, 202, second.text);
+  await cloud.services.runner.idle();
+  assert.deepEqual(Object.keys(await addresses(t.token, first.body.server.id)), ['auto_allocated_network']);
+  assert.deepEqual(Object.keys(await addresses(t.token, second.body.server.id)), ['auto_allocated_network']);
+  const routers = (await cloud.req('GET', '/network/v2.0/routers', { token: t.token })).body.routers;
+  assert.deepEqual(routers.map((r: { name: string }) => r.name), ['auto_allocated_router']);
+});
+
+test('networks "auto" with no network and no default external network is 400, as Nova answers when Neutron cannot allocate', async () => {
+  const publicId = (await cloud.req('GET', '/network/v2.0/networks?name=public', { token: cloud.adminToken })).body.networks[0].id;
+  await cloud.req('PUT', `/network/v2.0/networks/${publicId}`, { token: cloud.adminToken, body: { network: { is_default: false } } });
+  try {
+    const t = await tenant(cloud, 'netless-no-default');
+    const res = await create(t.token, { networks: 'auto' }, '2.37');
+    assert.equal(res.status, 400);
+    assert.equal(res.body.badRequest.message, `Unable to automatically allocate a network for project ${t.projectId}`);
+  } finally {
+    await cloud.req('PUT', `/network/v2.0/networks/${publicId}`, { token: cloud.adminToken, body: { network: { is_default: true } } });
+  }
 });
 
 test('no networks named (below 2.37) with no network for the project boots without an address', async () => {

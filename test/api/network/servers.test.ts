@@ -34,7 +34,8 @@ test('a request naming no networks, with no network for the project, gives the s
   assert.deepEqual(await allocate({ projectId: p.projectId, requested: [] }), {});
 });
 
-test("'auto' with no network for the project is refused: there is no auto-allocated topology", async () => {
+test("'auto' with no network for the project is refused when there is no default external network for an auto-allocated topology", async () => {
+  await cloud.services.db.updateTable('networks').set({ is_default: 0 }).execute();
   const p = await project('srv-auto-none');
   await assert.rejects(allocate({ projectId: p.projectId }), { status: 400, message: `Unable to automatically allocate a network for project ${p.projectId}` });
 });
