@@ -79,6 +79,14 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
   const rule = await req('POST', '/network/v2.0/security-group-rules', { token: m, body: { security_group_rule: { security_group_id: sg.body.security_group.id, direction: 'ingress' } } });
   await ok(rule, 'security group rule');
 
+  // L3: a router from fuzz-net to the seeded external network, and a floating IP there.
+  const publicNet = (await req('GET', '/network/v2.0/networks?name=public', { token: m })).body.networks[0].id as string;
+  const router = await req('POST', '/network/v2.0/routers', { token: m, body: { router: { name: 'fuzz-router', external_gateway_info: { network_id: publicNet } } } });
+  await ok(router, 'router');
+  await ok(await req('PUT', `/network/v2.0/routers/${router.body.router.id}/add_router_interface`, { token: m, body: { subnet_id: subnet.body.subnet.id } }), 'router interface');
+  const fip = await req('POST', '/network/v2.0/floatingips', { token: m, body: { floatingip: { floating_network_id: publicNet } } });
+  await ok(fip, 'floating IP');
+
   const server = await bootServer(cloud, m, { networks: [{ uuid: net.body.network.id }], metadata: { k: 'v' } });
   await ok(await req('PUT', `${COMPUTE}/servers/${server}/tags/tag1`, { token: m, version: '2.26' }), 'tag');
   // A cold migration (confirmed) leaves a migration record and an instance action behind.
@@ -180,6 +188,10 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'os-tenant-networks/:id': ids.network,
     'os-security-group-rules/:id': rule.body.security_group_rule.id,
     'quotas/:id': victim.projectId,
+    'routers/:id': router.body.router.id,
+    'floatingips/:id': fip.body.floatingip.id,
+    'os-floating-ips/:id': fip.body.floatingip.id,
+    'auto-allocated-topology/:project_id': victim.projectId,
     'behaviours/:id': behaviour.body.behaviour.id,
     'hosts/:name': 'fake-host-1',
     'projects/:project_id': victim.projectId,
@@ -270,6 +282,8 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
       action({ changePassword: { adminPass: 'p' } }),
       action({ unshelve: { availability_zone: 'nova' } }),
       action({ addSecurityGroup: { name: 'fuzz-sg' } }),
+      action({ addFloatingIp: { address: fip.body.floatingip.floating_ip_address } }, '2.43'),
+      action({ removeFloatingIp: { address: fip.body.floatingip.floating_ip_address } }, '2.43'),
       action({ removeSecurityGroup: { name: 'fuzz-sg' } }),
     ],
     // Nova's proxy to Neutron's security groups, gone from 2.36.
@@ -371,6 +385,13 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
         },
       },
     ],
+    'POST /network/v2.0/routers': [{ body: { router: { name: 'r', description: 'd', admin_state_up: true, external_gateway_info: { network_id: publicNet } } } }],
+    'PUT /network/v2.0/routers/:id': [{ body: { router: { name: 'r2', description: 'd', admin_state_up: true, external_gateway_info: { network_id: publicNet } } } }],
+    'PUT /network/v2.0/routers/:id/add_router_interface': [{ body: { subnet_id: subnet.body.subnet.id } }],
+    'PUT /network/v2.0/routers/:id/remove_router_interface': [{ body: { subnet_id: subnet.body.subnet.id } }],
+    'POST /network/v2.0/floatingips': [{ body: { floatingip: { floating_network_id: publicNet, description: 'd', port_id: ids.port, fixed_ip_address: '10.0.0.2' } } }],
+    'PUT /network/v2.0/floatingips/:id': [{ body: { floatingip: { port_id: ids.port, fixed_ip_address: '10.0.0.2', description: 'd' } } }],
+    'POST /compute/v2.1/os-floating-ips': [{ body: { pool: 'public' }, version: '2.35' }],
     'PUT /network/v2.0/quotas/:id': [{ body: { quota: { network: 10, port: 50, security_group_rule: 100 } } }],
     // control
     'POST /nimbus/v1/behaviours': [{ body: { behaviour: { match: { name: '^never$', metadata: { k: 'v' } }, count: 1, fault: { message: 'm', code: 500 }, build_ms: 0, error_after_ms: 0 } } }],
