@@ -162,7 +162,7 @@ test('a first start on the embedded defaults creates ./.nimbus, the SQLite datab
   assert.equal(banner(stdout, 'clouds'), clouds);
   assert.equal(banner(stdout, 'compute'), `${url}/compute/v2.1`);
   assert.equal(banner(stdout, 'network'), `${url}/network`);
-  assert.match(stdout, /^ {2}network .*\(the demo project's network private, 10\.0\.0\.0\/26, made on first start as DevStack does\)$/m);
+  assert.match(stdout, /^ {2}network .*\(the demo project's network private, 10\.0\.0\.0\/26, routed by router1 to the external network public, 172\.24\.4\.0\/24, for floating IPs; made on first start as DevStack does\)$/m);
   const admin = cloudPassword(yaml, 'nimbus-admin');
   const demo = cloudPassword(yaml, 'nimbus-demo');
   assert.notEqual(admin, demo);
@@ -178,7 +178,7 @@ test('a first start on the embedded defaults creates ./.nimbus, the SQLite datab
   const rows = seededRows();
   assert.equal(rows.users, 2);
   assert.equal(rows.flavors, 5);
-  assert.equal(rows.networks, 1, "the demo project's private network");
+  assert.equal(rows.networks, 2, "the demo project's private network and the external network public");
   assert.equal(rows.subnets, 1);
   Object.assign(firstStart, { url, admin, demo, token: token.headers.get('x-subject-token')!, rows, output: run.output() });
 });
