@@ -179,7 +179,7 @@ test('a first start on the embedded defaults creates ./.nimbus, the SQLite datab
   assert.equal(rows.users, 2);
   assert.equal(rows.flavors, 5);
   assert.equal(rows.networks, 2, "the demo project's private network and the external network public");
-  assert.equal(rows.subnets, 1);
+  assert.equal(rows.subnets, 2);
   Object.assign(firstStart, { url, admin, demo, token: token.headers.get('x-subject-token')!, rows, output: run.output() });
 });
 
