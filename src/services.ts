@@ -28,6 +28,7 @@ import { Snapshots } from './storage/snapshots.js';
 import { Jobs } from './storage/jobs.js';
 import { Library } from './storage/library.js';
 import { Profiles } from './identity/profiles.js';
+import { attachedDrives } from './tasks/guest-spec.js';
 
 /** Everything a request handler may use, built once per process. */
 export interface Services {
@@ -108,6 +109,7 @@ async function qemuDriver(config: Config, log: Logger, db: Db): Promise<QemuDriv
       const image = await db.selectFrom('images').select('disk_format').where('id', '=', id).executeTakeFirst();
       return image ? { path: new ImageFiles(config.dataDir).path(id), diskFormat: image.disk_format ?? 'raw' } : null;
     },
+    drivesOf: (serverId) => attachedDrives(db, config.dataDir, serverId),
   });
   log.info({ accel: probe.accel, qemu: probe.qemuVersion, kvm_failure: probe.kvmFailure ?? undefined }, `qemu driver: ${driver.describe()}`);
   return driver;

@@ -1,6 +1,7 @@
 import type { Services } from '../services.js';
 import type { ServerTable } from '../db/schema.js';
-import type { GuestImage, GuestPort, GuestSpec } from '../virt/driver.js';
+import type { GuestDrive, GuestImage, GuestPort, GuestSpec } from '../virt/driver.js';
+import type { Db } from '../db/database.js';
 import { parseJson, type ServerFlavor } from '../compute/servers.js';
 import { ImageFiles } from '../image/files.js';
 
@@ -37,7 +38,7 @@ export async function guestSpec(
     keyName: server.key_name,
     metadata: parseJson<Record<string, string>>(server.metadata, {}),
     configDrive: server.config_drive !== '',
-    image: imageId ? await imageOf(s, imageId) : null,
+    image: imageId ? await imageOf(s.db, s.config.dataDir, imageId) : null,
   };
 }
 
@@ -73,10 +74,10 @@ async function portsOf(s: Services, serverId: string): Promise<GuestPort[]> {
 }
 
 /** The image with the kernel and ramdisk it names (Glance's kernel_id, ramdisk_id, os_command_line). */
-async function imageOf(s: Services, id: string): Promise<GuestImage | null> {
-  const image = await s.db.selectFrom('images').select(['id', 'disk_format', 'properties']).where('id', '=', id).executeTakeFirst();
+async function imageOf(db: Db, dataDir: string, id: string): Promise<GuestImage | null> {
+  const image = await db.selectFrom('images').select(['id', 'disk_format', 'properties']).where('id', '=', id).executeTakeFirst();
   if (!image) return null;
-  const files = new ImageFiles(s.config.dataDir);
+  const files = new ImageFiles(dataDir);
   const props = parseJson<Record<string, unknown>>(image.properties, {});
   const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
   const kernel = str(props.kernel_id);
@@ -91,4 +92,31 @@ async function imageOf(s: Services, id: string): Promise<GuestImage | null> {
     guestAgent: ['yes', 'true', '1'].includes(String(props.hw_qemu_guest_agent ?? '').toLowerCase()),
     adminUser: str(props.os_admin_user),
   };
+}
+
+/**
+ * The drives attached to a server, booted ones first by boot order, then the others as
+ * attached: what a machine of a CloudSigma server boots from, read each time it starts, so
+ * the drives a stopped server was given meanwhile are the ones it runs.
+ */
+export async function attachedDrives(db: Db, dataDir: string, serverId: string): Promise<GuestDrive[]> {
+  const rows = await db
+    .selectFrom('drive_attachments')
+    .innerJoin('drives', 'drives.id', 'drive_attachments.drive_id')
+    .innerJoin('servers', 'servers.id', 'drive_attachments.server_id')
+    .select(['drives.id', 'drives.media', 'drives.image_id', 'drive_attachments.boot_order', 'drive_attachments.created_at'])
+    .where('drive_attachments.server_id', '=', serverId)
+    // A compute-API server's root disk shows as a drive too, but its machine boots its own copy.
+    .where('servers.cloudsigma', 'is not', null)
+    .execute();
+  const order = (b: number | null) => b ?? Number.MAX_SAFE_INTEGER;
+  rows.sort((a, b) => order(a.boot_order) - order(b.boot_order) || a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+  return Promise.all(
+    rows.map(async (r) => ({
+      id: r.id,
+      media: r.media === 'cdrom' ? ('cdrom' as const) : ('disk' as const),
+      bootOrder: r.boot_order,
+      image: r.image_id ? await imageOf(db, dataDir, r.image_id) : null,
+    })),
+  );
 }

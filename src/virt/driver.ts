@@ -54,6 +54,19 @@ export interface GuestSpec {
   image?: GuestImage | null;
 }
 
+/**
+ * A drive of the block storage attached to a guest (a CloudSigma server's), as the driver
+ * that holds it knows it: by id, with its media and boot order, and the image it was cloned
+ * from when that image boots with its own kernel and ramdisk.
+ */
+export interface GuestDrive {
+  id: string;
+  media: 'disk' | 'cdrom';
+  /** 1 first; null: attached, not booted from. */
+  bootOrder: number | null;
+  image: GuestImage | null;
+}
+
 /** A network port of a guest: one NIC with the port's MAC, and its fixed IPs with their subnets. */
 export interface GuestPort {
   mac: string;

@@ -13,6 +13,7 @@ import { startCloud, type TestCloud } from '../support.js';
 import { BOOT_MARKER } from '../../src/virt/qemu/tiny-guest.js';
 import { openWebSocket } from '../api/console/ws-client.js';
 import { killQemusUnder, qemuMissing, qemuProcessesUnder, waitForConsole } from './qemu-support.js';
+import { cs } from '../api/cloudsigma/cs.js';
 
 const skip = qemuMissing();
 
@@ -277,6 +278,48 @@ describe('servers on the qemu driver', { skip }, () => {
       assert.deepEqual(processes(id), []);
     } finally {
       await cloud.req('DELETE', `${compute}/servers/${id}`, { token: cloud.demoToken });
+    }
+  });
+
+  it('a CloudSigma server boots the drives it is given: a clone of the tiny guest library drive is its disk, and a second drive follows it', async () => {
+    const lib = (await cs(cloud, 'GET', '/libdrives/?limit=0')).body.objects.find((d: { name: string }) => d.name === 'nimbus-tiny');
+    assert.ok(lib, 'the tiny guest is a library drive');
+    const clone = await cs(cloud, 'POST', `/libdrives/${lib.uuid}/action/?do=clone`, { body: { name: 'boot', size: 16 * 1024 ** 2 } });
+    assert.equal(clone.status, 202, clone.text);
+    const data = await cs(cloud, 'POST', '/drives/', { body: { objects: [{ name: 'data', size: 8 * 1024 ** 2, media: 'disk' }] } });
+    assert.equal(data.status, 201, data.text);
+    const drives = [clone.body.objects[0].uuid, data.body.objects[0].uuid];
+    await cloud.services.runner.idle(60000);
+    const made = await cs(cloud, 'POST', '/servers/', {
+      body: {
+        objects: [
+          {
+            name: 'cs-drives',
+            cpu: 1000,
+            mem: 256 * 1024 ** 2,
+            vnc_password: 'testserver',
+            drives: [
+              { boot_order: 1, dev_channel: '0:0', device: 'virtio', drive: drives[0] },
+              { boot_order: null, dev_channel: '0:1', device: 'virtio', drive: drives[1] },
+            ],
+          },
+        ],
+      },
+    });
+    assert.equal(made.status, 201, made.text);
+    const id = made.body.objects[0].uuid;
+    try {
+      assert.equal((await cs(cloud, 'POST', `/servers/${id}/action/?do=start`)).status, 202);
+      const out = await waitForConsole(() => consoleText(id), /nimbus-tiny-guest: ready/);
+      // vda is the boot drive (16 MiB = 32768 sectors), vdb the data drive: no disk of the machine's own.
+      assert.match(out, /nimbus-tiny-guest: disk \/dev\/vda sectors=32768 /);
+      assert.match(out, /nimbus-tiny-guest: disk \/dev\/vdb sectors=16384 /);
+      assert.doesNotMatch(out, /\/dev\/vdc/);
+      assert.ok(!existsSync(join(machineDir(id), 'disk.qcow2')));
+    } finally {
+      await cs(cloud, 'POST', `/servers/${id}/action/?do=stop`);
+      await cloud.services.runner.idle(60000);
+      await cs(cloud, 'DELETE', `/servers/${id}/`);
     }
   });
 });

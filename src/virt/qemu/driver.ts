@@ -5,7 +5,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DriverError, PowerState, PasswordRefused, ResizeRefused, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
+import { DriverError, PowerState, PasswordRefused, ResizeRefused, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type GuestDrive, type HostInfo } from '../driver.js';
 import { QmpClient } from './qmp.js';
 import { MachineFiles, commandLine, startQemu, type MachineRecord } from './machine.js';
 import { writeConfigDrive } from './config-drive.js';
@@ -32,6 +32,8 @@ export interface QemuOptions {
   version: string;
   /** The file holding an image's data and its disk format, for drives cloned from images. */
   imageFile: (id: string) => Promise<{ path: string; diskFormat: string } | null>;
+  /** The drives attached to a server now (block storage, a CloudSigma server's), asked each time its machine starts. */
+  drivesOf?: (serverId: string) => Promise<GuestDrive[]>;
 }
 
 export const QEMU_DEFAULTS = { zone: 'nova', shutdownTimeoutSeconds: 60, tbSizeMb: 32, forceConfigDrive: false };
@@ -190,7 +192,10 @@ export class QemuDriver implements Driver {
   private async start(files: MachineFiles, record: MachineRecord, incoming?: string): Promise<void> {
     if (files.pid() !== null) return;
     rmSync(files.pidfile, { force: true });
-    await startQemu(commandLine(files, record, this.probe, { tbSizeMb: this.options.tbSizeMb, version: this.options.version, incoming }), files.dir);
+    const drives = (await this.options.drivesOf?.(record.spec.id)) ?? [];
+    for (const d of drives) if (!existsSync(this.drives.drivePath(d.id))) throw new DriverError(`Drive ${d.id} has no data on ${this.options.host}.`);
+    const o = { tbSizeMb: this.options.tbSizeMb, version: this.options.version, incoming, drives: drives.map((d) => ({ ...d, path: this.drives.drivePath(d.id) })) };
+    await startQemu(commandLine(files, record, this.probe, o), files.dir);
   }
 
   /** A cached copy of the image: many overlays share one base, which must never change. */
@@ -235,7 +240,8 @@ export class QemuDriver implements Driver {
       mkdirSync(part, { recursive: true, mode: 0o700 });
       const staged = new MachineFiles(part);
       const configDrive = !!spec.configDrive || this.options.forceConfigDrive;
-      await this.makeDisk(staged.disk, spec);
+      // A server of drives (no image) boots them and has no disk of its own.
+      if (spec.image || !(await this.options.drivesOf?.(spec.id))?.length) await this.makeDisk(staged.disk, spec);
       // Nova's ephemeral disk is ext4 labelled ephemeral0, its swap made by mkswap: sparse files here.
       if ((spec.ephemeralGb ?? 0) > 0) {
         sparseFile(staged.ephemeral, spec.ephemeralGb! * 2 ** 30);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { GuestPort, GuestSpec } from '../driver.js';
+import type { GuestDrive, GuestPort, GuestSpec } from '../driver.js';
 import { QEMU, type HostProbe } from './probe.js';
 
 /** What a machine's folder keeps about it, so that a restarted Nimbus can start it again as it was. */
@@ -120,7 +120,12 @@ export function slirpNetdev(id: string, port: GuestPort, hostname: string, sshPo
 const escapeOpt = (v: string) => v.replace(/,/g, ',,');
 
 /** The qemu-system-x86_64 command line of a machine. */
-export function commandLine(files: MachineFiles, record: MachineRecord, probe: HostProbe, o: { tbSizeMb: number; incoming?: string; version: string }): string[] {
+export function commandLine(
+  files: MachineFiles,
+  record: MachineRecord,
+  probe: HostProbe,
+  o: { tbSizeMb: number; incoming?: string; version: string; drives?: (GuestDrive & { path: string })[] },
+): string[] {
   const { spec } = record;
   const args = ['-name', `instance-${spec.id.slice(0, 8)}`, '-machine', 'pc'];
   if (probe.accel === 'kvm') args.push('-accel', 'kvm', '-cpu', 'host');
@@ -133,8 +138,17 @@ export function commandLine(files: MachineFiles, record: MachineRecord, probe: H
   args.push('-qmp', `unix:${files.qmp},server=on,wait=off`);
   args.push('-chardev', `socket,id=serial0,path=${files.serial},server=on,wait=off,logfile=${files.consoleLog},logappend=on`, '-serial', 'chardev:serial0');
   args.push('-vnc', `unix:${files.vnc}`, '-device', 'VGA');
-  const disks = record.rescue ? [files.rescueDisk, files.disk] : [files.disk];
-  disks.forEach((d, i) => args.push('-drive', `file=${d},if=none,id=disk${i},format=qcow2,cache=writeback`, '-device', `virtio-blk-pci,drive=disk${i}${i === 0 ? ',bootindex=1' : ''}`));
+  const own = existsSync(files.disk) ? [files.disk] : [];
+  const disks = record.rescue ? [files.rescueDisk, ...own] : own;
+  let boot = 1;
+  disks.forEach((d, i) => args.push('-drive', `file=${d},if=none,id=disk${i},format=qcow2,cache=writeback`, '-device', `virtio-blk-pci,drive=disk${i}${i === 0 ? `,bootindex=${boot++}` : ''}`));
+  // Drives of the block storage, booted in their order after any disk of the machine's own.
+  const drives = o.drives ?? [];
+  drives.forEach((d, i) => {
+    const index = d.bootOrder !== null ? `,bootindex=${boot++}` : '';
+    if (d.media === 'cdrom') args.push('-drive', `file=${d.path},if=none,id=drive${i},format=qcow2,media=cdrom,readonly=on`, '-device', `ide-cd,drive=drive${i}${index}`);
+    else args.push('-drive', `file=${d.path},if=none,id=drive${i},format=qcow2,cache=writeback`, '-device', `virtio-blk-pci,drive=drive${i}${index}`);
+  });
   // The flavor's ephemeral disk and swap follow the root disk, as Nova's libvirt driver orders them.
   if ((spec.ephemeralGb ?? 0) > 0) args.push('-drive', `file=${files.ephemeral},if=none,id=eph0,format=raw,cache=writeback`, '-device', 'virtio-blk-pci,drive=eph0');
   if ((spec.swapMb ?? 0) > 0) args.push('-drive', `file=${files.swap},if=none,id=swap0,format=raw,cache=writeback`, '-device', 'virtio-blk-pci,drive=swap0');
@@ -144,10 +158,12 @@ export function commandLine(files: MachineFiles, record: MachineRecord, probe: H
     checkSocketPath(files.guestAgent);
     args.push('-chardev', `socket,id=qga0,path=${files.guestAgent},server=on,wait=off`, '-device', 'virtio-serial-pci', '-device', 'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0');
   }
-  if (spec.image?.kernelPath) {
-    args.push('-kernel', spec.image.kernelPath);
-    if (spec.image.ramdiskPath) args.push('-initrd', spec.image.ramdiskPath);
-    args.push('-append', spec.image.commandLine ?? 'console=ttyS0');
+  // A kernel and ramdisk from the image, or from the image the first boot drive was cloned from.
+  const kernelImage = spec.image ?? drives.find((d) => d.bootOrder !== null)?.image ?? null;
+  if (kernelImage?.kernelPath) {
+    args.push('-kernel', kernelImage.kernelPath);
+    if (kernelImage.ramdiskPath) args.push('-initrd', kernelImage.ramdiskPath);
+    args.push('-append', kernelImage.commandLine ?? 'console=ttyS0');
   }
   if (o.incoming) args.push('-incoming', o.incoming);
   args.push('-daemonize', '-pidfile', files.pidfile);
