@@ -288,7 +288,8 @@ export class TaskRunner {
   private tick(runAllPeriodics: boolean): void {
     if (this.stopped) return;
     void this.runPeriodics(runAllPeriodics);
-    void this.expireLeases().then(() => this.drain());
+    // Work is looked for at the poll, at a wake-up, and here when leases ran out.
+    void this.expireLeases().then((expired) => (expired || runAllPeriodics ? this.drain() : undefined));
   }
 
   private async runPeriodics(force: boolean): Promise<void> {
@@ -321,16 +322,18 @@ export class TaskRunner {
     return Number(r.numUpdatedRows) === 1;
   }
 
-  private async expireLeases(): Promise<void> {
+  private async expireLeases(): Promise<number> {
     try {
-      await this.db
+      const r = await this.db
         .updateTable('tasks')
         .set({ status: 'pending', lease_owner: null, lease_until: null })
         .where('status', '=', 'running')
         .where('lease_until', '<', new Date().toISOString())
-        .execute();
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
     } catch (err) {
       this.log.error({ err }, 'lease expiry failed');
+      return 0;
     }
   }
 
