@@ -157,18 +157,20 @@ test('nimbus api refuses a database nimbus migrate has not made, naming the comm
 });
 
 test('nimbus api refuses an older schema: one migration not run', { skip }, async () => {
-  const old = await freshDatabase();
+  // The cluster's database with one migration taken back (and given back after).
+  const c = new pg.Client({ connectionString: dbUrl });
+  await c.connect();
   try {
-    assert.equal((await run('migrate-old', ['migrate'], { NIMBUS_DATABASE_URL: old.url! }, null)).code, 0);
-    const c = new pg.Client({ connectionString: old.url });
-    await c.connect();
-    await c.query(`delete from kysely_migration where name = '030_task_hosts'`);
-    await c.end();
-    const { code, proc } = await run('api-old', ['api'], { NIMBUS_DATABASE_URL: old.url!, NIMBUS_LISTEN: `127.0.0.1:${await freePort()}` }, null);
-    assert.equal(code, 1);
-    assert.match(proc.output(), /1 migration not run, from 030_task_hosts\): run "nimbus migrate"/);
+    const row = (await c.query(`delete from kysely_migration where name = '030_task_hosts' returning timestamp`)).rows[0];
+    try {
+      const { code, proc } = await run('api-old', ['api'], { NIMBUS_DATABASE_URL: dbUrl, NIMBUS_LISTEN: `127.0.0.1:${await freePort()}` }, null);
+      assert.equal(code, 1);
+      assert.match(proc.output(), /1 migration not run, from 030_task_hosts\): run "nimbus migrate"/);
+    } finally {
+      await c.query(`insert into kysely_migration (name, timestamp) values ('030_task_hosts', $1)`, [row.timestamp]);
+    }
   } finally {
-    await old.drop();
+    await c.end();
   }
 });
 
@@ -266,4 +268,10 @@ test('a compute host killed mid-build: the build is rescheduled to another host 
   assert.equal((await call('PUT', '/os-services/enable', { host: 'h1', binary: 'nova-compute' }, '2.1')).status, 200);
   const s = await settled(id, 'ACTIVE');
   assert.equal(s['OS-EXT-SRV-ATTR:host'], 'h1');
+});
+
+test('nimbus conductor refuses SQLite: the roles share one PostgreSQL database', async () => {
+  const { code, proc } = await run('conductor-sqlite', ['conductor'], { NIMBUS_DATABASE_URL: `sqlite:${join(tmpdir(), 'nimbus-role-none.sqlite')}` }, null);
+  assert.equal(code, 1);
+  assert.match(proc.output(), /nimbus conductor shares its database with the other roles: set NIMBUS_DATABASE_URL=postgres:\/\//);
 });
