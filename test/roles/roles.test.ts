@@ -229,10 +229,11 @@ test('a conductor killed while a resize waits for it: another conductor takes th
 });
 
 let onDeadHost = '';
+let toDelete = '';
 
 test('an action on a dead compute host fails cleanly: its event ends in error and the task state is cleared', { skip }, async () => {
-  onDeadHost = await create('stranded', { availability_zone: 'nova:h3' });
-  await settled(onDeadHost, 'ACTIVE');
+  [onDeadHost, toDelete] = await Promise.all([create('stranded', { availability_zone: 'nova:h3' }), create('doomed', { availability_zone: 'nova:h3' })]);
+  await Promise.all([settled(onDeadHost, 'ACTIVE'), settled(toDelete, 'ACTIVE')]);
   await computes.get('h3')!.kill('SIGKILL');
   const r = await call('POST', `/servers/${onDeadHost}/action`, { 'os-stop': null });
   assert.equal(r.status, 202, r.text);
@@ -274,4 +275,10 @@ test('nimbus conductor refuses SQLite: the roles share one PostgreSQL database',
   const { code, proc } = await run('conductor-sqlite', ['conductor'], { NIMBUS_DATABASE_URL: `sqlite:${join(tmpdir(), 'nimbus-role-none.sqlite')}` }, null);
   assert.equal(code, 1);
   assert.match(proc.output(), /nimbus conductor shares its database with the other roles: set NIMBUS_DATABASE_URL=postgres:\/\//);
+});
+
+test('a delete on a dead compute host completes as a local delete', { skip }, async () => {
+  assert.ok(toDelete, 'an earlier test left a server on the dead host');
+  assert.equal((await call('DELETE', `/servers/${toDelete}`)).status, 204);
+  await until('the server gone', async () => (await call('GET', `/servers/${toDelete}`)).status === 404);
 });
