@@ -1,5 +1,4 @@
-import { DriverError, type ConsoleClient, type ConsoleKind, type DriveOperations, type DriveSource, type DriveSpec, type Driver, type GuestConsole, type GuestSpec, type HostInfo, type StorageType } from '../driver.js';
-import type { PowerState } from '../../compute/states.js';
+import { DriverError, type ConsoleClient, type ConsoleKind, type DriveOperations, type DriveSource, type DriveSpec, type Driver, type GuestConsole, type GuestSpec, type HostInfo, type PowerState, type StorageType } from '../driver.js';
 
 export interface RemoteDriverOptions {
   /** The registered compute hosts (the caller reads them from the database). */
