@@ -34,7 +34,8 @@ export async function startWorkers(s: Services, takeOver: boolean, options: { pr
   if (role.hosts) {
     await s.hosts.register();
     // Registration writes the driver's configured zone; aggregates may say otherwise.
-    await syncHostZones(s.db, configuredZone(s.driver));
+    // A compute knows only its own host's configured zone: it leaves the others' alone.
+    await syncHostZones(s.db, configuredZone(s.driver), s.role.kind === 'compute' ? s.driver.hosts().map((h) => h.name) : undefined);
   }
   if (role.hosts && s.driver instanceof FakeDriver) {
     const names = s.driver.hosts().map((h) => h.name);
