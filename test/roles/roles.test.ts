@@ -295,3 +295,20 @@ test('a delete on a dead compute host completes as a local delete', { skip }, as
   assert.equal((await call('DELETE', `/servers/${toDelete}`)).status, 204);
   await until('the server gone', async () => (await call('GET', `/servers/${toDelete}`)).status === 404);
 });
+
+test('a build whose hosts die until it has had its attempts goes to ERROR with the fault, not left building', { skip }, async () => {
+  // A conductor allowing one attempt: the first dead host ends the build.
+  await conductor.kill('SIGKILL');
+  conductor = (await run('conductor-c', ['conductor', '--host', 'conductor-c'], { NIMBUS_DATABASE_URL: dbUrl, NIMBUS_SCHEDULER_MAX_ATTEMPTS: '1' }, /is running/)).proc;
+  await startCompute('slow2', { NIMBUS_FAKE_OPERATION_MS: '30000' });
+  assert.equal((await call('PUT', '/os-services/disable', { host: 'h1', binary: 'nova-compute' }, '2.1')).status, 200);
+  const id = await create('doomed-build');
+  await until('spawning on slow2', async () => (await show(id))['OS-EXT-STS:task_state'] === 'spawning');
+  await computes.get('slow2')!.kill('SIGKILL');
+  const s = await until('ERROR', async () => {
+    const s = await show(id);
+    return s.status === 'ERROR' ? s : null;
+  });
+  assert.equal(s['OS-EXT-STS:task_state'], null);
+  assert.match(s.fault.message, /^Exceeded maximum number of retries\. Exhausted all hosts available for retrying build failures for instance /);
+});
