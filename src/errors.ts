@@ -17,6 +17,7 @@ export type ErrorKind =
   | 'unsupported_media' // 415
   | 'headers_too_large' // 431: refused by the HTTP parser, before routing
   | 'not_implemented' // 501
+  | 'unavailable' // 503: the database cannot be reached; try again shortly
   | 'internal'; // 500: a bug, never bad input
 
 export const STATUS: Record<ErrorKind, number> = {
@@ -34,6 +35,7 @@ export const STATUS: Record<ErrorKind, number> = {
   unsupported_media: 415,
   headers_too_large: 431,
   not_implemented: 501,
+  unavailable: 503,
   internal: 500,
 };
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, RouteHandlerMethod } from 'fastify';
 import { NimbusError, unauthorized } from '../errors.js';
+import { isDatabaseUnavailable } from '../db/database.js';
 import type { AuthContext } from '../identity/tokens.js';
 import type { Services } from '../services.js';
 
@@ -64,6 +65,8 @@ export function authenticate(services: Services) {
  * validates every value first, so that both databases answer alike, and the fuzz tests fail
  * if a request ever reaches it.
  */
+export const DATABASE_UNAVAILABLE_MESSAGE = 'The service is unavailable at this time: its database cannot be reached. Try again shortly.';
+
 export const DATA_EXCEPTION_MESSAGE = 'A value in the request is not valid for the field it is stored in.';
 
 /** PostgreSQL's errors carry their SQLSTATE as `code` (and a severity); class 22 is "data exception". */
@@ -91,6 +94,8 @@ export function toNimbusError(err: unknown): NimbusError | null {
       return new NimbusError('uri_too_long', `The request URL has a path segment longer than ${MAX_PATH_SEGMENT} characters.`);
   }
   if (e instanceof SyntaxError) return new NimbusError('invalid', 'Malformed request body');
+  // Whatever route met it: a database that is down or cut off is a 503, never a 500.
+  if (isDatabaseUnavailable(e)) return new NimbusError('unavailable', DATABASE_UNAVAILABLE_MESSAGE);
   if (isDataException(e)) return new NimbusError('invalid', DATA_EXCEPTION_MESSAGE);
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new NimbusError(e.statusCode === 413 ? 'too_large' : e.statusCode === 404 ? 'not_found' : 'invalid', e.message ?? 'Bad request');
@@ -119,6 +124,7 @@ export function sendError(reply: FastifyReply, answer: ErrorAnswer): FastifyRepl
 export function asNimbusError(err: unknown, request: FastifyRequest): NimbusError {
   const known = toNimbusError(err);
   if (known?.message === DATA_EXCEPTION_MESSAGE) request.log.warn({ sqlstate: (err as { code?: string }).code }, 'the database refused a value the edge let through');
+  if (known?.kind === 'unavailable') request.log.warn({ err: (err as Error).message }, 'database unavailable');
   if (known) return known;
   request.log.error({ err }, 'unhandled error');
   return new NimbusError('internal', 'An unexpected error prevented the server from fulfilling your request.');

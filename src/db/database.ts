@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { createHash } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   CompiledQuery,
   Kysely,
@@ -102,7 +103,17 @@ export async function openDatabase(url: string, onIdleError: (err: Error) => voi
     const { default: pg } = await import('pg');
     // PostgreSQL returns bigint (int8) as a string; our sizes fit in a double.
     pg.types.setTypeParser(20, (v) => Number(v));
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      Client: boundedClient(pg.Client),
+      // A request waits this long for a connection (a free one, or a new one to a server that
+      // may be down or cut off) before it is answered 503, never hangs.
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // An idle connection across a cut link is found dead by the kernel, not kept for ever.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     // An idle connection the server closes (a restart, an admin's terminate) is an 'error'
     // event on the pool; unhandled it would end the process. The pool opens a new one.
     pool.on('error', onIdleError);
@@ -123,6 +134,65 @@ export async function openDatabase(url: string, onIdleError: (err: Error) => voi
   sqlite.pragma('busy_timeout = 5000');
   cachePreparedStatements(sqlite);
   return new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+}
+
+/** How long a request waits for a PostgreSQL connection, and for one statement's answer. */
+export const CONNECT_TIMEOUT_MS = 3000;
+export const QUERY_TIMEOUT_MS = 5000;
+
+/** Work that may legitimately take longer than a request's bound: migrations, bulk seeds. */
+const unbounded = new AsyncLocalStorage<true>();
+export const withoutQueryBound = <T>(work: () => Promise<T>): Promise<T> => unbounded.run(true, work);
+
+type PgClientClass = typeof import('pg').Client;
+
+/**
+ * A pg client whose every statement answers within QUERY_TIMEOUT_MS. pg's own query_timeout
+ * leaves the connection busy with the lost statement, and the pool hands it out again; here
+ * the socket is destroyed instead, so the statement fails at once ("Connection terminated"),
+ * the connection is not queryable and the pool drops it on release and opens a new one.
+ * This is what bounds a request when the server is cut off mid-statement (no RST comes
+ * across a cut link; TCP would retry for many minutes).
+ */
+function boundedClient(Client: PgClientClass): PgClientClass {
+  return class BoundedClient extends Client {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    constructor(...args: any[]) {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      super(...(args as [any]));
+      // A connection that dies while checked out (a restart, a cut) emits 'error' with no
+      // listener (the pool listens only while it is idle), which would end the process. Its
+      // statements fail with the error anyway, and the pool drops it on release.
+      this.on('error', () => {});
+    }
+
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    override query(...args: any[]): any {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const result = (super.query as any)(...args);
+      if (!(result instanceof Promise) || unbounded.getStore()) return result;
+      const timer = setTimeout(() => {
+        const self = this as unknown as { connection?: { stream?: { destroy(err?: Error): void } } };
+        self.connection?.stream?.destroy();
+      }, QUERY_TIMEOUT_MS);
+      return result.finally(() => clearTimeout(timer));
+    }
+  } as PgClientClass;
+}
+
+/**
+ * True when `err` says the database cannot be reached or is not answering (down, restarting,
+ * cut off, out of connections), not that a statement was wrong: what a request answers 503.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (typeof e.code === 'string') {
+    // Connection exceptions (class 08), the server shutting down or starting (57P01-03), too many connections.
+    if (/^08[0-9A-Z]{3}$|^57P0[123]$|^53300$/.test(e.code)) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(e.code)) return true;
+  }
+  return typeof e.message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/.test(e.message);
 }
 
 /**
@@ -255,7 +325,8 @@ export async function migrate(db: Db): Promise<string[]> {
   // Numbers are reserved ahead by work landing in parallel (009 landed before 008), so a
   // database may have run a later one first; each migration stands on its own.
   const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, allowUnorderedMigrations: true });
-  const { error, results } = await migrator.migrateToLatest();
+  // A migration may rewrite a big table: it is not held to a request's bound.
+  const { error, results } = await withoutQueryBound(() => migrator.migrateToLatest());
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -24,6 +24,7 @@ const ERROR_TYPE: Record<ErrorKind, string> = {
   headers_too_large: 'validation',
   unsupported_media: 'validation',
   not_implemented: 'backend',
+  unavailable: 'backend',
   internal: 'backend',
 };
 

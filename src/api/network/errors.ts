@@ -17,6 +17,7 @@ const TYPES: Record<number, string> = {
   431: 'HTTPRequestHeaderFieldsTooLarge',
   500: 'HTTPInternalServerError',
   501: 'HTTPNotImplemented',
+  503: 'HTTPServiceUnavailable',
 };
 
 /** Neutron's error body: {"NeutronError": {"type", "message", "detail"}}; a bad token answers as keystonemiddleware does. */
