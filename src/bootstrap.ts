@@ -77,7 +77,7 @@ async function storeSeedImage(services: Services, owner: string, image: { name: 
   const { createHash, randomUUID } = await import('node:crypto');
   const id = randomUUID();
   const now = services.clock.now().toISOString();
-  const dir = join(services.config.dataDir, 'images');
+  const dir = services.config.imageDir;
   makePrivateDir(dir);
   writeFileSync(join(dir, id), data, { mode: PRIVATE_FILE });
   await services.db

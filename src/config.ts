@@ -9,6 +9,11 @@ export interface Config {
   /** Base URL clients reach us at; used in links and the service catalog. */
   publicUrl: string;
   dataDir: string;
+  /**
+   * Where image data lives: a directory every API node (and compute host) mounts when
+   * several share one database. Default `<dataDir>/images`.
+   */
+  imageDir: string;
   /** `sqlite:<path>` or `postgres://…`. */
   databaseUrl: string;
   driver: 'fake' | 'qemu';
@@ -71,6 +76,7 @@ const ENV: Record<string, keyof ConfigFile> = {
   NIMBUS_LISTEN: 'listen',
   NIMBUS_PUBLIC_URL: 'publicUrl',
   NIMBUS_DATA_DIR: 'dataDir',
+  NIMBUS_IMAGE_DIR: 'imageDir',
   NIMBUS_DATABASE_URL: 'databaseUrl',
   NIMBUS_DRIVER: 'driver',
   NIMBUS_REGION: 'region',
@@ -175,6 +181,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     listen,
     publicUrl: String(merged.publicUrl ?? `http://${urlHost}:${listen.port}`).replace(/\/+$/, ''),
     dataDir,
+    imageDir: resolve(dataDir, String(merged.imageDir ?? 'images')),
     databaseUrl,
     driver,
     region: String(merged.region ?? 'RegionOne'),

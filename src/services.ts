@@ -8,6 +8,7 @@ import { setServiceDownTime } from './scheduler/scheduler.js';
 import type { HostInfo } from './virt/driver.js';
 import type { RunnerRole } from './tasks/runner.js';
 import { ImageFiles } from './image/files.js';
+import { startInvalidations, type Invalidations } from './db/invalidations.js';
 import { secureDataDir } from './data-dir.js';
 import { Directory } from './identity/directory.js';
 import { Images } from './image/images.js';
@@ -65,6 +66,8 @@ export interface Services {
   library: Library;
   jobs: Jobs;
   profiles: Profiles;
+  /** Tells the other processes on the database which of their caches to forget. */
+  invalidations: Invalidations;
 }
 
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger; role?: Role } = {}): Promise<Services> {
@@ -91,7 +94,8 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     if (applied.length) log.info({ migrations: applied }, 'database migrated');
   }
   const driver = await driverFor(role, config, log, db);
-  const tokens = new Tokens(db, clock, config.tokenTtlSeconds);
+  const invalidations = await startInvalidations(config.databaseUrl, db, log);
+  const tokens = new Tokens(db, clock, config.tokenTtlSeconds, invalidations);
   const services: Services = {
     config,
     role,
@@ -101,8 +105,8 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     directory: new Directory(db, clock, (event) => tokens.forget(event)),
     tokens,
     policy: new Policy(),
-    images: new Images(db, clock, config.dataDir),
-    flavors: new Flavors(db, clock),
+    images: new Images(db, clock, config.imageDir),
+    flavors: new Flavors(db, clock, invalidations),
     driver,
     hosts: new ComputeHosts(db, clock, driver),
     runner: new TaskRunner(db, clock, log, {
@@ -118,6 +122,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     consoleTokens: new ConsoleTokens(db, clock),
     jobs: new Jobs(db, clock),
     profiles: new Profiles(db, clock),
+    invalidations,
   } as Omit<Services, 'drives' | 'snapshots' | 'library'> as Services;
   // These read the other services through the whole, as Servers does.
   services.drives = new Drives(services);
@@ -169,9 +174,9 @@ async function qemuDriver(config: Config, log: Logger, db: Db): Promise<QemuDriv
     version: NOVA_VERSION,
     imageFile: async (id) => {
       const image = await db.selectFrom('images').select('disk_format').where('id', '=', id).executeTakeFirst();
-      return image ? { path: new ImageFiles(config.dataDir).path(id), diskFormat: image.disk_format ?? 'raw' } : null;
+      return image ? { path: new ImageFiles(config.imageDir).path(id), diskFormat: image.disk_format ?? 'raw' } : null;
     },
-    drivesOf: (serverId) => attachedDrives(db, config.dataDir, serverId),
+    drivesOf: (serverId) => attachedDrives(db, config.imageDir, serverId),
   });
   log.info({ accel: probe.accel, qemu: probe.qemuVersion, kvm_failure: probe.kvmFailure ?? undefined }, `qemu driver: ${driver.describe()}`);
   return driver;
@@ -183,5 +188,6 @@ const NOVA_VERSION = '27.0.0';
 export async function closeServices(services: Services): Promise<void> {
   if (services.driver instanceof QemuDriver) services.driver.close();
   await services.runner.stop();
+  await services.invalidations.close();
   await services.db.destroy();
 }

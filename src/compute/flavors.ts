@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { isPostgres, type Db, type Tx } from '../db/database.js';
+import { ONE_PROCESS, type Invalidations } from '../db/invalidations.js';
 import { sql, type ExpressionBuilder } from 'kysely';
 import { MAX_INT, MIN_INT, type FlavorTable, type Schema } from '../db/schema.js';
 import { conflict, invalid, notFound } from '../errors.js';
@@ -132,8 +133,8 @@ function toFlavor(row: FlavorTable, extraSpecs: Record<string, string>): Flavor 
  * How long a listed page of flavors is answered from memory. Listing is the busiest flavor
  * route and its two queries were most of its cost, while flavors change rarely. Every
  * flavor, extra spec or access change made through this process clears the copies at
- * once; a change made by another process (a second API node on PostgreSQL) shows here at
- * most this much later. Wall time, not the injected clock: this bounds staleness, not
+ * once; a change made by another process (a second API node on PostgreSQL) is announced
+ * (src/db/invalidations.ts) and clears them too, or at worst shows here this much later. Wall time, not the injected clock: this bounds staleness, not
  * anything the API promises about time.
  */
 const LIST_CACHE_MS = 1000;
@@ -149,15 +150,26 @@ export class Flavors {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-  ) {}
+    private readonly invalidations: Invalidations = ONE_PROCESS,
+  ) {
+    invalidations.on('flavors', () => this.forgetListings());
+  }
 
-  /** Runs a write and forgets every cached listing, whether the write succeeded or not. */
+  private forgetListings(): void {
+    this.generation++;
+    this.listed.clear();
+  }
+
+  /**
+   * Runs a write and forgets every cached listing, whether the write succeeded or not; the
+   * other processes sharing the database are told to forget theirs.
+   */
   private async changing<T>(write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } finally {
-      this.generation++;
-      this.listed.clear();
+      this.forgetListings();
+      await this.invalidations.announce('flavors');
     }
   }
 

@@ -77,7 +77,7 @@ export class Directory {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-    private readonly revoked: (event: RevocationEvent) => void = () => {},
+    private readonly revoked: (event: RevocationEvent) => void | Promise<void> = () => {},
   ) {}
 
   /** Runs `change` and the revocations it returns in one transaction, then reports them. */
@@ -87,7 +87,7 @@ export class Directory {
       for (const e of out) await revokeTokens(tx, e);
       return out;
     });
-    for (const e of events) this.revoked(e);
+    for (const e of events) await this.revoked(e);
   }
 
   // ── projects ──

@@ -3,6 +3,7 @@ import type { Db } from '../db/database.js';
 import type { Clock } from '../clock.js';
 import { DEFAULT_DOMAIN, effectiveRoles } from './directory.js';
 import { revokes, type RevocationEvent } from './revocation.js';
+import { ONE_PROCESS, type Invalidations } from '../db/invalidations.js';
 
 /** Who is calling, as every API layer sees it after authentication. */
 export interface AuthContext {
@@ -24,8 +25,9 @@ const hashToken = (token: string) => createHash('sha256').update(token).digest('
 
 /**
  * Validated tokens are cached briefly so a busy API node does not read the database
- * on every call; revocation on this node clears the entries at once, and other nodes
- * see it within CACHE_MS (keystonemiddleware caches for minutes).
+ * on every call; a revocation on this node clears the entries at once, and other nodes
+ * sharing the database clear theirs when it is announced (src/db/invalidations.ts), or at
+ * worst CACHE_MS later if they miss the notice (keystonemiddleware caches for minutes).
  */
 const CACHE_MS = 2000;
 const CACHE_MAX = 10000;
@@ -60,7 +62,14 @@ export class Tokens {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly ttlSeconds: number,
-  ) {}
+    private readonly invalidations: Invalidations = ONE_PROCESS,
+  ) {
+    // Another process revoked something: which tokens it touched is not said; forget them all.
+    invalidations.on('tokens', () => {
+      this.generation++;
+      this.cache.clear();
+    });
+  }
 
   async issue(input: { userId: string; projectId: string | null; methods: string[]; auditId?: string; expiresAt?: Date }) {
     const token = 'nb' + randomBytes(32).toString('base64url');
@@ -131,9 +140,10 @@ export class Tokens {
    * Drops this node's cached validations an event revoked; call it once the event's
    * transaction has committed, so no validation can read the database before it and cache.
    */
-  forget(event: RevocationEvent): void {
+  forget(event: RevocationEvent): Promise<void> {
     this.generation++;
     for (const [id, entry] of this.cache) if (revokes(event, entry.ctx)) this.cache.delete(id);
+    return this.invalidations.announce('tokens');
   }
 
   async revoke(token: string): Promise<boolean> {
@@ -141,7 +151,9 @@ export class Tokens {
     const r = await this.db.updateTable('tokens').set({ revoked: 1 }).where('id', '=', id).where('revoked', '=', 0).executeTakeFirst();
     this.generation++;
     this.cache.delete(id);
-    return Number(r.numUpdatedRows) > 0;
+    const revoked = Number(r.numUpdatedRows) > 0;
+    if (revoked) await this.invalidations.announce('tokens');
+    return revoked;
   }
 
   /** Expired tokens are useless; drop them so the table stays small. */

@@ -20,16 +20,13 @@ export interface StoredData {
 const HEAD_BYTES = 512;
 
 /**
- * Image data as plain files, <dataDir>/images/<id>, the layout bootstrap seeds. A file is
+ * Image data as plain files, <imageDir>/<id> (default <dataDir>/images/<id>), the layout
+ * bootstrap seeds; several API nodes share the directory. A file is
  * written beside its final name and renamed into place, so a reader never sees half an
  * image and a crash leaves only a stray `.part` file.
  */
 export class ImageFiles {
-  readonly dir: string;
-
-  constructor(dataDir: string) {
-    this.dir = join(dataDir, 'images');
-  }
+  constructor(readonly dir: string) {}
 
   path(id: string): string {
     return join(this.dir, id);

@@ -240,10 +240,10 @@ export class Images {
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-    dataDir: string,
+    imageDir: string,
     options: { sizeCap?: number } = {},
   ) {
-    this.files = new ImageFiles(dataDir);
+    this.files = new ImageFiles(imageDir);
     this.sizeCap = options.sizeCap ?? DEFAULT_SIZE_CAP;
   }
 

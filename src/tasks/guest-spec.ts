@@ -38,7 +38,7 @@ export async function guestSpec(
     keyName: server.key_name,
     metadata: parseJson<Record<string, string>>(server.metadata, {}),
     configDrive: server.config_drive !== '',
-    image: imageId ? await imageOf(s.db, s.config.dataDir, imageId) : null,
+    image: imageId ? await imageOf(s.db, s.config.imageDir, imageId) : null,
   };
 }
 
@@ -74,10 +74,10 @@ async function portsOf(s: Services, serverId: string): Promise<GuestPort[]> {
 }
 
 /** The image with the kernel and ramdisk it names (Glance's kernel_id, ramdisk_id, os_command_line). */
-async function imageOf(db: Db, dataDir: string, id: string): Promise<GuestImage | null> {
+async function imageOf(db: Db, imageDir: string, id: string): Promise<GuestImage | null> {
   const image = await db.selectFrom('images').select(['id', 'disk_format', 'properties']).where('id', '=', id).executeTakeFirst();
   if (!image) return null;
-  const files = new ImageFiles(dataDir);
+  const files = new ImageFiles(imageDir);
   const props = parseJson<Record<string, unknown>>(image.properties, {});
   const str = (v: unknown) => (typeof v === 'string' && v ? v : null);
   const kernel = str(props.kernel_id);
@@ -99,7 +99,7 @@ async function imageOf(db: Db, dataDir: string, id: string): Promise<GuestImage 
  * attached: what a machine of a CloudSigma server boots from, read each time it starts, so
  * the drives a stopped server was given meanwhile are the ones it runs.
  */
-export async function attachedDrives(db: Db, dataDir: string, serverId: string): Promise<GuestDrive[]> {
+export async function attachedDrives(db: Db, imageDir: string, serverId: string): Promise<GuestDrive[]> {
   const rows = await db
     .selectFrom('drive_attachments')
     .innerJoin('drives', 'drives.id', 'drive_attachments.drive_id')
@@ -116,7 +116,7 @@ export async function attachedDrives(db: Db, dataDir: string, serverId: string):
       id: r.id,
       media: r.media === 'cdrom' ? ('cdrom' as const) : ('disk' as const),
       bootOrder: r.boot_order,
-      image: r.image_id ? await imageOf(db, dataDir, r.image_id) : null,
+      image: r.image_id ? await imageOf(db, imageDir, r.image_id) : null,
     })),
   );
 }
