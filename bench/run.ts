@@ -924,8 +924,9 @@ async function main(): Promise<void> {
   if (figures.results.some((r) => r.failures) || figures.cloudsigma?.loads.some((r) => r.failures) || figures.cloudsigma?.latencies.some((r) => r.failures) || s?.loads.some((r) => r.failures) || s?.creates.some((r) => r.failures) || s?.builds?.failures) process.exitCode = 1;
 }
 
-// `npm run bench -- qemu`: the qemu driver's own benchmark (bench/qemu.ts) instead.
+// `npm run bench -- qemu`: the qemu driver's own benchmark (bench/qemu.ts) instead; `-- cluster`: bench/cluster.ts.
 if (process.argv[2] === 'qemu') await import('./qemu.js');
+else if (process.argv[2] === 'cluster') await import('./cluster.js');
 else main().catch((err) => {
   process.stderr.write(`bench: ${err?.stack ?? err}\n`);
   process.exit(1);
