@@ -113,6 +113,10 @@ async function workerCommand(config: Config, role: Role, processHost?: string): 
   await startWorkers(services, false, { processHost });
   const what = role.kind === 'compute' ? `compute host ${role.host} (driver ${services.driver.name})` : `conductor${processHost ? ` on ${processHost}` : ''}`;
   process.stdout.write(`Nimbus ${what} is running (database ${describeDatabase(config)})\n`);
+  // No server holds this process open, and the runner's timers do not: when every database
+  // connection drops (PostgreSQL restarting) nothing would be left and it would end, quietly,
+  // with 0. It runs until it is told to stop.
+  setInterval(() => {}, 1 << 30);
   stopOn(services);
 }
 
