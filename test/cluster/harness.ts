@@ -12,7 +12,7 @@
  * Everything is undone by close(), and by an exit hook if a test dies before it: processes
  * killed, namespaces and links deleted, PostgreSQL stopped and its files removed.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { ADMIN_PASSWORD, DEMO_PASSWORD, freePort, passwordToken, request, type RequestOptions, type Response } from '../support.js';
 import { postgresAvailable, startPostgres, type PrivatePostgres } from './postgres.js';
 
-/** The CLI command a node runs: `serve` holds every role (until the roles land, every node runs it). */
+/** The CLI command a node runs: `serve` holds every role; `api`, `conductor` and `compute` one each, after `migrate`. */
 export type Role = 'serve' | 'api' | 'conductor' | 'compute';
 
 export interface NodeSpec {
@@ -47,6 +47,9 @@ export interface Cluster {
   netns: boolean;
   imageDir: string;
   nodes: Map<string, ClusterNode>;
+  /** `nimbus migrate` on the cluster's database: what the split roles need before they start. */
+  migrate(): Promise<void>;
+  /** Starts a node and waits until it serves (HTTP roles) or says it is running (the others). */
   start(spec: NodeSpec): Promise<ClusterNode>;
   node(name: string): ClusterNode;
   /** SIGKILL, as a machine that dies. */
@@ -168,6 +171,15 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
     return l;
   };
 
+  const baseEnv = (): Record<string, string> => ({
+    NIMBUS_IMAGE_DIR: imageDir,
+    NIMBUS_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    NIMBUS_DEMO_PASSWORD: DEMO_PASSWORD,
+    NIMBUS_LOG_LEVEL: 'warn',
+    NIMBUS_LOG_FORMAT: 'json',
+    NIMBUS_FAKE_BUSY_WINDOW_MS: '0',
+  });
+
   const launch = async (spec: NodeSpec): Promise<ClusterNode> => {
     const l = netns ? linksOf(spec.name) : null;
     const port = ports.get(spec.name) ?? (netns ? 8774 : await freePort());
@@ -187,12 +199,7 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
       NIMBUS_LISTEN: `${address}:${port}`,
       NIMBUS_NODE_ID: spec.name,
       NIMBUS_DATA_DIR: dataDir,
-      NIMBUS_IMAGE_DIR: imageDir,
-      NIMBUS_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      NIMBUS_DEMO_PASSWORD: DEMO_PASSWORD,
-      NIMBUS_LOG_LEVEL: 'warn',
-      NIMBUS_LOG_FORMAT: 'json',
-      NIMBUS_FAKE_BUSY_WINDOW_MS: '0',
+      ...baseEnv(),
       ...spec.env,
     };
     const child = l
@@ -204,7 +211,7 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
     child.stderr!.on('data', (d) => (out += d));
     const node: ClusterNode = { spec, url, child, output: () => out, req: (method, path, opts) => request(url, method, path, opts) };
     nodes.set(spec.name, node);
-    if (spec.role === 'serve' || spec.role === 'api') await ready(node);
+    await ready(node);
     return node;
   };
 
@@ -214,6 +221,14 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
     imageDir,
     nodes,
     start: launch,
+    migrate: async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-migrate-'));
+      dirs.push(dataDir);
+      const env = { ...process.env, ...baseEnv(), NIMBUS_DATABASE_URL: pg.url(), NIMBUS_DATA_DIR: dataDir };
+      await new Promise<void>((resolve, reject) =>
+        execFile(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'migrate'], { cwd: ROOT, env, timeout: 60_000 }, (err, _out, stderr) => (err ? reject(new Error(`nimbus migrate: ${err.message}\n${stderr}`)) : resolve())),
+      );
+    },
     node: (name) => {
       const n = nodes.get(name);
       if (!n) throw new Error(`no node ${name}`);
@@ -245,11 +260,17 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
   return cluster;
 }
 
-/** Waits until the node answers HTTP (or fails with its output if it exits first). */
+/** Waits until the node answers HTTP, or (no HTTP) says it runs; fails with its output if it exits first. */
 async function ready(node: ClusterNode, timeoutMs = 30000): Promise<void> {
+  const http = node.spec.role === 'serve' || node.spec.role === 'api';
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (node.child.exitCode !== null || node.child.signalCode !== null) throw new Error(`${node.spec.name} exited (${node.child.exitCode ?? node.child.signalCode}):\n${node.output()}`);
+    if (!http) {
+      if (/is running/.test(node.output())) return;
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
     try {
       const res = await fetch(`${node.url}/`, { signal: AbortSignal.timeout(1000) });
       if (res.status === 200) return;
