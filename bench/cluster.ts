@@ -3,9 +3,10 @@
  * several processes on one private PostgreSQL (test/cluster/harness.ts), with the load in
  * processes of its own (bench/cluster-load.ts for creates, wrk for lists):
  *
- * - creates per second to ACTIVE with 1 and then 2 API nodes (each a `nimbus serve` until the
- *   roles exist, so each node also runs builds);
- * - GET /compute/v2.1/servers/detail?limit=100 p99 with 1 and 2 API nodes, then at 100,000
+ * - creates per second to ACTIVE and GET /compute/v2.1/servers/detail?limit=100 p99 with
+ *   1 API node and 1 compute host, then 3 compute hosts, then 2 API nodes (`nimbus api`,
+ *   one `nimbus conductor`, `nimbus compute --host` with the fake driver);
+ * - the list's p99 with 1 and 2 API nodes at 100,000
  *   and 1,000,000 servers seeded straight into PostgreSQL (one INSERT … SELECT from
  *   generate_series over a real server's row), with the list query's plan at the largest.
  *
@@ -136,32 +137,33 @@ async function main(): Promise<void> {
   const started = new Date();
   const cluster: Cluster = await startCluster();
   const rows: string[][] = [];
+  const seeded: string[][] = [];
   let explain = '';
   try {
-    log(`cluster: private PostgreSQL, ${cluster.netns ? 'each node in its own network namespace' : 'on loopback'}`);
-    const one = await cluster.start({ name: 'api1', role: 'serve', env });
+    log(`cluster: private PostgreSQL, ${cluster.netns ? 'each process in its own network namespace' : 'on loopback'}`);
+    await cluster.migrate();
+    const [one] = await Promise.all([cluster.start({ name: 'api1', role: 'api', env }), cluster.start({ name: 'conductor1', role: 'conductor', env }), cluster.start({ name: 'h1', role: 'compute', host: 'h1', env })]);
     const s = await session(one);
-    const c1 = await creates([one], s, 'one');
-    log(`  1 API node: ${fmt(c1.perSecond)} creates/s to ACTIVE (${c1.active} in ${fmt(c1.seconds)} s)${c1.failures.length ? ` failures: ${c1.failures.slice(0, 5)}` : ''}`);
-    const l1 = await listLoad([one], s);
-    log(`  1 API node: list p99 ${fmt(l1.p99, 2)} ms, ${fmt(l1.rps)} req/s`);
-    const two = await cluster.start({ name: 'api2', role: 'serve', env });
-    const c2 = await creates([one, two], s, 'two');
-    log(`  2 API nodes: ${fmt(c2.perSecond)} creates/s to ACTIVE (${c2.active} in ${fmt(c2.seconds)} s)${c2.failures.length ? ` failures: ${c2.failures.slice(0, 5)}` : ''}`);
-    const l2 = await listLoad([one, two], s);
-    log(`  2 API nodes: list p99 ${fmt(l2.p99, 2)} ms, ${fmt(l2.rps)} req/s`);
-    const servers = 2 * CREATES;
-    rows.push(['creates/s to ACTIVE', `${fmt(c1.perSecond)}`, `${fmt(c2.perSecond)}`, `${fmt(c2.perSecond / c1.perSecond, 2)}×`]);
-    rows.push([`list p99 (ms), ${servers / 2}→${servers} servers`, fmt(l1.p99, 2), fmt(l2.p99, 2), `${fmt(l2.p99 / l1.p99, 2)}×`]);
-    rows.push([`list req/s, ${servers / 2}→${servers} servers`, fmt(l1.rps, 0), fmt(l2.rps, 0), `${fmt(l2.rps / l1.rps, 2)}×`]);
+    let base: { creates: number; p99: number; rps: number } | null = null;
+    const measure = async (label: string, nodes: ClusterNode[]) => {
+      const c = await creates(nodes, s, label.replace(/\W+/g, '-'));
+      const l = await listLoad(nodes, s);
+      log(`  ${label}: ${fmt(c.perSecond)} creates/s to ACTIVE (${c.active} in ${fmt(c.seconds)} s), list p99 ${fmt(l.p99, 2)} ms, ${fmt(l.rps)} req/s${c.failures.length || l.failures ? `  failures: ${c.failures.slice(0, 5)} ${l.failures}` : ''}`);
+      base ??= { creates: c.perSecond, p99: l.p99, rps: l.rps };
+      rows.push([label, `${fmt(c.perSecond)} (${fmt(c.perSecond / base.creates, 2)}×)`, `${fmt(l.p99, 2)} (${fmt(l.p99 / base.p99, 2)}×)`, `${fmt(l.rps, 0)} (${fmt(l.rps / base.rps, 2)}×)`, c.failures.length || l.failures ? `${c.failures.length} / ${l.failures}` : '0']);
+    };
+    await measure('1 API node, 1 compute host', [one]);
+    await Promise.all([cluster.start({ name: 'h2', role: 'compute', host: 'h2', env }), cluster.start({ name: 'h3', role: 'compute', host: 'h3', env })]);
+    await measure('1 API node, 3 compute hosts', [one]);
+    const two = await cluster.start({ name: 'api2', role: 'api', env });
+    await measure('2 API nodes, 3 compute hosts', [one, two]);
     const template = (await one.req('GET', '/compute/v2.1/servers?limit=1', { token: s.token })).body.servers[0].id;
     for (const size of SIZES) {
       await seed(cluster.pg.url(), template, size);
       const a = await listLoad([one], s);
       const b = await listLoad([one, two], s);
-      log(`  ${size} servers: list p99 ${fmt(a.p99, 2)} ms on 1 node, ${fmt(b.p99, 2)} ms on 2`);
-      rows.push([`list p99 (ms) at ${size.toLocaleString('en')} servers`, fmt(a.p99, 2), fmt(b.p99, 2), `${fmt(b.p99 / a.p99, 2)}×`]);
-      if (a.failures || b.failures) rows.push([`(failures at ${size})`, String(a.failures), String(b.failures), '']);
+      log(`  ${size} servers: list p99 ${fmt(a.p99, 2)} ms on 1 API node, ${fmt(b.p99, 2)} ms on 2`);
+      seeded.push([size.toLocaleString('en'), fmt(a.p99, 2), fmt(b.p99, 2), `${fmt(a.rps, 0)} / ${fmt(b.rps, 0)}`, a.failures || b.failures ? `${a.failures} / ${b.failures}` : '0']);
     }
     explain = await plan(cluster.pg.url(), s.projectId);
     log(explain);
@@ -173,13 +175,20 @@ async function main(): Promise<void> {
     START,
     '## Several processes on one PostgreSQL (npm run bench:cluster)',
     '',
-    `Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores (shared, noisy: load ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end); a private PostgreSQL 15 (fsync off);`,
-    `API nodes are \`nimbus serve\` processes (each also runs builds: the roles are not built yet, so 1 → 3 compute hosts is not measured); ${CREATES} creates at ${CONCURRENCY} concurrent clients`,
-    `(a load process of its own, round-robin over the nodes, each client polling its server until ACTIVE); lists with wrk, ${CONCURRENCY} connections split over the nodes, ${SECONDS} s, the worse node's p99.`,
+    `Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores shared with other work (noisy: load ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end);`,
+    `every process on this one machine (a private PostgreSQL 15 with fsync off, \`nimbus api\`, one \`nimbus conductor\`, \`nimbus compute --host\` with the fake driver), each in a network namespace of its own.`,
+    `Creates: ${CREATES} at ${CONCURRENCY} concurrent clients in a load process of its own, round-robin over the API nodes, each client polling its server until ACTIVE.`,
+    `Lists: \`GET ${LIST}\` with wrk, ${CONCURRENCY} connections split over the API nodes, ${SECONDS} s; with 2 nodes the worse node's p99. Ratios are to the first row, same run.`,
     '',
-    '| figure | 1 API node | 2 API nodes | ratio |',
-    '| --- | --- | --- | --- |',
+    '| processes | creates/s to ACTIVE | list p99 (ms) | list req/s | failures (creates / lists) |',
+    '| --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
+    '',
+    'Seeded straight into PostgreSQL (one INSERT … SELECT over generate_series, copies of a real server; then ANALYZE), all in the project listed:',
+    '',
+    '| servers | list p99, 1 API node (ms) | list p99, 2 API nodes (ms) | list req/s (1 / 2 nodes) | failures |',
+    '| --- | --- | --- | --- | --- |',
+    ...seeded.map((r) => `| ${r.join(' | ')} |`),
     '',
     `The list query's plan at ${(SIZES.at(-1) ?? 0).toLocaleString('en')} servers:`,
     '',

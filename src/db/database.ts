@@ -107,9 +107,10 @@ export async function openDatabase(url: string, onIdleError: (err: Error) => voi
       connectionString: url,
       max: 10,
       Client: boundedClient(pg.Client),
-      // A request waits this long for a connection (a free one, or a new one to a server that
-      // may be down or cut off) before it is answered 503, never hangs.
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      // A request waits this long for a connection of the pool (busy ones free up within
+      // QUERY_TIMEOUT_MS; a new one is bounded by CONNECT_TIMEOUT_MS, below) before it is
+      // answered 503, never hangs. Longer than either: a busy node queues, it does not refuse.
+      connectionTimeoutMillis: POOL_WAIT_MS,
       // An idle connection across a cut link is found dead by the kernel, not kept for ever.
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
@@ -136,9 +137,11 @@ export async function openDatabase(url: string, onIdleError: (err: Error) => voi
   return new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
 }
 
-/** How long a request waits for a PostgreSQL connection, and for one statement's answer. */
+/** How long a new PostgreSQL connection may take to open, and one statement to answer. */
 export const CONNECT_TIMEOUT_MS = 3000;
 export const QUERY_TIMEOUT_MS = 5000;
+/** How long a request waits for one of the pool's connections. */
+export const POOL_WAIT_MS = 10_000;
 
 /** Work that may legitimately take longer than a request's bound: migrations, bulk seeds. */
 const unbounded = new AsyncLocalStorage<true>();
@@ -160,6 +163,8 @@ function boundedClient(Client: PgClientClass): PgClientClass {
     constructor(...args: any[]) {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       super(...(args as [any]));
+      // Opening a connection is bounded on its own, shorter than the wait for the pool.
+      (this as unknown as { _connectionTimeoutMillis: number })._connectionTimeoutMillis = CONNECT_TIMEOUT_MS;
       // A connection that dies while checked out (a restart, a cut) emits 'error' with no
       // listener (the pool listens only while it is idle), which would end the process. Its
       // statements fail with the error anyway, and the pool drops it on release.
