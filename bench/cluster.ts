@@ -83,7 +83,7 @@ async function listLoad(nodes: ClusterNode[], s: Session): Promise<{ rps: number
 /**
  * Adds copies of a real server of the project until it has `target` live servers: one
  * INSERT … SELECT over generate_series, each copy with its own id, name, host name,
- * reservation and creation time (a second apart, older than any before).
+ * reservation and creation time (a second apart, older than any before), on the template's host.
  */
 async function seed(url: string, templateId: string, target: number): Promise<number> {
   const client = new pg.Client({ connectionString: url });
@@ -107,7 +107,20 @@ async function seed(url: string, templateId: string, target: number): Promise<nu
       launched_at: iso(`+ interval '5 milliseconds'`),
     };
     const select = columns.map((c) => override[c] ?? `t.${c}`).join(', ');
+    // The usage trigger (migration 008) updates one row per inserted server: 1,000,000 updates
+    // of one row in one transaction is quadratic. It is held off, and the copies are counted once.
+    await client.query('begin');
+    await client.query('alter table servers disable trigger server_usage_insert_delete');
     await client.query(`insert into servers (${columns.join(', ')}) select ${select} from servers t, generate_series(1, $3::int) g where t.id = $1`, [templateId, oldest, wanted]);
+    await client.query(
+      `insert into server_usage (project_id, user_id, host, vm_state, instances, vcpus, memory_mb, disk_gb)
+       select project_id, user_id, coalesce(host, ''), vm_state, $2::int, vcpus * $2::int, memory_mb * $2::bigint, disk_gb * $2::bigint from servers where id = $1
+       on conflict (project_id, user_id, host, vm_state) do update set instances = server_usage.instances + excluded.instances,
+         vcpus = server_usage.vcpus + excluded.vcpus, memory_mb = server_usage.memory_mb + excluded.memory_mb, disk_gb = server_usage.disk_gb + excluded.disk_gb`,
+      [templateId, wanted],
+    );
+    await client.query('alter table servers enable trigger server_usage_insert_delete');
+    await client.query('commit');
     await client.query('analyze servers');
     log(`  seeded ${wanted} servers in ${fmt((performance.now() - t0) / 1000)} s`);
     return wanted;

@@ -101,6 +101,13 @@ const teardowns = new Set<() => void>();
 process.once('exit', () => {
   for (const t of teardowns) t();
 });
+// Stopped by a signal (a test runner's timeout, Ctrl-C) the 'exit' event never comes: undo it all first.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const t of teardowns) t();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
 
 export async function startCluster(options: { netns?: boolean } = {}): Promise<Cluster> {
   const netns = options.netns ?? clusterUnavailable() === null;
@@ -114,6 +121,7 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
   const dirs: string[] = [];
   const teardown = () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    pgStop?.();
     for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns]);
     for (const link of hostLinks) spawnSync('ip', ['link', 'del', link], { stdio: 'ignore' });
     for (const address of hostAddresses) spawnSync('ip', ['addr', 'del', address, 'dev', 'lo'], { stdio: 'ignore' });
@@ -126,8 +134,10 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
     hostAddresses.push(`${pgAddress}/32`);
   }
   let pg: PrivatePostgres;
+  let pgStop: (() => void) | undefined;
   try {
     pg = await startPostgres({ addresses: netns ? [pgAddress] : [] });
+    pgStop = pg.stopNow;
   } catch (err) {
     teardown();
     teardowns.delete(teardown);

@@ -23,6 +23,8 @@ export interface PrivatePostgres {
   restart(): Promise<void>;
   /** Stops it for good and removes its files. */
   destroy(): Promise<void>;
+  /** Stops it for good at once, synchronously (for an exit or signal hook), and removes its files. */
+  stopNow(): void;
   /** The server's log, for a failing test's message. */
   log(): string;
 }
@@ -53,12 +55,14 @@ function run(program: string, args: string[]): Promise<void> {
 
 /** Every live private server, stopped at once if the process exits without its test's cleanup. */
 const live = new Set<string>();
+function stopAt(dir: string): void {
+  if (!live.delete(dir)) return;
+  const { command, args } = asOwner('pg_ctl', ['-D', join(dir, 'data'), 'stop', '-m', 'immediate']);
+  spawnSync(command, args, { stdio: 'ignore' });
+  rmSync(dir, { recursive: true, force: true });
+}
 process.once('exit', () => {
-  for (const dir of live) {
-    const { command, args } = asOwner('pg_ctl', ['-D', join(dir, 'data'), 'stop', '-m', 'immediate']);
-    spawnSync(command, args, { stdio: 'ignore' });
-    rmSync(dir, { recursive: true, force: true });
-  }
+  for (const dir of live) stopAt(dir);
 });
 
 /**
@@ -115,6 +119,7 @@ export async function startPostgres(options: { addresses?: string[] } = {}): Pro
     stop,
     restart: () => run('pg_ctl', ['-D', data, '-l', logFile, '-m', 'fast', '-w', '-t', '30', 'restart']),
     log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    stopNow: () => stopAt(dir),
     destroy: async () => {
       if (destroyed) return;
       destroyed = true;
