@@ -11,7 +11,7 @@
  * Until `nimbus api`, `nimbus conductor` and `nimbus compute` exist, each API node is a
  * `nimbus serve` (every role in one process) and no conductor or compute process starts.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,28 +34,29 @@ const roles = /^\s+compute\b/m.test(usage);
 const netns = !process.argv.includes('--no-netns') && clusterUnavailable() === null;
 
 const cluster = await startCluster({ netns });
+const clouds = mkdtempSync(join(tmpdir(), 'nimbus-cluster-'));
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
   process.stdout.write('\nstopping the cluster…\n');
   await cluster.close();
+  rmSync(clouds, { recursive: true, force: true });
   process.exit(0);
 };
+// The harness undoes the cluster itself on a signal; the clouds.yaml goes with it.
+process.once('exit', () => rmSync(clouds, { recursive: true, force: true }));
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 
 try {
   const apis = arg('api', 2);
-  if (roles) {
-    execFileSync(process.execPath, [join(root, 'dist/src/cli.js'), 'migrate'], { env: { ...process.env, NIMBUS_DATABASE_URL: cluster.pg.url(), NIMBUS_DATA_DIR: mkdtempSync(join(tmpdir(), 'nimbus-migrate-')), NIMBUS_IMAGE_DIR: cluster.imageDir, NIMBUS_ADMIN_PASSWORD: ADMIN_PASSWORD, NIMBUS_DEMO_PASSWORD: DEMO_PASSWORD }, stdio: 'inherit' });
-  }
+  if (roles) await cluster.migrate();
   for (let i = 1; i <= apis; i++) await cluster.start({ name: `api${i}`, role: roles ? 'api' : 'serve' });
   if (roles) {
     for (let i = 1; i <= arg('conductors', 1); i++) await cluster.start({ name: `conductor${i}`, role: 'conductor' });
     for (let i = 1; i <= arg('computes', 3); i++) await cluster.start({ name: `compute${i}`, role: 'compute', host: `compute${i}` });
   }
-  const clouds = mkdtempSync(join(tmpdir(), 'nimbus-cluster-'));
   const yaml = join(clouds, 'clouds.yaml');
   const entry = (url, user, password) => ({ auth: { auth_url: `${url}/identity/v3`, username: user, password, project_name: user, user_domain_name: 'Default', project_domain_name: 'Default' }, region_name: 'RegionOne', identity_api_version: 3 });
   const entries = {};
@@ -69,7 +70,7 @@ try {
   const lines = [
     `Nimbus cluster (${netns ? 'each process in its own network namespace' : 'all on loopback'}${roles ? '' : '; roles not built yet: API nodes run `nimbus serve`'})`,
     `  postgres  ${cluster.pg.url().replace(/:[^:@/]+@/, ':***@')}`,
-    ...[...cluster.nodes.values()].map((n) => `  ${n.spec.name.padEnd(10)}${n.spec.role.padEnd(10)}${n.spec.role === 'serve' || n.spec.role === 'api' ? n.url : ''}  pid ${n.child.pid}`),
+    ...[...cluster.nodes.values()].map((n) => `  ${n.spec.name.padEnd(12)}${n.spec.role.padEnd(10)}${n.spec.role === 'serve' || n.spec.role === 'api' ? n.url : ''}  pid ${n.child.pid}`),
     `  images    ${cluster.imageDir}`,
     `  clouds    ${yaml}  (export OS_CLIENT_CONFIG_FILE=${yaml}; openstack --os-cloud api1-demo server list)`,
     'Ctrl-C stops it.',
