@@ -197,7 +197,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (/^08[0-9A-Z]{3}$|^57P0[123]$|^53300$/.test(e.code)) return true;
     if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(e.code)) return true;
   }
-  return typeof e.message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/.test(e.message);
+  return typeof e.message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect|timeout expired|Client has encountered a connection error|Query read timeout)/.test(e.message);
 }
 
 /**
