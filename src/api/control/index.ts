@@ -9,6 +9,7 @@ import { keystoneMessage } from '../identity/auth.js';
 import { validate } from '../validation.js';
 import { viewBehaviour } from '../../compute/behaviours.js';
 import { FakeDriver } from '../../virt/fake/driver.js';
+import { driveQuotas } from '../../storage/quotas.js';
 
 const behaviourSchema = {
   type: 'object',
@@ -62,6 +63,14 @@ const storageSchema = {
   required: ['storage'],
   additionalProperties: false,
   properties: { storage: { type: 'object', required: ['state'], additionalProperties: false, properties: { state: { type: 'string', enum: ['up', 'down'] } } } },
+};
+
+const limit = { type: 'integer', minimum: -1, maximum: 2 ** 31 - 1 };
+const driveQuotaSchema = {
+  type: 'object',
+  required: ['quota_set'],
+  additionalProperties: false,
+  properties: { quota_set: { type: 'object', additionalProperties: false, properties: { volumes: limit, gigabytes: limit } } },
 };
 
 const advanceSchema = {
@@ -140,6 +149,27 @@ export function controlApi(services: Services): FastifyPluginAsync {
         if (!(services.driver instanceof FakeDriver) || !services.driver.pools().includes(name)) throw notFound(`Storage ${name} could not be found.`);
         services.driver.setStorageDown(name, storage.state === 'down');
         return { storage: { name, state: storage.state } };
+      },
+    });
+
+    // A project's drive limits (Cinder's quota_set shape; Nova's os-quota-sets has no volumes).
+    resource(app, '/v1/drive-quotas/:project', {
+      GET: async (request) => {
+        const { project } = request.params as { project: string };
+        return { quota_set: { id: project, ...(await driveQuotas(services.db, project)) } };
+      },
+      PUT: async (request) => {
+        const { project } = request.params as { project: string };
+        const { quota_set } = validate<{ quota_set: Partial<Record<'volumes' | 'gigabytes', number>> }>(driveQuotaSchema, request.body ?? null, keystoneMessage);
+        if (!(await services.db.selectFrom('projects').select('id').where('id', '=', project).executeTakeFirst())) throw notFound(`Project ${project} could not be found.`);
+        for (const [resource, hard_limit] of Object.entries(quota_set)) {
+          await services.db
+            .insertInto('quotas')
+            .values({ project_id: project, resource, hard_limit })
+            .onConflict((oc) => oc.columns(['project_id', 'resource']).doUpdateSet({ hard_limit }))
+            .execute();
+        }
+        return { quota_set: { id: project, ...(await driveQuotas(services.db, project)) } };
       },
     });
 
