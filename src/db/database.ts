@@ -45,6 +45,7 @@ import * as m051 from './migrations/051_auto_allocated_topologies.js';
 import * as m030 from './migrations/030_task_hosts.js';
 import * as m031 from './migrations/031_task_notify.js';
 import * as m032 from './migrations/032_cluster_services.js';
+import * as m045 from './migrations/045_global_contexts.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -83,6 +84,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '030_task_hosts': m030,
   '031_task_notify': m031,
   '032_cluster_services': m032,
+  '045_global_contexts': m045,
 };
 
 export function isPostgresUrl(url: string): boolean {

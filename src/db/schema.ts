@@ -608,6 +608,13 @@ export interface JobResourceTable {
   resource_id: string;
 }
 
+export interface GlobalContextTable {
+  project_id: string;
+  /** JSON object: key to string value */
+  context: string;
+  updated_at: string;
+}
+
 export interface ProfileTable {
   user_id: string;
   clone_naming: string;
@@ -624,6 +631,7 @@ export interface Schema {
   jobs: JobTable;
   job_resources: JobResourceTable;
   profiles: ProfileTable;
+  global_contexts: GlobalContextTable;
   networks: NetworkTable;
   routers: RouterTable;
   floating_ips: FloatingIpTable;

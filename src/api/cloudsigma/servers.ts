@@ -4,6 +4,7 @@
  * (src/compute/servers.ts); this file reads CloudSigma's bodies and renders its views.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { userKeypairs } from './keypairs.js';
 import type { Services } from '../../services.js';
 import { Servers, parseJson, type ServerFlavor } from '../../compute/servers.js';
 import { notFound } from '../../errors.js';
@@ -104,6 +105,17 @@ export class ServerRows {
   }
 }
 
+/**
+ * A definition's pubkeys must be the caller's own keypairs (Nova's key_name is the user's):
+ * another user's key, or none, is 400 naming it, as an unknown drive is.
+ */
+async function ownPubkeys(services: Services, userId: string, uuids: string[]): Promise<void> {
+  if (uuids.length === 0) return;
+  const mine = new Set((await userKeypairs(services, userId)).map((k) => k.uuid));
+  const i = uuids.findIndex((u) => !mine.has(u));
+  if (i >= 0) throw invalid(`Pubkey ${uuids[i]} does not exist`, `pubkeys[${i}]`);
+}
+
 /** The definition the face keeps: drives are the storage core's attachments, not kept here. */
 export const extensionOf = (d: Definition): Record<string, unknown> => ({ ...d, drives: [] });
 
@@ -133,6 +145,7 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
       authorize(request, 'create');
       const limits = serverLimits(services);
       const parsed = objectsOf(request.body).map((o) => parseDefinition(o, limits));
+      for (const p of parsed) await ownPubkeys(services, request.auth.userId, p.definition.pubkeys);
       const defs = await Promise.all(
         parsed.map(async (p) => ({ name: p.name!, flavor: p.flavor!, metadata: p.metadata ?? {}, tags: await tagNames(services.db, project(request), p.tags ?? []), extension: extensionOf(p.definition), drives: attachmentsOf(p.definition) })),
       );
@@ -190,6 +203,7 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
       const row = await rows.one(project(request), (request.params as { uuid: string }).uuid);
       const body = objectAt(request.body ?? null, 'body');
       const p = parseDefinition(body, serverLimits(services), { definition: definitionOf(row), ...sizeOf(row) });
+      if (body.pubkeys !== undefined) await ownPubkeys(services, request.auth.userId, p.definition.pubkeys);
       await servers.redefine(request.auth, row.id, {
         name: p.name,
         metadata: p.metadata,

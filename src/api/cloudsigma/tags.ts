@@ -11,6 +11,7 @@ import type { Services } from '../../services.js';
 import { invalid, notFound } from '../../errors.js';
 import { created, listOf, objectAt, objectsOf, ref, route } from './http.js';
 import { ServerRows } from './servers.js';
+import { driveView } from './drive-view.js';
 import { moveTag } from '../../storage/tags.js';
 
 /** The most resources one tag request may set. */
@@ -174,6 +175,14 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
       return listOf(request, await rows.details(project(request), ids));
     },
   });
+  // The tag's drives, as /drives/detail/ shows them (the tags doc's /tags/{uuid}/{resource}/).
+  const taggedDrives = async (request: FastifyRequest) => {
+    const name = await find(request);
+    const ids = (await resourcesOf(project(request), name)).filter((r) => r.res_type === 'drives').map((r) => r.uuid);
+    return listOf(request, (await services.drives.many(request.auth, ids)).map(driveView));
+  };
+  route(api, '/tags/:uuid/drives/', { GET: taggedDrives });
+  route(api, '/tags/:uuid/drives/detail/', { GET: taggedDrives });
   route(api, '/tags/:uuid/servers/', {
     GET: async (request) => {
       const name = await find(request);
