@@ -46,6 +46,7 @@ import * as m030 from './migrations/030_task_hosts.js';
 import * as m031 from './migrations/031_task_notify.js';
 import * as m032 from './migrations/032_cluster_services.js';
 import * as m045 from './migrations/045_global_contexts.js';
+import * as m046 from './migrations/046_digest_email.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -85,6 +86,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '031_task_notify': m031,
   '032_cluster_services': m032,
   '045_global_contexts': m045,
+  '046_digest_email': m046,
 };
 
 export function isPostgresUrl(url: string): boolean {

@@ -30,6 +30,8 @@ export interface UserTable {
   password_hash: string;
   /** HTTP Digest's HA1 for the CloudSigma face (migration 020); null until a password is set. */
   digest_ha1: string | null;
+  /** MD5(email:realm:password), for HTTP Digest by email; null until known */
+  digest_email_ha1: string | null;
   email: string | null;
   enabled: number;
   default_project_id: string | null;
