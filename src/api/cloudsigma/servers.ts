@@ -120,7 +120,9 @@ export class ServerRows {
     // The page's heads and the whole count in one statement (a window over the filtered rows).
     let q = base.select(['id', 'version', 'host', sql<number>`count(*) over ()`.as('total')]);
     q = order ? q.orderBy('id', order === '-uuid' ? 'desc' : 'asc') : q.orderBy('created_at').orderBy('id');
-    const heads = await q.limit(limit > 0 ? limit : Number.MAX_SAFE_INTEGER).offset(offset).execute();
+    // Counts past 2^53 (a valid count, as listOf takes it) are bound to what both databases take.
+    const bound = (n: number) => Math.min(n, Number.MAX_SAFE_INTEGER);
+    const heads = await q.limit(limit > 0 ? bound(limit) : Number.MAX_SAFE_INTEGER).offset(bound(offset)).execute();
     // A page past the end has no row to carry the count.
     const total = heads.length ? Number(heads[0].total) : Number(((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()) as { n: number | string }).n);
     return { meta: { limit, offset, total_count: total }, objects: await this.details(projectId, undefined, heads) };

@@ -50,6 +50,16 @@ test('detail pages in creation order and by -uuid match the whole list, and an o
   assert.deepEqual(past.body, { meta: { limit: 10, offset: 40, total_count: 25 }, objects: [] });
 });
 
+test('a limit or offset past 2^63 is a count like any other: everything, or nothing past the end', async () => {
+  const all = await cs(cloud, 'GET', '/servers/?limit=9223372036854775808');
+  assert.equal(all.status, 200, all.text);
+  assert.equal(all.body.objects.length, 25);
+  const none = await cs(cloud, 'GET', '/servers/detail/?offset=9223372036854775808');
+  assert.equal(none.status, 200, none.text);
+  assert.deepEqual(none.body.objects, []);
+  assert.equal(none.body.meta.total_count, 25);
+});
+
 test('name=a,b is OR', async () => {
   const res = await cs(cloud, 'GET', '/servers/?name=srv-01,srv-02,nothing');
   assert.deepEqual(res.body.objects.map((o: { name: string }) => o.name).sort(), ['srv-01', 'srv-02']);
