@@ -106,7 +106,8 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
       const add = servers.filter((id) => !has.has(id)).map((server_id) => ({ server_id, tag: name }));
       const now = services.clock.now().toISOString();
       if (add.length) {
-        await tx.insertInto('server_tags').values(add).execute();
+        // Two requests tagging the same server at once: the second finds the row there.
+        await tx.insertInto('server_tags').values(add).onConflict((oc) => oc.columns(['server_id', 'tag']).doNothing()).execute();
         await tx.updateTable('servers').set({ updated_at: now }).where('id', 'in', add.map((a) => a.server_id)).execute();
       }
       const drives = ids.length ? await tx.selectFrom('drives').select(['id', 'tags']).where('project_id', '=', projectId).where('id', 'in', ids).execute() : [];
@@ -119,8 +120,12 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
   };
   const remember = async (projectId: string, name: string, meta: unknown) => {
     const text = JSON.stringify(meta && typeof meta === 'object' && !Array.isArray(meta) ? meta : {});
-    const done = await db.updateTable('tags').set({ meta: text }).where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
-    if (Number(done.numUpdatedRows) === 0) await db.insertInto('tags').values({ project_id: projectId, name, meta: text, created_at: services.clock.now().toISOString() }).execute();
+    // One statement, so two requests making the same tag at once both succeed.
+    await db
+      .insertInto('tags')
+      .values({ project_id: projectId, name, meta: text, created_at: services.clock.now().toISOString() })
+      .onConflict((oc) => oc.columns(['project_id', 'name']).doUpdateSet({ meta: text }))
+      .execute();
   };
   const nameOf = (o: Body, point: string) => tagName(o.name, point);
 

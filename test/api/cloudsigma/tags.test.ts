@@ -96,3 +96,10 @@ test('/tags/{uuid}/drives/detail/ and /tags/{uuid}/drives/ list the tag’s driv
     assert.deepEqual(res.body.objects[0], (await cs(cloud, 'GET', `/drives/${d.uuid}/`)).body);
   }
 });
+
+test('the same tag made with the same server at once, many times, is made once and never a 500', async () => {
+  const s = await createServer(cloud, { name: 'raced' });
+  const answers = await Promise.all(Array.from({ length: 8 }, () => cs(cloud, 'POST', '/tags/', { body: { objects: [{ name: 'raced-tag', meta: { k: 'v' }, resources: [s.uuid] }] } })));
+  assert.deepEqual(answers.map((r) => r.status), Array(8).fill(201), answers.map((r) => r.text).join('\n'));
+  assert.deepEqual((await cs(cloud, 'GET', `/servers/${s.uuid}/`)).body.tags.length, 1);
+});
