@@ -30,8 +30,8 @@ export interface HostAddress {
 }
 
 export interface RemoteDriverOptions {
-  /** The driver the hosts run, as the API shows it (fake, qemu). */
-  name?: string;
+  /** The driver the hosts run, as the API shows it (fake, qemu); a function when the caller reads it afresh. */
+  name?: string | (() => string);
   /** Where `host` answers, or null when it is down or has no endpoint (the call then fails at once). */
   resolve(host: string): Promise<HostAddress | null> | HostAddress | null;
   /** The registered hosts, as the caller last read them (the caller keeps them fresh). */
@@ -52,16 +52,19 @@ export interface RemoteDriverOptions {
 const LONG: ReadonlySet<Call> = new Set(['prepareResize', 'liveMigrate', 'createDrive', 'cloneDrive', 'resizeDrive', 'snapshotDrive']);
 
 export class RemoteDriver implements Driver {
-  readonly name: string;
   private readonly connectMs: number;
   private readonly callMs: number;
   private readonly longMs: number;
 
   constructor(private readonly options: RemoteDriverOptions) {
-    this.name = options.name ?? 'fake';
     this.connectMs = options.connectTimeoutMs ?? 2000;
     this.callMs = options.callTimeoutMs ?? 60_000;
     this.longMs = options.longCallTimeoutMs ?? 30 * 60_000;
+  }
+
+  get name(): string {
+    const name = this.options.name ?? 'fake';
+    return typeof name === 'function' ? name() : name;
   }
 
   hosts(): HostInfo[] {
