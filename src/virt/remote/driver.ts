@@ -21,7 +21,7 @@ import {
   type HostInfo,
   type StorageType,
 } from '../driver.js';
-import { CALL_PATH, CONSOLE_PATH, MAX_ANSWER_BYTES, SECRET_HEADER, SNAPSHOT_PATH, UPGRADE, decodeError, type Call, type WireError } from './protocol.js';
+import { CALL_PATH, CONSOLE_PATH, FAKE_PATH, type FakeSwitch, MAX_ANSWER_BYTES, SECRET_HEADER, SNAPSHOT_PATH, UPGRADE, decodeError, type Call, type WireError } from './protocol.js';
 
 /** Where a host's compute process answers, and the secret it takes. */
 export interface HostAddress {
@@ -111,9 +111,17 @@ export class RemoteDriver implements Driver {
     });
   }
 
+  /**
+   * Flips a switch of the fake driver on `host` (null: the storage host), as the control API
+   * does on a fake of its own; a DriverError when the host does not run the fake.
+   */
+  fake<T = void>(host: string | null, name: FakeSwitch, args: unknown[]): Promise<T> {
+    return this.call(host ?? this.storageHost(), name, args, undefined, FAKE_PATH);
+  }
+
   /** A driver call: its progress lines go to `progress`, its last line is the result or the error. */
-  private async call<T>(host: string, name: Call, args: unknown[], progress?: (percent: number) => void): Promise<T> {
-    const { res, done } = await this.post(host, CALL_PATH + name, args, LONG.has(name) ? this.longMs : this.callMs);
+  private async call<T>(host: string, name: Call | FakeSwitch, args: unknown[], progress?: (percent: number) => void, path = CALL_PATH): Promise<T> {
+    const { res, done } = await this.post(host, path + name, args, LONG.has(name as Call) ? this.longMs : this.callMs);
     try {
       const text = await readAll(res, host, (line) => {
         const msg = JSON.parse(line) as { progress?: number };

@@ -8,7 +8,8 @@ import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import type { ConsoleKind, Driver, GuestConsole } from '../driver.js';
-import { CALLS, CALL_PATH, CONSOLE_PATH, MAX_REQUEST_BYTES, SECRET_HEADER, SNAPSHOT_PATH, UPGRADE, WITH_PROGRESS, encodeError, type Call } from './protocol.js';
+import { FakeDriver } from '../fake/driver.js';
+import { CALLS, CALL_PATH, CONSOLE_PATH, FAKE_PATH, FAKE_SWITCHES, MAX_REQUEST_BYTES, SECRET_HEADER, SNAPSHOT_PATH, UPGRADE, WITH_PROGRESS, encodeError, type Call } from './protocol.js';
 
 export interface EndpointOptions {
   listen: { host: string; port: number };
@@ -62,14 +63,16 @@ async function readArgs(req: IncomingMessage, res: ServerResponse): Promise<unkn
 export async function serveHost(driver: Driver, options: EndpointOptions): Promise<HostEndpoint> {
   const onError = options.onError ?? (() => {});
   const calls: ReadonlySet<string> = new Set(CALLS);
+  // The fake's switches are calls like the others, on a host that runs the fake.
+  const switches: ReadonlySet<string> = new Set(driver instanceof FakeDriver ? FAKE_SWITCHES : []);
 
-  const call = async (name: Call, args: unknown[], res: ServerResponse) => {
+  const call = async (name: Call | string, args: unknown[], res: ServerResponse) => {
     res.writeHead(200, { 'content-type': 'application/x-ndjson' });
     const line = (v: unknown) => res.write(JSON.stringify(v) + '\n');
     try {
-      const fn = (driver as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>)[name];
+      const fn = (driver as unknown as Record<string, ((...a: unknown[]) => unknown) | undefined>)[name as string];
       // A driver without the call (setPassword) accepts it and does nothing, as the contract says.
-      const progress = WITH_PROGRESS.has(name) ? [(p: number) => line({ progress: p })] : [];
+      const progress = WITH_PROGRESS.has(name as Call) ? [(p: number) => line({ progress: p })] : [];
       const result = fn ? await fn.apply(driver, [...args, ...progress]) : undefined;
       line({ result: result ?? null });
     } catch (err) {
@@ -96,12 +99,13 @@ export async function serveHost(driver: Driver, options: EndpointOptions): Promi
     const path = (req.url ?? '').split('?')[0];
     if (!authorized(req, options.secret)) return answer(res, 401, 'The host secret is missing or wrong.');
     if (req.method !== 'POST') return answer(res, 405, 'Host calls are POSTs.');
-    const name = path.startsWith(CALL_PATH) ? path.slice(CALL_PATH.length) : null;
-    if (path !== SNAPSHOT_PATH && (name === null || !calls.has(name))) return answer(res, 404, `No host call ${path}.`);
+    const name = path.startsWith(CALL_PATH) ? path.slice(CALL_PATH.length) : path.startsWith(FAKE_PATH) ? path.slice(FAKE_PATH.length) : null;
+    const known = path.startsWith(CALL_PATH) ? calls : switches;
+    if (path !== SNAPSHOT_PATH && (name === null || !known.has(name))) return answer(res, 404, `No host call ${path}.`);
     readArgs(req, res)
       .then((args) => {
         if (!args) return;
-        return path === SNAPSHOT_PATH ? snapshot(args, res) : call(name as Call, args, res);
+        return path === SNAPSHOT_PATH ? snapshot(args, res) : call(name!, args, res);
       })
       .catch((err) => {
         onError(err, 'host call');

@@ -9,6 +9,10 @@ import { DriverError, HostUnavailable, PasswordRefused, ResizeRefused } from '..
 export const CALL_PATH = '/v1/call/';
 export const SNAPSHOT_PATH = '/v1/snapshot';
 export const CONSOLE_PATH = '/v1/console';
+/** The fake driver's switches (failure injection for tests), served only by a host that runs the fake. */
+export const FAKE_PATH = '/v1/fake/';
+export const FAKE_SWITCHES = ['setAcpiIgnored', 'setStorageDown', 'pools'] as const;
+export type FakeSwitch = (typeof FAKE_SWITCHES)[number];
 export const UPGRADE = 'nimbus-console';
 
 /** The largest request the endpoint reads: a guest spec with its files and user data is far less. */

@@ -13,6 +13,8 @@ import { remoteDriverFor, startHostEndpoint, type RemoteHosts } from '../../../s
 import type { HostEndpoint } from '../../../src/virt/remote/endpoint.js';
 import { openWebSocket } from '../console/ws-client.js';
 import { bootServer } from './server-fixtures.js';
+import { PowerState } from '../../../src/compute/states.js';
+import type { FakeDriver } from '../../../src/virt/fake/driver.js';
 
 let cloud: TestCloud;
 let endpoint: HostEndpoint;
@@ -108,4 +110,23 @@ test('no API answer shows a host endpoint secret', async () => {
     assert.equal(res.status, 200, `${path}: ${res.text}`);
     for (const s of secrets) assert.ok(!res.text.includes(s), path);
   }
+});
+
+test("the API node's control API makes a guest of a compute host's fake ignore ACPI", async () => {
+  const id = await bootServer(cloud, cloud.adminToken, { name: 'stubborn' });
+  const host = await hostOf(id);
+  const res = await onApi('PUT', `/nimbus/v1/guests/${id}`, { guest: { acpi: 'ignore' } });
+  assert.equal(res.status, 200, res.text);
+  await cloud.services.driver.acpiShutdown(host, id);
+  assert.equal(await cloud.services.driver.powerState(host, id), PowerState.RUNNING);
+});
+
+test("the API node's control API takes a compute host's fake storage pool down, and knows no other pool", async () => {
+  const fake = cloud.services.driver as FakeDriver;
+  const res = await onApi('PUT', '/nimbus/v1/storage/fake-storage-2', { storage: { state: 'down' } });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(fake.storageUp('fake-storage-2'), false);
+  await onApi('PUT', '/nimbus/v1/storage/fake-storage-2', { storage: { state: 'up' } });
+  assert.equal(fake.storageUp('fake-storage-2'), true);
+  assert.equal((await onApi('PUT', '/nimbus/v1/storage/no-such-pool', { storage: { state: 'down' } })).status, 404);
 });
