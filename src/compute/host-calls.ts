@@ -67,7 +67,7 @@ export interface RemoteHosts {
 export async function remoteDriverFor(
   db: Db,
   clock: Clock,
-  options: Partial<Pick<RemoteDriverOptions, 'connectTimeoutMs' | 'callTimeoutMs' | 'longCallTimeoutMs'>> & { refreshMs?: number; onError?: (err: unknown) => void } = {},
+  options: Partial<Pick<RemoteDriverOptions, 'storage' | 'connectTimeoutMs' | 'callTimeoutMs' | 'longCallTimeoutMs'>> & { refreshMs?: number; onError?: (err: unknown) => void } = {},
 ): Promise<RemoteHosts> {
   let hosts: HostInfo[] = [];
   let storageTypes: StorageType[] = [];

@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { DriverError, HostUnavailable, type GuestSpec } from '../../src/virt/driver.js';
 import { RemoteDriver } from '../../src/virt/remote/driver.js';
+import { FakeDriver, FAKE_DEFAULTS } from '../../src/virt/fake/driver.js';
 import { SECRET_HEADER, MAX_REQUEST_BYTES } from '../../src/virt/remote/protocol.js';
 import { remoteFake } from './remote-support.js';
 
@@ -133,4 +134,15 @@ test("a snapshot's bytes come through as a stream, and a disk that is still its 
   for await (const chunk of bytes!) got.push(chunk);
   assert.deepEqual(Buffer.concat(got), Buffer.concat(disk));
   await endpoint.close();
+});
+
+test("with storage of its own (a conductor's), drive work stays in the process while host calls still go to the host", async () => {
+  const storage = new FakeDriver({ ...FAKE_DEFAULTS, hosts: 0 });
+  const driver = new RemoteDriver({ hosts: () => [], resolve: async () => null, storage });
+  const { location } = await driver.createDrive({ id: 'd1', size: 1 << 30, storageType: 'dssd', media: 'disk', avoid: [] });
+  assert.equal(storage.driveOf('d1')?.location, location);
+  assert.deepEqual(driver.storageTypes(), storage.storageTypes());
+  await driver.fake(null, 'setStorageDown', [location, true]);
+  assert.equal(driver.storageUp(location), false);
+  await assert.rejects(driver.consoleOutput(HOST, 'x'), HostUnavailable);
 });

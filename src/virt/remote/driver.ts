@@ -14,6 +14,7 @@ import {
   type ConsoleClient,
   type ConsoleKind,
   type Driver,
+  type DriveOperations,
   type DriveSource,
   type DriveSpec,
   type GuestConsole,
@@ -21,6 +22,7 @@ import {
   type HostInfo,
   type StorageType,
 } from '../driver.js';
+import { FakeDriver } from '../fake/driver.js';
 import { CALL_PATH, CONSOLE_PATH, FAKE_PATH, type FakeSwitch, MAX_ANSWER_BYTES, SECRET_HEADER, SNAPSHOT_PATH, UPGRADE, decodeError, type Call, type WireError } from './protocol.js';
 
 /** Where a host's compute process answers, and the secret it takes. */
@@ -36,7 +38,12 @@ export interface RemoteDriverOptions {
   resolve(host: string): Promise<HostAddress | null> | HostAddress | null;
   /** The registered hosts, as the caller last read them (the caller keeps them fresh). */
   hosts(): HostInfo[];
-  /** The storage types drives can be made on, as the caller last read them. */
+  /**
+   * Where the drive work that names no host is done, when this process has storage of its
+   * own (a conductor's); without it, that work goes to the storage host's process.
+   */
+  storage?: DriveOperations;
+  /** The storage types drives can be made on, as the caller last read them (without storage). */
   storageTypes?(): StorageType[];
   /** The host whose process does the drive work that names no host (default: the first of hosts()). */
   storageHost?(): string | null;
@@ -63,7 +70,7 @@ export class RemoteDriver implements Driver {
   }
 
   get name(): string {
-    const name = this.options.name ?? 'fake';
+    const name = this.options.name ?? 'remote';
     return typeof name === 'function' ? name() : name;
   }
 
@@ -115,7 +122,10 @@ export class RemoteDriver implements Driver {
    * Flips a switch of the fake driver on `host` (null: the storage host), as the control API
    * does on a fake of its own; a DriverError when the host does not run the fake.
    */
-  fake<T = void>(host: string | null, name: FakeSwitch, args: unknown[]): Promise<T> {
+  async fake<T = void>(host: string | null, name: FakeSwitch, args: unknown[]): Promise<T> {
+    const storage = this.options.storage;
+    if (host === null && storage instanceof FakeDriver) return (storage[name] as (...a: unknown[]) => T).apply(storage, args);
+    if (host === null && storage) throw new DriverError('This storage is not the fake.');
     return this.call(host ?? this.storageHost(), name, args, undefined, FAKE_PATH);
   }
 
@@ -280,29 +290,35 @@ export class RemoteDriver implements Driver {
   // Drives: the work that names a host goes to it; the rest to the storage host.
 
   storageTypes(): StorageType[] {
-    return this.options.storageTypes?.() ?? [];
+    return this.options.storage?.storageTypes() ?? this.options.storageTypes?.() ?? [];
   }
-  /** Whether a storage location answers is known where the storage is; seen from here, it does. */
-  storageUp(): boolean {
-    return true;
+  /** Whether a storage location answers is known where the storage is; seen from elsewhere, it does. */
+  storageUp(location: string): boolean {
+    return this.options.storage?.storageUp(location) ?? true;
   }
   createDrive(spec: DriveSpec, progress?: (percent: number) => void): Promise<{ location: string }> {
-    return this.call(this.storageHost(), 'createDrive', [spec], progress);
+    const local = this.options.storage;
+    return local ? local.createDrive(spec, progress) : this.call(this.storageHost(), 'createDrive', [spec], progress);
   }
   cloneDrive(spec: DriveSpec, source: DriveSource, progress?: (percent: number) => void): Promise<{ location: string }> {
-    return this.call(this.storageHost(), 'cloneDrive', [spec, source], progress);
+    const local = this.options.storage;
+    return local ? local.cloneDrive(spec, source, progress) : this.call(this.storageHost(), 'cloneDrive', [spec, source], progress);
   }
   resizeDrive(id: string, size: number, progress?: (percent: number) => void): Promise<void> {
-    return this.call(this.storageHost(), 'resizeDrive', [id, size], progress);
+    const local = this.options.storage;
+    return local ? local.resizeDrive(id, size, progress) : this.call(this.storageHost(), 'resizeDrive', [id, size], progress);
   }
   deleteDrive(id: string): Promise<void> {
-    return this.call(this.storageHost(), 'deleteDrive', [id]);
+    const local = this.options.storage;
+    return local ? local.deleteDrive(id) : this.call(this.storageHost(), 'deleteDrive', [id]);
   }
   snapshotDrive(driveId: string, snapshotId: string): Promise<void> {
-    return this.call(this.storageHost(), 'snapshotDrive', [driveId, snapshotId]);
+    const local = this.options.storage;
+    return local ? local.snapshotDrive(driveId, snapshotId) : this.call(this.storageHost(), 'snapshotDrive', [driveId, snapshotId]);
   }
   deleteSnapshot(snapshotId: string): Promise<void> {
-    return this.call(this.storageHost(), 'deleteSnapshot', [snapshotId]);
+    const local = this.options.storage;
+    return local ? local.deleteSnapshot(snapshotId) : this.call(this.storageHost(), 'deleteSnapshot', [snapshotId]);
   }
   attachDrive(host: string, serverId: string, driveId: string, device: { device: string; devChannel: string }): Promise<void> {
     return this.call(host, 'attachDrive', [host, serverId, driveId, device]);
