@@ -11,7 +11,9 @@ import { startCloud, freePort, request, type TestCloud } from '../../support.js'
 import { buildApp } from '../../../src/app.js';
 import { remoteDriverFor, startHostEndpoint, type RemoteHosts } from '../../../src/compute/host-calls.js';
 import type { HostEndpoint } from '../../../src/virt/remote/endpoint.js';
+import { connect } from 'node:net';
 import { openWebSocket } from '../console/ws-client.js';
+import { act, runningServer } from '../cloudsigma/cs.js';
 import { bootServer } from './server-fixtures.js';
 import { PowerState } from '../../../src/compute/states.js';
 import type { FakeDriver } from '../../../src/virt/fake/driver.js';
@@ -129,4 +131,24 @@ test("the API node's control API takes a compute host's fake storage pool down, 
   await onApi('PUT', '/nimbus/v1/storage/fake-storage-2', { storage: { state: 'up' } });
   assert.equal(fake.storageUp('fake-storage-2'), true);
   assert.equal((await onApi('PUT', '/nimbus/v1/storage/no-such-pool', { storage: { state: 'down' } })).status, 404);
+});
+
+test("a CloudSigma serial tunnel opened on the API node reaches the guest on its host", async () => {
+  const s = await runningServer(cloud, { vnc_password: 'tunnel-secret', name: 'tunnelled' });
+  const res = await act({ ...cloud, url: apiUrl }, s.uuid, 'open_console');
+  assert.equal(res.status, 202, res.text);
+  const { hostname, port } = new URL(res.body.console_url.replace(/^csconsole:/, 'http:'));
+  const socket = connect(Number(port), hostname);
+  let got = '';
+  await new Promise<void>((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('data', (d) => {
+      got += d.toString('latin1');
+      if (got.endsWith('Password: ')) socket.write('tunnel-secret\r\n\r');
+      if (/login: $/.test(got)) resolve();
+    });
+  });
+  socket.destroy();
+  assert.match(got, /tunnelled login: $/);
+  await act({ ...cloud, url: apiUrl }, s.uuid, 'close_console');
 });
