@@ -12,6 +12,7 @@ import type { Driver, HostInfo, StorageType } from '../virt/driver.js';
 import { RemoteDriver, type HostAddress, type RemoteDriverOptions } from '../virt/remote/driver.js';
 import { serveHost, type HostEndpoint } from '../virt/remote/endpoint.js';
 import { isUp } from '../scheduler/scheduler.js';
+import { ConfigError } from '../config.js';
 
 /** What a host's row in host_endpoints says of its driver besides the hosts row. */
 interface EndpointInfo {
@@ -19,11 +20,17 @@ interface EndpointInfo {
   storageTypes: StorageType[];
 }
 
-/** Where a compute process listens for host calls: NIMBUS_HOST_IP:NIMBUS_HOST_PORT, 127.0.0.1:8775 by default. */
+/**
+ * Where a compute process listens for host calls: NIMBUS_HOST_IP:NIMBUS_HOST_PORT,
+ * 127.0.0.1:8775 by default (port 0: any free one; the database records the one it got).
+ * The address is also the one the other processes are told, so it cannot be a wildcard.
+ */
 export function hostListen(env: NodeJS.ProcessEnv = process.env): { host: string; port: number } {
   const port = Number(env.NIMBUS_HOST_PORT ?? 8775);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`NIMBUS_HOST_PORT must be a port number, got "${env.NIMBUS_HOST_PORT}"`);
-  return { host: env.NIMBUS_HOST_IP || '127.0.0.1', port };
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`NIMBUS_HOST_PORT must be a port number, got "${env.NIMBUS_HOST_PORT}"`);
+  const host = env.NIMBUS_HOST_IP || '127.0.0.1';
+  if (host === '0.0.0.0' || host === '::') throw new ConfigError(`NIMBUS_HOST_IP must be the address the API nodes reach this host at, not the wildcard ${host}`);
+  return { host, port };
 }
 
 /**
