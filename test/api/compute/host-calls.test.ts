@@ -152,3 +152,29 @@ test("a CloudSigma serial tunnel opened on the API node reaches the guest on its
   assert.match(got, /tunnelled login: $/);
   await act({ ...cloud, url: apiUrl }, s.uuid, 'close_console');
 });
+
+test("a CloudSigma serial tunnel on the API node to a host whose process is gone says the console is not available", async () => {
+  const s = await runningServer(cloud, { vnc_password: 'tunnel-secret', name: 'orphaned' });
+  const host = await hostOf(s.uuid);
+  const saved = await cloud.services.db.selectFrom('host_endpoints').select('url').where('host', '=', host).executeTakeFirstOrThrow();
+  await cloud.services.db.updateTable('host_endpoints').set({ url: `http://127.0.0.1:${await freePort()}` }).where('host', '=', host).execute();
+  try {
+    const res = await act({ ...cloud, url: apiUrl }, s.uuid, 'open_console');
+    assert.equal(res.status, 202, res.text);
+    const { hostname, port } = new URL(res.body.console_url.replace(/^csconsole:/, 'http:'));
+    const socket = connect(Number(port), hostname);
+    let got = '';
+    await new Promise<void>((resolve, reject) => {
+      socket.on('error', reject);
+      socket.on('data', (d) => {
+        got += d.toString('latin1');
+        if (got.endsWith('Password: ')) socket.write('tunnel-secret\r\n');
+      });
+      socket.on('close', () => resolve());
+    });
+    assert.match(got, /The console is not available\r\n$/);
+    await act({ ...cloud, url: apiUrl }, s.uuid, 'close_console');
+  } finally {
+    await cloud.services.db.updateTable('host_endpoints').set(saved).where('host', '=', host).execute();
+  }
+});
