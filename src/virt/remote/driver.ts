@@ -7,7 +7,6 @@
  */
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { PowerState } from '../../compute/states.js';
 import {
   DriverError,
   HostUnavailable,
@@ -20,6 +19,7 @@ import {
   type GuestConsole,
   type GuestSpec,
   type HostInfo,
+  type PowerState,
   type StorageType,
 } from '../driver.js';
 import { FakeDriver } from '../fake/driver.js';
