@@ -31,6 +31,14 @@ export interface Config {
   nodeId?: string;
   /** How long a claimed task is this node's alone before another node may take it over. */
   taskLeaseSeconds: number;
+  /** Milliseconds between looks at the tasks table when nothing woke the runner (PostgreSQL's NOTIFY does). */
+  taskPollMs: number;
+  /** Nova's service_down_time: seconds without a heartbeat after which a service is down. */
+  serviceDownTime: number;
+  /** Nova's scheduler max_attempts: a build whose host died is rescheduled until it has had this many. */
+  schedulerMaxAttempts: number;
+  /** `nimbus compute`: the address this host is reached at (its host_ip). */
+  hostIp?: string;
   /** Passwords for the seeded users; generated on first start when absent. */
   adminPassword?: string;
   demoPassword?: string;
@@ -75,6 +83,10 @@ const ENV: Record<string, keyof ConfigFile> = {
   NIMBUS_FAKE_OPERATION_MS: 'fakeOperationMs',
   NIMBUS_NODE_ID: 'nodeId',
   NIMBUS_TASK_LEASE_SECONDS: 'taskLeaseSeconds',
+  NIMBUS_TASK_POLL_MS: 'taskPollMs',
+  NIMBUS_SERVICE_DOWN_TIME: 'serviceDownTime',
+  NIMBUS_SCHEDULER_MAX_ATTEMPTS: 'schedulerMaxAttempts',
+  NIMBUS_HOST_IP: 'hostIp',
   NIMBUS_FAKE_BUSY_WINDOW_MS: 'fakeBusyWindowMs',
   NIMBUS_FAKE_DRIVE_MS: 'fakeDriveMs',
 };
@@ -146,6 +158,16 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (nodeId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(nodeId)) throw new ConfigError('nodeId must be 1 to 64 letters, digits, ".", "_", ":" or "-"');
   const taskLeaseSeconds = Number(merged.taskLeaseSeconds ?? 30);
   if (!Number.isInteger(taskLeaseSeconds) || taskLeaseSeconds < 1 || taskLeaseSeconds > 86400) throw new ConfigError('taskLeaseSeconds must be an integer number of seconds from 1 to 86400');
+  const positive = (key: 'taskPollMs' | 'serviceDownTime' | 'schedulerMaxAttempts', fallback: number, max: number) => {
+    const v = Number(merged[key] ?? fallback);
+    if (!Number.isInteger(v) || v < 1 || v > max) throw new ConfigError(`${key} must be an integer from 1 to ${max}`);
+    return v;
+  };
+  const taskPollMs = positive('taskPollMs', 250, 3600000);
+  const serviceDownTime = positive('serviceDownTime', 60, 86400);
+  const schedulerMaxAttempts = positive('schedulerMaxAttempts', 3, 100);
+  const hostIp = merged.hostIp === undefined ? undefined : String(merged.hostIp);
+  if (hostIp !== undefined && !/^[0-9a-fA-F.:]+$/.test(hostIp)) throw new ConfigError('hostIp must be an IP address');
   const databaseUrl = String(merged.databaseUrl ?? `sqlite:${resolve(dataDir, 'nimbus.sqlite')}`);
   if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) throw new ConfigError('databaseUrl must be sqlite:<path> or postgres://user:password@host/database');
   const urlHost = listen.host.includes(':') ? `[${listen.host}]` : listen.host === '0.0.0.0' ? '127.0.0.1' : listen.host;
@@ -164,6 +186,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
     compute,
     nodeId,
     taskLeaseSeconds,
+    taskPollMs,
+    serviceDownTime,
+    schedulerMaxAttempts,
+    hostIp,
     adminPassword: merged.adminPassword,
     demoPassword: merged.demoPassword,
   };

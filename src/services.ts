@@ -2,7 +2,11 @@ import type { Logger } from 'pino';
 import { createLogger } from './logging.js';
 import { Clock } from './clock.js';
 import type { Config } from './config.js';
-import { openDatabase, migrate, sqliteFile, type Db } from './db/database.js';
+import { openDatabase, migrate, pendingMigrations, isPostgresUrl, sqliteFile, type Db } from './db/database.js';
+import { RemoteDriver } from './virt/remote/driver.js';
+import { setServiceDownTime } from './scheduler/scheduler.js';
+import type { HostInfo } from './virt/driver.js';
+import type { RunnerRole } from './tasks/runner.js';
 import { ImageFiles } from './image/files.js';
 import { secureDataDir } from './data-dir.js';
 import { Directory } from './identity/directory.js';
@@ -30,9 +34,16 @@ import { Library } from './storage/library.js';
 import { Profiles } from './identity/profiles.js';
 import { attachedDrives } from './tasks/guest-spec.js';
 
+/**
+ * Which loops this process runs (DESIGN: roles are entry points, not forks). `serve` holds
+ * every role and migrates; the others run against a schema `nimbus migrate` made.
+ */
+export type Role = { kind: 'serve' } | { kind: 'migrate' } | { kind: 'api' } | { kind: 'conductor' } | { kind: 'compute'; host: string };
+
 /** Everything a request handler may use, built once per process. */
 export interface Services {
   config: Config;
+  role: Role;
   clock: Clock;
   db: Db;
   log: Logger;
@@ -56,18 +67,34 @@ export interface Services {
   profiles: Profiles;
 }
 
-export async function createServices(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<Services> {
+export async function createServices(config: Config, options: { clock?: Clock; log?: Logger; role?: Role } = {}): Promise<Services> {
+  const role = options.role ?? { kind: 'serve' };
+  const split = role.kind === 'api' || role.kind === 'conductor' || role.kind === 'compute';
+  if (split && !isPostgresUrl(config.databaseUrl)) throw new ConfigError(`nimbus ${role.kind} shares its database with the other roles: set NIMBUS_DATABASE_URL=postgres://… (SQLite is for nimbus serve)`);
+  setServiceDownTime(config.serviceDownTime);
   const log = options.log ?? createLogger(config.logLevel, config.logFormat);
   const clock = options.clock ?? new Clock();
   const tightened = secureDataDir(config.dataDir, sqliteFile(config.databaseUrl));
   if (tightened) log.warn({ paths: tightened }, 'data directory was readable by other users; tightened to 0700 directories and 0600 files');
   const db = await openDatabase(config.databaseUrl, (err) => log.warn({ err }, 'database connection lost; reconnecting'));
-  const applied = await migrate(db);
-  if (applied.length) log.info({ migrations: applied }, 'database migrated');
-  const driver = config.driver === 'qemu' ? await qemuDriver(config, log, db) : new FakeDriver(config.fake);
+  if (split) {
+    const pending = await pendingMigrations(db).catch(async (err) => {
+      await db.destroy();
+      throw err;
+    });
+    if (pending.length) {
+      await db.destroy();
+      throw new ConfigError(`the database schema is older than this Nimbus (${pending.length} migration${pending.length > 1 ? 's' : ''} not run, from ${pending[0]}): run "nimbus migrate" with this version first`);
+    }
+  } else {
+    const applied = await migrate(db);
+    if (applied.length) log.info({ migrations: applied }, 'database migrated');
+  }
+  const driver = await driverFor(role, config, log, db);
   const tokens = new Tokens(db, clock, config.tokenTtlSeconds);
   const services: Services = {
     config,
+    role,
     clock,
     db,
     log,
@@ -78,7 +105,13 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     flavors: new Flavors(db, clock),
     driver,
     hosts: new ComputeHosts(db, clock, driver),
-    runner: new TaskRunner(db, clock, log, { owner: nodeIdOf(config), leaseMs: config.taskLeaseSeconds * 1000 }),
+    runner: new TaskRunner(db, clock, log, {
+      owner: nodeIdOf(config),
+      leaseMs: config.taskLeaseSeconds * 1000,
+      pollMs: config.taskPollMs,
+      role: runnerRole(role),
+      listenUrl: isPostgresUrl(config.databaseUrl) ? config.databaseUrl : undefined,
+    }),
     network: new Networking(db, clock),
     behaviours: new BuildBehaviours(db, clock),
     serverGroups: new ServerGroups(db, clock),
@@ -91,6 +124,35 @@ export async function createServices(config: Config, options: { clock?: Clock; l
   services.snapshots = new Snapshots(services);
   services.library = new Library(services);
   return services;
+}
+
+function runnerRole(role: Role): RunnerRole {
+  if (role.kind === 'conductor') return { kind: 'conductor' };
+  if (role.kind === 'compute') return { kind: 'compute', host: role.host };
+  return { kind: 'all' };
+}
+
+/**
+ * serve: every host of the configured driver. compute: the driver of its one host. api and
+ * conductor run no guests: a remote driver whose hosts are the registered ones, and whose
+ * drives (the conductor runs drive tasks) are the fake's storage when the driver is fake.
+ */
+async function driverFor(role: Role, config: Config, log: Logger, db: Db): Promise<Driver> {
+  if (role.kind === 'compute') {
+    if (config.driver === 'qemu') return qemuDriver({ ...config, qemu: { ...config.qemu, host: role.host } }, log, db);
+    return new FakeDriver({ ...config.fake, only: { name: role.host, hostIp: config.hostIp ?? '127.0.0.1' } });
+  }
+  if (role.kind === 'api' || role.kind === 'conductor') {
+    let known: HostInfo[] = [];
+    const refresh = async () => {
+      const rows = await db.selectFrom('hosts').selectAll().orderBy('num_id').execute();
+      known = rows.map((h) => ({ name: h.name, availabilityZone: h.availability_zone, vcpus: h.vcpus, memoryMb: h.memory_mb, localGb: h.local_gb, hostIp: h.host_ip }));
+    };
+    await refresh();
+    setInterval(() => void refresh().catch(() => {}), 5000).unref();
+    return new RemoteDriver({ hosts: () => known, resolve: async () => null, storage: config.driver === 'fake' ? new FakeDriver(config.fake) : undefined });
+  }
+  return config.driver === 'qemu' ? qemuDriver(config, log, db) : new FakeDriver(config.fake);
 }
 
 /** The qemu driver on this host, after the probe that decides between KVM and TCG. */

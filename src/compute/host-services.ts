@@ -74,7 +74,31 @@ export class HostServices {
     this.controlHost = controlHost;
   }
 
-  private control(): ServiceRecord[] {
+  /**
+   * The control plane's services: one scheduler and one conductor per conductor process
+   * host, from their heartbeats (control_services), up or down as compute services are; in
+   * `serve`, where no process beats, this process's, up while it answers. The first host's
+   * pair keeps the ids 1 and 2; later ones number from 1,000,000, clear of compute services'.
+   */
+  private async control(): Promise<ServiceRecord[]> {
+    const rows = await this.db.selectFrom('control_services').selectAll().orderBy('created_at').orderBy('host').orderBy('kind', 'desc').execute();
+    if (rows.length === 0) return this.embedded();
+    const nowMs = this.clock.nowMs();
+    return rows.map((r, i) => ({
+      kind: r.kind as ServiceKind,
+      host: r.host,
+      id: i < CONTROL_KINDS.length ? i + 1 : 1_000_000 + i,
+      uuid: r.id,
+      zone: INTERNAL_ZONE,
+      disabled: false,
+      disabledReason: null,
+      forcedDown: false,
+      up: isUp({ last_seen_at: r.last_seen_at, forced_down: 0 }, nowMs),
+      updatedAt: r.last_seen_at,
+    }));
+  }
+
+  private embedded(): ServiceRecord[] {
     const now = this.clock.now().toISOString();
     return CONTROL_KINDS.map((kind, i) => ({
       kind,
@@ -93,7 +117,7 @@ export class HostServices {
   async list(): Promise<ServiceRecord[]> {
     const hosts = await this.db.selectFrom('hosts').selectAll().orderBy('num_id').execute();
     const now = this.clock.nowMs();
-    return [...this.control(), ...hosts.map((h) => computeService(h, now))];
+    return [...(await this.control()), ...hosts.map((h) => computeService(h, now))];
   }
 
   /** By the integer id (before 2.53) or the UUID. */
@@ -125,6 +149,7 @@ export class HostServices {
    * host comes back when its compute process registers again, as a restarted nova-compute does.
    */
   async delete(service: ServiceRecord): Promise<void> {
+    if (service.kind !== 'compute' && !service.up && (await this.db.deleteFrom('control_services').where('id', '=', service.uuid).executeTakeFirst()).numDeletedRows) return;
     if (service.kind !== 'compute') {
       throw invalid(`The ${service.kind} service ${service.id} is part of this control plane and runs as long as the API does; it cannot be deleted.`);
     }
@@ -141,5 +166,20 @@ export class HostServices {
       await Aggregates.forgetHost(tx, service.host);
       await tx.deleteFrom('hosts').where('name', '=', service.host).execute();
     });
+  }
+}
+
+/**
+ * A conductor process's heartbeat: its host's scheduler and conductor services. Their
+ * UUIDs are derived from kind and host, so a restarted process keeps its rows.
+ */
+export async function beatControlServices(db: Db, clock: Clock, host: string): Promise<void> {
+  const now = clock.now().toISOString();
+  for (const kind of CONTROL_KINDS) {
+    await db
+      .insertInto('control_services')
+      .values({ id: stableUuid(`${kind}@${host}`), kind, host, last_seen_at: now, created_at: now })
+      .onConflict((oc) => oc.columns(['kind', 'host']).doUpdateSet({ last_seen_at: now }))
+      .execute();
   }
 }

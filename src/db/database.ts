@@ -43,6 +43,9 @@ import * as m026 from './migrations/026_profiles.js';
 import * as m040 from './migrations/040_host_endpoints.js';
 import * as m050 from './migrations/050_routers_floating_ips.js';
 import * as m051 from './migrations/051_auto_allocated_topologies.js';
+import * as m030 from './migrations/030_task_hosts.js';
+import * as m031 from './migrations/031_task_notify.js';
+import * as m032 from './migrations/032_cluster_services.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -79,6 +82,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '040_host_endpoints': m040,
   '050_routers_floating_ips': m050,
   '051_auto_allocated_topologies': m051,
+  '030_task_hosts': m030,
+  '031_task_notify': m031,
+  '032_cluster_services': m032,
 };
 
 export function isPostgresUrl(url: string): boolean {
@@ -254,6 +260,15 @@ export async function migrate(db: Db): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/**
+ * The migrations this code knows that the database has not run: a role other than `serve`
+ * and `migrate` refuses to start while there is one (the schema is `nimbus migrate`'s to change).
+ */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, allowUnorderedMigrations: true });
+  return (await migrator.getMigrations()).filter((m) => !m.executedAt).map((m) => m.name);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

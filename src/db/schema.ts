@@ -216,8 +216,26 @@ export interface TaskTable {
   action_id: string | null;
   /** The instance-action event this task started (one per task), reused when it resumes. */
   event_id: string | null;
+  /** The compute host that must run it; null: any conductor. */
+  host: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** When a periodic job may next run, across every conductor. */
+export interface PeriodicJobTable {
+  name: string;
+  next_run_at: string;
+  owner: string | null;
+}
+
+/** An api or conductor process's heartbeat (compute hosts beat in `hosts`). */
+export interface ControlServiceTable {
+  id: string;
+  kind: string;
+  host: string;
+  last_seen_at: string;
+  created_at: string;
 }
 
 export interface InstanceActionTable {
@@ -648,6 +666,8 @@ export interface Schema {
   server_usage: ServerUsageTable;
   server_tags: ServerTagTable;
   tasks: TaskTable;
+  periodic_jobs: PeriodicJobTable;
+  control_services: ControlServiceTable;
   instance_actions: InstanceActionTable;
   instance_action_events: InstanceActionEventTable;
   keypairs: KeypairTable;

@@ -30,7 +30,12 @@ export interface HostUsage {
 }
 
 /** Seconds without a heartbeat after which a host counts as down (Nova's service_down_time). */
-export const SERVICE_DOWN_SECONDS = 60;
+export let SERVICE_DOWN_SECONDS = 60;
+
+/** The process's service_down_time (config serviceDownTime), read by every up/down check. */
+export function setServiceDownTime(seconds: number): void {
+  SERVICE_DOWN_SECONDS = seconds;
+}
 
 export function isUp(host: Pick<HostTable, 'last_seen_at' | 'forced_down'>, nowMs: number): boolean {
   return !host.forced_down && nowMs - Date.parse(host.last_seen_at) < SERVICE_DOWN_SECONDS * 1000;

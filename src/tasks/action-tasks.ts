@@ -6,7 +6,7 @@ import { ResizeRefused, type Driver, type GuestSpec } from '../virt/driver.js';
 import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type ServerFlavor } from '../compute/servers.js';
 import { selectHost } from '../scheduler/scheduler.js';
-import { enqueue, type TaskRun } from './runner.js';
+import { enqueue, passOn, type TaskRun } from './runner.js';
 import { guestSpec } from './guest-spec.js';
 
 const T = TaskState;
@@ -49,6 +49,10 @@ class ActionRun {
   async begin(event: string) {
     await this.run.event(event, this.server.host);
   }
+  /** The next steps call the driver on `host`: run them in its process (see TaskRun.on). */
+  on(host: string | null) {
+    return host ? this.run.on(host) : Promise.resolve();
+  }
   /** Changes the server unless a delete took it over meanwhile. */
   async set(values: Values, db: Db | Tx = this.s.db): Promise<boolean> {
     const r = await db
@@ -75,6 +79,7 @@ class ActionRun {
   }
   /** The work failed: the task state is rolled back and the action says Error, as Nova's reverts_task_state does. */
   async failed(err: unknown, values: Values = {}) {
+    passOn(err);
     const e = err as Error;
     const t = this.now();
     await this.s.db.transaction().execute(async (tx) => {
@@ -90,8 +95,8 @@ class ActionRun {
     };
     await (tx ? go(tx) : this.s.db.transaction().execute(go));
   }
-  spec(flavor?: ServerFlavor): Promise<GuestSpec> {
-    return guestSpec(this.s, this.server, flavor);
+  spec(flavor?: ServerFlavor, extra?: Parameters<typeof guestSpec>[3]): Promise<GuestSpec> {
+    return guestSpec(this.s, this.server, flavor, extra);
   }
 }
 
@@ -172,6 +177,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       const op = POWER_OPS[run.params.op];
       await a.begin(op.event);
       try {
+        await a.on(a.server.host);
         if (op.during) await a.set({ task_state: op.during });
         if (a.server.host) await op.run(driver, a.server.host, a.id);
         await a.done({ vm_state: op.vm, power_state: op.power });
@@ -186,6 +192,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       const backup = run.params.rotation !== undefined;
       await a.begin(backup ? 'compute_backup_instance' : 'compute_snapshot_instance');
       try {
+        await a.on(a.server.host);
         if (run.params.imageId) await snapshotInto(a, run.params.imageId, T.IMAGE_PENDING_UPLOAD, T.IMAGE_UPLOADING);
         if (backup) {
           // Rotation: keep the newest `rotation` backups of this type, delete the rest.
@@ -207,6 +214,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       if (!a) return;
       await a.begin('compute_shelve_instance');
       try {
+        await a.on(a.server.host);
         if (a.server.host && a.server.power_state !== PowerState.SHUTDOWN) await driver.powerOff(a.server.host, a.id);
         if (run.params.imageId) await snapshotInto(a, run.params.imageId, T.SHELVING_IMAGE_PENDING_UPLOAD, T.SHELVING_IMAGE_UPLOADING);
         // shelved_offload_time: 0 offloads now, > 0 after that many seconds, -1 never.
@@ -226,6 +234,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       if (run.params.auto && !(await run.takeServer(V.SHELVED, { task_state: T.SHELVING_OFFLOADING }))) return;
       await a.begin('compute_shelve_offload_instance');
       try {
+        await a.on(a.server.host);
         if (a.server.host) await driver.destroy(a.server.host, a.id);
         await a.done({ vm_state: V.SHELVED_OFFLOADED, power_state: PowerState.NOSTATE, host: null, availability_zone: null });
       } catch (err) {
@@ -239,8 +248,11 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       await a.begin('compute_unshelve_instance');
       try {
         const spec = parseJson<{ shelvedImageId?: string | null; zone?: string | null }>(a.server.request_spec, {});
+        // An offloaded server comes back from its shelved snapshot, as Nova's unshelve boots it: its disk as it was shelved.
+        const shelved = () => a.spec(undefined, { diskImageId: spec.shelvedImageId });
         if (run.task.step === 'spawning') {
-          await driver.spawn(a.server.host!, await a.spec()); // resumed: on the host it chose
+          await a.on(a.server.host);
+          await driver.spawn(a.server.host!, await shelved()); // resumed, or handed over: on the host it chose
         } else if (a.server.vm_state === V.SHELVED_OFFLOADED || !a.server.host) {
           const host = await s.db.transaction().execute(async (tx) => {
             const h = await placeElsewhere(s, tx, a.server, { exclude: [], host: run.params.host, zone: run.params.zone ?? spec.zone ?? null });
@@ -248,8 +260,10 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
             return h;
           });
           if (!host) throw new Error('No valid host was found. There are not enough hosts available.');
-          await driver.spawn(host.name, await a.spec());
+          await a.on(host.name);
+          await driver.spawn(host.name, await shelved());
         } else {
+          await a.on(a.server.host);
           await driver.powerOn(a.server.host, a.id);
         }
         if (spec.shelvedImageId) await s.images.delete(spec.shelvedImageId).catch(() => {});
@@ -270,7 +284,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         const source = migration.source_host ?? a.server.host!;
         // Another host if there is one (Nova's default), else this one (allow_resize_to_same_host).
         // Resumed, the task keeps the destination it chose.
-        const dest = run.task.step === 'migrating' ? await hostNamed(s, migration.dest_host!) : await s.db.transaction().execute(async (tx) => {
+        const dest = run.task.step === 'migrating' || run.task.step === 'finish' ? await hostNamed(s, migration.dest_host!) : await s.db.transaction().execute(async (tx) => {
           const claim = { vcpus: flavor.vcpus, memoryMb: flavor.ram, diskGb: flavor.disk + flavor.ephemeral };
           let h = await placeElsewhere(s, tx, a.server, { exclude: [source], host: run.params.targetHost, ...claim });
           if (!h && migration.migration_type === 'resize') h = await placeElsewhere(s, tx, a.server, { exclude: [], host: source, ...claim });
@@ -283,19 +297,24 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
         }
-        try {
-          await driver.prepareResize(source, a.id, await a.spec(flavor));
-        } catch (err) {
-          if (!(err instanceof ResizeRefused)) throw err;
-          // Refused before anything moved: the server stays as it was (Nova's InstanceFaultRollback).
-          await setMigration(s, migration.id, { status: 'error' });
-          await a.failed(err);
-          return;
+        // The source host's part (Nova's resize_instance), then the destination's (finish_resize).
+        if (run.task.step === 'migrating') {
+          await a.on(source);
+          try {
+            await driver.prepareResize(source, a.id, await a.spec(flavor));
+          } catch (err) {
+            if (!(err instanceof ResizeRefused)) throw err;
+            // Refused before anything moved: the server stays as it was (Nova's InstanceFaultRollback).
+            await setMigration(s, migration.id, { status: 'error' });
+            await a.failed(err);
+            return;
+          }
+          await a.set({ task_state: T.RESIZE_MIGRATED });
+          await setMigration(s, migration.id, { status: 'post-migrating' });
+          await driver.destroy(source, a.id);
+          await a.reach('finish', { task_state: T.RESIZE_FINISH });
         }
-        await a.set({ task_state: T.RESIZE_MIGRATED });
-        await setMigration(s, migration.id, { status: 'post-migrating' });
-        await driver.destroy(source, a.id);
-        await a.set({ task_state: T.RESIZE_FINISH });
+        await a.on(dest.name);
         await driver.spawn(dest.name, await a.spec(flavor));
         const stopped = a.server.vm_state === V.STOPPED;
         if (stopped) await driver.powerOff(dest.name, a.id);
@@ -333,7 +352,10 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       await a.begin('compute_confirm_resize');
       try {
         // What the resize left on the source host goes, as Nova's confirm_migration cleans it up.
-        if (migration?.source_host && migration.source_host !== a.server.host) await driver.destroy(migration.source_host, a.id);
+        if (migration?.source_host && migration.source_host !== a.server.host) {
+          await a.on(migration.source_host);
+          await driver.destroy(migration.source_host, a.id);
+        }
         const old = parseJson<{ oldVmState?: string }>(a.server.request_spec, {}).oldVmState ?? V.ACTIVE;
         await a.done({ vm_state: old === V.STOPPED ? V.STOPPED : V.ACTIVE }, async (tx) => {
           if (migration) await setMigration(s, migration.id, { status: 'confirmed' }, tx);
@@ -352,7 +374,13 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         if (!migration) throw new Error('no migration to revert');
         const old = parseJson<ServerFlavor>(migration.old_flavor, {} as ServerFlavor);
         const source = migration.source_host!;
-        if (a.server.host) await driver.destroy(a.server.host, a.id);
+        // The destination's part (Nova's revert_resize), then the source's (finish_revert_resize).
+        if (run.task.step !== 'revert_finish') {
+          await a.on(a.server.host);
+          if (a.server.host) await driver.destroy(a.server.host, a.id);
+          await a.reach('revert_finish', {});
+        }
+        await a.on(source);
         await driver.spawn(source, await a.spec(old));
         const wasStopped = parseJson<{ oldVmState?: string }>(a.server.request_spec, {}).oldVmState === V.STOPPED;
         if (wasStopped) await driver.powerOff(source, a.id);
@@ -381,6 +409,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       if (!a) return;
       await a.begin('compute_rebuild_instance');
       try {
+        await a.on(a.server.host);
         await a.set({ task_state: T.REBUILD_BLOCK_DEVICE_MAPPING });
         await a.set({ task_state: T.REBUILD_SPAWNING });
         if (a.server.host) {
@@ -401,6 +430,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       if (!a) return;
       await a.begin('compute_soft_delete_instance');
       try {
+        await a.on(a.server.host);
         if (a.server.host && a.server.power_state !== PowerState.NOSTATE) await driver.powerOff(a.server.host, a.id);
         // reclaim_instance_interval: the server is deleted for good after that many seconds.
         await a.done({ vm_state: V.SOFT_DELETED, power_state: PowerState.SHUTDOWN, deleted_at: a.now() }, (tx) =>
@@ -416,6 +446,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       if (!a) return;
       await a.begin('compute_restore_instance');
       try {
+        await a.on(a.server.host);
         if (a.server.host) await driver.powerOn(a.server.host, a.id);
         await a.done({ vm_state: V.ACTIVE, power_state: PowerState.RUNNING, deleted_at: null });
       } catch (err) {
@@ -431,7 +462,8 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       try {
         const source = a.server.host!;
         // Resumed, the task keeps the destination it chose.
-        const dest = run.task.step === 'migrating' && migration?.dest_host ? await hostNamed(s, migration.dest_host) : await s.db.transaction().execute(async (tx) => {
+        const placed = run.task.step === 'migrating' || run.task.step === 'post_migration';
+        const dest = placed && migration?.dest_host ? await hostNamed(s, migration.dest_host) : await s.db.transaction().execute(async (tx) => {
           const h = await placeElsewhere(s, tx, a.server, { exclude: [source], host: run.params.host });
           if (h && migration) await setMigration(s, migration.id, { status: 'running', dest_host: h.name }, tx);
           if (h) await run.reached('migrating', tx);
@@ -441,7 +473,15 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           if (migration) await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
         }
-        await driver.liveMigrate(source, dest.name, await a.spec());
+        // The destination receives the guest; then the source lets go of what it held (Nova's
+        // post_live_migration), a step apart so that each runs in its host's process.
+        if (run.task.step === 'migrating') {
+          await a.on(dest.name);
+          await driver.liveMigrate(source, dest.name, await a.spec());
+          await run.reached('post_migration');
+        }
+        await a.on(source);
+        await driver.destroy(source, a.id);
         await a.done({ host: dest.name, availability_zone: dest.availability_zone }, async (tx) => {
           if (migration) await setMigration(s, migration.id, { status: 'completed' }, tx);
         });
@@ -464,6 +504,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       try {
         const old = a.server.host;
         if (old && !avoid.includes(old) && run.task.step !== 'spawning') {
+          await a.on(old);
           if ((await driver.powerState(old, a.id)) === null) await driver.spawn(old, await a.spec());
           else await driver.powerOn(old, a.id);
         } else {
@@ -473,7 +514,10 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
             return h;
           });
           if (!dest) throw new Error('No valid host was found. There are not enough hosts available.');
-          if (old && old !== dest.name) await driver.destroy(old, a.id).catch(() => {});
+          // The host left (likely down) is not waited for: if it comes back, its reconcile
+          // destroys the guest the database now places elsewhere.
+          if (old && old !== dest.name && s.runner.runsHost(old)) await driver.destroy(old, a.id).catch(() => {});
+          await a.on(dest.name);
           await driver.spawn(dest.name, await a.spec());
           await driver.powerOn(dest.name, a.id);
         }
@@ -505,13 +549,14 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       if (!run.params.presses) await a.begin('compute_stop_instance');
       try {
         const host = a.server.host;
+        await a.on(host);
         if (host) await driver.acpiShutdown(host, a.id);
         const power = host ? await driver.powerState(host, a.id) : PowerState.SHUTDOWN;
         if (power === PowerState.SHUTDOWN || power === null) return await a.done({ vm_state: V.STOPPED, power_state: PowerState.SHUTDOWN });
         if (clock.nowMs() >= run.params.until) return await a.done({});
         await s.db.transaction().execute(async (tx) => {
           await run.finish(tx);
-          await enqueue(tx, clock, { serverId: a.id, kind: 'acpi_shutdown', step: 'press', params: { until: run.params.until, presses: (run.params.presses ?? 0) + 1 }, notBefore: new Date(clock.nowMs() + 1000) });
+          await enqueue(tx, clock, { serverId: a.id, kind: 'acpi_shutdown', step: 'press', params: { until: run.params.until, presses: (run.params.presses ?? 0) + 1 }, notBefore: new Date(clock.nowMs() + 1000), host });
         });
         s.runner.kick();
       } catch (err) {
@@ -536,6 +581,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           if (migration) await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
         }
+        await a.on(dest.name);
         await driver.spawn(dest.name, await a.spec());
         const stopped = a.server.vm_state === V.STOPPED || !!run.params.toStopped;
         if (stopped) await driver.powerOff(dest.name, a.id);

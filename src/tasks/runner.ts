@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { INSERT_BATCH, type Db, type Tx } from '../db/database.js';
+import { INSERT_BATCH, isPostgres, type Db, type Tx } from '../db/database.js';
 import type { ServerTable, TaskTable } from '../db/schema.js';
 import type { Clock } from '../clock.js';
 import { finishEvent, startEvent } from '../compute/actions.js';
@@ -39,6 +39,21 @@ export interface TaskRun<P = Record<string, unknown>> {
   takeServer(vmState: string, values: Partial<ServerTable>): Promise<boolean>;
   /** Ends the task within `tx`: finishes its event (an error if given) and removes the task. */
   finish(tx: Tx, error?: { message: string; traceback?: string }): Promise<void>;
+  /**
+   * Placed before a step that calls the driver on `host`: returns when this process runs
+   * `host` (always, in `serve`); otherwise hands the task to that host's compute process —
+   * addressed to it and released in one statement — and ends this run (HandedOff). The
+   * compute claims it and runs the handler again from its recorded step, up to here.
+   */
+  on(host: string): Promise<void>;
+}
+
+/** The task was handed to another host's process: nothing of this run is to be settled. */
+export class HandedOff extends Error {}
+
+/** A handler's catch-all must let these through: they end the run, not the work. */
+export function passOn(err: unknown): void {
+  if (err instanceof HandedOff || err instanceof LeaseLost) throw err;
 }
 
 /** The step a delayed job records when it has taken its server. */
@@ -49,13 +64,26 @@ export class LeaseLost extends Error {}
 
 export type TaskHandler = (run: TaskRun<any>) => Promise<void>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * Which tasks a process claims: every task (`serve`), the tasks addressed to no host (a
+ * conductor), or those of its own host (a compute).
+ */
+export type RunnerRole = { kind: 'all' } | { kind: 'conductor' } | { kind: 'compute'; host: string };
+
 export interface RunnerOptions {
   /** This node's stable id; its leases carry it. */
   owner: string;
+  role: RunnerRole;
   leaseMs: number;
   concurrency: number;
+  /** How often the tasks table is looked at when nothing woke the runner. */
   pollMs: number;
+  /** PostgreSQL: LISTEN on a connection of its own, so new work starts at once. */
+  listenUrl?: string;
 }
+
+/** How often periodic jobs and expired leases are looked at. */
+const TICK_MS = 250;
 
 export interface NewTask {
   serverId: string;
@@ -64,6 +92,8 @@ export interface NewTask {
   params?: Record<string, unknown>;
   actionId?: string | null;
   notBefore?: Date;
+  /** The compute host that must run it; absent: any conductor (or the task hands itself over). */
+  host?: string | null;
 }
 
 /** Writes a task in the caller's transaction: the change and the work it implies commit together. */
@@ -86,6 +116,7 @@ export async function enqueueAll(tx: Tx, clock: Clock, tasks: NewTask[]): Promis
     attempts: 0,
     not_before: (t.notBefore ?? clock.now()).toISOString(),
     action_id: t.actionId ?? null,
+    host: t.host ?? null,
     created_at: now,
     updated_at: now,
   }));
@@ -98,6 +129,8 @@ interface Periodic {
   everyMs: number;
   fn: () => Promise<void>;
   lastRun: number;
+  /** Runs on one process of the cluster at a time (leased through periodic_jobs), not on each. */
+  once: boolean;
 }
 
 /**
@@ -112,6 +145,8 @@ export class TaskRunner {
   private readonly periodics: Periodic[] = [];
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private listener: { end(): Promise<void> } | null = null;
   private draining = false;
   private again = false;
   private stopped = true;
@@ -125,7 +160,7 @@ export class TaskRunner {
     private readonly log: Logger,
     options: Partial<RunnerOptions> = {},
   ) {
-    this.options = { owner: randomUUID(), concurrency: 32, leaseMs: 30000, pollMs: 250, ...options };
+    this.options = { owner: randomUUID(), role: { kind: 'all' }, concurrency: 32, leaseMs: 30000, pollMs: 250, ...options };
     this.owner = this.options.owner;
     clock.onAdvance(() => this.tick(true));
   }
@@ -135,13 +170,23 @@ export class TaskRunner {
     return new Date(Date.now() + this.options.leaseMs).toISOString();
   }
 
+  get role(): RunnerRole {
+    return this.options.role;
+  }
+
+  /** Whether this process runs the guests of `host`. */
+  runsHost(host: string): boolean {
+    const role = this.options.role;
+    return role.kind === 'all' || (role.kind === 'compute' && role.host === host);
+  }
+
   handle(kind: string, handler: TaskHandler): void {
     this.handlers.set(kind, handler);
   }
 
   /** A job that runs every `everyMs` of clock time (and at once when the clock jumps). */
-  every(name: string, everyMs: number, fn: () => Promise<void>): void {
-    this.periodics.push({ name, everyMs, fn, lastRun: -Infinity });
+  every(name: string, everyMs: number, fn: () => Promise<void>, options: { once?: boolean } = {}): void {
+    this.periodics.push({ name, everyMs, fn, lastRun: -Infinity, once: !!options.once });
   }
 
   /**
@@ -157,15 +202,61 @@ export class TaskRunner {
     if (!takeOver) resume = resume.where('lease_owner', '=', this.owner);
     const r = await resume.executeTakeFirst();
     if (Number(r.numUpdatedRows)) this.log.info({ tasks: Number(r.numUpdatedRows) }, 'resuming tasks left running by a previous process');
-    this.timer = setInterval(() => this.tick(false), this.options.pollMs);
+    this.timer = setInterval(() => this.tick(false), TICK_MS);
     this.timer.unref();
+    this.pollTimer = setInterval(() => void this.drain(), this.options.pollMs);
+    this.pollTimer.unref();
+    if (this.options.listenUrl) await this.listen(this.options.listenUrl);
     this.tick(true);
+  }
+
+  /**
+   * Wakes at the database's NOTIFY of a task this process may run (migration 031), on a
+   * connection of its own; a dropped connection is opened again (polling meanwhile).
+   */
+  private async listen(url: string): Promise<void> {
+    const { default: pg } = await import('pg');
+    const role = this.options.role;
+    const wanted = (host: string) => role.kind === 'all' || (role.kind === 'conductor' ? host === '' : host === role.host);
+    const connect = async (): Promise<void> => {
+      if (this.stopped) return;
+      const client = new pg.Client({ connectionString: url, keepAlive: true });
+      let lost = false;
+      const again = (err?: unknown) => {
+        if (lost) return;
+        lost = true;
+        if (this.listener === client) this.listener = null;
+        void client.end().catch(() => {});
+        if (this.stopped) return;
+        this.log.warn({ err }, 'lost the connection that wakes this runner; polling until it is back');
+        setTimeout(() => void connect(), 1000).unref();
+      };
+      client.on('error', again);
+      client.on('end', () => again());
+      client.on('notification', (n) => {
+        if (wanted(n.payload ?? '')) this.kick();
+      });
+      try {
+        await client.connect();
+        await client.query('listen nimbus_tasks');
+        this.listener = client;
+        this.kick(); // whatever was enqueued while it was away
+      } catch (err) {
+        again(err);
+      }
+    };
+    await connect();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.pollTimer) clearInterval(this.pollTimer);
     this.timer = null;
+    this.pollTimer = null;
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => {});
     await Promise.allSettled([...this.running]);
     await this.releaseOwner?.();
     this.releaseOwner = null;
@@ -197,7 +288,8 @@ export class TaskRunner {
   private tick(runAllPeriodics: boolean): void {
     if (this.stopped) return;
     void this.runPeriodics(runAllPeriodics);
-    void this.expireLeases().then(() => this.drain());
+    // Work is looked for at the poll, at a wake-up, and here when leases ran out.
+    void this.expireLeases().then((expired) => (expired || runAllPeriodics ? this.drain() : undefined));
   }
 
   private async runPeriodics(force: boolean): Promise<void> {
@@ -206,6 +298,7 @@ export class TaskRunner {
       if (!force && now - p.lastRun < p.everyMs) continue;
       p.lastRun = now;
       try {
+        if (p.once && this.options.role.kind !== 'all' && !(await this.takeJob(p))) continue;
         await p.fn();
       } catch (err) {
         this.log.error({ err, job: p.name }, 'periodic job failed');
@@ -213,16 +306,34 @@ export class TaskRunner {
     }
   }
 
-  private async expireLeases(): Promise<void> {
+  /**
+   * Of the processes that run a periodic job, the one whose conditional update moves its
+   * next run wins this period; the others skip it. Real time, like leases.
+   */
+  private async takeJob(p: Periodic): Promise<boolean> {
+    const now = Date.now();
+    await this.db.insertInto('periodic_jobs').values({ name: p.name, next_run_at: new Date(0).toISOString(), owner: null }).onConflict((oc) => oc.column('name').doNothing()).execute();
+    const r = await this.db
+      .updateTable('periodic_jobs')
+      .set({ next_run_at: new Date(now + p.everyMs).toISOString(), owner: this.owner })
+      .where('name', '=', p.name)
+      .where('next_run_at', '<=', new Date(now).toISOString())
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
+  private async expireLeases(): Promise<number> {
     try {
-      await this.db
+      const r = await this.db
         .updateTable('tasks')
         .set({ status: 'pending', lease_owner: null, lease_until: null })
         .where('status', '=', 'running')
         .where('lease_until', '<', new Date().toISOString())
-        .execute();
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows);
     } catch (err) {
       this.log.error({ err }, 'lease expiry failed');
+      return 0;
     }
   }
 
@@ -257,10 +368,18 @@ export class TaskRunner {
     }
   }
 
-  private async claim(): Promise<TaskTable | null> {
+  private claim(): Promise<TaskTable | null> {
+    // PostgreSQL: the candidates are locked, and those another process is claiming skipped,
+    // so runners in many processes never wait on each other nor take the same task.
+    if (isPostgres(this.db)) return this.db.transaction().execute((tx) => this.claimIn(tx, true));
+    return this.claimIn(this.db, false);
+  }
+
+  private async claimIn(db: Db | Tx, skipLocked: boolean): Promise<TaskTable | null> {
     const now = this.clock.now();
     const due = now.toISOString();
-    const candidates = await this.db
+    const role = this.options.role;
+    let query = db
       .selectFrom('tasks')
       .selectAll()
       .where('status', '=', 'pending')
@@ -273,8 +392,10 @@ export class TaskRunner {
       .orderBy((eb) => eb.case().when('attempts', '>', 0).then(0).else(1).end())
       .orderBy('created_at')
       .orderBy('id')
-      .limit(8)
-      .execute();
+      .limit(8);
+    if (role.kind === 'conductor') query = query.where('host', 'is', null);
+    if (role.kind === 'compute') query = query.where('host', '=', role.host);
+    const candidates = await (skipLocked ? query.forUpdate().skipLocked() : query).execute();
     const seen = new Set<string>();
     for (const t of candidates) {
       if (seen.has(t.server_id)) continue;
@@ -282,7 +403,7 @@ export class TaskRunner {
       // A started task finishes before any other of its server begins; otherwise an older
       // task that is due goes first (a delayed one, not_before later, does not block).
       if (t.attempts === 0) {
-        const before = await this.db
+        const before = await db
           .selectFrom('tasks')
           .select('id')
           .where('server_id', '=', t.server_id)
@@ -294,7 +415,7 @@ export class TaskRunner {
         if (before) continue;
       }
       const leaseUntil = this.leaseUntil();
-      const r = await this.db
+      const r = await db
         .updateTable('tasks')
         .set({ status: 'running', lease_owner: this.owner, lease_until: leaseUntil, attempts: t.attempts + 1, updated_at: now.toISOString() })
         .where('id', '=', t.id)
@@ -321,7 +442,8 @@ export class TaskRunner {
     } catch (err) {
       // The handler records what a failure means for the server; this is a bug or a lost host.
       failure = err;
-      if (!(err instanceof LeaseLost)) log.error({ err, task_id: task.id }, `${task.kind} failed`);
+      if (err instanceof HandedOff) log.info(`${task.kind}: handed to ${err.message}`);
+      else if (!(err instanceof LeaseLost)) log.error({ err, task_id: task.id }, `${task.kind} failed`);
     } finally {
       clearInterval(renew);
     }
@@ -379,6 +501,18 @@ export class TaskRunner {
         // Another node resumed this task (our lease ran out): its work is its own now.
         if (Number(r.numDeletedRows) !== 1) throw new LeaseLost(`task ${task.id} is no longer leased to ${this.owner}`);
       },
+      on: async (host) => {
+        if (this.runsHost(host)) return;
+        // Addressed and released together: the host's process may claim it the moment this commits.
+        const r = await this.db
+          .updateTable('tasks')
+          .set({ host, status: 'pending', lease_owner: null, lease_until: null, updated_at: now() })
+          .where('id', '=', task.id)
+          .where('lease_owner', '=', this.owner)
+          .executeTakeFirst();
+        if (Number(r.numUpdatedRows) !== 1) throw new LeaseLost(`task ${task.id} is no longer leased to ${this.owner}`);
+        throw new HandedOff(host);
+      },
     };
     return run;
   }
@@ -389,7 +523,7 @@ export class TaskRunner {
    * cleared (Nova's reverts_task_state). Finished work left no row, and needs nothing.
    */
   private async settle(task: TaskTable, failure: unknown): Promise<void> {
-    if (failure instanceof LeaseLost) return;
+    if (failure instanceof LeaseLost || failure instanceof HandedOff) return;
     await this.db.transaction().execute(async (tx) => {
       const row = await tx.selectFrom('tasks').select(['event_id', 'action_id']).where('id', '=', task.id).where('lease_owner', '=', this.owner).executeTakeFirst();
       if (!row) return;

@@ -6,7 +6,7 @@ import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type Fault, type ServerFlavor } from '../compute/servers.js';
 import { selectHost } from '../scheduler/scheduler.js';
 import type { RequestedNetworks } from '../network/networking.js';
-import { enqueue, type TaskRun } from './runner.js';
+import { enqueue, passOn, type TaskRun } from './runner.js';
 import type { BuildEffect } from '../compute/behaviours.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { guestSpec } from './guest-spec.js';
@@ -37,7 +37,7 @@ function faultOf(err: unknown, now: string, code = 500): Fault {
 
 /** Build: scheduling → networking → block_device_mapping → spawning → ACTIVE, or ERROR with a fault. */
 export function buildTask(s: Services) {
-  return async (run: TaskRun<{ files: { path: string; contents: string }[]; effect?: BuildEffect | null }>): Promise<void> => {
+  return async (run: TaskRun<{ files: { path: string; contents: string }[]; effect?: BuildEffect | null; exclude?: string[] }>): Promise<void> => {
     const { db, clock, driver } = s;
     const id = run.task.server_id;
     const now = () => clock.now().toISOString();
@@ -46,6 +46,7 @@ export function buildTask(s: Services) {
     await run.event('compute__do_build_and_run_instance', server.host);
 
     const fail = async (err: unknown, code = 500) => {
+      passOn(err);
       const t = now();
       await db.transaction().execute(async (tx) => {
         // A failed build gives back its ports, as Nova deallocates the network.
@@ -78,7 +79,8 @@ export function buildTask(s: Services) {
             differentHosts: [...(await hostsOf(spec.hints.differentHost)), ...group.differentHosts],
             preferHosts: group.preferHosts,
             avoidHosts: group.avoidHosts,
-            excludeHosts: [],
+            // hosts an earlier attempt of this build died on (rescheduled, as Nova retries a build)
+            excludeHosts: run.params.exclude ?? [],
           },
           clock.nowMs(),
         );
@@ -91,6 +93,8 @@ export function buildTask(s: Services) {
       if (placed === null) return fail(new Error(NO_VALID_HOST));
     }
     server = (await db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst())!;
+    // Placed: the rest (ports bound to the host, disks, the guest) is the host's work.
+    if (server.host) await run.on(server.host);
 
     if (run.task.step === TaskState.NETWORKING) {
       // Ports and the step advance commit together, so a resumed build never allocates twice.
@@ -180,7 +184,10 @@ export function deleteTask(s: Services) {
     // A reclaim is due only if the server is still soft-deleted (not restored meanwhile).
     if ((run.params as { reclaim?: boolean }).reclaim && !(await run.takeServer(VmState.SOFT_DELETED, { task_state: TaskState.DELETING }))) return;
     await run.event('compute_terminate_instance', server.host);
-    if (server.host) await driver.destroy(server.host, id);
+    if (server.host) {
+      await run.on(server.host);
+      await driver.destroy(server.host, id);
+    }
     const t = clock.now().toISOString();
     await db.transaction().execute(async (tx) => {
       await s.network.releaseForServer(tx, { id, projectId: server.project_id });

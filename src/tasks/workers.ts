@@ -3,14 +3,24 @@ import { FakeDriver } from '../virt/fake/driver.js';
 import { configuredZone, syncHostZones } from '../compute/aggregates.js';
 import { buildTask, deleteTask, injectErrorTask } from './server-tasks.js';
 import { actionTasks } from './action-tasks.js';
-import { RECOVERY_MS, restartServersOfDownHosts } from '../compute/recovery.js';
+import { RECOVERY_MS, resolveWorkOfDownHosts, restartServersOfDownHosts } from '../compute/recovery.js';
+import { beatControlServices } from '../compute/host-services.js';
+import { hostname } from 'node:os';
 import { driveTasks } from './drive-tasks.js';
 import { holdNodeId } from './node.js';
 import { isPostgresUrl } from '../db/database.js';
 import { syncPowerStates } from './power-sync.js';
 
-const HEARTBEAT_MS = 10000;
 const ADOPT_PAGE = 5000;
+
+/** Nova's report_interval (10 s), shorter when service_down_time is short. */
+const heartbeatMs = (s: Services) => Math.min(10000, (s.config.serviceDownTime * 1000) / 3);
+
+/** What each role registers and runs; `serve` runs all of it, as one process always did. */
+function runs(s: Services) {
+  const kind = s.role.kind;
+  return { hosts: kind !== 'conductor', conductor: kind !== 'compute' };
+}
 
 /**
  * Starts the compute side of this process: registers its hosts, gives the fake driver
@@ -19,11 +29,15 @@ const ADOPT_PAGE = 5000;
  * otherwise only this node's own are resumed at once, and it first makes sure no other live
  * process runs under its node id.
  */
-export async function startWorkers(s: Services, takeOver: boolean): Promise<void> {
-  await s.hosts.register();
-  // Registration writes the driver's configured zone; aggregates may say otherwise.
-  await syncHostZones(s.db, configuredZone(s.driver));
-  if (s.driver instanceof FakeDriver) {
+export async function startWorkers(s: Services, takeOver: boolean, options: { processHost?: string } = {}): Promise<void> {
+  const role = runs(s);
+  if (role.hosts) {
+    await s.hosts.register();
+    // Registration writes the driver's configured zone; aggregates may say otherwise.
+    // A compute knows only its own host's configured zone: it leaves the others' alone.
+    await syncHostZones(s.db, configuredZone(s.driver), s.role.kind === 'compute' ? s.driver.hosts().map((h) => h.name) : undefined);
+  }
+  if (role.hosts && s.driver instanceof FakeDriver) {
     const names = s.driver.hosts().map((h) => h.name);
     // By pages: one read of every row of a host of 100,000 guests left ~40 MB of garbage
     // behind, and a heap grown to hold it stays grown.
@@ -53,10 +67,41 @@ export async function startWorkers(s: Services, takeOver: boolean): Promise<void
   s.runner.handle('inject_error', injectErrorTask(s));
   for (const [kind, handler] of Object.entries(actionTasks(s))) s.runner.handle(kind, handler);
   for (const [kind, handler] of Object.entries(driveTasks(s))) s.runner.handle(kind, handler);
-  s.runner.every('heartbeat', HEARTBEAT_MS, () => s.hosts.heartbeat());
-  // Real machines change on their own (a guest powers itself off); simulated ones never do.
-  if (s.driver.name === 'qemu' && s.config.qemu.syncPowerStateInterval > 0) s.runner.every('sync_power_states', s.config.qemu.syncPowerStateInterval * 1000, () => syncPowerStates(s));
-  s.runner.every('host-recovery', RECOVERY_MS, async () => void (await restartServersOfDownHosts(s)));
+  if (role.hosts) {
+    if (s.role.kind === 'compute') await reconcile(s);
+    s.runner.every('heartbeat', heartbeatMs(s), () => s.hosts.heartbeat());
+    // Real machines change on their own (a guest powers itself off); simulated ones never do.
+    if (s.driver.name === 'qemu' && s.config.qemu.syncPowerStateInterval > 0) s.runner.every('sync_power_states', s.config.qemu.syncPowerStateInterval * 1000, () => syncPowerStates(s));
+  }
+  if (role.conductor) {
+    // Once across the conductors of a cluster (leased in periodic_jobs); on each `serve` as before.
+    s.runner.every('host-recovery', RECOVERY_MS, async () => void (await restartServersOfDownHosts(s)), { once: true });
+    if (s.role.kind === 'conductor') {
+      s.runner.every('down-host-work', Math.min(RECOVERY_MS, heartbeatMs(s)), async () => void (await resolveWorkOfDownHosts(s)), { once: true });
+      const host = options.processHost ?? hostname();
+      s.runner.every('control-heartbeat', heartbeatMs(s), () => beatControlServices(s.db, s.clock, host));
+    }
+  }
   const release = !takeOver && isPostgresUrl(s.config.databaseUrl) ? await holdNodeId(s.config.databaseUrl, s.runner.owner, s.log) : undefined;
   await s.runner.start(takeOver, release);
+}
+
+/**
+ * A compute host that starts compares what its hypervisor runs with the database: a guest
+ * the database places on another host (evacuated while this one was away) or has deleted
+ * is destroyed, never started; then the power states are reported as they really are.
+ */
+async function reconcile(s: Services): Promise<void> {
+  for (const host of s.driver.hosts().map((h) => h.name)) {
+    const have = (await s.driver.guestIds?.(host)) ?? [];
+    if (have.length === 0) continue;
+    const mine = new Set(
+      (await s.db.selectFrom('servers').select('id').where('host', '=', host).where('deleted', '=', 0).execute()).map((r) => r.id),
+    );
+    for (const id of have.filter((g) => !mine.has(g))) {
+      s.log.warn({ server_id: id, host }, 'reconcile: destroying a guest the database places elsewhere or has deleted');
+      await s.driver.destroy(host, id).catch((err) => s.log.error({ err, server_id: id }, 'reconcile: the guest could not be destroyed'));
+    }
+  }
+  await syncPowerStates(s);
 }

@@ -228,6 +228,11 @@ export interface Driver extends DriveOperations {
    * power state and console. Run again after a crash, it finds the guest on either host.
    */
   liveMigrate(source: string, dest: string, spec: GuestSpec): Promise<void>;
+  /**
+   * The ids of the guests the hypervisor has on `host`, whatever the database says: a compute
+   * host that starts compares them with the database (its reconcile). Absent: it cannot tell.
+   */
+  guestIds?(host: string): Promise<string[]>;
   /** The guest's power state as the hypervisor sees it, or null when it has no such guest. */
   powerState(host: string, id: string): Promise<PowerState | null>;
   /** Everything the guest wrote to its serial console (the core takes the tail a caller asks for). */

@@ -24,6 +24,11 @@ export interface FakeOptions {
   driveMs: number;
   /** Simulated storage pools drives are spread over, named fake-storage-1 … (default 2). */
   storagePools: number;
+  /**
+   * `nimbus compute --host NAME`: simulate exactly this one host (its address `hostIp`)
+   * instead of `hosts` numbered ones; the other hosts are other processes' own.
+   */
+  only?: { name: string; hostIp: string };
 }
 
 export const FAKE_DEFAULTS: FakeOptions = { hosts: 3, vcpus: 64, memoryMb: 262144, localGb: 4096, zones: ['nova'], operationMs: 0, busyWindowMs: 2000, driveMs: 0, storagePools: 2 };
@@ -73,7 +78,9 @@ export class FakeDriver implements Driver {
   private readonly snapshots = new Map<string, { driveId: string; size: number }>();
 
   constructor(private readonly options: FakeOptions = FAKE_DEFAULTS) {
-    this.hostList = Array.from({ length: options.hosts }, (_, i) => ({
+    this.hostList = options.only
+      ? [{ name: options.only.name, availabilityZone: options.zones[0], vcpus: options.vcpus, memoryMb: options.memoryMb, localGb: options.localGb, hostIp: options.only.hostIp }]
+      : Array.from({ length: options.hosts }, (_, i) => ({
       name: `fake-host-${i + 1}`,
       availabilityZone: options.zones[i % options.zones.length],
       vcpus: options.vcpus,
@@ -198,6 +205,17 @@ export class FakeDriver implements Driver {
   }
 
   async liveMigrate(source: string, dest: string, spec: GuestSpec): Promise<void> {
+    // Between two processes' hosts, each side does its half: the destination receives the
+    // guest running (its console starts anew); the source lets it go.
+    if (!this.guests.has(source) && this.guests.has(dest)) {
+      await this.longWork();
+      if (!this.on(dest).has(spec.id)) this.adopt(dest, spec.id, spec.hostname, PowerState.RUNNING);
+      return;
+    }
+    if (this.guests.has(source) && !this.guests.has(dest)) {
+      this.on(source).delete(spec.id);
+      return;
+    }
     const from = this.on(source);
     const to = this.on(dest);
     // Run again after a crash, the guest may already be on `dest`.
@@ -206,6 +224,10 @@ export class FakeDriver implements Driver {
     await this.longWork();
     from.delete(spec.id);
     to.set(spec.id, g); // the same guest: running or paused, its console as it was
+  }
+
+  async guestIds(host: string): Promise<string[]> {
+    return [...(this.guests.get(host)?.keys() ?? [])];
   }
 
   async powerState(host: string, id: string): Promise<PowerState | null> {

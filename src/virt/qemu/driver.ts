@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
-import { truncateSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync, createReadStream, unlinkSync } from 'node:fs';
+import { truncateSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync, createReadStream, unlinkSync, readdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -108,6 +108,11 @@ export class QemuDriver implements Driver {
 
   hosts(): HostInfo[] {
     return [this.info];
+  }
+
+  async guestIds(host: string): Promise<string[]> {
+    if (host !== this.info.name) return [];
+    return readdirSync(this.machinesDir).filter((id) => /^[0-9a-f-]{36}$/.test(id));
   }
 
   /** The hypervisor's own words for the banner and the logs. */
