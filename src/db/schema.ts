@@ -133,6 +133,17 @@ export interface HostTable {
   updated_at: string;
 }
 
+/** Where a compute host's process answers other processes' calls; the secret is never shown. */
+export interface HostEndpointTable {
+  host: string;
+  url: string;
+  secret: string;
+  driver: string;
+  /** JSON: the host's hypervisor version and storage types, as its driver reports them. */
+  info: string;
+  updated_at: string;
+}
+
 export interface ServerTable {
   id: string;
   project_id: string;
@@ -655,6 +666,7 @@ export interface Schema {
   flavor_access: FlavorAccessTable;
   images: ImageTable;
   hosts: HostTable;
+  host_endpoints: HostEndpointTable;
   /** `version` is the database's to keep (migration 016); the domain's Server leaves it out. */
   servers: ServerTable & { version: Generated<number> };
   build_behaviours: BuildBehaviourTable;

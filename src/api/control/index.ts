@@ -8,8 +8,8 @@ import { keystoneErrors } from '../identity/errors.js';
 import { keystoneMessage } from '../identity/auth.js';
 import { validate } from '../validation.js';
 import { viewBehaviour } from '../../compute/behaviours.js';
-import { FakeDriver } from '../../virt/fake/driver.js';
 import { driveQuotas } from '../../storage/quotas.js';
+import { setAcpiIgnored, setStorageDown } from './fakes.js';
 
 const behaviourSchema = {
   type: 'object',
@@ -135,8 +135,7 @@ export function controlApi(services: Services): FastifyPluginAsync {
       PUT: async (request) => {
         const { id } = request.params as { id: string };
         const { guest } = validate<{ guest: { acpi: 'ignore' | 'handle' } }>(guestSchema, request.body ?? null, keystoneMessage);
-        if (!(services.driver instanceof FakeDriver)) throw notFound('Only the fake driver plays guests.');
-        services.driver.setAcpiIgnored(id, guest.acpi === 'ignore');
+        if (!(await setAcpiIgnored(services.driver, id, guest.acpi === 'ignore'))) throw notFound('Only the fake driver plays guests.');
         return { guest: { id, acpi: guest.acpi } };
       },
     });
@@ -146,8 +145,7 @@ export function controlApi(services: Services): FastifyPluginAsync {
       PUT: async (request) => {
         const { name } = request.params as { name: string };
         const { storage } = validate<{ storage: { state: 'up' | 'down' } }>(storageSchema, request.body ?? null, keystoneMessage);
-        if (!(services.driver instanceof FakeDriver) || !services.driver.pools().includes(name)) throw notFound(`Storage ${name} could not be found.`);
-        services.driver.setStorageDown(name, storage.state === 'down');
+        if (!(await setStorageDown(services.driver, name, storage.state === 'down'))) throw notFound(`Storage ${name} could not be found.`);
         return { storage: { name, state: storage.state } };
       },
     });
