@@ -4,6 +4,7 @@ import { createServices, closeServices, type Role, type Services } from './servi
 import { buildApp } from './app.js';
 import { SEED_NETWORK, SEED_PUBLIC_NETWORK, seed, writeCloudsYaml, type FirstStart } from './bootstrap.js';
 import { startWorkers } from './tasks/workers.js';
+import { startHostEndpoint } from './compute/host-calls.js';
 import { isPostgresUrl } from './db/database.js';
 import { QemuDriver } from './virt/qemu/driver.js';
 
@@ -111,13 +112,15 @@ async function apiCommand(config: Config): Promise<void> {
 async function workerCommand(config: Config, role: Role, processHost?: string): Promise<void> {
   const services = await createServices(config, { role });
   await startWorkers(services, false, { processHost });
+  // A compute host answers the calls API nodes make to its guests (console output, consoles …).
+  const endpoint = role.kind === 'compute' ? await startHostEndpoint(services) : null;
   const what = role.kind === 'compute' ? `compute host ${role.host} (driver ${services.driver.name})` : `conductor${processHost ? ` on ${processHost}` : ''}`;
   process.stdout.write(`Nimbus ${what} is running (database ${describeDatabase(config)})\n`);
   // No server holds this process open, and the runner's timers do not: when every database
   // connection drops (PostgreSQL restarting) nothing would be left and it would end, quietly,
   // with 0. It runs until it is told to stop.
   setInterval(() => {}, 1 << 30);
-  stopOn(services);
+  stopOn(services, async () => endpoint?.close());
 }
 
 /** The value after `--name`, or undefined. */

@@ -3,9 +3,8 @@ import { createLogger } from './logging.js';
 import { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, migrate, pendingMigrations, isPostgresUrl, sqliteFile, type Db } from './db/database.js';
-import { RemoteDriver } from './virt/remote/driver.js';
+import { remoteDriverFor } from './compute/host-calls.js';
 import { setServiceDownTime } from './scheduler/scheduler.js';
-import type { HostInfo } from './virt/driver.js';
 import type { RunnerRole } from './tasks/runner.js';
 import { ImageFiles } from './image/files.js';
 import { startInvalidations, type Invalidations } from './db/invalidations.js';
@@ -93,7 +92,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     const applied = await migrate(db);
     if (applied.length) log.info({ migrations: applied }, 'database migrated');
   }
-  const driver = await driverFor(role, config, log, db);
+  const driver = await driverFor(role, config, log, db, clock);
   const invalidations = await startInvalidations(config.databaseUrl, db, log);
   const tokens = new Tokens(db, clock, config.tokenTtlSeconds, invalidations);
   const services: Services = {
@@ -142,20 +141,13 @@ function runnerRole(role: Role): RunnerRole {
  * conductor run no guests: a remote driver whose hosts are the registered ones, and whose
  * drives (the conductor runs drive tasks) are the fake's storage when the driver is fake.
  */
-async function driverFor(role: Role, config: Config, log: Logger, db: Db): Promise<Driver> {
+async function driverFor(role: Role, config: Config, log: Logger, db: Db, clock: Clock): Promise<Driver> {
   if (role.kind === 'compute') {
     if (config.driver === 'qemu') return qemuDriver({ ...config, qemu: { ...config.qemu, host: role.host } }, log, db);
     return new FakeDriver({ ...config.fake, only: { name: role.host, hostIp: config.hostIp ?? '127.0.0.1' } });
   }
   if (role.kind === 'api' || role.kind === 'conductor') {
-    let known: HostInfo[] = [];
-    const refresh = async () => {
-      const rows = await db.selectFrom('hosts').selectAll().orderBy('num_id').execute();
-      known = rows.map((h) => ({ name: h.name, availabilityZone: h.availability_zone, vcpus: h.vcpus, memoryMb: h.memory_mb, localGb: h.local_gb, hostIp: h.host_ip }));
-    };
-    await refresh();
-    setInterval(() => void refresh().catch(() => {}), 5000).unref();
-    return new RemoteDriver({ hosts: () => known, resolve: async () => null, storage: config.driver === 'fake' ? new FakeDriver(config.fake) : undefined });
+    return (await remoteDriverFor(db, clock, { storage: config.driver === 'fake' ? new FakeDriver(config.fake) : undefined, onError: (err) => log.warn({ err }, 'reading the registered hosts failed') })).driver;
   }
   return config.driver === 'qemu' ? qemuDriver(config, log, db) : new FakeDriver(config.fake);
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods, RouteHandlerMethod } from 'fastify';
 import { NimbusError, unauthorized } from '../errors.js';
 import { isDatabaseUnavailable } from '../db/database.js';
+import { HostUnavailable } from '../virt/driver.js';
 import type { AuthContext } from '../identity/tokens.js';
 import type { Services } from '../services.js';
 
@@ -78,6 +79,9 @@ const isDataException = (e: { code?: unknown; severity?: unknown }) => typeof e.
  */
 export function toNimbusError(err: unknown): NimbusError | null {
   if (err instanceof NimbusError) return err;
+  // Any call to a host whose process does not answer, from any route: Nova's
+  // ComputeServiceUnavailable, a 409 the caller can retry, never a 500 or a hang.
+  if (err instanceof HostUnavailable) return new NimbusError('conflict', err.message);
   const e = err as { code?: string; statusCode?: number; message?: string; severity?: string };
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

@@ -12,7 +12,7 @@ import { enforce } from './quotas.js';
 import { parseJson, serverFlavor, type Server, type ServerFlavor } from './servers.js';
 import { findKeypair } from './keypairs.js';
 import { consoleUrl } from './consoles.js';
-import { DriverError, PasswordRefused } from '../virt/driver.js';
+import { DriverError, HostUnavailable, PasswordRefused } from '../virt/driver.js';
 
 const V = VmState;
 const T = TaskState;
@@ -156,6 +156,7 @@ export class ServerActions {
           await this.s.driver.setPassword(server.host, id, password);
         } catch (err) {
           if (err instanceof PasswordRefused) throw conflict(err.message);
+          if (err instanceof HostUnavailable) throw err; // the edge's 409, not the agent's 501
           if (err instanceof DriverError) throw new NimbusError('not_implemented', 'Unable to set password on instance');
           throw err;
         }

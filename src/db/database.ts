@@ -41,11 +41,14 @@ import * as m021 from './migrations/021_keypair_uuids.js';
 import * as m022 from './migrations/022_tags.js';
 import * as m025 from './migrations/025_drives.js';
 import * as m026 from './migrations/026_profiles.js';
+import * as m040 from './migrations/040_host_endpoints.js';
 import * as m050 from './migrations/050_routers_floating_ips.js';
 import * as m051 from './migrations/051_auto_allocated_topologies.js';
 import * as m030 from './migrations/030_task_hosts.js';
 import * as m031 from './migrations/031_task_notify.js';
 import * as m032 from './migrations/032_cluster_services.js';
+import * as m045 from './migrations/045_global_contexts.js';
+import * as m046 from './migrations/046_digest_email.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -79,11 +82,14 @@ const MIGRATIONS: Record<string, Migration> = {
   '022_tags': m022,
   '025_drives': m025,
   '026_profiles': m026,
+  '040_host_endpoints': m040,
   '050_routers_floating_ips': m050,
   '051_auto_allocated_topologies': m051,
   '030_task_hosts': m030,
   '031_task_notify': m031,
   '032_cluster_services': m032,
+  '045_global_contexts': m045,
+  '046_digest_email': m046,
 };
 
 export function isPostgresUrl(url: string): boolean {

@@ -30,6 +30,8 @@ export interface UserTable {
   password_hash: string;
   /** HTTP Digest's HA1 for the CloudSigma face (migration 020); null until a password is set. */
   digest_ha1: string | null;
+  /** MD5(email:realm:password), for HTTP Digest by email; null until known */
+  digest_email_ha1: string | null;
   email: string | null;
   enabled: number;
   default_project_id: string | null;
@@ -128,6 +130,17 @@ export interface HostTable {
   /** Heartbeat: a host not seen for a while is down. */
   last_seen_at: string;
   created_at: string;
+  updated_at: string;
+}
+
+/** Where a compute host's process answers other processes' calls; the secret is never shown. */
+export interface HostEndpointTable {
+  host: string;
+  url: string;
+  secret: string;
+  driver: string;
+  /** JSON: the host's hypervisor version and storage types, as its driver reports them. */
+  info: string;
   updated_at: string;
 }
 
@@ -608,6 +621,13 @@ export interface JobResourceTable {
   resource_id: string;
 }
 
+export interface GlobalContextTable {
+  project_id: string;
+  /** JSON object: key to string value */
+  context: string;
+  updated_at: string;
+}
+
 export interface ProfileTable {
   user_id: string;
   clone_naming: string;
@@ -624,6 +644,7 @@ export interface Schema {
   jobs: JobTable;
   job_resources: JobResourceTable;
   profiles: ProfileTable;
+  global_contexts: GlobalContextTable;
   networks: NetworkTable;
   routers: RouterTable;
   floating_ips: FloatingIpTable;
@@ -645,6 +666,7 @@ export interface Schema {
   flavor_access: FlavorAccessTable;
   images: ImageTable;
   hosts: HostTable;
+  host_endpoints: HostEndpointTable;
   /** `version` is the database's to keep (migration 016); the domain's Server leaves it out. */
   servers: ServerTable & { version: Generated<number> };
   build_behaviours: BuildBehaviourTable;

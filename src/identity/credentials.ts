@@ -49,16 +49,23 @@ export class Credentials {
       if (this.verified.size >= CACHE_MAX) this.verified.clear();
       this.verified.set(key, now + VERIFIED_MS);
       // A user made before Digest was known gets its secret from the first Basic login.
-      if (user.digest_ha1 === null) await this.db.updateTable('users').set({ digest_ha1: digestHa1(user.name, password) }).where('id', '=', user.id).where('password_hash', '=', user.password_hash).execute();
+      const secrets: Partial<UserTable> = {};
+      if (user.digest_ha1 === null) secrets.digest_ha1 = digestHa1(user.name, password);
+      if (user.digest_email_ha1 === null && user.email) secrets.digest_email_ha1 = digestHa1(user.email, password);
+      if (Object.keys(secrets).length) await this.db.updateTable('users').set(secrets).where('id', '=', user.id).where('password_hash', '=', user.password_hash).where('email', user.email === null ? 'is' : '=', user.email).execute();
     }
     return user ? this.contextOf(user, 'password', key) : null;
   }
 
-  /** HTTP Digest: the user named, whose HA1 `answers` checks against the client's response. */
-  async digest(name: string, answers: (ha1: string) => boolean): Promise<AuthContext | null> {
-    const user = await this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
-    if (!user?.digest_ha1 || !answers(user.digest_ha1)) return null;
-    return this.contextOf(user, 'digest', sha256(`digest\0${user.id}\0${user.digest_ha1}`));
+  /**
+   * HTTP Digest: the user with this name, else (as Basic) the one user with this email,
+   * whose secret for that login `answers` checks against the client's response.
+   */
+  async digest(login: string, answers: (ha1: string) => boolean): Promise<AuthContext | null> {
+    const user = await this.user(login);
+    const ha1 = user?.name === login ? user.digest_ha1 : user?.digest_email_ha1;
+    if (!user || !ha1 || !answers(ha1)) return null;
+    return this.contextOf(user, 'digest', sha256(`digest\0${user.id}\0${ha1}`));
   }
 
   /** The project a user acts in when no token names one. */

@@ -174,6 +174,7 @@ export class Directory {
       domain_id: DEFAULT_DOMAIN.id,
       password_hash: await hashPassword(input.password ?? unusablePassword()),
       digest_ha1: input.password ? digestHa1(input.name, input.password) : null,
+      digest_email_ha1: input.password && input.email ? digestHa1(input.email, input.password) : null,
       email: input.email ?? null,
       enabled: input.enabled === false ? 0 : 1,
       default_project_id: input.defaultProjectId ?? null,
@@ -219,6 +220,10 @@ export class Directory {
     // The Digest secret binds the name and the password: either change renews or drops it.
     if (patch.password !== undefined) values.digest_ha1 = patch.password ? digestHa1(patch.name ?? current.name, patch.password) : null;
     else if (patch.name !== undefined && patch.name !== current.name) values.digest_ha1 = null;
+    // The same for the email's secret.
+    const email = patch.email !== undefined ? patch.email : current.email;
+    if (patch.password !== undefined) values.digest_email_ha1 = patch.password && email ? digestHa1(email, patch.password) : null;
+    else if (patch.email !== undefined && patch.email !== current.email) values.digest_email_ha1 = null;
     if (patch.email !== undefined) values.email = patch.email;
     if (patch.enabled !== undefined) values.enabled = patch.enabled ? 1 : 0;
     if (patch.defaultProjectId !== undefined) values.default_project_id = patch.defaultProjectId;

@@ -8,6 +8,8 @@ import { enqueue, enqueueAll } from '../tasks/runner.js';
 import type { DriveSource, StorageType } from '../virt/driver.js';
 import { cloneName } from '../identity/profiles.js';
 import type { JobResource } from './jobs.js';
+import { enforceDriveQuota } from './quotas.js';
+import { lockQuotas } from '../compute/quotas.js';
 import {
   DEVICES,
   DriveError,
@@ -112,8 +114,10 @@ export interface DriveQuery {
 export type Recurse = 'all_drives' | 'disks' | 'cdroms' | null;
 
 const GiB = 1024 ** 3;
-/** The most drives one request makes (or deletes): one transaction stays milliseconds long, as a multi-create's servers. */
+/** The most drives one request deletes: one transaction stays milliseconds long, as a multi-create's servers. */
 export const MAX_DRIVES_PER_REQUEST = 1000;
+/** The most drives one request makes (the project's `volumes` quota binds first unless raised). */
+export const MAX_DRIVE_CREATES_PER_REQUEST = 100;
 const DEV_CHANNEL = /^\d+:\d+$/;
 
 type DriveRow = DriveTable;
@@ -279,7 +283,7 @@ export class Drives {
 
   /** Creates drives, all or none; each is `creating` until the driver has made it. */
   async create(ctx: AuthContext, requests: NewDrive[]): Promise<Drive[]> {
-    if (requests.length > MAX_DRIVES_PER_REQUEST) throw invalidField('objects', `At most ${MAX_DRIVES_PER_REQUEST} drives per request.`);
+    if (requests.length > MAX_DRIVE_CREATES_PER_REQUEST) throw invalidField('objects', `At most ${MAX_DRIVE_CREATES_PER_REQUEST} drives per request.`);
     const now = this.s.clock.now().toISOString();
     const rows: DriveRow[] = requests.map((r) => {
       this.checkMedia(r.media);
@@ -288,6 +292,7 @@ export class Drives {
       return this.newRow(ctx, { ...r, storageType: type.name }, DriveStatus.CREATING, now);
     });
     await this.s.db.transaction().execute(async (tx) => {
+      await enforceDriveQuota(tx, ctx.projectId!, { volumes: rows.length, bytes: rows.reduce((n, r) => n + Number(r.size), 0) });
       for (let i = 0; i < rows.length; i += INSERT_BATCH) await tx.insertInto('drives').values(rows.slice(i, i + INSERT_BATCH)).execute();
       await enqueueAll(
         tx,
@@ -351,6 +356,8 @@ export class Drives {
    */
   async clone(ctx: AuthContext, sourceId: string, req: CloneRequest): Promise<Drive> {
     const id = await this.s.db.transaction().execute(async (tx) => {
+      // The quota lock before any drive's row lock, in the order a server create takes them.
+      await lockQuotas(tx, ctx.projectId!);
       const source = await this.locked(tx, ctx, sourceId);
       checkDriveState(source.id, await this.statusOf(tx, source), 'clone');
       const { id } = await this.startCopy(tx, ctx, { kind: 'drive', id: source.id }, source, req);
@@ -405,6 +412,7 @@ export class Drives {
     }
     if (req.media !== undefined) this.checkMedia(req.media);
     const avoid = await this.avoidedLocations(tx, ctx, req.avoid);
+    await enforceDriveQuota(tx, ctx.projectId!, { volumes: 1, bytes: size });
     const now = this.s.clock.now().toISOString();
     const row = this.newRow(
       ctx,
@@ -435,6 +443,7 @@ export class Drives {
   /** Grows a drive at rest: `resizing` until the driver is done; its size changes then. */
   async resize(ctx: AuthContext, id: string, size: number): Promise<Drive> {
     await this.s.db.transaction().execute(async (tx) => {
+      await lockQuotas(tx, ctx.projectId!);
       const row = await this.locked(tx, ctx, id);
       await this.startResize(tx, row, size);
     });
@@ -447,6 +456,7 @@ export class Drives {
     const type = this.storageType(row.storage_type);
     this.checkSize(size, type);
     if (size < Number(row.size)) throw invalidField('size', `A drive cannot shrink: its size is ${row.size} bytes.`);
+    if (!row.server_root) await enforceDriveQuota(tx, row.project_id, { volumes: 0, bytes: size - Number(row.size) });
     await tx.updateTable('drives').set({ status: DriveStatus.RESIZING, updated_at: this.s.clock.now().toISOString() }).where('id', '=', row.id).execute();
     await enqueue(tx, this.s.clock, { serverId: row.id, kind: 'drive_resize', step: 'resize', params: { size } });
   }
@@ -458,6 +468,7 @@ export class Drives {
    */
   async update(ctx: AuthContext, id: string, change: DriveChange): Promise<Drive> {
     await this.s.db.transaction().execute(async (tx) => {
+      if (change.size !== undefined) await lockQuotas(tx, ctx.projectId!);
       const row = await this.locked(tx, ctx, id);
       const status = await this.statusOf(tx, row);
       const values: Partial<DriveRow> = { updated_at: this.s.clock.now().toISOString() };

@@ -95,8 +95,8 @@ class ActionRun {
     };
     await (tx ? go(tx) : this.s.db.transaction().execute(go));
   }
-  spec(flavor?: ServerFlavor): Promise<GuestSpec> {
-    return guestSpec(this.s, this.server, flavor);
+  spec(flavor?: ServerFlavor, extra?: Parameters<typeof guestSpec>[3]): Promise<GuestSpec> {
+    return guestSpec(this.s, this.server, flavor, extra);
   }
 }
 
@@ -248,9 +248,11 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       await a.begin('compute_unshelve_instance');
       try {
         const spec = parseJson<{ shelvedImageId?: string | null; zone?: string | null }>(a.server.request_spec, {});
+        // An offloaded server comes back from its shelved snapshot, as Nova's unshelve boots it: its disk as it was shelved.
+        const shelved = () => a.spec(undefined, { diskImageId: spec.shelvedImageId });
         if (run.task.step === 'spawning') {
           await a.on(a.server.host);
-          await driver.spawn(a.server.host!, await a.spec()); // resumed, or handed over: on the host it chose
+          await driver.spawn(a.server.host!, await shelved()); // resumed, or handed over: on the host it chose
         } else if (a.server.vm_state === V.SHELVED_OFFLOADED || !a.server.host) {
           const host = await s.db.transaction().execute(async (tx) => {
             const h = await placeElsewhere(s, tx, a.server, { exclude: [], host: run.params.host, zone: run.params.zone ?? spec.zone ?? null });
@@ -259,7 +261,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           });
           if (!host) throw new Error('No valid host was found. There are not enough hosts available.');
           await a.on(host.name);
-          await driver.spawn(host.name, await a.spec());
+          await driver.spawn(host.name, await shelved());
         } else {
           await a.on(a.server.host);
           await driver.powerOn(a.server.host, a.id);

@@ -13,7 +13,12 @@ export async function guestSpec(
   s: Services,
   server: ServerTable,
   flavor: ServerFlavor = parseJson<ServerFlavor>(server.flavor, {} as ServerFlavor),
-  extra: { files?: { path: string; contents: string }[]; adminPassword?: string | null } = {},
+  extra: {
+    files?: { path: string; contents: string }[];
+    adminPassword?: string | null;
+    /** The image the root disk is made from when not the server's own (an unshelve boots its shelved snapshot). */
+    diskImageId?: string | null;
+  } = {},
 ): Promise<GuestSpec> {
   const imageId = server.image_id || parseJson<{ bootImage?: string }>(server.request_spec, {}).bootImage || '';
   return {
@@ -38,7 +43,7 @@ export async function guestSpec(
     keyName: server.key_name,
     metadata: parseJson<Record<string, string>>(server.metadata, {}),
     configDrive: server.config_drive !== '',
-    image: imageId ? await imageOf(s.db, s.config.imageDir, imageId) : null,
+    image: extra.diskImageId || imageId ? await imageOf(s.db, s.config.imageDir, extra.diskImageId || imageId) : null,
   };
 }
 

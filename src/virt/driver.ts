@@ -126,6 +126,16 @@ export class ResizeRefused extends DriverError {}
 
 /** A driver's refusal to set a guest's password that nothing in the guest could change (Nova's SetAdminPasswdNotSupported, QemuGuestAgentNotEnabled): a 409. */
 export class PasswordRefused extends DriverError {}
+/**
+ * The host a call was for does not answer (its process is down, unreachable, or did not
+ * answer in time): Nova's ComputeServiceUnavailable, a 409 for the caller, at once.
+ */
+export class HostUnavailable extends DriverError {
+  constructor(readonly host: string) {
+    super(`Compute service of ${host} is unavailable at this time.`);
+  }
+}
+
 /** A kind of storage a driver offers drives on, with the sizes it takes (bytes). */
 export interface StorageType {
   name: string;

@@ -207,6 +207,7 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'cloudsigma:pubkeys/:uuid': csKeypair.body.objects[0].uuid,
     'cloudsigma:jobs/:uuid': csJobs.body.objects[0].uuid,
     'cloudsigma:libdrives/:uuid': image,
+    'drive-quotas/:project': victim.projectId,
   };
 
   const action = (body: unknown, version?: string): Sample => ({ body, version });
@@ -397,6 +398,7 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'POST /nimbus/v1/behaviours': [{ body: { behaviour: { match: { name: '^never$', metadata: { k: 'v' } }, count: 1, fault: { message: 'm', code: 500 }, build_ms: 0, error_after_ms: 0 } } }],
     'PUT /nimbus/v1/hosts/:name': [{ body: { host: { state: 'up' } } }],
     'POST /nimbus/v1/clock/advance': [{ body: { seconds: 1 } }],
+    'PUT /nimbus/v1/drive-quotas/:project': [{ body: { quota_set: { volumes: 10, gigabytes: 1000 } } }],
     // CloudSigma (keyed without the trailing slash, which its twin shares); actions by `?do=`.
     'POST /api/2.0/servers': [
       {
@@ -435,6 +437,7 @@ export async function buildWorld(cloud: TestCloud): Promise<World> {
     'PUT /api/2.0/tags/:uuid': [{ body: { meta: { k: 'v' }, resources: [cs1.server] } }],
     'POST /api/2.0/keypairs': [{ body: { objects: [{ name: 'fz', public_key: ED25519_KEY }] } }],
     'PUT /api/2.0/keypairs/:uuid': [{ body: { name: 'fuzz-cs-key' } }],
+    'POST /api/2.0/global_context': [{ body: { k: 'v' } }],
     'PUT /api/2.0/profile': [{ body: { first_name: 'F', clone_naming: 'DATE' } }],
     'POST /api/2.0/accounts/action': [{ query: 'do=login', body: { username: 'fuzz-cs-user', password: 'fuzz-cs-pw' } }],
   };

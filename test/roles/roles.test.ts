@@ -90,7 +90,7 @@ const computes = new Map<string, Proc>();
 let conductor: Proc;
 
 const startCompute = async (host: string, env: Record<string, string> = {}) => {
-  const { proc } = await run(`compute-${host}`, ['compute', '--host', host], { NIMBUS_DATABASE_URL: dbUrl, ...env }, /is running/);
+  const { proc } = await run(`compute-${host}`, ['compute', '--host', host], { NIMBUS_DATABASE_URL: dbUrl, NIMBUS_HOST_PORT: '0', ...env }, /is running/);
   computes.set(host, proc);
 };
 const startConductor = async (name: string) => (await run(name, ['conductor', '--host', name], { NIMBUS_DATABASE_URL: dbUrl }, /is running/)).proc;

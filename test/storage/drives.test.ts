@@ -5,6 +5,7 @@ import type { AuthContext } from '../../src/identity/tokens.js';
 import { DriveError } from '../../src/storage/drive-states.js';
 import { cloneName } from '../../src/identity/profiles.js';
 import { FakeDriver } from '../../src/virt/fake/driver.js';
+import { unlimitedDrives } from '../api/cloudsigma/cs.js';
 
 /**
  * The core's drive state rules (CloudSigma's drive diagram), through the Drives service on a
@@ -19,6 +20,8 @@ const GiB = 1024 ** 3;
 
 before(async () => {
   cloud = await startCloud();
+  // These tests make many drives in one project; the quotas have tests of their own.
+  await unlimitedDrives(cloud);
   demo = (await cloud.services.tokens.validate(cloud.demoToken))!;
   const o = await memberOfNewProject(cloud, 'drives-other');
   other = (await cloud.services.tokens.validate(o.token))!;

@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -320,6 +321,30 @@ describe('servers on the qemu driver', { skip }, () => {
       await cs(cloud, 'POST', `/servers/${id}/action/?do=stop`);
       await cloud.services.runner.idle(60000);
       await cs(cloud, 'DELETE', `/servers/${id}/`);
+    }
+  });
+
+  it('an unshelved server boots the disk it was shelved with (its shelved snapshot), not a fresh copy of its image', async () => {
+    const r = await cloud.req('POST', `${compute}/servers`, { token: cloud.demoToken, body: { server: { name: 'vm-shelve', imageRef: image, flavorRef: flavor } } });
+    assert.equal(r.status, 202, r.text);
+    const id = r.body.server.id;
+    const disk = join(machineDir(id), 'disk.qcow2');
+    try {
+      await settle(id, 'ACTIVE');
+      assert.equal((await act(id, { 'os-stop': null })).status, 202);
+      await settle(id, 'SHUTOFF');
+      // What the guest wrote to its disk, written here while the machine is off.
+      execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 512k 4k', disk]);
+      assert.equal((await act(id, { shelve: null })).status, 202);
+      await settle(id, 'SHELVED_OFFLOADED');
+      assert.ok(!existsSync(machineDir(id)), 'offloaded: the machine is gone from the host');
+      assert.equal((await act(id, { unshelve: null })).status, 202);
+      await settle(id, 'ACTIVE');
+      const read = execFileSync('qemu-io', ['-r', '-U', '-f', 'qcow2', '-c', 'read -P 0x5a 512k 4k', disk], { encoding: 'utf8' });
+      assert.doesNotMatch(read, /Pattern verification failed/, read);
+      assert.match(read, /read 4096\/4096 bytes/);
+    } finally {
+      await cloud.req('DELETE', `${compute}/servers/${id}`, { token: cloud.demoToken });
     }
   });
 });

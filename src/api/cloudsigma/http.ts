@@ -86,6 +86,11 @@ function count(request: FastifyRequest, key: string, fallback: number): number {
   return Number(raw);
 }
 
+/** A list's `limit` (default 20, 0 = all) and `offset`, or 400 naming the one that is not a count. */
+export function pageOf(request: FastifyRequest): { limit: number; offset: number } {
+  return { limit: count(request, 'limit', DEFAULT_LIMIT), offset: count(request, 'offset', 0) };
+}
+
 function tagsMatch(tags: unknown, wanted: string[]): boolean {
   if (!Array.isArray(tags)) return false;
   return tags.some((t) => (typeof t === 'string' ? wanted.includes(t) : t && typeof t === 'object' && (wanted.includes((t as { uuid?: string }).uuid ?? '') || wanted.includes((t as { name?: string }).name ?? ''))));
@@ -99,8 +104,7 @@ function tagsMatch(tags: unknown, wanted: string[]): boolean {
  * Parameters that are not filterable fields are ignored, as CloudSigma does.
  */
 export function listOf<T extends object>(request: FastifyRequest, objects: T[], opts: ListOptions = {}): { meta: { limit: number; offset: number; total_count: number }; objects: T[] } {
-  const limit = count(request, 'limit', DEFAULT_LIMIT);
-  const offset = count(request, 'offset', 0);
+  const { limit, offset } = pageOf(request);
   const filterable = new Set(opts.filterable ?? ['name', 'uuid', 'status', 'tag']);
   const orderable = new Set(opts.orderable ?? ['uuid', 'name']);
   let out = objects;

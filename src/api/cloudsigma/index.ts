@@ -16,6 +16,7 @@ import { libdriveRoutes } from './libdrives.js';
 import { snapshotRoutes } from './snapshots.js';
 import { jobRoutes } from './jobs.js';
 import { profileRoutes } from './profile.js';
+import { contextRoutes } from './context.js';
 
 /**
  * The CloudSigma API 2.0, mounted under /api/2.0: a second face over the same core as the
@@ -46,6 +47,7 @@ export function cloudsigmaApi(services: Services): FastifyPluginAsync {
       snapshotRoutes(api, services);
       jobRoutes(api, services);
       profileRoutes(api, services);
+      contextRoutes(api, services);
     });
   };
 }

@@ -4,11 +4,13 @@
  * (src/compute/servers.ts); this file reads CloudSigma's bodies and renders its views.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import { userKeypairs } from './keypairs.js';
 import type { Services } from '../../services.js';
 import { Servers, parseJson, type ServerFlavor } from '../../compute/servers.js';
 import { notFound } from '../../errors.js';
 import { isUp } from '../../scheduler/scheduler.js';
-import { created, listOf, objectsOf, objectAt, param, route } from './http.js';
+import { created, listOf, objectsOf, objectAt, pageOf, param, route } from './http.js';
 import { serverLimits } from './capabilities.js';
 import { parseDefinition } from './server-definition.js';
 import { MIB, VIEW_COLUMNS, definitionOf, serverDetail, summaryOf, type Definition, type Row, type ViewContext } from './server-view.js';
@@ -31,6 +33,9 @@ interface Rendered {
  * what else the view read (its tags, its host being down) are unchanged, as the compute
  * API's RenderedServers does: a long list renders and encodes only what changed.
  */
+/** What a list reads of a server before deciding whether its kept view is still good. */
+type Head = { id: string; version: number; host: string | null };
+
 export class ServerRows {
   private readonly kept = new Map<string, Rendered>();
   /** The JSON of each view this process rendered, for answers written from it. */
@@ -67,10 +72,10 @@ export class ServerRows {
   }
 
   /** Detail views of the project's servers (all, or these ids), oldest first. */
-  async details(projectId: string, ids?: string[]): Promise<Record<string, unknown>[]> {
+  async details(projectId: string, ids?: string[], given?: Head[]): Promise<Record<string, unknown>[]> {
     let q = this.s.db.selectFrom('servers').select(['id', 'version', 'host']).where('project_id', '=', projectId).where('deleted', '=', 0);
     if (ids) q = q.where('id', 'in', ids.length ? ids : ['']);
-    const heads = await q.orderBy('created_at').orderBy('id').execute();
+    const heads = given ?? (await q.orderBy('created_at').orderBy('id').execute());
     const v = await this.context(projectId, heads.map((h) => h.id));
     const extraOf = (id: string, host: string | null) => `${JSON.stringify([v.tags.get(id) ?? [], v.drives.get(id) ?? [], v.jobs.get(id) ?? []])}${host && v.downHosts.has(host) ? ' down' : ''}`;
     const missing = heads.filter((h) => {
@@ -98,10 +103,46 @@ export class ServerRows {
     return heads.map((h) => this.kept.get(h.id)?.view).filter((x): x is Record<string, unknown> => x !== undefined);
   }
 
+  /**
+   * A list page read page-first, when the query lets the database do it (no filters; the
+   * default order or by uuid): the count and the page's ids in SQL, then only those servers
+   * rendered, so a page of 100 costs the same at 100 or 100,000 servers, as the compute API's
+   * detail list. Null when the query needs the views (filters on status or tags, order by
+   * name, whose collation differs between the databases): then listOf over every view.
+   */
+  async page(projectId: string, request: FastifyRequest): Promise<{ meta: { limit: number; offset: number; total_count: number }; objects: Record<string, unknown>[] } | null> {
+    const query = request.query as Record<string, unknown>;
+    if (Object.keys(query).some((k) => !['limit', 'offset', 'order_by'].includes(k))) return null;
+    const order = param(request, 'order_by');
+    if (order !== undefined && order !== 'uuid' && order !== '-uuid') return null;
+    const { limit, offset } = pageOf(request);
+    const base = this.s.db.selectFrom('servers').where('project_id', '=', projectId).where('deleted', '=', 0);
+    // The page's heads and the whole count in one statement (a window over the filtered rows).
+    let q = base.select(['id', 'version', 'host', sql<number>`count(*) over ()`.as('total')]);
+    q = order ? q.orderBy('id', order === '-uuid' ? 'desc' : 'asc') : q.orderBy('created_at').orderBy('id');
+    // Counts past 2^53 (a valid count, as listOf takes it) are bound to what both databases take.
+    const bound = (n: number) => Math.min(n, Number.MAX_SAFE_INTEGER);
+    const heads = await q.limit(limit > 0 ? bound(limit) : Number.MAX_SAFE_INTEGER).offset(bound(offset)).execute();
+    // A page past the end has no row to carry the count.
+    const total = heads.length ? Number(heads[0].total) : Number(((await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()) as { n: number | string }).n);
+    return { meta: { limit, offset, total_count: total }, objects: await this.details(projectId, undefined, heads) };
+  }
+
   /** A list answer's JSON, from the views' kept JSON where there is one. */
   listJson(page: { meta: unknown; objects: Record<string, unknown>[] }): string {
     return `{"meta":${JSON.stringify(page.meta)},"objects":[${page.objects.map((o) => this.jsonOf.get(o) ?? JSON.stringify(o)).join(',')}]}`;
   }
+}
+
+/**
+ * A definition's pubkeys must be the caller's own keypairs (Nova's key_name is the user's):
+ * another user's key, or none, is 400 naming it, as an unknown drive is.
+ */
+async function ownPubkeys(services: Services, userId: string, uuids: string[]): Promise<void> {
+  if (uuids.length === 0) return;
+  const mine = new Set((await userKeypairs(services, userId)).map((k) => k.uuid));
+  const i = uuids.findIndex((u) => !mine.has(u));
+  if (i >= 0) throw invalid(`Pubkey ${uuids[i]} does not exist`, `pubkeys[${i}]`);
 }
 
 /** The definition the face keeps: drives are the storage core's attachments, not kept here. */
@@ -126,13 +167,14 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
     GET: async (request) => {
       authorize(request, 'index');
       // Filtered on the full views (a tag filter needs the tags), shown short.
-      const page = listOf(request, await rows.details(project(request)));
+      const page = (await rows.page(project(request), request)) ?? listOf(request, await rows.details(project(request)));
       return { meta: page.meta, objects: page.objects.map(summaryOf) };
     },
     POST: async (request, reply) => {
       authorize(request, 'create');
       const limits = serverLimits(services);
       const parsed = objectsOf(request.body).map((o) => parseDefinition(o, limits));
+      for (const p of parsed) await ownPubkeys(services, request.auth.userId, p.definition.pubkeys);
       const defs = await Promise.all(
         parsed.map(async (p) => ({ name: p.name!, flavor: p.flavor!, metadata: p.metadata ?? {}, tags: await tagNames(services.db, project(request), p.tags ?? []), extension: extensionOf(p.definition), drives: attachmentsOf(p.definition) })),
       );
@@ -148,7 +190,7 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
   route(api, '/servers/detail/', {
     GET: async (request, reply) => {
       authorize(request, 'detail');
-      const page = listOf(request, await rows.details(project(request)));
+      const page = (await rows.page(project(request), request)) ?? listOf(request, await rows.details(project(request)));
       return reply.type('application/json; charset=utf-8').send(rows.listJson(page));
     },
   });
@@ -190,6 +232,7 @@ export function serverRoutes(api: FastifyInstance, services: Services): void {
       const row = await rows.one(project(request), (request.params as { uuid: string }).uuid);
       const body = objectAt(request.body ?? null, 'body');
       const p = parseDefinition(body, serverLimits(services), { definition: definitionOf(row), ...sizeOf(row) });
+      if (body.pubkeys !== undefined) await ownPubkeys(services, request.auth.userId, p.definition.pubkeys);
       await servers.redefine(request.auth, row.id, {
         name: p.name,
         metadata: p.metadata,

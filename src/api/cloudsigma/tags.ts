@@ -11,6 +11,11 @@ import type { Services } from '../../services.js';
 import { invalid, notFound } from '../../errors.js';
 import { created, listOf, objectAt, objectsOf, ref, route } from './http.js';
 import { ServerRows } from './servers.js';
+import { driveView } from './drive-view.js';
+import { moveTag } from '../../storage/tags.js';
+
+/** The most resources one tag request may set. */
+const MAX_TAG_RESOURCES = 1000;
 
 export function tagUuid(projectId: string, name: string): string {
   const h = createHash('sha1').update(`nimbus-tag\0${projectId}\0${name}`).digest('hex');
@@ -86,33 +91,41 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
   /** Makes exactly these servers and drives (by uuid) carry the tag. */
   const setResources = async (projectId: string, name: string, given: unknown, point: string) => {
     if (!Array.isArray(given)) throw invalid('resources must be a list of uuids', point);
+    // One request's list is one transaction: bounded, as a bulk create is.
+    if (given.length > MAX_TAG_RESOURCES) throw invalid(`resources may name at most ${MAX_TAG_RESOURCES} servers and drives`, point);
     const ids = given.map((g, i) => {
       const id = typeof g === 'string' ? g : g && typeof g === 'object' ? (g as Body).uuid : undefined;
       if (typeof id !== 'string') throw invalid(`resources[${i}] must be a uuid`, `${point}[${i}]`);
       return id;
     });
+    // The resources named get the tag in one transaction (as long as the request's list);
+    // the ones that lose it lose it a batch at a time, however many they are.
     await db.transaction().execute(async (tx) => {
       const servers = (await tx.selectFrom('servers').select('id').where('project_id', '=', projectId).where('deleted', '=', 0).where('id', 'in', ids.length ? ids : ['']).execute()).map((r) => r.id);
-      const mine = (await tx.selectFrom('server_tags').innerJoin('servers', 'servers.id', 'server_tags.server_id').select('servers.id').where('servers.project_id', '=', projectId).where('server_tags.tag', '=', name).execute()).map((r) => r.id);
-      const drop = mine.filter((id) => !servers.includes(id));
-      if (drop.length) await tx.deleteFrom('server_tags').where('tag', '=', name).where('server_id', 'in', drop).execute();
-      const add = servers.filter((id) => !mine.includes(id)).map((server_id) => ({ server_id, tag: name }));
-      if (add.length) await tx.insertInto('server_tags').values(add).execute();
+      const has = new Set((await tx.selectFrom('server_tags').select('server_id').where('tag', '=', name).where('server_id', 'in', servers.length ? servers : ['']).execute()).map((r) => r.server_id));
+      const add = servers.filter((id) => !has.has(id)).map((server_id) => ({ server_id, tag: name }));
       const now = services.clock.now().toISOString();
-      for (const id of [...add.map((a) => a.server_id), ...drop]) await tx.updateTable('servers').set({ updated_at: now }).where('id', '=', id).execute();
-      const drives = await tx.selectFrom('drives').select(['id', 'tags']).where('project_id', '=', projectId).execute();
+      if (add.length) {
+        // Two requests tagging the same server at once: the second finds the row there.
+        await tx.insertInto('server_tags').values(add).onConflict((oc) => oc.columns(['server_id', 'tag']).doNothing()).execute();
+        await tx.updateTable('servers').set({ updated_at: now }).where('id', 'in', add.map((a) => a.server_id)).execute();
+      }
+      const drives = ids.length ? await tx.selectFrom('drives').select(['id', 'tags']).where('project_id', '=', projectId).where('id', 'in', ids).execute() : [];
       for (const d of drives) {
         const tags = JSON.parse(d.tags) as string[];
-        const want = ids.includes(d.id);
-        if (want === tags.includes(name)) continue;
-        await tx.updateTable('drives').set({ tags: JSON.stringify(want ? [...tags, name] : tags.filter((t) => t !== name)), updated_at: now }).where('id', '=', d.id).execute();
+        if (!tags.includes(name)) await tx.updateTable('drives').set({ tags: JSON.stringify([...tags, name]), updated_at: now }).where('id', '=', d.id).execute();
       }
     });
+    await moveTag(db, services.clock, projectId, name, null, { keep: ids, withRow: false });
   };
   const remember = async (projectId: string, name: string, meta: unknown) => {
     const text = JSON.stringify(meta && typeof meta === 'object' && !Array.isArray(meta) ? meta : {});
-    const done = await db.updateTable('tags').set({ meta: text }).where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
-    if (Number(done.numUpdatedRows) === 0) await db.insertInto('tags').values({ project_id: projectId, name, meta: text, created_at: services.clock.now().toISOString() }).execute();
+    // One statement, so two requests making the same tag at once both succeed.
+    await db
+      .insertInto('tags')
+      .values({ project_id: projectId, name, meta: text, created_at: services.clock.now().toISOString() })
+      .onConflict((oc) => oc.columns(['project_id', 'name']).doUpdateSet({ meta: text }))
+      .execute();
   };
   const nameOf = (o: Body, point: string) => tagName(o.name, point);
 
@@ -145,17 +158,8 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
       const body = objectAt(request.body ?? null, 'body');
       if (body.name !== undefined && body.name !== name) {
         const next = nameOf(body, 'name');
-        // A rename moves the name wherever it is (and so the tag's uuid, derived from it).
-        await db.transaction().execute(async (tx) => {
-          const pid = project(request);
-          const servers = (await tx.selectFrom('server_tags').innerJoin('servers', 'servers.id', 'server_tags.server_id').select('servers.id').where('servers.project_id', '=', pid).where('server_tags.tag', '=', name).execute()).map((r) => r.id);
-          if (servers.length) await tx.updateTable('server_tags').set({ tag: next }).where('tag', '=', name).where('server_id', 'in', servers).execute();
-          await tx.updateTable('tags').set({ name: next }).where('project_id', '=', pid).where('name', '=', name).execute();
-          for (const d of await tx.selectFrom('drives').select(['id', 'tags']).where('project_id', '=', pid).execute()) {
-            const tags = JSON.parse(d.tags) as string[];
-            if (tags.includes(name)) await tx.updateTable('drives').set({ tags: JSON.stringify(tags.map((t) => (t === name ? next : t))) }).where('id', '=', d.id).execute();
-          }
-        });
+        // A rename moves the name wherever it is (and so the tag's uuid, derived from it), a batch at a time.
+        await moveTag(db, services.clock, project(request), name, next);
         name = next;
       }
       await remember(project(request), name, body.meta ?? (await view(request, name)).meta);
@@ -165,8 +169,7 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
     DELETE: async (request, reply) => {
       const name = await find(request);
       mayChange(request, 'delete_all');
-      await setResources(project(request), name, [], 'resources');
-      await db.deleteFrom('tags').where('project_id', '=', project(request)).where('name', '=', name).execute();
+      await moveTag(db, services.clock, project(request), name, null);
       return reply.code(204).send();
     },
   });
@@ -177,6 +180,14 @@ export function tagRoutes(api: FastifyInstance, services: Services): void {
       return listOf(request, await rows.details(project(request), ids));
     },
   });
+  // The tag's drives, as /drives/detail/ shows them (the tags doc's /tags/{uuid}/{resource}/).
+  const taggedDrives = async (request: FastifyRequest) => {
+    const name = await find(request);
+    const ids = (await resourcesOf(project(request), name)).filter((r) => r.res_type === 'drives').map((r) => r.uuid);
+    return listOf(request, (await services.drives.many(request.auth, ids)).map(driveView));
+  };
+  route(api, '/tags/:uuid/drives/', { GET: taggedDrives });
+  route(api, '/tags/:uuid/drives/detail/', { GET: taggedDrives });
   route(api, '/tags/:uuid/servers/', {
     GET: async (request) => {
       const name = await find(request);

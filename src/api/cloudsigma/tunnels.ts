@@ -96,11 +96,13 @@ export class Tunnels {
 
   private join(socket: Socket, kind: 'vnc' | 'serial', serverId: string, host: string, typed?: Buffer): void {
     let guest: GuestConsole;
+    let heard = false;
+    const unavailable = () => (kind === 'serial' ? socket.end('The console is not available\r\n') : socket.end());
     try {
-      guest = this.driver.openConsole(host, serverId, kind, { send: (d) => socket.write(d), hangUp: () => socket.end() });
+      // A console on another host's process fails by hanging up before the guest said anything.
+      guest = this.driver.openConsole(host, serverId, kind, { send: (d) => ((heard = true), socket.write(d)), hangUp: () => (heard ? socket.end() : unavailable()) });
     } catch {
-      if (kind === 'serial') socket.end('The console is not available\r\n');
-      else socket.end();
+      unavailable();
       return;
     }
     if (typed?.length) guest.write(typed);

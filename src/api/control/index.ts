@@ -8,7 +8,8 @@ import { keystoneErrors } from '../identity/errors.js';
 import { keystoneMessage } from '../identity/auth.js';
 import { validate } from '../validation.js';
 import { viewBehaviour } from '../../compute/behaviours.js';
-import { FakeDriver } from '../../virt/fake/driver.js';
+import { driveQuotas } from '../../storage/quotas.js';
+import { setAcpiIgnored, setStorageDown } from './fakes.js';
 
 const behaviourSchema = {
   type: 'object',
@@ -62,6 +63,14 @@ const storageSchema = {
   required: ['storage'],
   additionalProperties: false,
   properties: { storage: { type: 'object', required: ['state'], additionalProperties: false, properties: { state: { type: 'string', enum: ['up', 'down'] } } } },
+};
+
+const limit = { type: 'integer', minimum: -1, maximum: 2 ** 31 - 1 };
+const driveQuotaSchema = {
+  type: 'object',
+  required: ['quota_set'],
+  additionalProperties: false,
+  properties: { quota_set: { type: 'object', additionalProperties: false, properties: { volumes: limit, gigabytes: limit } } },
 };
 
 const advanceSchema = {
@@ -126,8 +135,7 @@ export function controlApi(services: Services): FastifyPluginAsync {
       PUT: async (request) => {
         const { id } = request.params as { id: string };
         const { guest } = validate<{ guest: { acpi: 'ignore' | 'handle' } }>(guestSchema, request.body ?? null, keystoneMessage);
-        if (!(services.driver instanceof FakeDriver)) throw notFound('Only the fake driver plays guests.');
-        services.driver.setAcpiIgnored(id, guest.acpi === 'ignore');
+        if (!(await setAcpiIgnored(services.driver, id, guest.acpi === 'ignore'))) throw notFound('Only the fake driver plays guests.');
         return { guest: { id, acpi: guest.acpi } };
       },
     });
@@ -137,9 +145,29 @@ export function controlApi(services: Services): FastifyPluginAsync {
       PUT: async (request) => {
         const { name } = request.params as { name: string };
         const { storage } = validate<{ storage: { state: 'up' | 'down' } }>(storageSchema, request.body ?? null, keystoneMessage);
-        if (!(services.driver instanceof FakeDriver) || !services.driver.pools().includes(name)) throw notFound(`Storage ${name} could not be found.`);
-        services.driver.setStorageDown(name, storage.state === 'down');
+        if (!(await setStorageDown(services.driver, name, storage.state === 'down'))) throw notFound(`Storage ${name} could not be found.`);
         return { storage: { name, state: storage.state } };
+      },
+    });
+
+    // A project's drive limits (Cinder's quota_set shape; Nova's os-quota-sets has no volumes).
+    resource(app, '/v1/drive-quotas/:project', {
+      GET: async (request) => {
+        const { project } = request.params as { project: string };
+        return { quota_set: { id: project, ...(await driveQuotas(services.db, project)) } };
+      },
+      PUT: async (request) => {
+        const { project } = request.params as { project: string };
+        const { quota_set } = validate<{ quota_set: Partial<Record<'volumes' | 'gigabytes', number>> }>(driveQuotaSchema, request.body ?? null, keystoneMessage);
+        if (!(await services.db.selectFrom('projects').select('id').where('id', '=', project).executeTakeFirst())) throw notFound(`Project ${project} could not be found.`);
+        for (const [resource, hard_limit] of Object.entries(quota_set)) {
+          await services.db
+            .insertInto('quotas')
+            .values({ project_id: project, resource, hard_limit })
+            .onConflict((oc) => oc.columns(['project_id', 'resource']).doUpdateSet({ hard_limit }))
+            .execute();
+        }
+        return { quota_set: { id: project, ...(await driveQuotas(services.db, project)) } };
       },
     });
 

@@ -69,3 +69,26 @@ for (const [path, body] of CREATES) {
     assertError(await cs(cloud, 'POST', path, { auth: reader, body: b }), 403, 'permission');
   });
 }
+
+// Routes under a resource of the project: another project's is 404 there too.
+const SUBROUTES: [string, string][] = [
+  ['tags', 'servers/detail/'],
+  ['tags', 'servers/'],
+  ['tags', 'drives/detail/'],
+  ['tags', 'drives/'],
+  ['servers', 'context/'],
+];
+for (const [kind, sub] of SUBROUTES) {
+  test(`another project's /${kind}/{uuid}/${sub} is 404; the project's reader reads it`, async () => {
+    const path = `/${kind}/${owned[kind]}/${sub}`;
+    assertError(await cs(cloud, 'GET', path, { auth: outsider }), 404, 'notexist');
+    assert.equal((await cs(cloud, 'GET', path, { auth: reader })).status, 200);
+  });
+}
+
+test('the global context is the project\'s: a reader reads it but may not set it (403), another project has its own', async () => {
+  assert.equal((await cs(cloud, 'POST', '/global_context/', { body: { owner: 'demo' } })).status, 200);
+  assert.deepEqual((await cs(cloud, 'GET', '/global_context/', { auth: reader })).body, { owner: 'demo' });
+  assertError(await cs(cloud, 'POST', '/global_context/', { auth: reader, body: { owner: 'reader' } }), 403, 'permission');
+  assert.deepEqual((await cs(cloud, 'GET', '/global_context/', { auth: outsider })).body, {});
+});

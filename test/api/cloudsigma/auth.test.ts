@@ -77,6 +77,33 @@ test('HTTP Digest for another URI than the request\'s is 401', async () => {
   assertError(await cs(cloud, 'GET', '/servers/detail/', { auth: await digestHeader('/servers/', 'demo', DEMO_PASSWORD) }), 401, 'permission');
 });
 
+/** A member of the demo project with an email, made through the identity API. */
+async function userWithEmail(name: string, email: string, password: string) {
+  const user = await cloud.req('POST', '/identity/v3/users', { token: cloud.adminToken, body: { user: { name, email, password, default_project_id: cloud.demoProjectId } } });
+  assert.equal(user.status, 201, user.text);
+  const role = (await cloud.req('GET', '/identity/v3/roles?name=member', { token: cloud.adminToken })).body.roles[0].id;
+  await cloud.req('PUT', `/identity/v3/projects/${cloud.demoProjectId}/users/${user.body.user.id}/roles/${role}`, { token: cloud.adminToken });
+  return user.body.user.id as string;
+}
+
+// CloudSigma's logins are emails: Digest takes the email as the username too, with its own secret.
+test('HTTP Digest with the user\'s email as the username works', async () => {
+  await userWithEmail('digest-mailer', 'digest-mailer@example.org', 'dm-pw');
+  const res = await cs(cloud, 'GET', '/servers/', { auth: await digestHeader('/servers/', 'digest-mailer@example.org', 'dm-pw') });
+  assert.equal(res.status, 200, res.text);
+  assertError(await cs(cloud, 'GET', '/servers/', { auth: await digestHeader('/servers/', 'digest-mailer@example.org', 'wrong') }), 401, 'permission');
+});
+
+test('after an email change, Digest by the old email is 401 and by the new one works once the password is set again', async () => {
+  const id = await userWithEmail('moving-mailer', 'old-mailer@example.org', 'mm-pw');
+  const patched = await cloud.req('PATCH', `/identity/v3/users/${id}`, { token: cloud.adminToken, body: { user: { email: 'new-mailer@example.org' } } });
+  assert.equal(patched.status, 200, patched.text);
+  assertError(await cs(cloud, 'GET', '/servers/', { auth: await digestHeader('/servers/', 'old-mailer@example.org', 'mm-pw') }), 401, 'permission');
+  // The new email's secret is made when the password is next used (Basic) or set.
+  assert.equal((await cs(cloud, 'GET', '/servers/', { auth: basic('new-mailer@example.org', 'mm-pw') })).status, 200);
+  assert.equal((await cs(cloud, 'GET', '/servers/', { auth: await digestHeader('/servers/', 'new-mailer@example.org', 'mm-pw') })).status, 200);
+});
+
 test('login gives session and CSRF cookies; the session reads without the CSRF token', async () => {
   const login = await cs(cloud, 'POST', '/accounts/action/?do=login', { auth: null, body: { username: 'demo', password: DEMO_PASSWORD } });
   assert.equal(login.status, 200, login.text);

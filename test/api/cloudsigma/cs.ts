@@ -78,3 +78,9 @@ export async function driveUuids(cloud: TestCloud, auth?: string): Promise<strin
   assert.equal(res.status, 200, res.text);
   return res.body.objects.map((d: { uuid: string }) => d.uuid);
 }
+
+/** Lifts a project's drive limits (Cinder's defaults allow 10 drives, 1000 GiB) through the control API. */
+export async function unlimitedDrives(cloud: TestCloud, projectId = cloud.demoProjectId) {
+  const res = await cloud.req('PUT', `/nimbus/v1/drive-quotas/${projectId}`, { token: cloud.adminToken, body: { quota_set: { volumes: -1, gigabytes: -1 } } });
+  assert.equal(res.status, 200, res.text);
+}

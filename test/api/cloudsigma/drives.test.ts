@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, memberOfNewProject, type TestCloud } from '../../support.js';
-import { assertError, basic, cs, dump } from './cs.js';
+import { assertError, basic, cs, dump, unlimitedDrives } from './cs.js';
 import type { FakeDriver } from '../../../src/virt/fake/driver.js';
 
 /** /drives/, /libdrives/, /snapshots/, /jobs/ and /profile/, built on the captured dumps. */
@@ -15,6 +15,7 @@ const DRIVE_KEYS = keys(dump('response_drive_get_unmounted'));
 
 before(async () => {
   cloud = await startCloud();
+  await unlimitedDrives(cloud);
   await memberOfNewProject(cloud, 'drives-other');
   otherAuth = basic('drives-other-user', 'drives-other-pw');
 });

@@ -77,3 +77,19 @@ test('a public key that is not one is 400 naming public_key', async () => {
 test('a keypair without a name is 400 naming name', async () => {
   assertError(await cs(cloud, 'POST', '/keypairs/', { body: { objects: [{}] } }), 400, 'validation', 'name');
 });
+
+test('a server’s pubkeys must be the caller’s own: another user’s key, or none, is 400 naming it, on create and edit', async () => {
+  const { memberOfNewProject } = await import('../../support.js');
+  const { basic, createServer } = await import('./cs.js');
+  await memberOfNewProject(cloud, 'pk-other');
+  const theirs = (await cs(cloud, 'POST', '/keypairs/', { auth: basic('pk-other-user', 'pk-other-pw'), body: { name: 'theirs' } })).body.objects[0];
+  const mine = (await cs(cloud, 'POST', '/keypairs/', { body: { name: 'mine-for-server' } })).body.objects[0];
+  const base = { name: 'pk', cpu: 1000, mem: 536870912, vnc_password: 'x' };
+  assertError(await cs(cloud, 'POST', '/servers/', { body: { ...base, pubkeys: [mine.uuid, theirs.uuid] } }), 400, 'validation', 'pubkeys[1]');
+  assertError(await cs(cloud, 'POST', '/servers/', { body: { ...base, pubkeys: ['6b0ea4bb-9a3c-4d1e-8d4c-2a7a0d27a111'] } }), 400, 'validation', 'pubkeys[0]');
+  const s = await createServer(cloud, { pubkeys: [mine.uuid] });
+  assert.deepEqual(s.pubkeys.map((k: { uuid: string }) => k.uuid), [mine.uuid]);
+  assertError(await cs(cloud, 'PUT', `/servers/${s.uuid}/`, { body: { ...base, pubkeys: [theirs.uuid] } }), 400, 'validation', 'pubkeys[0]');
+  const ctx = await cs(cloud, 'GET', `/servers/${s.uuid}/context/?key=/pubkeys/0/public_key`);
+  assert.equal(ctx.text, mine.public_key);
+});

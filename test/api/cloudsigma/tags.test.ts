@@ -84,3 +84,22 @@ test('a server\'s tag name past 255 characters is 400 naming the tag', async () 
   const res = await cs(cloud, 'POST', '/servers/', { body: { name: 's', cpu: 1000, mem: 536870912, vnc_password: 'x', tags: ['x'.repeat(256)] } });
   assertError(res, 400, 'validation', 'tags[0]');
 });
+
+test('/tags/{uuid}/drives/detail/ and /tags/{uuid}/drives/ list the tag’s drives as /drives/detail/ shows them', async () => {
+  const d = await createDrive(cloud, { name: 'tag-listed', tags: ['drive-list'] });
+  await createDrive(cloud, { name: 'not-listed' });
+  const tag = (await cs(cloud, 'GET', '/tags/?limit=0')).body.objects.find((t: { name: string }) => t.name === 'drive-list');
+  for (const path of [`/tags/${tag.uuid}/drives/detail/`, `/tags/${tag.uuid}/drives/`]) {
+    const res = await cs(cloud, 'GET', path);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.meta.total_count, 1);
+    assert.deepEqual(res.body.objects[0], (await cs(cloud, 'GET', `/drives/${d.uuid}/`)).body);
+  }
+});
+
+test('the same tag made with the same server at once, many times, is made once and never a 500', async () => {
+  const s = await createServer(cloud, { name: 'raced' });
+  const answers = await Promise.all(Array.from({ length: 8 }, () => cs(cloud, 'POST', '/tags/', { body: { objects: [{ name: 'raced-tag', meta: { k: 'v' }, resources: [s.uuid] }] } })));
+  assert.deepEqual(answers.map((r) => r.status), Array(8).fill(201), answers.map((r) => r.text).join('\n'));
+  assert.deepEqual((await cs(cloud, 'GET', `/servers/${s.uuid}/`)).body.tags.length, 1);
+});

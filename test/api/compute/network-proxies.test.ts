@@ -19,10 +19,16 @@ after(async () => cloud.close());
 const nova = (method: string, path: string, token = cloud.demoToken, version?: string, body?: unknown) =>
   cloud.req(method, `/compute/v2.1${path}`, { token, version, body });
 
+/** The networks Neutron lists to a token, in nova-network's shape. */
+const seenThroughNeutron = async (token: string) =>
+  (await cloud.req('GET', '/network/v2.0/networks', { token })).body.networks.map((n: { id: string; name: string }) => ({ id: n.id, cidr: 'None', label: n.name }));
+
 test('os-tenant-networks lists the networks the project sees, as id, label and cidr "None"', async () => {
   const res = await nova('GET', '/os-tenant-networks');
   assert.equal(res.status, 200);
-  assert.deepEqual(res.body.networks, [{ id: privateId, cidr: 'None', label: 'private' }]);
+  // Its own private network and DevStack's external public one, as Neutron lists them to it.
+  assert.deepEqual(res.body.networks.map((n: { label: string }) => n.label).sort(), ['private', 'public']);
+  assert.deepEqual(res.body.networks, await seenThroughNeutron(cloud.demoToken));
   assert.deepEqual((await nova('GET', `/os-tenant-networks/${privateId}`)).body.network, { id: privateId, cidr: 'None', label: 'private' });
 });
 
@@ -42,7 +48,8 @@ test('another project’s network, or none, is 404 "Network not found"', async (
     assert.equal(res.status, 404);
     assert.equal(res.body.itemNotFound.message, 'Network not found');
   }
-  assert.deepEqual((await nova('GET', '/os-tenant-networks', other.token)).body.networks, []);
+  // Another project sees only the external network, not the demo project's.
+  assert.deepEqual((await nova('GET', '/os-tenant-networks', other.token)).body.networks.map((n: { label: string }) => n.label), ['public']);
 });
 
 test('the proxies are gone from 2.36: 404', async () => {
