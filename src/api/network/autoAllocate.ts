@@ -1,14 +1,20 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
 import { queryLists } from '../query.js';
-import { NetworkingError } from '../../network/errors.js';
+import { NetworkingError, badAttribute } from '../../network/errors.js';
+import { MAX_ID_LENGTH } from '../../identity/directory.js';
 import { canAutoAllocate, deleteTopology, getOrCreateTopology } from '../../network/autoAllocate.js';
 import { resource } from '../http.js';
 import { authorize } from './access.js';
 
 /** Neutron's /auto-allocated-topology/{project_id}: GET gives (making it first if need be), DELETE takes apart. */
 export function autoAllocateRoutes(app: FastifyInstance, services: Services): void {
-  const projectOf = (request: FastifyRequest) => (request.params as { project_id: string }).project_id;
+  // A project id longer than any project's is refused as Neutron's quotas refuse it, before the database.
+  const projectOf = (request: FastifyRequest) => {
+    const id = (request.params as { project_id: string }).project_id;
+    if (id.length > MAX_ID_LENGTH) throw badAttribute('project_id', `'${id}' exceeds maximum length of ${MAX_ID_LENGTH}`);
+    return id;
+  };
   resource(app, '/auto-allocated-topology/:project_id', {
     GET: async (request) => {
       const project = projectOf(request);
