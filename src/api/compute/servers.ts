@@ -10,7 +10,8 @@ import { pyRepr, validate } from '../validation.js';
 import { resource } from '../http.js';
 import { VmState } from '../../compute/states.js';
 import { createServerSchema, updateServerSchema } from './schemas/servers.js';
-import { RenderedServers, SERVER_VIEW_COLUMNS, jsonList, jsonOne, serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
+import { RenderedServers, SERVER_VIEW_COLUMNS, serverDetail, serverLinks, serverSummary, type ViewContext } from './views/servers.js';
+import { jsonList, jsonOne } from '../json-bytes.js';
 
 const TRUE = new Set([true, 'True', 'true', 'TRUE', '1', 'yes', 'on', 'y', 't']);
 const MAX_LIMIT = 1000;

@@ -168,23 +168,6 @@ export class RenderedServers {
   }
 }
 
-/** `{"<key>":<item>}` as one buffer: the item is JSON already. */
-export function jsonOne(key: string, item: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`{"${key}":`), item, CLOSE]);
-}
-const CLOSE = Buffer.from('}');
-
-/** `{"<key>":[<items>]<tail>}` as one buffer: the items are JSON already. */
-export function jsonList(key: string, items: Buffer[], tail = ''): Buffer {
-  const parts: Buffer[] = [Buffer.from(`{"${key}":[`)];
-  for (let i = 0; i < items.length; i++) {
-    if (i > 0) parts.push(COMMA);
-    parts.push(items[i]);
-  }
-  parts.push(Buffer.from(`]${tail}}`));
-  return Buffer.concat(parts);
-}
-const COMMA = Buffer.from(',');
 
 const seesExtraSpecs = (auth: AuthContext) => auth.isAdmin || auth.roles.some((r) => r.name === 'reader');
 
