@@ -582,7 +582,7 @@ async function cloudsigmaBenchmark(log: (s: string) => void): Promise<CloudSigma
     const flavors = await expect(s.url, 'GET', `${COMPUTE}/flavors`, s.demoToken, 200);
     const images = await expect(s.url, 'GET', '/image/v2/images', s.demoToken, 200);
     // No network: the demo project's /26 would run out of addresses long before 1,000 servers.
-    for (const net of (await expect(s.url, 'GET', '/network/v2.0/networks', s.demoToken, 200)).networks as { id: string; subnets: string[] }[]) {
+    for (const net of (await expect(s.url, 'GET', `/network/v2.0/networks?project_id=${s.demoProjectId}`, s.demoToken, 200)).networks as { id: string; subnets: string[] }[]) {
       for (const sub of net.subnets) await expect(s.url, 'DELETE', `/network/v2.0/subnets/${sub}`, s.demoToken, 204);
       await expect(s.url, 'DELETE', `/network/v2.0/networks/${net.id}`, s.demoToken, 204);
     }
