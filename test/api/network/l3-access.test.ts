@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, type TestCloud } from '../../support.js';
-import { colleague, tenant } from '../compute/server-fixtures.js';
+import { bootServer, colleague, tenant } from '../compute/server-fixtures.js';
 import { V2 } from './fixtures.js';
 
 let cloud: TestCloud;
@@ -24,7 +24,10 @@ before(async () => {
   ids.subnet = (await cloud.req('GET', `${V2}/subnets?name=private-subnet`, { token: cloud.demoToken })).body.subnets[0].id;
   const fip = await cloud.req('POST', `${V2}/floatingips`, { token: cloud.demoToken, body: { floatingip: { floating_network_id: ids.public } } });
   ids.fip = fip.body.floatingip.id;
+  ids.fipAddress = fip.body.floatingip.floating_ip_address;
   ids.project = cloud.demoProjectId;
+  ids.server = await bootServer(cloud, cloud.demoToken);
+  ids.port = (await cloud.req('GET', `${V2}/ports?device_id=${ids.server}`, { token: cloud.demoToken })).body.ports[0].id;
 });
 after(async () => cloud.close());
 
@@ -46,6 +49,8 @@ const OWNED_WRITES: Case[] = [
   ['PUT', `${V2}/floatingips/{fip}`, { floatingip: { description: 'x' } }],
   ['DELETE', `${V2}/floatingips/{fip}`],
   ['DELETE', '/compute/v2.1/os-floating-ips/{fip}', undefined, '2.35'],
+  ['POST', '/compute/v2.1/servers/{server}/action', { addFloatingIp: { address: '{fipAddress}' } }, '2.43'],
+  ['POST', '/compute/v2.1/servers/{server}/action', { removeFloatingIp: { address: '{fipAddress}' } }, '2.43'],
 ];
 /** Writes that name no existing resource: a reader is refused by policy. */
 const READER_WRITES: Case[] = [
@@ -83,4 +88,26 @@ for (const c of READER_WRITES) {
 test("another project's auto-allocated topology is 403 to a member of another project", async () => {
   const res = await call(outsider, ['GET', `${V2}/auto-allocated-topology/{project}`]);
   assert.equal(res.status, 403, res.text);
+});
+
+test("another project's port, subnet or floating IP named in one's own request is 404, and nothing is associated", async () => {
+  // The outsider's own network, server, router and floating IP: only the names it gives are another's.
+  const as = (method: string, path: string, body?: unknown, version?: string) => cloud.req(method, path, { token: outsider, body, version });
+  const net = (await as('POST', `${V2}/networks`, { network: { name: 'outside' } })).body.network.id;
+  assert.equal((await as('POST', `${V2}/subnets`, { subnet: { network_id: net, cidr: '10.9.0.0/24', ip_version: 4 } })).status, 201);
+  const server = await bootServer(cloud, outsider, { networks: [{ uuid: net }] });
+  const router = (await as('POST', `${V2}/routers`, { router: { name: 'outside', external_gateway_info: { network_id: ids.public } } })).body.router.id;
+  const fip = (await as('POST', `${V2}/floatingips`, { floatingip: { floating_network_id: ids.public } })).body.floatingip.id;
+
+  const onPort = await as('PUT', `${V2}/floatingips/${fip}`, { floatingip: { port_id: ids.port } });
+  assert.equal(onPort.status, 404, onPort.text);
+  const onSubnet = await as('PUT', `${V2}/routers/${router}/add_router_interface`, { subnet_id: ids.subnet });
+  assert.equal(onSubnet.status, 404, onSubnet.text);
+  const theirs = await as('POST', `/compute/v2.1/servers/${server}/action`, { addFloatingIp: { address: ids.fipAddress } }, '2.43');
+  assert.equal(theirs.status, 404, theirs.text);
+
+  assert.equal((await as('GET', `${V2}/floatingips/${fip}`)).body.floatingip.port_id, null);
+  assert.equal((await call(cloud.demoToken, ['GET', `${V2}/floatingips/{fip}`])).body.floatingip.port_id, null);
+  // No interface on the demo project's subnet (the gateway port is not the tenant's to list, as in Neutron).
+  assert.deepEqual((await as('GET', `${V2}/ports?device_id=${router}`)).body.ports, []);
 });
