@@ -4,7 +4,7 @@ import type { FloatingIpTable, Schema } from '../db/schema.js';
 import { canonicalIp } from './addresses.js';
 import { NetworkingError, badResourceRequest, floatingIpNotFound, portNotFound } from './errors.js';
 import { findNetwork, subnetsOf, type Viewer } from './networks.js';
-import { createPort, portRecords, visiblePort } from './ports.js';
+import { createDevicePort, portRecords, visiblePort } from './ports.js';
 import { enforceNetworkQuota } from './quotas.js';
 import { routerForFloatingIp } from './routers.js';
 import { boundToServer, refreshServerPorts } from './servers.js';
@@ -73,20 +73,7 @@ export async function createFloatingIp(tx: Q, now: string, v: Viewer, projectId:
     if (!v4.length) throw badResourceRequest('floatingip', `Network ${network.id} does not contain any IPv4 subnet`);
     fixed = { subnet_id: v4[0].id };
   }
-  const port = await createPort(tx, now, '', true, network, {
-    name: '',
-    description: '',
-    admin_state_up: true,
-    fixed_ips: [fixed],
-    device_id: id,
-    device_owner: FLOATING_IP_OWNER,
-    security_groups: [],
-    port_security_enabled: false,
-    binding_host_id: '',
-    binding_vnic_type: 'normal',
-    binding_profile: {},
-    uncounted: true,
-  });
+  const port = await createDevicePort(tx, now, '', true, network, { fixed_ips: [fixed], device_id: id, device_owner: FLOATING_IP_OWNER });
   const row: FloatingIpTable = {
     id,
     project_id: projectId,

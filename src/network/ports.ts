@@ -176,6 +176,26 @@ export async function createPort(tx: Q, now: string, projectId: string, isAdmin:
   return { ...row, fixed_ips: ips, security_groups: groups };
 }
 
+
+/**
+ * A port Neutron makes for one of its own devices (a router's gateway or interface, a floating
+ * IP): no name, no security groups or port security, no binding, and not counted in the
+ * project's port quota, as Neutron's L3 plugin makes them.
+ */
+export function createDevicePort(tx: Q, now: string, projectId: string, isAdmin: boolean, network: NetworkTable, device: Pick<PortInput, 'fixed_ips' | 'device_id' | 'device_owner'>): Promise<PortRecord> {
+  return createPort(tx, now, projectId, isAdmin, network, {
+    name: '',
+    description: '',
+    admin_state_up: true,
+    ...device,
+    security_groups: [],
+    port_security_enabled: false,
+    binding_host_id: '',
+    binding_vnic_type: 'normal',
+    binding_profile: {},
+    uncounted: true,
+  });
+}
 export async function updatePort(tx: Q, now: string, isAdmin: boolean, port: PortRecord, patch: PortPatch): Promise<PortRecord> {
   const values: Partial<PortTable> = { updated_at: now };
   if (patch.name !== undefined) values.name = patch.name;

@@ -5,7 +5,7 @@ import { overlaps } from './addresses.js';
 import { NetworkingError, badResourceRequest, routerInUse, routerNotFound } from './errors.js';
 import { type FixedIp, type FixedIpRequest, subnetCidr } from './ipam.js';
 import { findNetwork, findSubnet, type Viewer } from './networks.js';
-import { createPort, deletePort, findPort, portRecords } from './ports.js';
+import { createDevicePort, deletePort, findPort, portRecords } from './ports.js';
 import { enforceNetworkQuota } from './quotas.js';
 
 /**
@@ -74,20 +74,7 @@ export async function findRouter(db: Q, v: Viewer, id: string): Promise<RouterRe
 async function setGateway(tx: Q, now: string, v: Viewer, router: RouterTable, gw: GatewayInput): Promise<void> {
   const network = await findNetwork(tx, v, gw.network_id);
   if (!network.external) throw badResourceRequest('router', `Network ${network.id} is not an external network`);
-  await createPort(tx, now, '', v.isAdmin, network, {
-    name: '',
-    description: '',
-    admin_state_up: true,
-    fixed_ips: gw.external_fixed_ips,
-    device_id: router.id,
-    device_owner: GATEWAY_OWNER,
-    security_groups: [],
-    port_security_enabled: false,
-    binding_host_id: '',
-    binding_vnic_type: 'normal',
-    binding_profile: {},
-    uncounted: true,
-  });
+  await createDevicePort(tx, now, '', v.isAdmin, network, { fixed_ips: gw.external_fixed_ips, device_id: router.id, device_owner: GATEWAY_OWNER });
   await tx
     .updateTable('routers')
     .set({ gw_network_id: network.id, enable_snat: gw.enable_snat === false ? 0 : 1 })
@@ -231,20 +218,7 @@ export async function addInterface(tx: Q, now: string, v: Viewer, router: Router
   if (!subnet.gateway_ip) throw badResourceRequest('router', 'Subnet for router interface must have a gateway IP');
   checkOverlap(subnet);
   const network = await findNetwork(tx, { projectId: null, isAdmin: true }, subnet.network_id);
-  const port = await createPort(tx, now, router.project_id, true, network, {
-    name: '',
-    description: '',
-    admin_state_up: true,
-    fixed_ips: [{ subnet_id: subnet.id, ip_address: subnet.gateway_ip }],
-    device_id: router.id,
-    device_owner: INTERFACE_OWNER,
-    security_groups: [],
-    port_security_enabled: false,
-    binding_host_id: '',
-    binding_vnic_type: 'normal',
-    binding_profile: {},
-    uncounted: true,
-  });
+  const port = await createDevicePort(tx, now, router.project_id, true, network, { fixed_ips: [{ subnet_id: subnet.id, ip_address: subnet.gateway_ip }], device_id: router.id, device_owner: INTERFACE_OWNER });
   return interfaceInfo(router, port);
 }
 
