@@ -33,6 +33,7 @@ import { Jobs } from './storage/jobs.js';
 import { Library } from './storage/library.js';
 import { Profiles } from './identity/profiles.js';
 import { attachedDrives } from './tasks/guest-spec.js';
+import type { MetadataService } from './compute/metadata-service.js';
 
 /**
  * Which loops this process runs (DESIGN: roles are entry points, not forks). `serve` holds
@@ -67,6 +68,8 @@ export interface Services {
   profiles: Profiles;
   /** Tells the other processes on the database which of their caches to forget. */
   invalidations: Invalidations;
+  /** The metadata service of this host's machines, when this process runs them and could start it. */
+  metadataService?: MetadataService | null;
 }
 
 export async function createServices(config: Config, options: { clock?: Clock; log?: Logger; role?: Role } = {}): Promise<Services> {
@@ -178,6 +181,7 @@ async function qemuDriver(config: Config, log: Logger, db: Db): Promise<QemuDriv
 const NOVA_VERSION = '27.0.0';
 
 export async function closeServices(services: Services): Promise<void> {
+  await services.metadataService?.close();
   if (services.driver instanceof QemuDriver) services.driver.close();
   await services.runner.stop();
   await services.invalidations.close();

@@ -150,6 +150,8 @@ export async function startCloud(overrides: ConfigFile = {}, appOptions: AppOpti
       fakeBusyWindowMs: 0,
       ...(database.url ? { databaseUrl: database.url } : {}),
       ...overrides,
+      // One process at a time can hold 169.254.169.254:80: only the tests of the metadata service ask for it.
+      qemu: { metadataService: false, ...overrides.qemu },
     },
   });
   const clock = new Clock();

@@ -392,6 +392,13 @@ export interface FloatingIpTable {
   updated_at: string;
 }
 
+/** Migration 060: the password a guest posted to the metadata service, once. */
+export interface ServerPasswordTable {
+  server_id: string;
+  password: string;
+  created_at: string;
+}
+
 export interface AutoAllocatedTopologyTable {
   project_id: string;
   network_id: string;
@@ -649,6 +656,7 @@ export interface Schema {
   routers: RouterTable;
   floating_ips: FloatingIpTable;
   auto_allocated_topologies: AutoAllocatedTopologyTable;
+  server_passwords: ServerPasswordTable;
   subnets: SubnetTable;
   ports: PortTable;
   ip_allocations: IpAllocationTable;

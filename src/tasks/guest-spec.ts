@@ -42,6 +42,8 @@ export async function guestSpec(
     reservationId: server.reservation_id,
     keyName: server.key_name,
     metadata: parseJson<Record<string, string>>(server.metadata, {}),
+    flavorName: flavor.name,
+    securityGroups: parseJson<string[]>(server.security_groups, []),
     configDrive: server.config_drive !== '',
     image: extra.diskImageId || imageId ? await imageOf(s.db, s.config.imageDir, extra.diskImageId || imageId) : null,
   };

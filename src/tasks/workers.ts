@@ -10,6 +10,8 @@ import { driveTasks } from './drive-tasks.js';
 import { holdNodeId } from './node.js';
 import { isPostgresUrl } from '../db/database.js';
 import { syncPowerStates } from './power-sync.js';
+import { QemuDriver } from '../virt/qemu/driver.js';
+import { startMetadataService } from '../compute/metadata-service.js';
 
 const ADOPT_PAGE = 5000;
 
@@ -67,6 +69,11 @@ export async function startWorkers(s: Services, takeOver: boolean, options: { pr
   s.runner.handle('inject_error', injectErrorTask(s));
   for (const [kind, handler] of Object.entries(actionTasks(s))) s.runner.handle(kind, handler);
   for (const [kind, handler] of Object.entries(driveTasks(s))) s.runner.handle(kind, handler);
+  if (role.hosts && s.driver instanceof QemuDriver && s.config.qemu.metadataService) {
+    // This process owns the machines, so it is the one that can tell which guest is asking.
+    const driver = s.driver;
+    s.metadataService = await startMetadataService(s, (peer, local) => driver.guestOfConnection(peer, local));
+  }
   if (role.hosts) {
     if (s.role.kind === 'compute') await reconcile(s);
     s.runner.every('heartbeat', heartbeatMs(s), () => s.hosts.heartbeat());

@@ -46,6 +46,9 @@ export interface GuestSpec {
   launchIndex?: number;
   reservationId?: string;
   keyName?: string | null;
+  /** The flavor's name and the server's security groups, as EC2's meta-data gives them. */
+  flavorName?: string;
+  securityGroups?: string[];
   /** The server's metadata, as the config drive's meta_data.json gives it. */
   metadata?: Record<string, string>;
   /** Whether the guest gets a config drive (the create's config_drive). */

@@ -18,7 +18,7 @@ test('after a SIGKILL of Nimbus the machine runs on, and the restarted Nimbus ma
   const database = await freshDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-qr-'));
   const config = join(dataDir, 'nimbus.json');
-  writeFileSync(config, JSON.stringify({ driver: 'qemu', qemu: { shutdownTimeout: 30, syncPowerStateInterval: 2 } }));
+  writeFileSync(config, JSON.stringify({ driver: 'qemu', qemu: { shutdownTimeout: 30, syncPowerStateInterval: 2, metadataService: false } }));
   const env: Record<string, string> = { NIMBUS_ADMIN_PASSWORD: 'qr-admin-pw', NIMBUS_DEMO_PASSWORD: 'qr-demo-pw', NIMBUS_CONFIG: config, NIMBUS_DATA_DIR: dataDir };
   if (database.url) env.NIMBUS_DATABASE_URL = database.url;
   const first = await startProcess(env);

@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
 import { Servers } from '../../compute/servers.js';
+import { serverPasswords } from '../../compute/server-passwords.js';
 import { resource } from '../http.js';
 
 /**
  * GET and DELETE /servers/{id}/os-server-password. In Nova this is the password the guest
- * itself posts to the metadata service, encrypted with the server's key pair: never the
- * adminPass, which is not kept anywhere. Nimbus has no metadata service for guests to post
- * to, so there is never such a password: GET shows the empty string Nova shows until a
- * guest posts one, and DELETE has nothing to clear.
+ * itself posts to the metadata service (encrypted with the server's key pair): never the
+ * adminPass, which is not kept anywhere. GET shows the empty string until a guest posts
+ * one; DELETE clears it, and the guest may then post again.
  */
 export function serverPasswordRoutes(app: FastifyInstance, services: Services): void {
   const servers = new Servers(services);
@@ -16,15 +16,17 @@ export function serverPasswordRoutes(app: FastifyInstance, services: Services): 
     const { id } = request.params as { id: string };
     const server = await servers.get(request.auth, id);
     services.policy.authorize(request.auth, `os_compute_api:os-server-password:${rule}`, server.project_id);
+    return server.id;
   };
 
   resource(app, '/servers/:id/os-server-password', {
     GET: async (request) => {
-      await authorize(request, 'show');
-      return { password: '' };
+      const id = await authorize(request, 'show');
+      return { password: (await serverPasswords.get(services.db, id)) ?? '' };
     },
     DELETE: async (request, reply) => {
-      await authorize(request, 'clear');
+      const id = await authorize(request, 'clear');
+      await serverPasswords.clear(services.db, id);
       return reply.code(204).send();
     },
   });

@@ -3,6 +3,7 @@ import { createConnection, createServer } from 'node:net';
 import { truncateSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync, createReadStream, unlinkSync, readdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError, PowerState, PasswordRefused, ResizeRefused, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type GuestDrive, type HostInfo } from '../driver.js';
@@ -54,6 +55,28 @@ function powerOfStatus(status: string): PowerState {
     default:
       return PowerState.PAUSED; // paused, prelaunch, inmigrate, postmigrate, save-vm …
   }
+}
+
+/** An IPv4 end as /proc/net/tcp prints it: the address's 32 bits in this (little-endian) host's order, the port, both in hex. */
+function procNetEnd(address: string, port: number): string {
+  const bytes = address.split('.').map(Number).reverse();
+  return `${Buffer.from(bytes).toString('hex').toUpperCase()}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * The inode of the socket whose own end is `peer` and whose other end is `local`: the
+ * client's side of a connection accepted here (this network namespace's /proc/net/tcp).
+ */
+async function socketInode(peer: { address: string; port: number }, local: { address: string; port: number }): Promise<string | null> {
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(peer.address) || !/^\d+\.\d+\.\d+\.\d+$/.test(local.address)) return null;
+  const own = procNetEnd(peer.address, peer.port);
+  const other = procNetEnd(local.address, local.port);
+  const table = await readFile('/proc/net/tcp', 'latin1').catch(() => '');
+  for (const line of table.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === own && f[2] === other) return f[9] && f[9] !== '0' ? f[9] : null;
+  }
+  return null;
 }
 
 function sparseFile(path: string, size: number): void {
@@ -516,6 +539,26 @@ export class QemuDriver implements Driver {
     const files = this.files(host, id);
     const port = files.exists() ? this.record(files).sshPort : null;
     return port ? { address: '127.0.0.1', port } : null;
+  }
+
+  /**
+   * The machine that made a TCP connection to this host, from its two ends: slirp connects
+   * from inside the QEMU process, so the connection's socket (found by its ends in
+   * /proc/net/tcp) is an open file of exactly one machine's process. Null when it is not
+   * one of this host's machines (another process, a machine of another data directory).
+   */
+  async guestOfConnection(peer: { address: string; port: number }, local: { address: string; port: number }): Promise<string | null> {
+    const inode = await socketInode(peer, local);
+    if (inode === null) return null;
+    const link = `socket:[${inode}]`;
+    for (const id of await this.guestIds(this.info.name)) {
+      const pid = new MachineFiles(join(this.machinesDir, id)).pid();
+      if (pid === null) continue;
+      const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+      const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+      if (links.includes(link)) return id;
+    }
+    return null;
   }
 
   /** Closes the QMP connections (the machines go on running). */
