@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Services } from '../services.js';
 import { guestSpec } from '../tasks/guest-spec.js';
-import { InstanceMetadata, MAX_PASSWORD_BYTES } from '../virt/metadata.js';
+import { posix } from 'node:path';
+import { EC2_ROOT_LISTING, InstanceMetadata, MAX_PASSWORD_BYTES } from '../virt/metadata.js';
 import { serverPasswords } from './server-passwords.js';
 
 const run = promisify(execFile);
@@ -23,6 +24,7 @@ const SBIN_PATH = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/
 export type GuestIdentifier = (peer: { address: string; port: number }, local: { address: string; port: number }) => Promise<string | null>;
 
 export interface MetadataService {
+  url: string;
   close(): Promise<void>;
 }
 
@@ -50,8 +52,13 @@ async function ensureAddress(): Promise<string | null> {
  * password once. Null (and the reason in the log) when the address or port cannot be had:
  * guests then have the config drive only.
  */
-export async function startMetadataService(s: Services, identify: GuestIdentifier): Promise<MetadataService | null> {
-  const why = await ensureAddress();
+export async function startMetadataService(
+  s: Services,
+  identify: GuestIdentifier,
+  /** Elsewhere than 169.254.169.254:80 only for tests of the answers themselves. */
+  listen: { address: string; port: number } = { address: METADATA_ADDRESS, port: METADATA_PORT },
+): Promise<MetadataService | null> {
+  const why = listen.address === METADATA_ADDRESS ? await ensureAddress() : null;
   if (why) {
     s.log.warn({ reason: why }, `metadata service: cannot add ${METADATA_ADDRESS} to lo (needs root or CAP_NET_ADMIN); guests have the config drive only`);
     return null;
@@ -67,15 +74,16 @@ export async function startMetadataService(s: Services, identify: GuestIdentifie
   server.maxConnections = 256;
   const listening = await new Promise<string | null>((resolve) => {
     server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
-    server.listen(METADATA_PORT, METADATA_ADDRESS, () => resolve(null));
+    server.listen(listen.port, listen.address, () => resolve(null));
   });
   if (listening) {
-    s.log.warn({ reason: listening }, `metadata service: cannot listen on ${METADATA_ADDRESS}:${METADATA_PORT} (${listening === 'EADDRINUSE' ? 'another process holds it' : 'needs root or CAP_NET_BIND_SERVICE'}); guests have the config drive only`);
+    s.log.warn({ reason: listening }, `metadata service: cannot listen on ${listen.address}:${listen.port} (${listening === 'EADDRINUSE' ? 'another process holds it' : 'needs root or CAP_NET_BIND_SERVICE'}); guests have the config drive only`);
     return null;
   }
   server.on('error', (err) => s.log.warn({ err }, 'metadata service: listener error'));
-  s.log.info(`metadata service listening on http://${METADATA_ADDRESS}:${METADATA_PORT}`);
-  return { close: () => closeServer(server) };
+  const { port } = server.address() as { port: number };
+  s.log.info(`metadata service listening on http://${listen.address}:${port}`);
+  return { url: `http://${listen.address}:${port}`, close: () => closeServer(server) };
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -94,21 +102,23 @@ const NOT_FOUND = 'The resource could not be found.';
 
 async function answer(s: Services, identify: GuestIdentifier, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') return send(res, 405, 'Method Not Allowed');
+  let path: string;
+  try {
+    path = posix.normalize('/' + decodeURIComponent((req.url ?? '/').split(/[?#]/)[0]));
+  } catch {
+    return send(res, 404, NOT_FOUND);
+  }
+  // The versions' list is about no one: Nova answers it before it asks who is asking.
+  if (path === '/') return send(res, 200, EC2_ROOT_LISTING);
   const sock = req.socket;
   const id = sock.remoteAddress && sock.remotePort && sock.localAddress && sock.localPort ? await identify({ address: sock.remoteAddress, port: sock.remotePort }, { address: sock.localAddress, port: sock.localPort }) : null;
   const hosts = s.driver.hosts().map((h) => h.name);
   const server = id ? await s.db.selectFrom('servers').selectAll().where('id', '=', id).where('deleted', '=', 0).where('host', 'in', hosts).executeTakeFirst() : undefined;
   if (!server) return send(res, 404, NOT_FOUND);
-  let path: string;
-  try {
-    path = decodeURIComponent(new URL(req.url ?? '/', 'http://metadata').pathname);
-  } catch {
-    return send(res, 404, NOT_FOUND);
-  }
   const metadata = new InstanceMetadata(await guestSpec(s, server), { password: await serverPasswords.get(s.db, server.id) });
   const found = metadata.lookup(path);
   if (!found) return send(res, 404, NOT_FOUND);
-  if (found.kind === 'data') return send(res, 200, req.method === 'HEAD' ? '' : found.body, found.contentType);
+  if (found.kind === 'data') return send(res, 200, found.body, found.contentType);
   // The password (nova/api/metadata/password.py): GET shows it, POST sets it once.
   if (req.method !== 'POST') return send(res, 200, (await serverPasswords.get(s.db, server.id)) ?? '');
   const body = await readBody(req, MAX_PASSWORD_BYTES);

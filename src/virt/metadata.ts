@@ -12,6 +12,8 @@ import type { GuestSpec } from './driver.js';
 export const EC2_VERSIONS = ['1.0', '2007-01-19', '2007-03-01', '2007-08-29', '2007-10-10', '2007-12-15', '2008-02-01', '2008-09-01', '2009-04-04'];
 /** Nova's OpenStack metadata versions (base.OPENSTACK_VERSIONS), oldest first. */
 export const OPENSTACK_VERSIONS = ['2012-08-10', '2013-04-04', '2013-10-17', '2015-10-15', '2016-06-30', '2016-10-06', '2017-02-22', '2018-08-27', '2020-10-14'];
+/** What `/` lists: the EC2 versions, to anyone. */
+export const EC2_ROOT_LISTING = [...EC2_VERSIONS, 'latest'].join('\n');
 const GRIZZLY = '2013-04-04';
 const HAVANA = '2013-10-17';
 const LIBERTY = '2015-10-15';
@@ -207,7 +209,7 @@ export class InstanceMetadata {
    */
   lookup(path: string): MetadataAnswer {
     const normal = posix.normalize('/' + path);
-    if (normal === '/') return text(print([...EC2_VERSIONS, 'latest']));
+    if (normal === '/') return text(EC2_ROOT_LISTING);
     let tokens = normal.split('/').slice(1).filter((t) => t !== '');
     if (tokens[0] !== 'ec2' && tokens[0] !== 'openstack') tokens = ['ec2', ...tokens];
     if (tokens.length === 1) return text(print(tokens[0] === 'openstack' ? [...OPENSTACK_VERSIONS, 'latest'] : [...EC2_VERSIONS, 'latest']));

@@ -11,9 +11,11 @@ export const BOOT_MARKER = 'nimbus-tiny-guest: booted';
  * (linux-image-cloud-amd64), its virtio, ISO 9660 and ACPI button modules, and a static
  * busybox (busybox-static) as every command of a small init. It boots in seconds under TCG in
  * 128 MiB, and shows on its serial console what a cloud gave it: the SMBIOS system
- * information, its disks, the config drive's files and its DHCP address. It powers off on
+ * information, its disks, the config drive's files, its DHCP address, and what the metadata
+ * service at 169.254.169.254 answers (meta_data.json and a few EC2 keys). It powers off on
  * ACPI power-off, and on request: a user data line `#nimbus-tiny-guest: poweroff` powers it
- * off after boot. Then a shell waits on its serial port.
+ * off after boot; `#nimbus-tiny-guest: post-password TEXT` posts TEXT to the metadata
+ * service as its password. Then a shell waits on its serial port.
  */
 export interface TinyGuest {
   kernel: string;
@@ -38,6 +40,9 @@ const MODULES = [
   'drivers/acpi/button.ko',
   'drivers/input/evdev.ko',
 ];
+
+/** The metadata service's address (Nova's, EC2's): the guest reaches it through its default route. */
+const METADATA = '169.254.169.254';
 
 const INIT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -86,6 +91,22 @@ if [ -e /sys/class/net/eth0 ]; then
   udhcpc -i eth0 -s /bin/dhcp-event -q -n -t 5 -T 2
 fi
 userdata=/mnt/config/openstack/latest/user_data
+md=http://${METADATA}
+fetch() { timeout 20 wget -q -O "$2" "$md$1" 2>/dev/null; }
+show() { echo "--- metadata-service $1"; head -c 4096 "$2"; echo; echo "--- end"; }
+if [ -e /sys/class/net/eth0 ] && fetch /openstack/latest/meta_data.json /tmp/meta_data.json; then
+  show openstack/latest/meta_data.json /tmp/meta_data.json
+  for p in latest/meta-data/ latest/meta-data/instance-id latest/meta-data/hostname latest/meta-data/local-ipv4 latest/meta-data/placement/availability-zone latest/meta-data/public-keys/0/openssh-key; do
+    if fetch /$p /tmp/ec2; then show $p /tmp/ec2; fi
+  done
+  if [ ! -f $userdata ] && fetch /openstack/latest/user_data /tmp/user_data; then userdata=/tmp/user_data; fi
+  pw=$(sed -n 's/^#nimbus-tiny-guest: post-password //p' $userdata 2>/dev/null | head -n 1)
+  if [ -n "$pw" ]; then
+    if timeout 20 wget -q -O /dev/null --post-data "$pw" $md/openstack/latest/password 2>/dev/null; then echo "nimbus-tiny-guest: password posted"; else echo "nimbus-tiny-guest: password post refused"; fi
+  fi
+else
+  echo "nimbus-tiny-guest: no metadata service"
+fi
 echo "nimbus-tiny-guest: ready"
 if grep -q '^#nimbus-tiny-guest: poweroff' $userdata 2>/dev/null; then
   echo "nimbus-tiny-guest: powering off as its user data asks"
