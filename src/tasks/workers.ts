@@ -73,6 +73,7 @@ export async function startWorkers(s: Services, takeOver: boolean, options: { pr
     // This process owns the machines, so it is the one that can tell which guest is asking.
     const driver = s.driver;
     s.metadataService = await startMetadataService(s, (peer, local) => driver.guestOfConnection(peer, local));
+    driver.metadataService = !!s.metadataService;
   }
   if (role.hosts) {
     if (s.role.kind === 'compute') await reconcile(s);

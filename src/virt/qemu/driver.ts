@@ -103,6 +103,8 @@ function freeLoopbackPort(): Promise<number> {
  */
 export class QemuDriver implements Driver {
   readonly name = 'qemu';
+  /** Whether this host's metadata service answers at 169.254.169.254: machines started meanwhile are told so (SMBIOS OEM string). */
+  metadataService = false;
   private readonly qmps = new Map<string, Promise<QmpClient>>();
   private readonly info: HostInfo;
   private readonly drives: QemuDrives;
@@ -222,7 +224,7 @@ export class QemuDriver implements Driver {
     rmSync(files.pidfile, { force: true });
     const drives = (await this.options.drivesOf?.(record.spec.id)) ?? [];
     for (const d of drives) if (!existsSync(this.drives.drivePath(d.id))) throw new DriverError(`Drive ${d.id} has no data on ${this.options.host}.`);
-    const o = { tbSizeMb: this.options.tbSizeMb, version: this.options.version, incoming, drives: drives.map((d) => ({ ...d, path: this.drives.drivePath(d.id) })) };
+    const o = { tbSizeMb: this.options.tbSizeMb, version: this.options.version, metadataService: this.metadataService, incoming, drives: drives.map((d) => ({ ...d, path: this.drives.drivePath(d.id) })) };
     await startQemu(commandLine(files, record, this.probe, o), files.dir);
   }
 

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import type { GuestDrive, GuestPort, GuestSpec } from '../driver.js';
 import { QEMU, type HostProbe } from './probe.js';
 
+/** The SMBIOS OEM string (type 11) of a machine whose host serves the metadata service. */
+export const METADATA_OEM_STRING = 'io.nimbus.metadata-service';
+
 /** What a machine's folder keeps about it, so that a restarted Nimbus can start it again as it was. */
 export interface MachineRecord {
   spec: GuestSpec;
@@ -124,7 +127,7 @@ export function commandLine(
   files: MachineFiles,
   record: MachineRecord,
   probe: HostProbe,
-  o: { tbSizeMb: number; incoming?: string; version: string; drives?: (GuestDrive & { path: string })[] },
+  o: { tbSizeMb: number; incoming?: string; version: string; drives?: (GuestDrive & { path: string })[]; metadataService?: boolean },
 ): string[] {
   const { spec } = record;
   const args = ['-name', `instance-${spec.id.slice(0, 8)}`, '-machine', 'pc'];
@@ -133,6 +136,9 @@ export function commandLine(
   args.push('-m', String(spec.memoryMb), '-smp', String(spec.vcpus), '-uuid', spec.id);
   // What Nova's libvirt driver gives: cloud-init looks for the metadata service only in an OpenStack machine.
   args.push('-smbios', `type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova,version=${escapeOpt(o.version)},serial=${spec.id},uuid=${spec.id},family=Virtual Machine`);
+  // An OEM string telling our tiny guest that this host answers at 169.254.169.254: without it the
+  // guest does not ask, since slirp would carry the question to whatever answers there beyond the host.
+  if (o.metadataService) args.push('-smbios', `type=11,value=${METADATA_OEM_STRING}`);
   args.push('-nodefaults', '-no-user-config', '-display', 'none', '-msg', 'timestamp=off');
   for (const p of [files.qmp, files.serial, files.vnc]) checkSocketPath(p);
   args.push('-qmp', `unix:${files.qmp},server=on,wait=off`);

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { initramfs, type CpioEntry } from './cpio.js';
+import { METADATA_OEM_STRING } from './machine.js';
 
 /** What the tiny guest prints first on its console once its init runs: tests wait for it. */
 export const BOOT_MARKER = 'nimbus-tiny-guest: booted';
@@ -12,7 +13,8 @@ export const BOOT_MARKER = 'nimbus-tiny-guest: booted';
  * busybox (busybox-static) as every command of a small init. It boots in seconds under TCG in
  * 128 MiB, and shows on its serial console what a cloud gave it: the SMBIOS system
  * information, its disks, the config drive's files, its DHCP address, and what the metadata
- * service at 169.254.169.254 answers (meta_data.json and a few EC2 keys). It powers off on
+ * service at 169.254.169.254 answers (meta_data.json and a few EC2 keys) when its SMBIOS OEM
+ * strings say the host serves one. It powers off on
  * ACPI power-off, and on request: a user data line `#nimbus-tiny-guest: poweroff` powers it
  * off after boot; `#nimbus-tiny-guest: post-password TEXT` posts TEXT to the metadata
  * service as its password. Then a shell waits on its serial port.
@@ -94,7 +96,9 @@ userdata=/mnt/config/openstack/latest/user_data
 md=http://${METADATA}
 fetch() { timeout 20 wget -q -O "$2" "$md$1" 2>/dev/null; }
 show() { echo "--- metadata-service $1"; head -c 4096 "$2"; echo; echo "--- end"; }
-if [ -e /sys/class/net/eth0 ] && fetch /openstack/latest/meta_data.json /tmp/meta_data.json; then
+if ! grep -q ${METADATA_OEM_STRING} /sys/firmware/dmi/tables/DMI 2>/dev/null; then
+  echo "nimbus-tiny-guest: the host serves no metadata service"
+elif [ -e /sys/class/net/eth0 ] && fetch /openstack/latest/meta_data.json /tmp/meta_data.json; then
   show openstack/latest/meta_data.json /tmp/meta_data.json
   for p in latest/meta-data/ latest/meta-data/instance-id latest/meta-data/hostname latest/meta-data/local-ipv4 latest/meta-data/placement/availability-zone latest/meta-data/public-keys/0/openssh-key; do
     if fetch /$p /tmp/ec2; then show $p /tmp/ec2; fi

@@ -1,0 +1,193 @@
+/**
+ * The metadata service for real machines: `nimbus serve` on the qemu driver takes
+ * 169.254.169.254 and tells each tiny guest (no config drive) about itself. It runs in a
+ * network namespace of its own (root, as in CI), joined to the test by a veth pair: the
+ * address it puts on lo is that namespace's alone, so this machine's own 169.254.169.254
+ * and other tests' processes are never touched. One guest, kept through every test.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ADMIN_PASSWORD, DEMO_PASSWORD, passwordToken, request } from '../support.js';
+import { killQemusUnder, qemuMissing, waitForConsole } from './qemu-support.js';
+
+const ROOT = new URL('../../..', import.meta.url).pathname;
+
+function unavailable(): string | false {
+  const missing = qemuMissing();
+  if (missing) return missing;
+  if (process.getuid?.() !== 0) return 'the metadata service tests need root (a network namespace, an address on its lo, port 80); CI runs them as root';
+  if (spawnSync('ip', ['netns', 'list']).status !== 0) return 'the metadata service tests need iproute2 (`ip netns`)';
+  return false;
+}
+const skip = unavailable();
+
+function ip(...args: string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
+}
+
+/** A /30 in 10.232.0.0/16 that no address of this host is in yet. */
+function freeSubnet(): string {
+  const used = spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '';
+  for (let tries = 0; tries < 200; tries++) {
+    const prefix = `10.232.${1 + Math.floor(Math.random() * 250)}.${4 * Math.floor(Math.random() * 60)}`;
+    if (!used.includes(prefix.split('.').slice(0, 3).join('.') + '.')) return prefix;
+  }
+  throw new Error('no free /30 in 10.232.0.0/16');
+}
+
+describe('the metadata service on the qemu driver', { skip }, () => {
+  const tag = randomBytes(3).toString('hex');
+  const ns = `nimbus-md-${tag}`;
+  const hostLink = `nbmd${tag}`;
+  let dataDir: string;
+  let child: ChildProcess | undefined;
+  let output = '';
+  let url: string;
+  let demo: string;
+  let id: string;
+  let key: string;
+  const compute = '/compute/v2.1';
+  const postedPassword = 'guest-secret-42';
+
+  const teardown = () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (dataDir) killQemusUnder(dataDir);
+    spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    spawnSync('ip', ['link', 'del', hostLink], { stdio: 'ignore' });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once('exit', teardown);
+
+  const consoleText = async () => {
+    const r = await request(url, 'POST', `${compute}/servers/${id}/action`, { token: demo, body: { 'os-getConsoleOutput': { length: null } } });
+    return r.status === 200 ? (r.body.output as string) : '';
+  };
+  /** The block the tiny guest printed for a metadata path. */
+  const printed = async (path: string) => {
+    const out = await consoleText();
+    const m = new RegExp(`--- metadata-service ${path.replace(/[/.]/g, '\\$&')}\\r?\\n([^]*?)\\r?\\n--- end`).exec(out);
+    assert.ok(m, `the guest printed no ${path}:\n${out.slice(-3000)}`);
+    return m[1];
+  };
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'nimbus-md-'));
+    const subnet = freeSubnet();
+    const [a, b, c, d] = subnet.split('.').map(Number);
+    const hostAddress = `${a}.${b}.${c}.${d + 1}`;
+    const nodeAddress = `${a}.${b}.${c}.${d + 2}`;
+    ip('netns', 'add', ns);
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    ip('link', 'add', hostLink, 'type', 'veth', 'peer', 'name', 'md0', 'netns', ns);
+    ip('addr', 'add', `${hostAddress}/30`, 'dev', hostLink);
+    ip('link', 'set', hostLink, 'up');
+    ip('-n', ns, 'addr', 'add', `${nodeAddress}/30`, 'dev', 'md0');
+    ip('-n', ns, 'link', 'set', 'md0', 'up');
+    const config = join(dataDir, 'nimbus.json');
+    writeFileSync(config, JSON.stringify({ driver: 'qemu', qemu: { shutdownTimeout: 10, metadataService: true } }));
+    url = `http://${nodeAddress}:8774`;
+    const env: NodeJS.ProcessEnv = { ...process.env, NIMBUS_LISTEN: `${nodeAddress}:8774`, NIMBUS_DATA_DIR: join(dataDir, 'data'), NIMBUS_ADMIN_PASSWORD: ADMIN_PASSWORD, NIMBUS_DEMO_PASSWORD: DEMO_PASSWORD, NIMBUS_LOG_LEVEL: 'info' };
+    delete env.NIMBUS_DATABASE_URL;
+    child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(ROOT, 'dist/src/cli.js'), 'serve', '--config', config], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (x) => (output += x));
+    child.stderr!.on('data', (x) => (output += x));
+    for (let i = 0; ; i++) {
+      if (child.exitCode !== null) throw new Error(`nimbus serve exited:\n${output}`);
+      if (/Nimbus is listening/.test(output)) break;
+      if (i > 1200) throw new Error(`nimbus serve did not start:\n${output}`);
+      await sleep(100);
+    }
+    assert.match(output, /metadata service listening on http:\/\/169\.254\.169\.254:80/);
+    demo = (await passwordToken(url, 'demo', DEMO_PASSWORD, 'demo')).token;
+    const admin = (await passwordToken(url, 'admin', ADMIN_PASSWORD, 'admin')).token;
+    const f = await request(url, 'POST', `${compute}/flavors`, { token: admin, body: { flavor: { name: 'md.nano', ram: 128, vcpus: 1, disk: 1 } } });
+    assert.equal(f.status, 200, f.text);
+    const images = await request(url, 'GET', '/image/v2/images?name=nimbus-tiny', { token: demo });
+    const k = await request(url, 'POST', `${compute}/os-keypairs`, { token: demo, body: { keypair: { name: 'mdkey' } } });
+    assert.equal(k.status, 200, k.text);
+    key = k.body.keypair.public_key;
+    const userData = `#nimbus-tiny-guest: post-password ${postedPassword}\n`;
+    const r = await request(url, 'POST', `${compute}/servers`, {
+      token: demo,
+      body: { server: { name: 'md-vm', imageRef: images.body.images[0].id, flavorRef: f.body.flavor.id, key_name: 'mdkey', metadata: { role: 'asked' }, user_data: Buffer.from(userData).toString('base64') } },
+    });
+    assert.equal(r.status, 202, r.text);
+    id = r.body.server.id;
+    await waitForConsole(consoleText, 'nimbus-tiny-guest: ready', 0, 300000);
+  });
+
+  after(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(10000)]);
+    }
+    teardown();
+    process.removeListener('exit', teardown);
+  });
+
+  it('a server without a config drive reads its own uuid, name and metadata from the metadata service', async () => {
+    const out = await consoleText();
+    assert.doesNotMatch(out, /nimbus-tiny-guest: config drive/);
+    const md = JSON.parse(await printed('openstack/latest/meta_data.json'));
+    assert.equal(md.uuid, id);
+    assert.equal(md.name, 'md-vm');
+    assert.equal(md.hostname, 'md-vm');
+    assert.deepEqual(md.meta, { role: 'asked' });
+    assert.equal(md.public_keys.mdkey, key);
+  });
+
+  it('EC2 paths answer the guest: the meta-data listing, instance-id, hostname, local-ipv4, zone and its key', async () => {
+    const server = (await request(url, 'GET', `${compute}/servers/${id}`, { token: demo })).body.server;
+    const addr = (Object.values(server.addresses)[0] as { addr: string }[])[0].addr;
+    const listing = (await printed('latest/meta-data/')).split(/\r?\n/);
+    for (const k of ['instance-id', 'hostname', 'local-ipv4', 'placement/', 'public-keys/']) assert.ok(listing.includes(k), `${k} in ${listing}`);
+    assert.equal(await printed('latest/meta-data/instance-id'), `i-${id.replace(/-/g, '').slice(0, 8)}`);
+    assert.equal(await printed('latest/meta-data/hostname'), 'md-vm');
+    assert.equal(await printed('latest/meta-data/local-ipv4'), addr);
+    assert.equal(await printed('latest/meta-data/placement/availability-zone'), 'nova');
+    assert.equal(await printed('latest/meta-data/public-keys/0/openssh-key'), key);
+  });
+
+  it('the password the guest posted is what os-server-password shows its owner, until DELETE clears it', async () => {
+    assert.match(await consoleText(), /nimbus-tiny-guest: password posted/);
+    const pw = `${compute}/servers/${id}/os-server-password`;
+    assert.deepEqual((await request(url, 'GET', pw, { token: demo })).body, { password: postedPassword });
+    assert.equal((await request(url, 'DELETE', pw, { token: demo })).status, 204);
+    assert.deepEqual((await request(url, 'GET', pw, { token: demo })).body, { password: '' });
+  });
+
+  it('a process of the host that is no machine gets 404 at 169.254.169.254, never an answer about a server', async () => {
+    const script = `
+      const http = require('node:http');
+      const ask = (path, body) => new Promise((resolve) => {
+        const req = http.request({ host: '169.254.169.254', port: 80, path, method: body ? 'POST' : 'GET', agent: false }, (res) => {
+          let text = ''; res.on('data', (c) => (text += c)); res.on('end', () => resolve({ path, status: res.statusCode, text }));
+        });
+        req.on('error', (e) => resolve({ path, status: 0, text: e.message }));
+        req.end(body);
+      });
+      (async () => {
+        const out = [];
+        for (const p of ['/openstack/latest/meta_data.json', '/openstack/latest/user_data', '/latest/meta-data/instance-id', '/latest/meta-data/', '/openstack/latest/password']) out.push(await ask(p));
+        out.push(await ask('/openstack/latest/password', 'from-the-host'));
+        console.log(JSON.stringify(out));
+      })();`;
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { timeout: 30000 }, (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out))),
+    );
+    const answers = JSON.parse(stdout) as { path: string; status: number; text: string }[];
+    for (const a of answers) {
+      assert.equal(a.status, 404, `${a.path}: ${a.status} ${a.text}`);
+      assert.ok(!a.text.includes(id) && !a.text.includes('md-vm'), a.path);
+    }
+    assert.deepEqual((await request(url, 'GET', `${compute}/servers/${id}/os-server-password`, { token: demo })).body, { password: '' });
+  });
+});
