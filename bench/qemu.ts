@@ -106,7 +106,8 @@ async function main(): Promise<void> {
 
     const data = join(dir, 'nimbus');
     const config = join(dir, 'nimbus.json');
-    writeFileSync(config, JSON.stringify({ driver: 'qemu', qemu: { tbSizeMb: TB_MB, shutdownTimeout: 10 } }));
+    // Not the metadata service: it would take this machine's 169.254.169.254 (the plain boot has none either).
+    writeFileSync(config, JSON.stringify({ driver: 'qemu', qemu: { tbSizeMb: TB_MB, shutdownTimeout: 10, metadataService: false } }));
     child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'serve'], {
       env: { ...process.env, NIMBUS_CONFIG: config, NIMBUS_DATA_DIR: data, NIMBUS_LISTEN: `127.0.0.1:${port}`, NIMBUS_LOG_LEVEL: 'warn', NIMBUS_ADMIN_PASSWORD: 'bench-admin', NIMBUS_DEMO_PASSWORD: 'bench-demo' },
       stdio: ['ignore', 'pipe', 'inherit'],
