@@ -26,8 +26,19 @@ export interface Config {
   fake: FakeOptions;
   /** The qemu driver: this host's name, Nova's shutdown_timeout, force_config_drive and sync_power_state_interval, and TCG's translation cache. */
   qemu: QemuConfig;
-  /** Nova's reclaim_instance_interval, resize_confirm_window, shelved_offload_time (seconds). */
-  compute: { reclaimInstanceInterval: number; resizeConfirmWindow: number; shelvedOffloadTime: number };
+  /**
+   * Nova's reclaim_instance_interval, resize_confirm_window, shelved_offload_time (seconds),
+   * and the allocation ratios a compute host registers with: the scheduler places up to
+   * ratio × the host's vCPUs, memory and disk (Nova's cpu_, ram_, disk_allocation_ratio).
+   */
+  compute: {
+    reclaimInstanceInterval: number;
+    resizeConfirmWindow: number;
+    shelvedOffloadTime: number;
+    cpuAllocationRatio: number;
+    ramAllocationRatio: number;
+    diskAllocationRatio: number;
+  };
   /**
    * This node's name among the nodes sharing a PostgreSQL database: its task leases carry
    * it, so a restarted node takes its own work back at once. Default: kept in
@@ -151,8 +162,13 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (!Number.isFinite(fake.operationMs) || fake.operationMs < 0) throw new ConfigError(`fake.operationMs must be a number of milliseconds >= 0`);
   if (!Number.isFinite(fake.busyWindowMs) || fake.busyWindowMs < 0) throw new ConfigError(`fake.busyWindowMs must be a number of milliseconds >= 0`);
   if (!Number.isFinite(fake.driveMs) || fake.driveMs < 0) throw new ConfigError(`fake.driveMs must be a number of milliseconds >= 0`);
-  const compute = { reclaimInstanceInterval: 0, resizeConfirmWindow: 0, shelvedOffloadTime: 0, ...merged.compute };
+  // The ratios' defaults are Nova's initial_*_allocation_ratio (since Stein).
+  const compute = { reclaimInstanceInterval: 0, resizeConfirmWindow: 0, shelvedOffloadTime: 0, cpuAllocationRatio: 4.0, ramAllocationRatio: 1.0, diskAllocationRatio: 1.0, ...merged.compute };
   for (const [key, value] of Object.entries(compute)) {
+    if (key.endsWith('AllocationRatio')) {
+      if (typeof value !== 'number' || !(value > 0) || value > 1000) throw new ConfigError(`compute.${key} must be a number above 0 and at most 1000`);
+      continue;
+    }
     const min = key === 'shelvedOffloadTime' ? -1 : 0;
     if (!Number.isInteger(value) || (value as number) < min) throw new ConfigError(`compute.${key} must be an integer number of seconds >= ${min}`);
   }

@@ -110,7 +110,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     images: new Images(db, clock, config.imageDir),
     flavors: new Flavors(db, clock, invalidations),
     driver,
-    hosts: new ComputeHosts(db, clock, driver),
+    hosts: new ComputeHosts(db, clock, driver, config.compute),
     runner: new TaskRunner(db, clock, log, {
       owner: nodeIdOf(config),
       leaseMs: config.taskLeaseSeconds * 1000,

@@ -3,6 +3,12 @@ import { lockName, type Db } from '../db/database.js';
 import type { Clock } from '../clock.js';
 import type { Driver } from '../virt/driver.js';
 
+export interface AllocationRatios {
+  cpuAllocationRatio: number;
+  ramAllocationRatio: number;
+  diskAllocationRatio: number;
+}
+
 /**
  * Registers the driver's hosts as compute services and keeps them alive with a
  * heartbeat. A host that stops beating (its process died, or the control API marked it
@@ -16,6 +22,8 @@ export class ComputeHosts {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly driver: Driver,
+    /** This process's allocation ratios (config compute.*AllocationRatio), which its hosts register with. */
+    private readonly ratios: AllocationRatios = { cpuAllocationRatio: 1, ramAllocationRatio: 1, diskAllocationRatio: 1 },
   ) {}
 
   /**
@@ -28,12 +36,13 @@ export class ComputeHosts {
     const now = this.clock.now().toISOString();
     await this.db.transaction().execute(async (tx) => {
       await lockName(tx, 'hosts');
+      const ratios = { cpu_allocation_ratio: this.ratios.cpuAllocationRatio, ram_allocation_ratio: this.ratios.ramAllocationRatio, disk_allocation_ratio: this.ratios.diskAllocationRatio };
       for (const info of this.driver.hosts()) {
         const existing = await tx.selectFrom('hosts').select('id').where('name', '=', info.name).executeTakeFirst();
         if (existing) {
           await tx
             .updateTable('hosts')
-            .set({ availability_zone: info.availabilityZone, vcpus: info.vcpus, memory_mb: info.memoryMb, local_gb: info.localGb, host_ip: info.hostIp, driver: this.driver.name, last_seen_at: now, updated_at: now })
+            .set({ availability_zone: info.availabilityZone, vcpus: info.vcpus, memory_mb: info.memoryMb, local_gb: info.localGb, host_ip: info.hostIp, driver: this.driver.name, ...ratios, last_seen_at: now, updated_at: now })
             .where('id', '=', existing.id)
             .execute();
           continue;
@@ -52,6 +61,7 @@ export class ComputeHosts {
             memory_mb: info.memoryMb,
             local_gb: info.localGb,
             host_ip: info.hostIp,
+            ...ratios,
             enabled: 1,
             disabled_reason: null,
             forced_down: 0,

@@ -45,6 +45,7 @@ import * as m040 from './migrations/040_host_endpoints.js';
 import * as m050 from './migrations/050_routers_floating_ips.js';
 import * as m051 from './migrations/051_auto_allocated_topologies.js';
 import * as m060 from './migrations/060_server_passwords.js';
+import * as m085 from './migrations/085_allocation_ratios.js';
 import * as m030 from './migrations/030_task_hosts.js';
 import * as m031 from './migrations/031_task_notify.js';
 import * as m032 from './migrations/032_cluster_services.js';
@@ -87,6 +88,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '050_routers_floating_ips': m050,
   '051_auto_allocated_topologies': m051,
   '060_server_passwords': m060,
+  '085_allocation_ratios': m085,
   '030_task_hosts': m030,
   '031_task_notify': m031,
   '032_cluster_services': m032,

@@ -123,6 +123,10 @@ export interface HostTable {
   vcpus: number;
   memory_mb: number;
   local_gb: number;
+  /** Nova's allocation ratios: the scheduler places up to ratio × vcpus, memory_mb, local_gb. */
+  cpu_allocation_ratio: number;
+  ram_allocation_ratio: number;
+  disk_allocation_ratio: number;
   host_ip: string;
   enabled: number;
   disabled_reason: string | null;

@@ -82,9 +82,10 @@ const FILTERS: Filter[] = [
   // ComputeFilter: enabled and up (a forced host skips the enabled check, as in Nova)
   (h, r, now) => isUp(h.host, now) && (h.host.enabled === 1 || r.forcedHost === h.host.name),
   (h, r) => r.availabilityZone === null || h.host.availability_zone === r.availabilityZone,
-  (h, r) => h.host.vcpus - h.vcpusUsed >= r.vcpus,
-  (h, r) => h.host.memory_mb - h.memoryMbUsed >= r.memoryMb,
-  (h, r) => h.host.local_gb - h.diskGbUsed >= r.diskGb,
+  // Placement's inventories: total × allocation ratio, less what is used.
+  (h, r) => h.host.vcpus * h.host.cpu_allocation_ratio - h.vcpusUsed >= r.vcpus,
+  (h, r) => h.host.memory_mb * h.host.ram_allocation_ratio - h.memoryMbUsed >= r.memoryMb,
+  (h, r) => h.host.local_gb * h.host.disk_allocation_ratio - h.diskGbUsed >= r.diskGb,
   (h, r) => !r.differentHosts.includes(h.host.name),
   (h, r) => r.sameHosts.length === 0 || r.sameHosts.includes(h.host.name),
 ];
