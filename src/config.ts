@@ -68,11 +68,15 @@ export interface QemuConfig {
   /** Seconds between comparisons of every machine's real power state with the database (-1: never). */
   syncPowerStateInterval: number;
   tbSizeMb: number;
-  /** Serve the metadata service at 169.254.169.254:80 to this host's machines (needs root or CAP_NET_ADMIN; without them, the config drive). */
-  metadataService: boolean;
+  /**
+   * Serve the metadata service at 169.254.169.254:80 to this host's machines (needs root or
+   * CAP_NET_ADMIN; without them, the config drive). `auto`: only when nothing already
+   * answers there (a host that is itself a cloud's guest keeps its own cloud's service).
+   */
+  metadataService: boolean | 'auto';
 }
 
-export const QEMU_CONFIG_DEFAULTS: QemuConfig = { shutdownTimeout: 60, forceConfigDrive: false, syncPowerStateInterval: 600, tbSizeMb: 32, metadataService: true };
+export const QEMU_CONFIG_DEFAULTS: QemuConfig = { shutdownTimeout: 60, forceConfigDrive: false, syncPowerStateInterval: 600, tbSizeMb: 32, metadataService: 'auto' };
 
 export type ConfigFile = Partial<Omit<Config, 'listen' | 'fake' | 'compute' | 'qemu'>> & {
   listen?: string;
@@ -177,7 +181,7 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (!Number.isInteger(qemu.syncPowerStateInterval) || qemu.syncPowerStateInterval < -1 || qemu.syncPowerStateInterval === 0) throw new ConfigError('qemu.syncPowerStateInterval must be a positive integer number of seconds, or -1 (never)');
   if (!Number.isInteger(qemu.tbSizeMb) || qemu.tbSizeMb < 1) throw new ConfigError('qemu.tbSizeMb must be a positive integer number of MiB');
   if (typeof qemu.forceConfigDrive !== 'boolean') throw new ConfigError('qemu.forceConfigDrive must be true or false');
-  if (typeof qemu.metadataService !== 'boolean') throw new ConfigError('qemu.metadataService must be true or false');
+  if (typeof qemu.metadataService !== 'boolean' && qemu.metadataService !== 'auto') throw new ConfigError('qemu.metadataService must be true, false or "auto"');
   if (qemu.host !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(String(qemu.host))) throw new ConfigError('qemu.host must be a host name');
   const nodeId = merged.nodeId === undefined ? undefined : String(merged.nodeId);
   if (nodeId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(nodeId)) throw new ConfigError('nodeId must be 1 to 64 letters, digits, ".", "_", ":" or "-"');

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import type { Services } from '../services.js';
 import { guestSpec } from '../tasks/guest-spec.js';
@@ -30,18 +31,35 @@ export interface MetadataService {
 
 /**
  * Makes 169.254.169.254 an address of this host (on lo, in this network namespace) when
- * it is not one yet. Null when done; else why not (no root or CAP_NET_ADMIN, no `ip`).
+ * it is not one yet. Null when done; else why not (no root or CAP_NET_ADMIN, no `ip`; or,
+ * `onlyIfFree`, another metadata service already answering there, as on a host that is
+ * itself a cloud's guest: taking the address would cut the host off from it).
  */
-async function ensureAddress(): Promise<string | null> {
+async function ensureAddress(onlyIfFree: boolean): Promise<string | null> {
   try {
     const { stdout } = await run('ip', ['-4', '-o', 'addr', 'show', 'dev', 'lo'], { env: SBIN_PATH });
     if (stdout.includes(` ${METADATA_ADDRESS}/`)) return null;
+    if (onlyIfFree && (await answers(METADATA_ADDRESS, METADATA_PORT))) return `another metadata service answers at ${METADATA_ADDRESS} (set qemu.metadataService true to take the address anyway)`;
     await run('ip', ['addr', 'add', `${METADATA_ADDRESS}/32`, 'dev', 'lo'], { env: SBIN_PATH });
     return null;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     return (e.stderr || e.message).trim().split('\n').pop() ?? 'unknown error';
   }
+}
+
+/** Whether something accepts a TCP connection at address:port within a second. */
+function answers(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address, port, timeout: 1000 });
+    const done = (yes: boolean) => {
+      socket.destroy();
+      resolve(yes);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
 }
 
 /**
@@ -58,9 +76,9 @@ export async function startMetadataService(
   /** Elsewhere than 169.254.169.254:80 only for tests of the answers themselves. */
   listen: { address: string; port: number } = { address: METADATA_ADDRESS, port: METADATA_PORT },
 ): Promise<MetadataService | null> {
-  const why = listen.address === METADATA_ADDRESS ? await ensureAddress() : null;
+  const why = listen.address === METADATA_ADDRESS ? await ensureAddress(s.config.qemu.metadataService === 'auto') : null;
   if (why) {
-    s.log.warn({ reason: why }, `metadata service: cannot add ${METADATA_ADDRESS} to lo (needs root or CAP_NET_ADMIN); guests have the config drive only`);
+    s.log.warn({ reason: why }, `metadata service: not serving ${METADATA_ADDRESS} (${why}); guests have the config drive only`);
     return null;
   }
   // Small and short: a guest asks for a few small documents; none may hold the host's loop.

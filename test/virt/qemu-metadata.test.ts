@@ -191,3 +191,59 @@ describe('the metadata service on the qemu driver', { skip }, () => {
     assert.deepEqual((await request(url, 'GET', `${compute}/servers/${id}/os-server-password`, { token: demo })).body, { password: '' });
   });
 });
+
+describe('qemu.metadataService auto on a host that already has a metadata service', { skip }, () => {
+  const tag = randomBytes(3).toString('hex');
+  const host = `nimbus-mh-${tag}`;
+  const cloud = `nimbus-mc-${tag}`;
+  let dataDir: string;
+  const children: ChildProcess[] = [];
+  const teardown = () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const ns of [host, cloud]) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once('exit', teardown);
+  after(() => {
+    teardown();
+    process.removeListener('exit', teardown);
+  });
+
+  it('leaves 169.254.169.254 to the cloud the host runs in, and says so', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'nimbus-mh-'));
+    // The "cloud": a namespace whose 169.254.169.254 answers, routed to from the host's namespace.
+    const [a, b, c, d] = freeSubnet().split('.').map(Number);
+    for (const ns of [host, cloud]) {
+      ip('netns', 'add', ns);
+      ip('-n', ns, 'link', 'set', 'lo', 'up');
+    }
+    ip('-n', host, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'down0', 'netns', cloud);
+    ip('-n', host, 'addr', 'add', `${a}.${b}.${c}.${d + 1}/30`, 'dev', 'up0');
+    ip('-n', cloud, 'addr', 'add', `${a}.${b}.${c}.${d + 2}/30`, 'dev', 'down0');
+    ip('-n', host, 'link', 'set', 'up0', 'up');
+    ip('-n', cloud, 'link', 'set', 'down0', 'up');
+    ip('-n', cloud, 'addr', 'add', '169.254.169.254/32', 'dev', 'lo');
+    ip('-n', host, 'route', 'add', '169.254.169.254/32', 'via', `${a}.${b}.${c}.${d + 2}`);
+    const theirs = spawn('ip', ['netns', 'exec', cloud, process.execPath, '-e', "require('node:net').createServer((s) => s.end()).listen(80, '169.254.169.254', () => console.log('up'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(theirs);
+    await new Promise((resolve) => theirs.stdout!.once('data', resolve));
+
+    const config = join(dataDir, 'nimbus.json');
+    writeFileSync(config, JSON.stringify({ driver: 'qemu' })); // metadataService: auto, the default
+    const env: NodeJS.ProcessEnv = { ...process.env, NIMBUS_LISTEN: '127.0.0.1:8774', NIMBUS_DATA_DIR: join(dataDir, 'data'), NIMBUS_LOG_LEVEL: 'info' };
+    delete env.NIMBUS_DATABASE_URL;
+    const ours = spawn('ip', ['netns', 'exec', host, process.execPath, join(ROOT, 'dist/src/cli.js'), 'serve', '--config', config], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(ours);
+    let output = '';
+    ours.stdout!.on('data', (x) => (output += x));
+    ours.stderr!.on('data', (x) => (output += x));
+    for (let i = 0; !/Nimbus is listening/.test(output); i++) {
+      if (ours.exitCode !== null || i > 1200) throw new Error(`nimbus serve did not start:\n${output}`);
+      await sleep(100);
+    }
+    assert.match(output, /not serving 169\.254\.169\.254 \(another metadata service answers/);
+    assert.doesNotMatch(output, /metadata service listening/);
+    const lo = spawnSync('ip', ['-n', host, '-4', '-o', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout;
+    assert.ok(!lo.includes('169.254.169.254'), lo);
+  });
+});
