@@ -147,6 +147,8 @@ async function answer(s: Services, identify: GuestIdentifier, req: IncomingMessa
   } catch {
     return send(res, 400, 'The password must be UTF-8 text.');
   }
+  // PostgreSQL's text holds no NUL, and no password has one: refused alike on both databases.
+  if (password.includes('\0')) return send(res, 400, 'The password must not contain NUL characters.');
   if (!(await serverPasswords.setOnce(s.db, s.clock, server.id, password))) return send(res, 409, 'The password is already set.');
   s.log.info({ server: server.id }, 'metadata service: the guest posted its password');
   return send(res, 200, '');

@@ -160,6 +160,12 @@ test('a password over 1020 bytes (Nova’s four chunks of 255) is 400 and nothin
   assert.equal((await serverPassword(id, token)).body.password.length, 1020);
 });
 
+test('a password with a NUL character is 400 on both databases and nothing is kept', async () => {
+  const { id, token } = await ownServer(cloud);
+  assert.equal((await ask(id, '/openstack/latest/password', 'a\0b')).status, 400);
+  assert.deepEqual((await serverPassword(id, token)).body, { password: '' });
+});
+
 test('the password path does not exist before 2013-04-04 (Grizzly)', async () => {
   const { id } = await ownServer(cloud);
   assert.equal((await ask(id, '/openstack/2012-08-10/password', 'early')).status, 404);
