@@ -3,7 +3,7 @@ import { createLogger } from './logging.js';
 import { Clock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase, migrate, pendingMigrations, isPostgresUrl, sqliteFile, type Db } from './db/database.js';
-import { remoteDriverFor } from './compute/host-calls.js';
+import { otherHostsOf, remoteDriverFor } from './compute/host-calls.js';
 import { setServiceDownTime } from './scheduler/scheduler.js';
 import type { RunnerRole } from './tasks/runner.js';
 import { ImageFiles } from './image/files.js';
@@ -54,6 +54,12 @@ export interface Services {
   images: Images;
   flavors: Flavors;
   driver: Driver;
+  /**
+   * The hosts this process does not run, for a step on one host that reads from another (a
+   * cold migration's destination reads the source's disks): in a compute process their
+   * processes, through their host endpoints; elsewhere the driver itself, which reaches every host.
+   */
+  otherHosts: Driver;
   hosts: ComputeHosts;
   runner: TaskRunner;
   network: Networking;
@@ -110,6 +116,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     images: new Images(db, clock, config.imageDir),
     flavors: new Flavors(db, clock, invalidations),
     driver,
+    otherHosts: role.kind === 'compute' ? otherHostsOf(db, clock, driver.name) : driver,
     hosts: new ComputeHosts(db, clock, driver, config.compute),
     runner: new TaskRunner(db, clock, log, {
       owner: nodeIdOf(config),

@@ -59,6 +59,27 @@ export async function startHostEndpoint(
   return endpoint;
 }
 
+/** Where a host's process answers, read from the database at each call; null when the host is down. */
+export function hostResolver(db: Db, clock: Clock): (host: string) => Promise<HostAddress | null> {
+  return async (host) => {
+    const row = await db
+      .selectFrom('host_endpoints')
+      .innerJoin('hosts', 'hosts.name', 'host_endpoints.host')
+      .select(['host_endpoints.url', 'host_endpoints.secret', 'hosts.last_seen_at', 'hosts.forced_down'])
+      .where('host_endpoints.host', '=', host)
+      .executeTakeFirst();
+    return row && isUp(row, clock.nowMs()) ? { url: row.url, secret: row.secret } : null;
+  };
+}
+
+/**
+ * What a compute process calls on another host (a cold migration's destination reads the
+ * source's disks): that host's process, through its endpoint. It lists no hosts of its own.
+ */
+export function otherHostsOf(db: Db, clock: Clock, name: string): RemoteDriver {
+  return new RemoteDriver({ name, resolve: hostResolver(db, clock), hosts: () => [] });
+}
+
 export interface RemoteHosts {
   driver: RemoteDriver;
   /** Reads the registered hosts again (the periodic read does it every refreshMs). */
@@ -104,15 +125,7 @@ export async function remoteDriverFor(
     if (rows[0]) name = rows[0].driver;
   };
 
-  const resolve = async (host: string): Promise<HostAddress | null> => {
-    const row = await db
-      .selectFrom('host_endpoints')
-      .innerJoin('hosts', 'hosts.name', 'host_endpoints.host')
-      .select(['host_endpoints.url', 'host_endpoints.secret', 'hosts.last_seen_at', 'hosts.forced_down'])
-      .where('host_endpoints.host', '=', host)
-      .executeTakeFirst();
-    return row && isUp(row, clock.nowMs()) ? { url: row.url, secret: row.secret } : null;
-  };
+  const resolve = hostResolver(db, clock);
 
   await refresh();
   const driver = new RemoteDriver({

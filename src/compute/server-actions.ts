@@ -279,7 +279,7 @@ export class ServerActions {
           if (!found) throw invalid(`Flavor ${flavorId} could not be found.`);
           if (found.id === old.id) throw invalid('When resizing, instances must change flavor!');
           // Nova refuses only a root disk going to none (a volume-backed server has none to lose);
-          // whether a disk can shrink is the driver's call (prepareResize).
+          // whether a disk can shrink is the driver's call (migrateDiskAndPowerOff).
           const volumeBacked = parseJson<{ bootImage?: string }>(server.request_spec, {}).bootImage !== undefined;
           if (found.disk === 0 && old.disk !== 0 && !volumeBacked) {
             throw invalid('Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.');

@@ -301,7 +301,8 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         if (run.task.step === 'migrating') {
           await a.on(source);
           try {
-            await driver.prepareResize(source, a.id, await a.spec(flavor));
+            // Powered off, its disks kept aside: they move, and stay for a revert until confirmed.
+            await driver.migrateDiskAndPowerOff(source, a.id, await a.spec(flavor));
           } catch (err) {
             if (!(err instanceof ResizeRefused)) throw err;
             // Refused before anything moved: the server stays as it was (Nova's InstanceFaultRollback).
@@ -311,13 +312,21 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           }
           await a.set({ task_state: T.RESIZE_MIGRATED });
           await setMigration(s, migration.id, { status: 'post-migrating' });
-          await driver.destroy(source, a.id);
           await a.reach('finish', { task_state: T.RESIZE_FINISH });
         }
         await a.on(dest.name);
-        await driver.spawn(dest.name, await a.spec(flavor));
         const stopped = a.server.vm_state === V.STOPPED;
-        if (stopped) await driver.powerOff(dest.name, a.id);
+        // From another host the disks come through the source's process; on the same host they are read in place.
+        const from = source === dest.name ? null : s.runner.runsHost(source) ? driver : s.otherHosts;
+        try {
+          await driver.finishMigration(dest.name, await a.spec(flavor), from && (() => from.migratedDisks(source, a.id)), !stopped);
+        } catch (err) {
+          // The guest left its source and did not come up here: not ACTIVE anywhere, as Nova's failed finish_resize leaves it.
+          passOn(err);
+          await setMigration(s, migration.id, { status: 'error' });
+          await a.failed(err, { vm_state: V.ERROR });
+          return;
+        }
         await a.done(
           {
             vm_state: V.RESIZED,
@@ -351,10 +360,10 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       if (run.params.auto && (migration?.id !== run.params.migration || !(await run.takeServer(V.RESIZED, { task_state: T.RESIZE_CONFIRMING })))) return;
       await a.begin('compute_confirm_resize');
       try {
-        // What the resize left on the source host goes, as Nova's confirm_migration cleans it up.
-        if (migration?.source_host && migration.source_host !== a.server.host) {
+        // What the resize kept on the source host goes, as Nova's confirm_migration cleans it up.
+        if (migration?.source_host) {
           await a.on(migration.source_host);
-          await driver.destroy(migration.source_host, a.id);
+          await driver.confirmMigration(migration.source_host, a.id);
         }
         const old = parseJson<{ oldVmState?: string }>(a.server.request_spec, {}).oldVmState ?? V.ACTIVE;
         await a.done({ vm_state: old === V.STOPPED ? V.STOPPED : V.ACTIVE }, async (tx) => {
@@ -381,9 +390,9 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           await a.reach('revert_finish', {});
         }
         await a.on(source);
-        await driver.spawn(source, await a.spec(old));
+        // The disks the source kept come back exactly, with the old flavor (Nova's finish_revert_migration).
         const wasStopped = parseJson<{ oldVmState?: string }>(a.server.request_spec, {}).oldVmState === V.STOPPED;
-        if (wasStopped) await driver.powerOff(source, a.id);
+        await driver.finishRevertMigration(source, await a.spec(old), !wasStopped);
         const zone = await s.db.selectFrom('hosts').select('availability_zone').where('name', '=', source).executeTakeFirst();
         await a.done(
           {

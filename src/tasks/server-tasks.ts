@@ -174,6 +174,9 @@ export function injectErrorTask(s: Services) {
   };
 }
 
+/** The step a delete records when the guest is destroyed and the source of its resize is left to clean. */
+const DESTROYED = 'destroyed';
+
 /** Delete: destroy the guest, release what it held, and mark the server DELETED. */
 export function deleteTask(s: Services) {
   return async (run: TaskRun): Promise<void> => {
@@ -181,15 +184,26 @@ export function deleteTask(s: Services) {
     const id = run.task.server_id;
     const server = await db.selectFrom('servers').selectAll().where('id', '=', id).executeTakeFirst();
     if (!server || server.deleted) return;
+    const destroyed = run.task.step === DESTROYED;
     // A reclaim is due only if the server is still soft-deleted (not restored meanwhile).
-    if ((run.params as { reclaim?: boolean }).reclaim && !(await run.takeServer(VmState.SOFT_DELETED, { task_state: TaskState.DELETING }))) return;
+    if ((run.params as { reclaim?: boolean }).reclaim && !destroyed && !(await run.takeServer(VmState.SOFT_DELETED, { task_state: TaskState.DELETING }))) return;
     await run.event('compute_terminate_instance', server.host);
-    if (server.host) {
+    // A server deleted while resized: what its source host keeps goes too, as Nova confirms
+    // the resize of a server it deletes. Its guest first, then (in the source's process) that.
+    const resized = await db.selectFrom('migrations').select(['id', 'status', 'source_host']).where('server_id', '=', id).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const kept = resized?.status === 'finished' && resized.source_host ? resized.source_host : null;
+    if (server.host && !destroyed) {
       await run.on(server.host);
       await driver.destroy(server.host, id);
+      if (kept) await run.reached(DESTROYED);
+    }
+    if (kept) {
+      await run.on(kept);
+      await driver.confirmMigration(kept, id);
     }
     const t = clock.now().toISOString();
     await db.transaction().execute(async (tx) => {
+      if (kept) await tx.updateTable('migrations').set({ status: 'confirmed', updated_at: t }).where('id', '=', resized!.id).execute();
       await s.network.releaseForServer(tx, { id, projectId: server.project_id });
       // Its drives are detached; the ones made with it, and with ?recurse= those of that media, deleted.
       await s.drives.releaseForServer(tx, id, (run.params as { recurse?: Recurse }).recurse ?? null);

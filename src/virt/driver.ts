@@ -194,6 +194,7 @@ export interface Driver extends DriveOperations {
   /** The hosts this driver runs guests on. */
   hosts(): HostInfo[];
   spawn(host: string, spec: GuestSpec): Promise<void>;
+  /** Ends the guest and removes its files; what a resize keeps aside stays (see confirmMigration). */
   destroy(host: string, id: string): Promise<void>;
   /**
    * Stops the guest: a clean shutdown (ACPI power-off) given `timeoutSeconds` (the driver's
@@ -220,12 +221,39 @@ export interface Driver extends DriveOperations {
    */
   snapshot(host: string, id: string): Promise<AsyncIterable<Buffer> | null>;
   /**
-   * The first step of a resize or cold migration on the guest's host (Nova's
-   * migrate_disk_and_power_off): checks that the guest can take `target`'s size and gets
-   * its disk ready to move. Throws ResizeRefused when it cannot (a root disk that would have
-   * to shrink, on drivers that cannot shrink one), before changing anything.
+   * The source host's step of a resize or cold migration (Nova's migrate_disk_and_power_off).
+   * Refuses with ResizeRefused, before changing anything, a guest that cannot take `target`
+   * (a root or ephemeral disk that would have to shrink, on drivers that cannot shrink one).
+   * Otherwise powers the guest off (a clean shutdown first) and keeps its disks aside (Nova's
+   * `<instance>_resize`): migratedDisks reads them, finishRevertMigration brings them back
+   * exactly, confirmMigration removes them. The guest is then no longer on `host` (powerState
+   * null). Run again, it finds them kept and does nothing.
    */
-  prepareResize(host: string, id: string, target: GuestSpec): Promise<void>;
+  migrateDiskAndPowerOff(host: string, id: string, target: GuestSpec): Promise<void>;
+  /**
+   * The disks migrateDiskAndPowerOff keeps on `host`, as one stream that finishMigration of the
+   * same driver on another host reads: the core carries it from one host's process to the
+   * other's, as Nova copies the disks from host to host.
+   */
+  migratedDisks(host: string, id: string): Promise<AsyncIterable<Buffer>>;
+  /**
+   * The destination's step (Nova's finish_migration): makes the guest on `host` from its moved
+   * disks, the root disk grown to `spec`'s (ephemeral disk and swap as `spec` has them), and
+   * starts it with `spec`'s vCPUs and memory when `powerOn` (else leaves it powered off).
+   * `disks` opens the moved disks (migratedDisks on the source; called at most once), or is
+   * null when the source is `host` itself: its kept disks are copied, and stay kept. Run again,
+   * a guest already made is left as it is (started if `powerOn`).
+   */
+  finishMigration(host: string, spec: GuestSpec, disks: (() => Promise<AsyncIterable<Buffer>>) | null, powerOn: boolean): Promise<void>;
+  /** Nova's confirm_migration: removes what migrateDiskAndPowerOff kept on `host` (a guest on `host` is untouched). */
+  confirmMigration(host: string, id: string): Promise<void>;
+  /**
+   * Nova's finish_revert_migration, on the source host: the guest as it was before the resize,
+   * its kept disks back exactly, with `spec`'s (the old flavor's) vCPUs and memory, started
+   * when `powerOn`. The core destroys the destination's guest first (destroy leaves the kept
+   * disks). Run again, a guest already back is left as it is (started if `powerOn`).
+   */
+  finishRevertMigration(host: string, spec: GuestSpec, powerOn: boolean): Promise<void>;
   /**
    * Moves a running or paused guest from `source` to `dest` without stopping it, keeping its
    * power state and console. Run again after a crash, it finds the guest on either host.

@@ -59,6 +59,12 @@ interface FakeGuest {
    * is made when read, since a host of 100,000 idle guests would otherwise hold 100,000 copies.
    */
   written?: string;
+  /** Its flavor's shape, as the guest sees it (absent on a guest adopted after a restart). */
+  vcpus?: number;
+  memoryMb?: number;
+  diskGb?: number;
+  /** What the guest wrote to its disk (a marker tests write), kept through a resize and its revert. */
+  data?: string;
 }
 
 /**
@@ -76,6 +82,8 @@ export class FakeDriver implements Driver {
   private readonly drives = new Map<string, FakeDrive>();
   private readonly downPools = new Set<string>();
   private readonly snapshots = new Map<string, { driveId: string; size: number }>();
+  /** What a resize keeps on its source host (Nova's `<instance>_resize`), by `host/id`. */
+  private readonly kept = new Map<string, FakeGuest>();
 
   constructor(private readonly options: FakeOptions = FAKE_DEFAULTS) {
     this.hostList = options.only
@@ -140,7 +148,7 @@ export class FakeDriver implements Driver {
     const failure = this.failSpawns.get(host);
     if (failure) throw new DriverError(failure, `fake driver: spawn on ${host} set to fail`);
     if (!guests.has(spec.id)) {
-      guests.set(spec.id, { hostname: spec.hostname, power: PowerState.RUNNING });
+      guests.set(spec.id, { hostname: spec.hostname, power: PowerState.RUNNING, vcpus: spec.vcpus, memoryMb: spec.memoryMb, diskGb: spec.diskGb });
     }
   }
 
@@ -199,9 +207,80 @@ export class FakeDriver implements Driver {
   }
 
   /** Any size will do, a smaller disk too, as Nova's fake driver takes it; the busy window is the disk's move. */
-  async prepareResize(host: string, id: string): Promise<void> {
-    this.guest(host, id);
+  async migrateDiskAndPowerOff(host: string, id: string): Promise<void> {
+    const g = this.on(host).get(id);
+    if (!g) {
+      if (this.kept.has(`${host}/${id}`)) return; // done before a crash
+      throw new DriverError(`Instance ${id} could not be found on ${host}.`);
+    }
     await this.longWork();
+    this.kept.set(`${host}/${id}`, { ...g, power: PowerState.SHUTDOWN });
+    this.on(host).delete(id);
+  }
+
+  /**
+   * The kept guest as JSON. The fake's memory is all it keeps: after a restart (guests are
+   * adopted with no data) a kept disk that was lost moves as an empty one.
+   */
+  async migratedDisks(host: string, id: string): Promise<AsyncIterable<Buffer>> {
+    this.on(host);
+    const k = this.kept.get(`${host}/${id}`) ?? {};
+    return (async function* () {
+      yield Buffer.from(JSON.stringify(k));
+    })();
+  }
+
+  async finishMigration(host: string, spec: GuestSpec, disks: (() => Promise<AsyncIterable<Buffer>>) | null, powerOn: boolean): Promise<void> {
+    const guests = this.on(host);
+    const there = guests.get(spec.id);
+    if (there) {
+      if (powerOn) there.power = PowerState.RUNNING;
+      return;
+    }
+    let from: Partial<FakeGuest> = this.kept.get(`${host}/${spec.id}`) ?? {};
+    if (disks) {
+      const chunks: Buffer[] = [];
+      for await (const c of await disks()) chunks.push(Buffer.from(c));
+      from = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Partial<FakeGuest>;
+    }
+    await this.work();
+    guests.set(spec.id, { hostname: spec.hostname, power: powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN, vcpus: spec.vcpus, memoryMb: spec.memoryMb, diskGb: Math.max(spec.diskGb, from.diskGb ?? 0), data: from.data, written: from.written });
+  }
+
+  async confirmMigration(host: string, id: string): Promise<void> {
+    this.on(host);
+    this.kept.delete(`${host}/${id}`);
+  }
+
+  async finishRevertMigration(host: string, spec: GuestSpec, powerOn: boolean): Promise<void> {
+    const guests = this.on(host);
+    const k = this.kept.get(`${host}/${spec.id}`);
+    await this.work();
+    if (k) {
+      guests.set(spec.id, { ...k, power: powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN });
+      this.kept.delete(`${host}/${spec.id}`);
+      return;
+    }
+    const there = guests.get(spec.id);
+    // Lost in a restart (see migratedDisks): the guest comes back as adopted ones do, with no data.
+    if (!there) guests.set(spec.id, { hostname: spec.hostname, power: powerOn ? PowerState.RUNNING : PowerState.SHUTDOWN, vcpus: spec.vcpus, memoryMb: spec.memoryMb, diskGb: spec.diskGb });
+    else if (powerOn) there.power = PowerState.RUNNING;
+  }
+
+  /** For tests: the guest writes `data` to its disk (the fake's stand-in for bytes on a real disk). */
+  writeDisk(host: string, id: string, data: string): void {
+    this.guest(host, id).data = data;
+  }
+
+  /** For tests: what the guest sees of itself: what its disk holds, its disk's size, its memory and vCPUs. */
+  inside(host: string, id: string): { data: string | null; diskGb: number | null; memoryMb: number | null; vcpus: number | null } {
+    const g = this.guest(host, id);
+    return { data: g.data ?? null, diskGb: g.diskGb ?? null, memoryMb: g.memoryMb ?? null, vcpus: g.vcpus ?? null };
+  }
+
+  /** For tests: whether a resize keeps disks of `id` on `host`. */
+  keeps(host: string, id: string): boolean {
+    return this.kept.has(`${host}/${id}`);
   }
 
   async liveMigrate(source: string, dest: string, spec: GuestSpec): Promise<void> {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createConnection, createServer } from 'node:net';
-import { truncateSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync, createReadStream, unlinkSync, readdirSync } from 'node:fs';
+import { truncateSync, statSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync, createReadStream, unlinkSync, readdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { readdir, readFile, readlink } from 'node:fs/promises';
@@ -12,6 +12,11 @@ import { MachineFiles, commandLine, startQemu, type MachineRecord } from './mach
 import { writeConfigDrive } from './config-drive.js';
 import type { HostProbe } from './probe.js';
 import { QemuDrives } from './drives.js';
+import { packFiles, unpackFiles } from './disk-bundle.js';
+
+/** The files a migration moves: the root disk, and the ephemeral disk made compact for the move. */
+const DISK = 'disk.qcow2';
+const EPHEMERAL_QCOW2 = 'disk.eph0.qcow2';
 
 const run = promisify(execFile);
 /** mkfs and mkswap live in /usr/sbin, which a user's PATH may lack. */
@@ -264,30 +269,45 @@ export class QemuDriver implements Driver {
   async spawn(host: string, spec: GuestSpec): Promise<void> {
     const files = this.files(host, spec.id);
     if (!files.exists()) {
-      // Built aside and renamed into place, so that a crash halfway leaves no half machine.
-      const part = files.dir + '.part';
-      rmSync(part, { recursive: true, force: true });
-      mkdirSync(part, { recursive: true, mode: 0o700 });
-      const staged = new MachineFiles(part);
-      const configDrive = !!spec.configDrive || this.options.forceConfigDrive;
-      // A server of drives (no image) boots them and has no disk of its own.
-      if (spec.image || !(await this.options.drivesOf?.(spec.id))?.length) await this.makeDisk(staged.disk, spec);
-      // Nova's ephemeral disk is ext4 labelled ephemeral0, its swap made by mkswap: sparse files here.
-      if ((spec.ephemeralGb ?? 0) > 0) {
-        sparseFile(staged.ephemeral, spec.ephemeralGb! * 2 ** 30);
-        await run('mkfs.ext4', ['-q', '-F', '-L', 'ephemeral0', staged.ephemeral], { env: SBIN_PATH });
-      }
-      if ((spec.swapMb ?? 0) > 0) {
-        sparseFile(staged.swap, spec.swapMb! * 2 ** 20);
-        await run('mkswap', [staged.swap], { env: SBIN_PATH });
-      }
-      if (configDrive) await writeConfigDrive(spec, staged.configDrive);
-      // The admin password reaches the guest through the config drive only: never stored.
-      const record: MachineRecord = { spec: { ...spec, adminPassword: null }, sshPort: spec.ports.length ? await freeLoopbackPort() : null, configDrive, rescue: false };
-      this.saveRecord(staged, record);
-      renameSync(part, files.dir);
+      await this.build(files, spec, async (staged) => {
+        // A server of drives (no image) boots them and has no disk of its own.
+        if (spec.image || !(await this.options.drivesOf?.(spec.id))?.length) await this.makeDisk(staged.disk, spec);
+      });
     }
     await this.start(files, this.record(files));
+  }
+
+  /**
+   * Makes a machine's folder: its root disk by `root`, then the flavor's ephemeral disk and
+   * swap, the config drive and the record. Built aside and renamed into place, so that a
+   * crash halfway leaves no half machine.
+   */
+  private async build(files: MachineFiles, spec: GuestSpec, root: (staged: MachineFiles) => Promise<void>, sshPort?: number | null): Promise<void> {
+    const part = files.dir + '.part';
+    rmSync(part, { recursive: true, force: true });
+    mkdirSync(part, { recursive: true, mode: 0o700 });
+    const staged = new MachineFiles(part);
+    const configDrive = !!spec.configDrive || this.options.forceConfigDrive;
+    await root(staged);
+    // Nova's ephemeral disk is ext4 labelled ephemeral0, its swap made by mkswap: sparse files here.
+    // One moved with the guest is kept, grown to the flavor's (its file system as it was, as Nova grows it).
+    const ephemeral = (spec.ephemeralGb ?? 0) * 2 ** 30;
+    if (existsSync(staged.ephemeral) && ephemeral === 0) rmSync(staged.ephemeral);
+    else if (existsSync(staged.ephemeral)) {
+      if (statSync(staged.ephemeral).size < ephemeral) truncateSync(staged.ephemeral, ephemeral);
+    } else if (ephemeral > 0) {
+      sparseFile(staged.ephemeral, ephemeral);
+      await run('mkfs.ext4', ['-q', '-F', '-L', 'ephemeral0', staged.ephemeral], { env: SBIN_PATH });
+    }
+    if ((spec.swapMb ?? 0) > 0) {
+      sparseFile(staged.swap, spec.swapMb! * 2 ** 20);
+      await run('mkswap', [staged.swap], { env: SBIN_PATH });
+    }
+    if (configDrive) await writeConfigDrive(spec, staged.configDrive);
+    // The admin password reaches the guest through the config drive only: never stored.
+    const record: MachineRecord = { spec: { ...spec, adminPassword: null }, sshPort: sshPort ?? (spec.ports.length ? await freeLoopbackPort() : null), configDrive, rescue: false };
+    this.saveRecord(staged, record);
+    renameSync(part, files.dir);
   }
 
   async destroy(host: string, id: string): Promise<void> {
@@ -463,11 +483,105 @@ export class QemuDriver implements Driver {
     return stream;
   }
 
-  async prepareResize(host: string, id: string, target: GuestSpec): Promise<void> {
+  /** Where a resize keeps the machine's folder on its source host until it is confirmed (Nova's `<instance>_resize`). */
+  private kept(files: MachineFiles): MachineFiles {
+    return new MachineFiles(files.dir + '_resize');
+  }
+
+  async migrateDiskAndPowerOff(host: string, id: string, target: GuestSpec): Promise<void> {
     const files = this.files(host, id);
-    this.record(files);
-    const size = await this.virtualSize(files.disk, 'qcow2');
+    const kept = this.kept(files);
+    if (!files.exists() && kept.exists()) return; // done before a crash
+    const { spec } = this.record(files);
+    // As libvirt refuses it, before anything changes: a disk cannot shrink.
+    const size = existsSync(files.disk) ? await this.virtualSize(files.disk, 'qcow2') : 0;
     if (target.diskGb > 0 && target.diskGb * 2 ** 30 < size) throw new ResizeRefused('Resize error: Unable to resize disk down.');
+    if ((target.ephemeralGb ?? 0) < (spec.ephemeralGb ?? 0)) throw new ResizeRefused('Resize error: Unable to resize disk down.');
+    await this.powerOff(host, id);
+    rmSync(files.state, { force: true });
+    // A folder left by an attempt that failed goes first (Nova's _cleanup_failed_instance_base).
+    rmSync(kept.dir, { recursive: true, force: true });
+    renameSync(files.dir, kept.dir);
+  }
+
+  /** The kept root disk (a qcow2 overlay: only what the guest changed) and the ephemeral disk as compact qcow2. */
+  async migratedDisks(host: string, id: string): Promise<AsyncIterable<Buffer>> {
+    const kept = this.kept(this.files(host, id));
+    if (!kept.exists()) throw new DriverError(`Instance ${id} has no disks kept for a migration on ${host}.`);
+    const names: string[] = [];
+    if (existsSync(kept.disk)) names.push(DISK);
+    if (existsSync(kept.ephemeral)) {
+      const moving = join(kept.dir, EPHEMERAL_QCOW2);
+      if (!existsSync(moving)) {
+        await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', kept.ephemeral, moving + '.part']);
+        renameSync(moving + '.part', moving);
+      }
+      names.push(EPHEMERAL_QCOW2);
+    }
+    return packFiles(kept.dir, names);
+  }
+
+  async finishMigration(host: string, spec: GuestSpec, disks: (() => Promise<AsyncIterable<Buffer>>) | null, powerOn: boolean): Promise<void> {
+    const files = this.files(host, spec.id);
+    if (!files.exists()) {
+      const kept = this.kept(files);
+      if (!disks && !kept.exists()) throw new DriverError(`Instance ${spec.id} has no disks kept for a migration on ${host}.`);
+      // On the same host the kept disks are copied (they stay kept for a revert), and so is the SSH port.
+      const sshPort = disks ? undefined : this.record(kept).sshPort;
+      await this.build(
+        files,
+        spec,
+        async (staged) => {
+          if (disks) {
+            await unpackFiles(await disks(), staged.dir, [DISK, EPHEMERAL_QCOW2]);
+            const moved = join(staged.dir, EPHEMERAL_QCOW2);
+            if (existsSync(moved)) {
+              await run('qemu-img', ['convert', '-q', '-f', 'qcow2', '-O', 'raw', moved, staged.ephemeral]);
+              rmSync(moved);
+            }
+          } else {
+            if (existsSync(kept.disk)) copyFileSync(kept.disk, staged.disk);
+            if (existsSync(kept.ephemeral)) await run('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'raw', kept.ephemeral, staged.ephemeral]);
+          }
+          if (existsSync(staged.disk)) await this.growRoot(staged.disk, spec);
+        },
+        sshPort,
+      );
+    }
+    if (powerOn) await this.start(files, this.record(files));
+  }
+
+  /** The moved overlay on this host's copy of its image (the same bytes: an unsafe rebase), grown to the flavor's root disk. */
+  private async growRoot(path: string, spec: GuestSpec): Promise<void> {
+    const { stdout } = await run('qemu-img', ['info', '-U', '--output=json', '-f', 'qcow2', path]);
+    const info = JSON.parse(stdout) as { 'virtual-size': number; 'backing-filename'?: string };
+    if (info['backing-filename']) {
+      const base = await this.baseOf(spec);
+      if (!base) throw new DriverError(`Instance ${spec.id}: the disk needs its image, which the guest spec does not give.`);
+      if (base.path !== info['backing-filename']) await run('qemu-img', ['rebase', '-q', '-u', '-f', 'qcow2', '-F', base.format, '-b', base.path, path]);
+    }
+    const want = spec.diskGb * 2 ** 30;
+    if (want > info['virtual-size']) await run('qemu-img', ['resize', '-q', '-f', 'qcow2', path, String(want)]);
+  }
+
+  async confirmMigration(host: string, id: string): Promise<void> {
+    rmSync(this.kept(this.files(host, id)).dir, { recursive: true, force: true });
+  }
+
+  async finishRevertMigration(host: string, spec: GuestSpec, powerOn: boolean): Promise<void> {
+    const files = this.files(host, spec.id);
+    const kept = this.kept(files);
+    if (kept.exists()) {
+      // What the destination made here (the same host) goes; the kept folder comes back as it was.
+      await this.kill(files);
+      rmSync(files.dir, { recursive: true, force: true });
+      rmSync(files.dir + '.part', { recursive: true, force: true });
+      rmSync(join(kept.dir, EPHEMERAL_QCOW2), { force: true });
+      rmSync(join(kept.dir, EPHEMERAL_QCOW2 + '.part'), { force: true });
+      renameSync(kept.dir, files.dir);
+    }
+    const record = this.record(files);
+    if (powerOn) await this.start(files, record);
   }
 
   async liveMigrate(source: string): Promise<void> {

@@ -7,6 +7,8 @@
  */
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   DriverError,
   HostUnavailable,
@@ -23,7 +25,7 @@ import {
   type StorageType,
 } from '../driver.js';
 import { FakeDriver } from '../fake/driver.js';
-import { CALL_PATH, CONSOLE_PATH, FAKE_PATH, type FakeSwitch, MAX_ANSWER_BYTES, SECRET_HEADER, SNAPSHOT_PATH, UPGRADE, decodeError, type Call, type WireError } from './protocol.js';
+import { CALL_PATH, CONSOLE_PATH, FAKE_PATH, type FakeSwitch, MAX_ANSWER_BYTES, SECRET_HEADER, SNAPSHOT_PATH, DISKS_PATH, FINISH_PATH, UPGRADE, decodeError, type Call, type WireError } from './protocol.js';
 
 /** Where a host's compute process answers, and the secret it takes. */
 export interface HostAddress {
@@ -56,7 +58,7 @@ export interface RemoteDriverOptions {
 }
 
 /** Calls that move or copy a disk's worth of bytes. */
-const LONG: ReadonlySet<Call> = new Set(['prepareResize', 'liveMigrate', 'createDrive', 'cloneDrive', 'resizeDrive', 'snapshotDrive']);
+const LONG: ReadonlySet<Call> = new Set(['migrateDiskAndPowerOff', 'finishMigration', 'finishRevertMigration', 'liveMigrate', 'createDrive', 'cloneDrive', 'resizeDrive', 'snapshotDrive']);
 
 export class RemoteDriver implements Driver {
   private readonly connectMs: number;
@@ -89,14 +91,15 @@ export class RemoteDriver implements Driver {
    * Anything that keeps the call from being answered (refused, reset, no connection within
    * connectMs, no answer within timeoutMs) is the host's unavailability.
    */
-  private async post(host: string, path: string, args: unknown[], timeoutMs: number): Promise<{ res: IncomingMessage; req: ClientRequest; done: () => void }> {
+  private async post(host: string, path: string, args: unknown[], timeoutMs: number, upload?: AsyncIterable<Buffer>): Promise<{ res: IncomingMessage; req: ClientRequest; done: () => void }> {
     const { url, secret } = await this.address(host);
     const body = Buffer.from(JSON.stringify(args));
     return new Promise((resolve, reject) => {
       const req = request(new URL(path, url), {
         method: 'POST',
         agent: false, // a fresh connection per call: a pooled one may be to a process that has since died
-        headers: { 'content-type': 'application/json', 'content-length': body.length, [SECRET_HEADER]: secret },
+        // Bytes that follow the arguments go chunked, after their line.
+        headers: upload ? { 'content-type': 'application/octet-stream', [SECRET_HEADER]: secret } : { 'content-type': 'application/json', 'content-length': body.length, [SECRET_HEADER]: secret },
       });
       const timer = setTimeout(() => req.destroy(new HostUnavailable(host)), timeoutMs);
       const done = () => clearTimeout(timer);
@@ -114,7 +117,9 @@ export class RemoteDriver implements Driver {
         res.on('error', () => {}); // read errors surface where the body is read
         resolve({ res, req, done });
       });
-      req.end(body);
+      if (!upload) return void req.end(body);
+      req.write(Buffer.concat([body, Buffer.from('\n')]));
+      pipeline(Readable.from(upload), req).catch((err) => req.destroy(err instanceof HostUnavailable ? err : new DriverError(`Sending the disks to ${host} failed: ${(err as Error).message}`)));
     });
   }
 
@@ -190,8 +195,33 @@ export class RemoteDriver implements Driver {
   unrescue(host: string, id: string): Promise<void> {
     return this.call(host, 'unrescue', [host, id]);
   }
-  prepareResize(host: string, id: string, target: GuestSpec): Promise<void> {
-    return this.call(host, 'prepareResize', [host, id, target]);
+  migrateDiskAndPowerOff(host: string, id: string, target: GuestSpec): Promise<void> {
+    return this.call(host, 'migrateDiskAndPowerOff', [host, id, target]);
+  }
+  async migratedDisks(host: string, id: string): Promise<AsyncIterable<Buffer>> {
+    const bytes = await this.stream(host, DISKS_PATH, [host, id]);
+    if (!bytes) throw new DriverError(`${host} sent no disks of instance ${id}.`);
+    return bytes;
+  }
+  /** Disks from elsewhere go up in the call's request, after its arguments. */
+  async finishMigration(host: string, spec: GuestSpec, disks: (() => Promise<AsyncIterable<Buffer>>) | null, powerOn: boolean): Promise<void> {
+    if (!disks) return this.call(host, 'finishMigration', [host, spec, null, powerOn]);
+    const { res, done } = await this.post(host, FINISH_PATH, [host, spec, powerOn], this.longMs, await disks());
+    try {
+      const text = await readAll(res, host);
+      if (res.statusCode !== 200) throw new DriverError(errorOf(text) ?? `The host endpoint of ${host} answered ${res.statusCode}.`);
+      const last = JSON.parse(text.trim().split('\n').at(-1) ?? 'null') as { result?: null; error?: WireError } | null;
+      if (last?.error) throw decodeError(last.error);
+      if (!last || !('result' in last)) throw new HostUnavailable(host);
+    } finally {
+      done();
+    }
+  }
+  confirmMigration(host: string, id: string): Promise<void> {
+    return this.call(host, 'confirmMigration', [host, id]);
+  }
+  finishRevertMigration(host: string, spec: GuestSpec, powerOn: boolean): Promise<void> {
+    return this.call(host, 'finishRevertMigration', [host, spec, powerOn]);
   }
   /** Asked of the source: its process moves the guest to `dest`. */
   liveMigrate(source: string, dest: string, spec: GuestSpec): Promise<void> {
@@ -207,8 +237,13 @@ export class RemoteDriver implements Driver {
     return this.call(host, 'setPassword', [host, id, password]);
   }
 
-  async snapshot(host: string, id: string): Promise<AsyncIterable<Buffer> | null> {
-    const { res, done } = await this.post(host, SNAPSHOT_PATH, [host, id], this.longMs);
+  snapshot(host: string, id: string): Promise<AsyncIterable<Buffer> | null> {
+    return this.stream(host, SNAPSHOT_PATH, [host, id]);
+  }
+
+  /** A call whose answer is bytes (an octet stream), or null when it answers that it has none. */
+  private async stream(host: string, path: string, args: unknown[]): Promise<AsyncIterable<Buffer> | null> {
+    const { res, done } = await this.post(host, path, args, this.longMs);
     if (res.statusCode === 200 && res.headers['content-type'] === 'application/octet-stream') {
       // The bytes take as long as they take; a stream that stalls for a call's time is cut.
       done();

@@ -7,9 +7,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { Readable } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
-import type { ConsoleKind, Driver, GuestConsole } from '../driver.js';
+import type { ConsoleKind, Driver, GuestConsole, GuestSpec } from '../driver.js';
 import { FakeDriver } from '../fake/driver.js';
-import { CALLS, CALL_PATH, CONSOLE_PATH, FAKE_PATH, FAKE_SWITCHES, MAX_REQUEST_BYTES, SECRET_HEADER, SNAPSHOT_PATH, UPGRADE, WITH_PROGRESS, encodeError, type Call } from './protocol.js';
+import { CALLS, CALL_PATH, CONSOLE_PATH, FAKE_PATH, FAKE_SWITCHES, MAX_REQUEST_BYTES, SECRET_HEADER, SNAPSHOT_PATH, DISKS_PATH, FINISH_PATH, UPGRADE, WITH_PROGRESS, encodeError, type Call } from './protocol.js';
 
 export interface EndpointOptions {
   listen: { host: string; port: number };
@@ -60,6 +60,43 @@ async function readArgs(req: IncomingMessage, res: ServerResponse): Promise<unkn
   return null;
 }
 
+/**
+ * A request of arguments then bytes (finishMigration's disks): the first line's JSON array, and
+ * the rest of the body as the bytes; null when the line is not one (answered).
+ */
+async function readHead(req: IncomingMessage, res: ServerResponse): Promise<{ args: unknown[]; rest: AsyncIterable<Buffer> } | null> {
+  const it = (req as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  for (;;) {
+    const nl = head.indexOf(10);
+    if (nl >= 0) {
+      let args: unknown;
+      try {
+        args = JSON.parse(head.subarray(0, nl).toString('utf8'));
+      } catch {
+        /* answered below */
+      }
+      if (!Array.isArray(args)) break;
+      const first = head.subarray(nl + 1);
+      async function* rest() {
+        if (first.length) yield first;
+        for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+      }
+      return { args: args.map((a) => (a === null ? undefined : a)), rest: rest() };
+    }
+    const r = await it.next();
+    if (r.done) break;
+    head = Buffer.concat([head, r.value]);
+    if (head.length > MAX_REQUEST_BYTES) {
+      res.setHeader('connection', 'close');
+      answer(res, 413, `A host call's arguments are at most ${MAX_REQUEST_BYTES} bytes.`);
+      return null;
+    }
+  }
+  answer(res, 400, 'A host call takes a JSON array of arguments.');
+  return null;
+}
+
 export async function serveHost(driver: Driver, options: EndpointOptions): Promise<HostEndpoint> {
   const onError = options.onError ?? (() => {});
   const calls: ReadonlySet<string> = new Set(CALLS);
@@ -81,10 +118,11 @@ export async function serveHost(driver: Driver, options: EndpointOptions): Promi
     res.end();
   };
 
-  const snapshot = async (args: unknown[], res: ServerResponse) => {
+  /** A call whose answer is bytes: an octet stream, or a result line when it has none. */
+  const bytesOf = async (produce: () => Promise<AsyncIterable<Buffer> | null>, res: ServerResponse) => {
     let bytes: AsyncIterable<Buffer> | null;
     try {
-      bytes = await driver.snapshot(String(args[0]), String(args[1]));
+      bytes = await produce();
     } catch (err) {
       res.writeHead(200, { 'content-type': 'application/x-ndjson' }).end(JSON.stringify({ error: encodeError(err) }) + '\n');
       return;
@@ -94,6 +132,24 @@ export async function serveHost(driver: Driver, options: EndpointOptions): Promi
     // A disk that fails mid-read cuts the stream: the caller's read fails rather than ending short.
     Readable.from(bytes).on('error', () => res.destroy()).pipe(res);
   };
+  const streams: Record<string, (args: unknown[]) => Promise<AsyncIterable<Buffer> | null>> = {
+    [SNAPSHOT_PATH]: (args) => driver.snapshot(String(args[0]), String(args[1])),
+    [DISKS_PATH]: (args) => driver.migratedDisks(String(args[0]), String(args[1])),
+  };
+
+  /** finishMigration with the disks in the request, after its arguments. */
+  const finish = async (req: IncomingMessage, res: ServerResponse) => {
+    const head = await readHead(req, res);
+    if (!head) return;
+    const [host, spec, powerOn] = head.args as [string, GuestSpec, boolean];
+    let error: unknown = null;
+    try {
+      await driver.finishMigration(String(host), spec, async () => head.rest, !!powerOn);
+    } catch (err) {
+      error = err;
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' }).end(JSON.stringify(error ? { error: encodeError(error) } : { result: null }) + '\n');
+  };
 
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
@@ -101,11 +157,18 @@ export async function serveHost(driver: Driver, options: EndpointOptions): Promi
     if (req.method !== 'POST') return answer(res, 405, 'Host calls are POSTs.');
     const name = path.startsWith(CALL_PATH) ? path.slice(CALL_PATH.length) : path.startsWith(FAKE_PATH) ? path.slice(FAKE_PATH.length) : null;
     const known = path.startsWith(CALL_PATH) ? calls : switches;
-    if (path !== SNAPSHOT_PATH && (name === null || !known.has(name))) return answer(res, 404, `No host call ${path}.`);
+    const stream = Object.hasOwn(streams, path) ? streams[path] : null;
+    if (path === FINISH_PATH) {
+      return void finish(req, res).catch((err) => {
+        onError(err, 'host call');
+        res.destroy();
+      });
+    }
+    if (!stream && (name === null || !known.has(name))) return answer(res, 404, `No host call ${path}.`);
     readArgs(req, res)
       .then((args) => {
         if (!args) return;
-        return path === SNAPSHOT_PATH ? snapshot(args, res) : call(name!, args, res);
+        return stream ? bytesOf(() => stream(args), res) : call(name!, args, res);
       })
       .catch((err) => {
         onError(err, 'host call');
@@ -114,6 +177,8 @@ export async function serveHost(driver: Driver, options: EndpointOptions): Promi
   });
   // Bounded: a request's headers and body must arrive within these (a slow or stuck client).
   server.headersTimeout = 10_000;
+  // Disks sent up to finishMigration must arrive within it too: the core never sends them (the
+  // destination's process reads them from the source with migratedDisks), only a RemoteDriver user would.
   server.requestTimeout = 30_000;
 
   const sockets = new Set<Duplex>();

@@ -1,13 +1,18 @@
 /**
  * The wire between a RemoteDriver and the host endpoint of a compute process: one POST per
  * driver call, its arguments as a JSON array; the answer is NDJSON, progress lines
- * ({"progress": n}) then one last line, {"result": …} or {"error": …}. A snapshot's bytes
- * come as an octet stream; a console is an upgraded connection carrying raw bytes.
+ * ({"progress": n}) then one last line, {"result": …} or {"error": …}. A snapshot's bytes and
+ * a migration's disks come as an octet stream; disks sent to finishMigration follow its
+ * arguments' line in the request; a console is an upgraded connection carrying raw bytes.
  */
 import { DriverError, HostUnavailable, PasswordRefused, ResizeRefused } from '../driver.js';
 
 export const CALL_PATH = '/v1/call/';
 export const SNAPSHOT_PATH = '/v1/snapshot';
+/** migratedDisks: its answer is the disks' bytes. */
+export const DISKS_PATH = '/v1/migrated-disks';
+/** finishMigration with disks from elsewhere: its arguments' JSON line, then the disks' bytes. */
+export const FINISH_PATH = '/v1/finish-migration';
 export const CONSOLE_PATH = '/v1/console';
 /** The fake driver's switches (failure injection for tests), served only by a host that runs the fake. */
 export const FAKE_PATH = '/v1/fake/';
@@ -23,7 +28,7 @@ export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 /** The driver calls that go over the wire as JSON, and those that report progress. */
 export const CALLS = [
   'spawn', 'destroy', 'powerOff', 'powerOn', 'acpiShutdown', 'reboot', 'pause', 'unpause', 'suspend', 'resume',
-  'rescue', 'unrescue', 'prepareResize', 'liveMigrate', 'powerState', 'consoleOutput', 'setPassword',
+  'rescue', 'unrescue', 'migrateDiskAndPowerOff', 'finishMigration', 'confirmMigration', 'finishRevertMigration', 'liveMigrate', 'powerState', 'consoleOutput', 'setPassword',
   'createDrive', 'cloneDrive', 'resizeDrive', 'deleteDrive', 'snapshotDrive', 'deleteSnapshot', 'attachDrive', 'detachDrive',
 ] as const;
 export type Call = (typeof CALLS)[number];

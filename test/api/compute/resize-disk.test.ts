@@ -63,15 +63,15 @@ test('a driver that refuses the new disk leaves the server ACTIVE where it was, 
   const { token, id } = await ownServer(cloud, { flavorRef: '2' });
   const before = await show(id, cloud.adminToken, '2.3');
   const driver = cloud.services.driver;
-  const accept = driver.prepareResize;
-  driver.prepareResize = async () => {
+  const accept = driver.migrateDiskAndPowerOff;
+  driver.migrateDiskAndPowerOff = async () => {
     throw new ResizeRefused('Resize error: Unable to resize disk down.');
   };
   try {
     assert.equal((await act(id, { resize: { flavorRef: '1' } }, token)).status, 202);
     await settle();
   } finally {
-    driver.prepareResize = accept;
+    driver.migrateDiskAndPowerOff = accept;
   }
   const s = await show(id, cloud.adminToken, '2.47');
   assert.equal(s.status, 'ACTIVE');
