@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { PowerState } from '../../src/compute/states.js';
-import type { Driver, GuestSpec } from '../../src/virt/driver.js';
+import { ResizeRefused, type Driver, type GuestSpec } from '../../src/virt/driver.js';
 
 export interface ContractSubject {
   driver: Driver;
@@ -18,6 +18,19 @@ export interface ContractSubject {
   booted(id: string, since?: number): Promise<void>;
   /** What the guest prints once booted, seen in its console output. */
   bootText: string;
+  /**
+   * A second host, for cold migration: maybe another driver (another process's), as the
+   * destination's process holds its own. The core carries the disks from one to the other.
+   */
+  second: { driver: Driver; host: string };
+  /** Writes `data` (16 characters) at the start of the running guest's root disk, from inside it. */
+  writeDisk(host: string, id: string, data: string): Promise<void>;
+  /** What the running guest sees: the start of its root disk, the disk's size, and its memory (MiB, as the guest counts it). */
+  inside(host: string, id: string): Promise<{ data: string; diskBytes: number; memoryMb: number }>;
+  /** Whether a resize keeps disks of the guest aside on `host`. */
+  keeps(host: string, id: string): boolean;
+  /** Whether the driver lets a root disk shrink (the fake does, as Nova's fake does; libvirt refuses). */
+  shrinks: boolean;
   close(): Promise<void>;
 }
 
@@ -117,6 +130,100 @@ export function driverContract(name: string, make: () => Promise<ContractSubject
 
     it('refuses an operation on a guest it does not have, as a DriverError', async () => {
       await assert.rejects(s.driver.pause(s.host, id), (err: Error) => err.constructor.name === 'DriverError');
+    });
+  });
+
+  /**
+   * Nova's resize and cold migration, the core's calls in its order: the source keeps the
+   * guest's disks aside, the destination makes the guest from them with the new flavor;
+   * confirm drops what was kept, revert brings it back exactly. One guest throughout.
+   */
+  describe(`the driver contract, resize and cold migration: ${name}`, { skip: options.skip ?? false }, () => {
+    let s: ContractSubject;
+    const id = randomUUID();
+    const MARK = 'kept-through-it1';
+    let old: GuestSpec;
+    let bigger: GuestSpec;
+    let was: { data: string; diskBytes: number; memoryMb: number };
+
+    before(async () => {
+      s = await make();
+      old = s.spec(id);
+      bigger = { ...old, diskGb: old.diskGb + 1, memoryMb: old.memoryMb + 64 };
+    });
+    after(async () => {
+      await s?.driver.destroy(s.host, id).catch(() => {});
+      await s?.second.driver.destroy(s.second.host, id).catch(() => {});
+      await s?.driver.confirmMigration(s.host, id).catch(() => {});
+      await s?.second.driver.confirmMigration(s.second.host, id).catch(() => {});
+      await s?.close();
+    });
+
+    it('a guest writes to its disk', async () => {
+      await s.driver.spawn(s.host, old);
+      await s.writeDisk(s.host, id, MARK);
+      was = await s.inside(s.host, id);
+      assert.equal(was.data, MARK);
+      assert.equal(was.diskBytes, old.diskGb * 2 ** 30);
+    });
+
+    it('the source step powers the guest off and keeps its disks aside; run again, it does nothing more', async () => {
+      await s.driver.migrateDiskAndPowerOff(s.host, id, bigger);
+      assert.equal(await s.driver.powerState(s.host, id), null);
+      assert.ok(s.keeps(s.host, id));
+      await s.driver.migrateDiskAndPowerOff(s.host, id, bigger);
+      assert.ok(s.keeps(s.host, id));
+    });
+
+    it('on the same host, the guest comes up from its kept disks: its data there, its disk grown, more memory; run again, nothing changes', async () => {
+      await s.driver.finishMigration(s.host, bigger, null, true);
+      await s.driver.finishMigration(s.host, bigger, null, true);
+      assert.equal(await s.driver.powerState(s.host, id), PowerState.RUNNING);
+      const now = await s.inside(s.host, id);
+      assert.equal(now.data, MARK);
+      assert.equal(now.diskBytes, bigger.diskGb * 2 ** 30);
+      assert.ok(now.memoryMb > was.memoryMb, `${now.memoryMb} MiB after, ${was.memoryMb} before`);
+      assert.ok(s.keeps(s.host, id), 'kept until confirmed or reverted');
+    });
+
+    it('a revert brings the old disk back exactly (not what the guest wrote since), with the old flavor; run again, nothing changes', async () => {
+      await s.writeDisk(s.host, id, 'written-resized1');
+      await s.driver.destroy(s.host, id);
+      assert.ok(s.keeps(s.host, id), 'destroying the resized guest leaves the kept disks');
+      await s.driver.finishRevertMigration(s.host, old, true);
+      await s.driver.finishRevertMigration(s.host, old, true);
+      assert.equal(await s.driver.powerState(s.host, id), PowerState.RUNNING);
+      assert.ok(!s.keeps(s.host, id));
+      assert.deepEqual(await s.inside(s.host, id), was);
+    });
+
+    it('a resize to a smaller root disk is refused before anything changes, by a driver that cannot shrink one', async (t) => {
+      if (s.shrinks) return t.skip('this driver shrinks disks');
+      await assert.rejects(s.driver.migrateDiskAndPowerOff(s.host, id, { ...old, diskGb: old.diskGb / 2 }), ResizeRefused);
+      assert.equal(await s.driver.powerState(s.host, id), PowerState.RUNNING);
+      assert.ok(!s.keeps(s.host, id));
+    });
+
+    it('a cold migration moves the disks to another host (the core carries them); confirm removes what the source kept', async () => {
+      await s.driver.migrateDiskAndPowerOff(s.host, id, old);
+      await s.second.driver.finishMigration(s.second.host, old, () => s.driver.migratedDisks(s.host, id), true);
+      assert.equal(await s.second.driver.powerState(s.second.host, id), PowerState.RUNNING);
+      assert.deepEqual(await s.inside(s.second.host, id), was);
+      await s.driver.confirmMigration(s.host, id);
+      await s.driver.confirmMigration(s.host, id);
+      assert.ok(!s.keeps(s.host, id));
+      assert.equal(await s.driver.powerState(s.host, id), null);
+    });
+
+    it('migrated back powered off, then reverted: the guest is where it was, its disk as it was', async () => {
+      await s.second.driver.migrateDiskAndPowerOff(s.second.host, id, bigger);
+      await s.driver.finishMigration(s.host, bigger, () => s.second.driver.migratedDisks(s.second.host, id), false);
+      assert.equal(await s.driver.powerState(s.host, id), PowerState.SHUTDOWN);
+      await s.driver.destroy(s.host, id);
+      await s.second.driver.finishRevertMigration(s.second.host, old, true);
+      assert.ok(!s.keeps(s.second.host, id));
+      assert.deepEqual(await s.inside(s.second.host, id), was);
+      await s.second.driver.destroy(s.second.host, id);
     });
   });
 }

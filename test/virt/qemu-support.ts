@@ -70,3 +70,51 @@ export function killQemusUnder(dir: string): void {
 }
 
 export type { Driver };
+
+/**
+ * Types `command` into the guest's serial shell until what the guest answers matches
+ * `answer`: again every 10 s, since a guest still booting has no shell listening yet. Write
+ * the answer's marker so that the echo of the typed command cannot match it ("A""B").
+ */
+export async function guestShell(driver: Driver, host: string, id: string, command: string, answer: RegExp, timeoutMs = 240000): Promise<RegExpExecArray> {
+  const until = Date.now() + timeoutMs;
+  let seen = '';
+  for (;;) {
+    seen = '';
+    const found = await new Promise<RegExpExecArray | null>((resolve) => {
+      let console: { write(d: Buffer): void; close(): void } | null = null;
+      const done = (m: RegExpExecArray | null) => {
+        clearTimeout(timer);
+        console?.close();
+        resolve(m);
+      };
+      const timer = setTimeout(() => done(null), 10000);
+      try {
+        console = driver.openConsole(host, id, 'serial', {
+          send: (d) => {
+            seen += d.toString('latin1');
+            const m = answer.exec(seen);
+            if (m) done(m);
+          },
+          hangUp: () => {},
+        });
+        console.write(Buffer.from(command + '\r'));
+      } catch {
+        /* not running yet: the timer tries again */
+      }
+    });
+    if (found) return found;
+    if (Date.now() > until) throw new Error(`the guest never answered ${answer} to ${command}; its console shows:\n${seen.slice(-2000)}`);
+  }
+}
+
+/** What a tiny guest sees of itself, typed into its shell: the start of its root disk, the disk's size, its memory. */
+export async function tinyGuestInside(driver: Driver, host: string, id: string): Promise<{ data: string; diskBytes: number; memoryMb: number }> {
+  const m = await guestShell(driver, host, id, `echo "IN""SIDE [$(head -c 16 /dev/vda | tr -d '\\000')] $(cat /sys/block/vda/size) $(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d ' ' -f 2) END"`, /INSIDE \[([^\]]*)\] (\d+) (\d+) END/);
+  return { data: m[1], diskBytes: Number(m[2]) * 512, memoryMb: Math.floor(Number(m[3]) / 1024) };
+}
+
+/** Writes `data` (no spaces or quotes) at the start of a tiny guest's root disk, from inside it, and syncs it. */
+export async function tinyGuestWrite(driver: Driver, host: string, id: string, data: string): Promise<void> {
+  await guestShell(driver, host, id, `printf '${data}' > /dev/vda; sync; echo "WRIT""TEN ${data}"`, new RegExp(`WRITTEN ${data}`));
+}

@@ -3,19 +3,23 @@
  * contract and the drive contract, run against RemoteDriver → host endpoint → FakeDriver
  * over loopback, as an API node calls a compute host.
  */
-import { remoteFake } from './remote-support.js';
+import { remoteFake, remoteFakes } from './remote-support.js';
+import { fakeInside } from './fake-inside.js';
 import { driverContract } from './contract.js';
 import { driveContract } from './drive-contract.js';
 
-driverContract('remote (over the host endpoint, to the fake)', async () => {
-  const { driver, endpoint } = await remoteFake();
+driverContract('remote (over the host endpoints, to a fake on each host)', async () => {
+  const { driver, fakeOf, close } = await remoteFakes();
   return {
     driver,
     host: 'fake-host-1',
+    // The same remote driver: the disks come from one endpoint and go up to the other.
+    second: { driver, host: 'fake-host-2' },
+    ...fakeInside(fakeOf),
     spec: (id) => ({ id, name: 'contract', hostname: 'contract', vcpus: 1, memoryMb: 128, diskGb: 1, imageId: '', userData: null, keyData: null, adminPassword: null, files: [], ports: [] }),
     booted: async () => {},
     bootText: 'contract login:',
-    close: () => endpoint.close(),
+    close,
   };
 });
 

@@ -12,3 +12,17 @@ export async function remoteFake(options = { ...FAKE_DEFAULTS, hosts: 1, busyWin
   return { fake, driver, endpoint, secret };
 }
 
+/** Two fake hosts, each its own process's (its own fake behind its own endpoint), and one remote driver that reaches both by name. */
+export async function remoteFakes() {
+  const hosts = await Promise.all(
+    ['fake-host-1', 'fake-host-2'].map(async (name, i) => {
+      const fake = new FakeDriver({ ...FAKE_DEFAULTS, busyWindowMs: 0, only: { name, hostIp: `127.0.0.${i + 2}` } });
+      const secret = randomBytes(32).toString('base64url');
+      const endpoint = await serveHost(fake, { listen: { host: '127.0.0.1', port: 0 }, secret });
+      return { name, fake, endpoint, secret };
+    }),
+  );
+  const on = (host: string) => hosts.find((h) => h.name === host)!;
+  const driver = new RemoteDriver({ resolve: (host) => (on(host) ? { url: on(host).endpoint.url, secret: on(host).secret } : null), hosts: () => hosts.flatMap((h) => h.fake.hosts()) });
+  return { driver, fakeOf: (host: string) => on(host).fake, close: async () => void (await Promise.all(hosts.map((h) => h.endpoint.close()))) };
+}
