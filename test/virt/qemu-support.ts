@@ -72,9 +72,11 @@ export function killQemusUnder(dir: string): void {
 export type { Driver };
 
 /**
- * Types `command` into the guest's serial shell until what the guest answers matches
- * `answer`: again every 10 s, since a guest still booting has no shell listening yet. Write
- * the answer's marker so that the echo of the typed command cannot match it ("A""B").
+ * Types `command` into the guest's serial shell and waits until what the guest answers
+ * matches `answer`. A guest still booting has no shell reading its port yet, and what is
+ * typed then is lost in part: the shell is first asked to answer a probe (again every 3 s),
+ * and only then given the command. Write the answer's marker so that the echo of the typed
+ * command cannot match it ("A""B").
  */
 export async function guestShell(driver: Driver, host: string, id: string, command: string, answer: RegExp, timeoutMs = 240000): Promise<RegExpExecArray> {
   const until = Date.now() + timeoutMs;
@@ -83,24 +85,32 @@ export async function guestShell(driver: Driver, host: string, id: string, comma
     seen = '';
     const found = await new Promise<RegExpExecArray | null>((resolve) => {
       let console: { write(d: Buffer): void; close(): void } | null = null;
+      let asked = false;
       const done = (m: RegExpExecArray | null) => {
+        clearInterval(probe);
         clearTimeout(timer);
         console?.close();
         resolve(m);
       };
-      const timer = setTimeout(() => done(null), 10000);
+      const timer = setTimeout(() => done(null), 60000);
+      const probe = setInterval(() => !asked && console?.write(Buffer.from('echo "SHELL""-UP"\r')), 3000);
       try {
         console = driver.openConsole(host, id, 'serial', {
           send: (d) => {
             seen += d.toString('latin1');
-            const m = answer.exec(seen);
+            if (!asked && /SHELL-UP/.test(seen)) {
+              asked = true;
+              seen = '';
+              console!.write(Buffer.from(command + '\r'));
+            }
+            const m = asked ? answer.exec(seen) : null;
             if (m) done(m);
           },
-          hangUp: () => {},
+          hangUp: () => done(null),
         });
-        console.write(Buffer.from(command + '\r'));
+        console.write(Buffer.from('echo "SHELL""-UP"\r'));
       } catch {
-        /* not running yet: the timer tries again */
+        setTimeout(() => done(null), 3000); // not running yet
       }
     });
     if (found) return found;
