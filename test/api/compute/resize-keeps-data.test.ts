@@ -1,0 +1,101 @@
+/**
+ * A resize or cold migration moves the guest's disks, as Nova's libvirt driver does: what
+ * the guest wrote is on the destination; the source keeps the old disks until the resize is
+ * confirmed (or the server deleted), and a revert brings them back exactly. Seen through the
+ * compute API, on the fake hosts (which keep a marker of what each guest wrote).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startCloud, type TestCloud } from '../../support.js';
+import { FakeDriver } from '../../../src/virt/fake/driver.js';
+import { ownServer } from './server-fixtures.js';
+
+let cloud: TestCloud;
+let fake: FakeDriver;
+before(async () => {
+  cloud = await startCloud();
+  fake = cloud.services.driver as FakeDriver;
+});
+after(async () => cloud.close());
+
+const act = (id: string, body: unknown, token: string) => cloud.req('POST', `/compute/v2.1/servers/${id}/action`, { token, body });
+const show = async (id: string) => (await cloud.req('GET', `/compute/v2.1/servers/${id}`, { token: cloud.adminToken, version: '2.47' })).body.server;
+const settle = () => cloud.services.runner.idle();
+const hostOf = async (id: string) => (await show(id))['OS-EXT-SRV-ATTR:host'] as string;
+
+/** A server whose guest wrote `data` to its disk. */
+async function serverWithData(data: string, server: Record<string, unknown> = {}) {
+  const { token, id } = await ownServer(cloud, server);
+  const host = await hostOf(id);
+  fake.writeDisk(host, id, data);
+  return { token, id, host };
+}
+
+test('a resized server has its data on the new host, with the new flavor; the old host keeps its disks until confirm', async () => {
+  const { token, id, host } = await serverWithData('written-before');
+  assert.equal((await act(id, { resize: { flavorRef: '2' } }, token)).status, 202);
+  await settle();
+  const s = await show(id);
+  assert.equal(s.status, 'VERIFY_RESIZE');
+  const dest = s['OS-EXT-SRV-ATTR:host'];
+  assert.notEqual(dest, host);
+  assert.deepEqual(fake.inside(dest, id), { data: 'written-before', diskGb: 20, memoryMb: 2048, vcpus: 1 });
+  assert.ok(fake.keeps(host, id));
+  assert.equal((await act(id, { confirmResize: null }, token)).status, 204);
+  await settle();
+  assert.equal((await show(id)).status, 'ACTIVE');
+  assert.ok(!fake.keeps(host, id), 'confirm removes what the source kept');
+  assert.equal(await fake.powerState(host, id), null);
+  assert.equal(fake.inside(dest, id).data, 'written-before');
+});
+
+test('a reverted resize brings the old disk back on the old host exactly, not what the guest wrote meanwhile', async () => {
+  const { token, id, host } = await serverWithData('written-before');
+  assert.equal((await act(id, { resize: { flavorRef: '2' } }, token)).status, 202);
+  await settle();
+  const dest = await hostOf(id);
+  fake.writeDisk(dest, id, 'written-resized');
+  assert.equal((await act(id, { revertResize: null }, token)).status, 202);
+  await settle();
+  const s = await show(id);
+  assert.equal(s.status, 'ACTIVE');
+  assert.equal(s['OS-EXT-SRV-ATTR:host'], host);
+  assert.deepEqual(fake.inside(host, id), { data: 'written-before', diskGb: 1, memoryMb: 512, vcpus: 1 });
+  assert.equal(await fake.powerState(dest, id), null, 'the destination let the guest go');
+  assert.ok(!fake.keeps(host, id));
+});
+
+test('a cold migration moves the data; a stopped server stays stopped through it and its revert', async () => {
+  const { token, id, host } = await serverWithData('written-before');
+  assert.equal((await act(id, { 'os-stop': null }, token)).status, 202);
+  await settle();
+  assert.equal((await act(id, { migrate: null }, cloud.adminToken)).status, 202);
+  await settle();
+  let s = await show(id);
+  assert.equal(s.status, 'VERIFY_RESIZE');
+  assert.equal(s['OS-EXT-STS:power_state'], 4);
+  const dest = s['OS-EXT-SRV-ATTR:host'];
+  assert.equal(await fake.powerState(dest, id), 4);
+  assert.equal(fake.inside(dest, id).data, 'written-before');
+  assert.equal((await act(id, { revertResize: null }, token)).status, 202);
+  await settle();
+  s = await show(id);
+  assert.equal(s.status, 'SHUTOFF');
+  assert.equal(await fake.powerState(host, id), 4);
+  assert.equal(fake.inside(host, id).data, 'written-before');
+});
+
+test('deleting a resized server removes what its old host kept, and the migration is confirmed', async () => {
+  const { token, id, host } = await serverWithData('written-before');
+  assert.equal((await act(id, { resize: { flavorRef: '2' } }, token)).status, 202);
+  await settle();
+  const dest = await hostOf(id);
+  assert.ok(fake.keeps(host, id));
+  assert.equal((await cloud.req('DELETE', `/compute/v2.1/servers/${id}`, { token })).status, 204);
+  await settle();
+  assert.equal((await cloud.req('GET', `/compute/v2.1/servers/${id}`, { token })).status, 404);
+  assert.ok(!fake.keeps(host, id));
+  assert.equal(await fake.powerState(dest, id), null);
+  const migrations = await cloud.req('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}`, { token: cloud.adminToken, version: '2.23' });
+  assert.deepEqual(migrations.body.migrations.map((m: { status: string }) => m.status), ['confirmed']);
+});
