@@ -256,7 +256,8 @@ export class ServerActions {
 
   async remoteConsole(ctx: AuthContext, id: string, protocol: string, type: string): Promise<string> {
     const server = await this.s.db.transaction().execute((tx) => this.load(tx, ctx, id));
-    if (!server.host || server.vm_state !== V.ACTIVE) throw conflict(`Instance ${id} is not ready`);
+    // A resized guest runs on its new host until confirmed or reverted: Nova gives it a console too.
+    if (!server.host || (server.vm_state !== V.ACTIVE && server.vm_state !== V.RESIZED)) throw conflict(`Instance ${id} is not ready`);
     if ([T.DELETING, T.MIGRATING].includes(server.task_state as never)) throw conflict(`Cannot 'get_${protocol}_console' instance ${id} while it is in task_state ${server.task_state}`);
     const token = await this.s.consoleTokens.issue({ serverId: id, host: server.host, consoleType: type });
     return consoleUrl(this.s.config.publicUrl, type, token);

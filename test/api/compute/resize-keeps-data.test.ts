@@ -99,3 +99,12 @@ test('deleting a resized server removes what its old host kept, and the migratio
   const migrations = await cloud.req('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}`, { token: cloud.adminToken, version: '2.23' });
   assert.deepEqual(migrations.body.migrations.map((m: { status: string }) => m.status), ['confirmed']);
 });
+
+test('a resized server waiting for confirmation has a console, as its guest runs (Nova refuses one only while deleting or migrating)', async () => {
+  const { token, id } = await serverWithData('written-before');
+  assert.equal((await act(id, { resize: { flavorRef: '2' } }, token)).status, 202);
+  await settle();
+  assert.equal((await show(id)).status, 'VERIFY_RESIZE');
+  const r = await cloud.req('POST', `/compute/v2.1/servers/${id}/remote-consoles`, { token, version: '2.6', body: { remote_console: { protocol: 'serial', type: 'serial' } } });
+  assert.equal(r.status, 200, r.text);
+});
