@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { ADMIN_PASSWORD, DEMO_PASSWORD, PG_URL, freePort, freshDatabase, passwordToken, request } from '../support.js';
+import { RemoteDriver } from '../../src/virt/remote/driver.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname; // dist/test/roles → project root
 const skip = PG_URL ? false : 'the roles share a PostgreSQL database (set NIMBUS_TEST_DATABASE_URL)';
@@ -239,6 +240,47 @@ test('a conductor killed while a resize waits for it: another conductor takes th
   assert.equal((await call('POST', `/servers/${id}/action`, { confirmResize: null })).status, 204);
   const confirmed = await settled(id, 'ACTIVE');
   assert.equal(confirmed.flavor.original_name ?? confirmed.flavor.id, confirmed.flavor.original_name ? 'm1.small' : '2');
+});
+
+/** The fakes of the compute processes, reached as a conductor reaches them: through their host endpoints. */
+async function fakesOfHosts<T>(fn: (remote: RemoteDriver) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    const rows = (await c.query('select host, url, secret from host_endpoints')).rows as { host: string; url: string; secret: string }[];
+    const remote = new RemoteDriver({ resolve: (host) => rows.find((r) => r.host === host) ?? null, hosts: () => [] });
+    return await fn(remote);
+  } finally {
+    await c.end();
+  }
+}
+
+test("a cold migration carries the guest's disk from the source's compute process to the destination's; a revert brings the source's back, a confirm removes it", { skip }, async () => {
+  const id = await create('cold', { availability_zone: 'nova:h1' });
+  await settled(id, 'ACTIVE');
+  await fakesOfHosts(async (fakes) => {
+    await fakes.fake('h1', 'writeDisk', ['h1', id, 'written-on-h1']);
+    const migrate = async () => {
+      assert.equal((await call('POST', `/servers/${id}/action`, { migrate: { host: 'h2' } }, '2.56')).status, 202);
+      const s = await settled(id, 'VERIFY_RESIZE');
+      assert.equal(s['OS-EXT-SRV-ATTR:host'], 'h2');
+      assert.equal((await fakes.fake<{ data: string }>('h2', 'inside', ['h2', id])).data, 'written-on-h1');
+      assert.equal(await fakes.fake('h1', 'keeps', ['h1', id]), true);
+    };
+    await migrate();
+    await fakes.fake('h2', 'writeDisk', ['h2', id, 'written-on-h2']);
+    assert.equal((await call('POST', `/servers/${id}/action`, { revertResize: null })).status, 202);
+    assert.equal((await settled(id, 'ACTIVE'))['OS-EXT-SRV-ATTR:host'], 'h1');
+    assert.equal((await fakes.fake<{ data: string }>('h1', 'inside', ['h1', id])).data, 'written-on-h1');
+    assert.equal(await fakes.fake('h2', 'keeps', ['h2', id]), false);
+    await migrate();
+    assert.equal((await call('POST', `/servers/${id}/action`, { confirmResize: null })).status, 204);
+    await settled(id, 'ACTIVE');
+    assert.equal(await fakes.fake('h1', 'keeps', ['h1', id]), false);
+  });
+  // The project's instance quota is the later tests'.
+  assert.equal((await call('DELETE', `/servers/${id}`)).status, 204);
+  await until('the cold-migrated server deleted', async () => (await call('GET', `/servers/${id}`)).status === 404);
 });
 
 let onDeadHost = '';

@@ -16,7 +16,8 @@ export const FINISH_PATH = '/v1/finish-migration';
 export const CONSOLE_PATH = '/v1/console';
 /** The fake driver's switches (failure injection for tests), served only by a host that runs the fake. */
 export const FAKE_PATH = '/v1/fake/';
-export const FAKE_SWITCHES = ['setAcpiIgnored', 'setStorageDown', 'pools'] as const;
+/** (writeDisk, inside, keeps: what a fake guest wrote to its disk, for the tests of a migration across processes.) */
+export const FAKE_SWITCHES = ['setAcpiIgnored', 'setStorageDown', 'pools', 'writeDisk', 'inside', 'keeps'] as const;
 export type FakeSwitch = (typeof FAKE_SWITCHES)[number];
 export const UPGRADE = 'nimbus-console';
 
