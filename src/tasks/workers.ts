@@ -99,13 +99,26 @@ export async function startWorkers(s: Services, takeOver: boolean, options: { pr
  * the database places on another host (evacuated while this one was away) or has deleted
  * is destroyed, never started; then the power states are reported as they really are.
  */
-async function reconcile(s: Services): Promise<void> {
+export async function reconcile(s: Services): Promise<void> {
   for (const host of s.driver.hosts().map((h) => h.name)) {
     const have = (await s.driver.guestIds?.(host)) ?? [];
     if (have.length === 0) continue;
     const mine = new Set(
       (await s.db.selectFrom('servers').select('id').where('host', '=', host).where('deleted', '=', 0).execute()).map((r) => r.id),
     );
+    // A guest a resize is moving is its task's to settle, whichever of its two hosts the
+    // database names yet: made on the destination, or brought back on the source by a revert
+    // (there, destroying it would destroy the disks the revert brought back).
+    const moving = await s.db
+      .selectFrom('migrations')
+      .innerJoin('servers', 'servers.id', 'migrations.server_id')
+      .select('migrations.server_id')
+      .where('servers.deleted', '=', 0)
+      .where('migrations.migration_type', 'in', ['resize', 'migration'])
+      .where('migrations.status', 'in', ['migrating', 'post-migrating', 'finished'])
+      .where((eb) => eb.or([eb('migrations.source_host', '=', host), eb('migrations.dest_host', '=', host)]))
+      .execute();
+    for (const m of moving) mine.add(m.server_id);
     for (const id of have.filter((g) => !mine.has(g))) {
       s.log.warn({ server_id: id, host }, 'reconcile: destroying a guest the database places elsewhere or has deleted');
       await s.driver.destroy(host, id).catch((err) => s.log.error({ err, server_id: id }, 'reconcile: the guest could not be destroyed'));

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { startCloud, type TestCloud } from '../../support.js';
 import { FakeDriver } from '../../../src/virt/fake/driver.js';
 import { ownServer } from './server-fixtures.js';
+import { reconcile } from '../../../src/tasks/workers.js';
 
 let cloud: TestCloud;
 let fake: FakeDriver;
@@ -107,4 +108,17 @@ test('a resized server waiting for confirmation has a console, as its guest runs
   assert.equal((await show(id)).status, 'VERIFY_RESIZE');
   const r = await cloud.req('POST', `/compute/v2.1/servers/${id}/remote-consoles`, { token, version: '2.6', body: { remote_console: { protocol: 'serial', type: 'serial' } } });
   assert.equal(r.status, 200, r.text);
+});
+
+test("a compute host that starts while a revert has brought a guest back to it (the database still naming the other host) leaves that guest alone", async () => {
+  const { token, id, host } = await serverWithData('written-before');
+  assert.equal((await act(id, { resize: { flavorRef: '2' } }, token)).status, 202);
+  await settle();
+  const dest = await hostOf(id);
+  // The revert's two driver steps done, and the process killed before it recorded its end.
+  await cloud.services.db.updateTable('servers').set({ task_state: 'resize_reverting' }).where('id', '=', id).execute();
+  await fake.destroy(dest, id);
+  await fake.finishRevertMigration(host, { id, name: 'srv', hostname: 'srv', vcpus: 1, memoryMb: 512, diskGb: 1, imageId: '', userData: null, keyData: null, adminPassword: null, files: [], ports: [] }, true);
+  await reconcile(cloud.services);
+  assert.equal(fake.inside(host, id).data, 'written-before');
 });
