@@ -249,6 +249,7 @@ export class FakeDriver implements Driver {
 
   async confirmMigration(host: string, id: string): Promise<void> {
     this.on(host);
+    await this.work();
     this.kept.delete(`${host}/${id}`);
   }
 
