@@ -103,7 +103,7 @@ export class FakeDriver implements Driver {
     return this.hostList;
   }
 
-  /** Failure injection: every spawn on `host` fails with `message` until cleared (null). */
+  /** Failure injection: every spawn on `host` (and every guest a migration makes there) fails with `message` until cleared (null). */
   setSpawnFailure(host: string, message: string | null): void {
     if (message === null) this.failSpawns.delete(host);
     else this.failSpawns.set(host, message);
@@ -237,6 +237,8 @@ export class FakeDriver implements Driver {
       if (powerOn) there.power = PowerState.RUNNING;
       return;
     }
+    const failure = this.failSpawns.get(host);
+    if (failure) throw new DriverError(failure, `fake driver: spawn on ${host} set to fail`);
     let from: Partial<FakeGuest> = this.kept.get(`${host}/${spec.id}`) ?? {};
     if (disks) {
       const chunks: Buffer[] = [];

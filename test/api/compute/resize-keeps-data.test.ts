@@ -122,3 +122,23 @@ test("a compute host that starts while a revert has brought a guest back to it (
   await reconcile(cloud.services);
   assert.equal(fake.inside(host, id).data, 'written-before');
 });
+
+test('a cold migration whose destination cannot make the guest leaves the server in ERROR with the fault, its disks still kept on the source', async () => {
+  const { id, host } = await serverWithData('written-before');
+  const dest = fake.hosts().find((h) => h.name !== host)!.name;
+  fake.setSpawnFailure(dest, 'No space left on the destination.');
+  try {
+    const r = await cloud.req('POST', `/compute/v2.1/servers/${id}/action`, { token: cloud.adminToken, version: '2.56', body: { migrate: { host: dest } } });
+    assert.equal(r.status, 202, r.text);
+    await settle();
+  } finally {
+    fake.setSpawnFailure(dest, null);
+  }
+  const s = await (await cloud.req('GET', `/compute/v2.1/servers/${id}`, { token: cloud.adminToken, version: '2.56' })).body.server;
+  assert.equal(s.status, 'ERROR');
+  assert.equal(s.fault.message, 'No space left on the destination.');
+  assert.equal(s['OS-EXT-SRV-ATTR:host'], host);
+  assert.ok(fake.keeps(host, id), 'nothing of the guest is lost');
+  const migrations = await cloud.req('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}`, { token: cloud.adminToken, version: '2.23' });
+  assert.deepEqual(migrations.body.migrations.map((m: { status: string }) => m.status), ['error']);
+});
