@@ -101,11 +101,13 @@ test('the serial port answers what the API answers, the whole context and one ke
   await cs(cloud, 'POST', '/global_context/', { body: { new_global_key: 'changed too' } });
   assert.equal(await guest.answer(s.uuid, '/meta/ssh_public_key'), 'changed');
   assert.equal(await guest.answer(s.uuid, '/global_context/new_global_key'), 'changed too');
+  await cs(cloud, 'DELETE', `/servers/${s.uuid}/`);
 });
 
 test('on the serial port a path the context does not have answers an empty value (no 404 there)', async () => {
   const s = await createServer(cloud, { name: 'serial-absent' });
   assert.equal(await guestContexts(cloud.services).answer(s.uuid, '/meta/absent'), '');
+  await cs(cloud, 'DELETE', `/servers/${s.uuid}/`);
 });
 
 test('a server whose context is false, a Nova server and a deleted one get no context port and no answer', async () => {
@@ -120,8 +122,11 @@ test('a server whose context is false, a Nova server and a deleted one get no co
   assert.equal(await guest.has(nova.body.server.id), false);
   assert.equal(await guest.answer(nova.body.server.id, ''), null);
   const gone = await createServer(cloud, { name: 'serial-gone' });
+  assert.equal(await guest.has(gone.uuid), true);
   assert.equal((await cs(cloud, 'DELETE', `/servers/${gone.uuid}/`)).status, 204);
   await cloud.services.runner.idle();
   assert.equal(await guest.has(gone.uuid), false);
   assert.equal(await guest.answer(gone.uuid, ''), null);
+  await cloud.req('DELETE', `/compute/v2.1/servers/${nova.body.server.id}`, { token: cloud.demoToken });
+  await cs(cloud, 'DELETE', `/servers/${off.uuid}/`);
 });
