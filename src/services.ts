@@ -105,7 +105,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     clock,
     db,
     log,
-    directory: new Directory(db, clock, (event) => tokens.forget(event)),
+    directory: new Directory(db, clock, (event) => tokens.forget(event), () => tokens.forgetLogins()),
     tokens,
     policy: new Policy(),
     images: new Images(db, clock, config.imageDir),
