@@ -102,12 +102,14 @@ test('the serial port answers what the API answers, the whole context and one ke
   assert.equal(await guest.answer(s.uuid, '/meta/ssh_public_key'), 'changed');
   assert.equal(await guest.answer(s.uuid, '/global_context/new_global_key'), 'changed too');
   await cs(cloud, 'DELETE', `/servers/${s.uuid}/`);
+  await cloud.services.runner.idle();
 });
 
 test('on the serial port a path the context does not have answers an empty value (no 404 there)', async () => {
   const s = await createServer(cloud, { name: 'serial-absent' });
   assert.equal(await guestContexts(cloud.services).answer(s.uuid, '/meta/absent'), '');
   await cs(cloud, 'DELETE', `/servers/${s.uuid}/`);
+  await cloud.services.runner.idle();
 });
 
 test('a server whose context is false, a Nova server and a deleted one get no context port and no answer', async () => {
@@ -129,4 +131,5 @@ test('a server whose context is false, a Nova server and a deleted one get no co
   assert.equal(await guest.answer(gone.uuid, ''), null);
   await cloud.req('DELETE', `/compute/v2.1/servers/${nova.body.server.id}`, { token: cloud.demoToken });
   await cs(cloud, 'DELETE', `/servers/${off.uuid}/`);
+  await cloud.services.runner.idle();
 });
