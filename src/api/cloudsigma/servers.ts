@@ -4,7 +4,6 @@
  * (src/compute/servers.ts); this file reads CloudSigma's bodies and renders its views.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
 import { userKeypairs } from './keypairs.js';
 import type { Services } from '../../services.js';
 import { Servers, parseJson, type ServerFlavor } from '../../compute/servers.js';
@@ -132,8 +131,11 @@ export class ServerRows {
     if (order !== undefined && order !== 'uuid' && order !== '-uuid') return null;
     const { limit, offset } = pageOf(request);
     const base = this.s.db.selectFrom('servers').where('project_id', '=', projectId).where('deleted', '=', 0);
-    // The page's heads and the whole count in one statement (a window over the filtered rows).
-    let q = base.select(['id', 'version', 'host', sql<number>`count(*) over ()`.as('total')]);
+    // The page's heads and the whole count in one statement: the count a scalar subquery on the
+    // (project_id, deleted, …) index, which the page then reads only as far as its limit (a window
+    // over the rows, count(*) over (), read every row of the project for each page).
+    const count = this.s.db.selectFrom('servers').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).where('deleted', '=', 0);
+    let q = base.select(['id', 'version', 'host', count.as('total')]);
     q = order ? q.orderBy('id', order === '-uuid' ? 'desc' : 'asc') : q.orderBy('created_at').orderBy('id');
     // Counts past 2^53 (a valid count, as listOf takes it) are bound to what both databases take.
     const bound = (n: number) => Math.min(n, Number.MAX_SAFE_INTEGER);
