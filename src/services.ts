@@ -34,6 +34,7 @@ import { Library } from './storage/library.js';
 import { Profiles } from './identity/profiles.js';
 import { attachedDrives } from './tasks/guest-spec.js';
 import type { MetadataService } from './compute/metadata-service.js';
+import { guestContexts } from './api/cloudsigma/context.js';
 
 /**
  * Which loops this process runs (DESIGN: roles are entry points, not forks). `serve` holds
@@ -110,7 +111,7 @@ export async function createServices(config: Config, options: { clock?: Clock; l
     clock,
     db,
     log,
-    directory: new Directory(db, clock, (event) => tokens.forget(event)),
+    directory: new Directory(db, clock, (event) => tokens.forget(event), () => tokens.forgetLogins()),
     tokens,
     policy: new Policy(),
     images: new Images(db, clock, config.imageDir),
@@ -137,6 +138,8 @@ export async function createServices(config: Config, options: { clock?: Clock; l
   services.drives = new Drives(services);
   services.snapshots = new Snapshots(services);
   services.library = new Library(services);
+  // The process that owns the machines answers their guests' context ports (not `nimbus migrate`).
+  if (driver instanceof QemuDriver && (role.kind === 'serve' || role.kind === 'compute')) driver.serveContexts(guestContexts(services), (err) => log.warn({ err }, 'answering a server context request failed'));
   return services;
 }
 

@@ -46,6 +46,7 @@ import * as m050 from './migrations/050_routers_floating_ips.js';
 import * as m051 from './migrations/051_auto_allocated_topologies.js';
 import * as m060 from './migrations/060_server_passwords.js';
 import * as m085 from './migrations/085_allocation_ratios.js';
+import * as m080 from './migrations/080_server_version_of_views.js';
 import * as m030 from './migrations/030_task_hosts.js';
 import * as m031 from './migrations/031_task_notify.js';
 import * as m032 from './migrations/032_cluster_services.js';
@@ -89,6 +90,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '051_auto_allocated_topologies': m051,
   '060_server_passwords': m060,
   '085_allocation_ratios': m085,
+  '080_server_version_of_views': m080,
   '030_task_hosts': m030,
   '031_task_notify': m031,
   '032_cluster_services': m032,

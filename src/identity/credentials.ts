@@ -7,7 +7,12 @@ import { projectScope, type AuthContext } from './tokens.js';
 
 /** How long a checked password is taken without running scrypt again (per process). */
 const VERIFIED_MS = 60_000;
-/** How long a credential's context is reused (as the token cache: role changes show within it). */
+/**
+ * How long a credential's user and context are reused, as the token cache's validations are:
+ * a revocation (password change, user disabled or deleted, role removed, project disabled)
+ * clears them at once in every process (Tokens.onForget, over src/db/invalidations.ts);
+ * what grants (a new user, role, name or email) shows within it.
+ */
 const CONTEXT_MS = 2000;
 const CACHE_MAX = 10_000;
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAA';
@@ -24,6 +29,10 @@ export class Credentials {
   /** sha256(password hash, password) → until: scrypt is slow on purpose, and Basic sends the password every time. */
   private readonly verified = new Map<string, number>();
   private readonly contexts = new Map<string, { ctx: AuthContext; until: number }>();
+  /** Users found by a login (Basic and Digest send it with every request); no entry for a login that found none. */
+  private readonly users = new Map<string, { user: UserTable; until: number }>();
+  /** Bumped by every forget: a lookup that read the database before one must not keep what it read. */
+  private generation = 0;
 
   constructor(
     private readonly db: Db,
@@ -31,8 +40,28 @@ export class Credentials {
     private readonly ttlSeconds: number,
   ) {}
 
+  /** Forgets every kept user and context (a revocation took authority away from someone). */
+  forget(): void {
+    this.generation++;
+    this.users.clear();
+    this.contexts.clear();
+  }
+
   /** A user by name, or by email when no user has that name and exactly one has that email. */
   private async user(login: string): Promise<UserTable | undefined> {
+    const now = this.clock.nowMs();
+    const hit = this.users.get(login);
+    if (hit && hit.until > now) return hit.user;
+    const generation = this.generation;
+    const user = await this.findUser(login);
+    if (user && generation === this.generation) {
+      if (this.users.size >= CACHE_MAX) this.users.clear();
+      this.users.set(login, { user, until: now + CONTEXT_MS });
+    }
+    return user;
+  }
+
+  private async findUser(login: string): Promise<UserTable | undefined> {
     const byName = await this.db.selectFrom('users').selectAll().where('name', '=', login).executeTakeFirst();
     if (byName || !login.includes('@')) return byName;
     const byEmail = await this.db.selectFrom('users').selectAll().where('email', '=', login).limit(2).execute();
@@ -52,7 +81,11 @@ export class Credentials {
       const secrets: Partial<UserTable> = {};
       if (user.digest_ha1 === null) secrets.digest_ha1 = digestHa1(user.name, password);
       if (user.digest_email_ha1 === null && user.email) secrets.digest_email_ha1 = digestHa1(user.email, password);
-      if (Object.keys(secrets).length) await this.db.updateTable('users').set(secrets).where('id', '=', user.id).where('password_hash', '=', user.password_hash).where('email', user.email === null ? 'is' : '=', user.email).execute();
+      if (Object.keys(secrets).length) {
+        await this.db.updateTable('users').set(secrets).where('id', '=', user.id).where('password_hash', '=', user.password_hash).where('email', user.email === null ? 'is' : '=', user.email).execute();
+        // The kept row has no secrets yet: read it again (a Digest request next needs them).
+        this.forget();
+      }
     }
     return user ? this.contextOf(user, 'password', key) : null;
   }
@@ -86,6 +119,7 @@ export class Credentials {
     const now = this.clock.nowMs();
     const hit = this.contexts.get(key);
     if (hit && hit.until > now) return hit.ctx;
+    const generation = this.generation;
     if (!user.enabled) return null;
     const projectId = await this.homeProject(user);
     if (!projectId) return null;
@@ -103,6 +137,7 @@ export class Credentials {
       issuedAt: new Date(now),
       expiresAt: new Date(now + this.ttlSeconds * 1000),
     };
+    if (generation !== this.generation) return ctx; // a revocation ran meanwhile: answer, but do not remember
     if (this.contexts.size >= CACHE_MAX) this.contexts.clear();
     this.contexts.set(key, { ctx, until: now + CONTEXT_MS });
     return ctx;

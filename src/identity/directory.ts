@@ -78,6 +78,8 @@ export class Directory {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly revoked: (event: RevocationEvent) => void | Promise<void> = () => {},
+    /** A user's name or email changed: what a login (CloudSigma's Basic and Digest) finds is not what it was. */
+    private readonly loginsChanged: () => void | Promise<void> = () => {},
   ) {}
 
   /** Runs `change` and the revocations it returns in one transaction, then reports them. */
@@ -239,6 +241,7 @@ export class Directory {
         if (isUniqueViolation(err)) throw conflict(`Conflict occurred attempting to store user - Duplicate entry found with name ${patch.name} at domain ID ${DEFAULT_DOMAIN.id}.`);
         throw err;
       }
+      if ((patch.name !== undefined && patch.name !== current.name) || (patch.email !== undefined && patch.email !== current.email)) await this.loginsChanged();
     }
     return this.getUser(id);
   }

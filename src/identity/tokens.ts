@@ -57,6 +57,8 @@ export class Tokens {
   private readonly cache = new Map<string, { ctx: AuthContext; until: number }>();
   /** Bumped by every revocation: a validation that read the database before one must not cache what it read. */
   private generation = 0;
+  /** Other caches of who may act as whom (the CloudSigma face's credential checks): they forget with this one. */
+  private readonly followers: (() => void)[] = [];
 
   constructor(
     private readonly db: Db,
@@ -68,6 +70,7 @@ export class Tokens {
     invalidations.on('tokens', () => {
       this.generation++;
       this.cache.clear();
+      for (const f of this.followers) f();
     });
   }
 
@@ -142,8 +145,20 @@ export class Tokens {
    */
   forget(event: RevocationEvent): Promise<void> {
     this.generation++;
+    for (const f of this.followers) f();
     for (const [id, entry] of this.cache) if (revokes(event, entry.ctx)) this.cache.delete(id);
     return this.invalidations.announce('tokens');
+  }
+
+  /** A login now finds another user, or none: the followers forget here, and in the other processes with this cache. */
+  forgetLogins(): Promise<void> {
+    for (const f of this.followers) f();
+    return this.invalidations.announce('tokens');
+  }
+
+  /** Calls `forget` whenever this cache forgets what a revocation (here or in another process) took away. */
+  onForget(forget: () => void): void {
+    this.followers.push(forget);
   }
 
   async revoke(token: string): Promise<boolean> {

@@ -7,8 +7,9 @@
  * its NICs' addresses expanded to IP objects, its pubkeys to their keys, and
  * `global_context`. A request names a path (`name`, `/meta/ssh_public_key`, `/nics/0`):
  * a leaf answers without quotes, control characters backslash-escaped, null as nothing;
- * anything else as one line of JSON. The qemu driver will serve `answer` on the serial
- * port; the API serves the same answer at `/servers/{uuid}/context/?key=path`.
+ * anything else as one line of JSON. The qemu driver serves `answer` on the guest's second
+ * serial port (guestContexts); the API serves the same answer at
+ * `/servers/{uuid}/context/?key=path`.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Services } from '../../services.js';
@@ -19,6 +20,7 @@ import { objectAt, param, route } from './http.js';
 import { ServerRows } from './servers.js';
 import { definitionOf } from './server-view.js';
 import { userKeypairs } from './keypairs.js';
+import type { GuestContexts } from '../../virt/qemu/context-port.js';
 
 /** The detail view's fields a guest does not see. */
 const API_ONLY = ['context', 'grantees', 'jobs', 'owner', 'permissions', 'resource_uri', 'runtime', 'status'];
@@ -102,6 +104,36 @@ export class ServerContexts {
     }
     return leaf(value);
   }
+}
+
+/**
+ * The context a guest reads on its serial port, for the driver of the process that owns its
+ * machine: the same answers as the API's, read from the database at each request. Only a
+ * server defined through this face (a Nova server has no CloudSigma definition) with
+ * `context: true` gets a port; a path the context does not have answers an empty value (the
+ * serial line has no 404), a server whose context is off or that is gone nothing at all.
+ */
+export function guestContexts(s: Services): GuestContexts {
+  const contexts = new ServerContexts(s);
+  const row = (id: string) => s.db.selectFrom('servers').select(['project_id', 'flavor', 'cloudsigma']).where('id', '=', id).where('deleted', '=', 0).executeTakeFirst();
+  return {
+    has: async (id) => {
+      const r = await row(id);
+      return !!r?.cloudsigma && definitionOf(r).context;
+    },
+    answer: async (id, path) => {
+      const r = await row(id);
+      if (!r?.cloudsigma) return null;
+      try {
+        return (await contexts.answer(r.project_id, id, path)).text;
+      } catch (err) {
+        if (!(err instanceof NimbusError)) throw err;
+        if (err.kind === 'forbidden') return null;
+        if (err.kind === 'not_found') return (await row(id)) ? '' : null;
+        throw err;
+      }
+    },
+  };
 }
 
 /** A value as the serial port sends it: JSON for objects and lists; a leaf bare. */

@@ -32,6 +32,7 @@ export function cloudsigmaApi(services: Services): FastifyPluginAsync {
       reply.header('x-request-id', request.id);
     });
     const credentials = new Credentials(services.db, services.clock, services.config.tokenTtlSeconds);
+    services.tokens.onForget(() => credentials.forget());
     const tunnels = new Tunnels(services.driver, services.config.listen.host);
     app.addHook('onClose', async () => tunnels.closeEverything());
     accountRoutes(app, services, credentials);

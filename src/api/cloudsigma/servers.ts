@@ -4,7 +4,6 @@
  * (src/compute/servers.ts); this file reads CloudSigma's bodies and renders its views.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
 import { userKeypairs } from './keypairs.js';
 import type { Services } from '../../services.js';
 import { Servers, parseJson, type ServerFlavor } from '../../compute/servers.js';
@@ -62,44 +61,52 @@ export class ServerRows {
     return row;
   }
 
-  async context(projectId: string, ids: string[]): Promise<ViewContext> {
+  /** The hosts that are down now: a view on one shows `unavailable`. */
+  private async downHosts(): Promise<Set<string>> {
     const now = this.s.clock.nowMs();
     const hosts = await this.s.db.selectFrom('hosts').select(['name', 'last_seen_at', 'forced_down']).execute();
-    const downHosts = new Set(hosts.filter((h) => !isUp(h, now)).map((h) => h.name));
+    return new Set(hosts.filter((h) => !isUp(h, now)).map((h) => h.name));
+  }
+
+  /** What views of these servers read besides their rows: their tags, drives and jobs. */
+  async context(projectId: string, ids: string[], downHosts?: Set<string>): Promise<ViewContext> {
     const tags = new Map<string, unknown[]>();
     for (const [id, names] of await new Servers(this.s).tags(ids)) tags.set(id, names.map((n) => tagRef(projectId, n)));
     const drives = await this.s.drives.attachmentsOf(this.s.db, ids);
     const jobs = await this.s.jobs.ofResources(ids);
-    return { downHosts, tags, drives, jobs };
+    return { downHosts: downHosts ?? (await this.downHosts()), tags, drives, jobs };
   }
 
-  /** Detail views of the project's servers (all, or these ids), oldest first. */
+  /**
+   * Detail views of the project's servers (all, or these ids), oldest first. A kept view is
+   * current while its row's version is: a change of the server's tags, drive attachments or
+   * jobs bumps it (migration 080), so a page reads only the heads, and the rest for the
+   * servers whose views must be made again.
+   */
   async details(projectId: string, ids?: string[], given?: Head[]): Promise<Record<string, unknown>[]> {
     let q = this.s.db.selectFrom('servers').select(['id', 'version', 'host']).where('project_id', '=', projectId).where('deleted', '=', 0);
     if (ids) q = q.where('id', 'in', ids.length ? ids : ['']);
     const heads = given ?? (await q.orderBy('created_at').orderBy('id').execute());
-    const v = await this.context(projectId, heads.map((h) => h.id));
-    const extraOf = (id: string, host: string | null) => {
-      const [tags, drives, jobs] = [v.tags.get(id), v.drives.get(id), v.jobs.get(id)];
-      const down = host && v.downHosts.has(host) ? ' down' : '';
-      // Most servers have none of them: no JSON to make to say so.
-      return tags?.length || drives?.length || jobs?.length ? `${JSON.stringify([tags ?? [], drives ?? [], jobs ?? []])}${down}` : down;
-    };
+    const downHosts = await this.downHosts();
+    const extraOf = (host: string | null) => (host && downHosts.has(host) ? 'down' : '');
     const missing = heads.filter((h) => {
       const hit = this.kept.get(h.id);
-      return !(hit && hit.version === h.version && hit.extra === extraOf(h.id, h.host));
+      return !(hit && hit.version === h.version && hit.extra === extraOf(h.host));
     });
     if (missing.length) {
       const byId = new Map(heads.map((h) => [h.id, h]));
       for (let i = 0; i < missing.length; i += 500) {
-        const rows = (await this.s.db.selectFrom('servers').select([...VIEW_COLUMNS, 'version']).where('id', 'in', missing.slice(i, i + 500).map((m) => m.id)).execute()) as (Row & { version: number })[];
+        const batch = missing.slice(i, i + 500).map((m) => m.id);
+        // Read after the heads and before the rows: a change meanwhile shows as a newer row version, and the view is not kept under the old one.
+        const v = await this.context(projectId, batch, downHosts);
+        const rows = (await this.s.db.selectFrom('servers').select([...VIEW_COLUMNS, 'version']).where('id', 'in', batch).execute()) as (Row & { version: number })[];
         for (const row of rows) {
           const view = serverDetail(row, v);
           const json = Buffer.from(JSON.stringify(view));
           this.jsonOf.set(view, json);
           // Kept under the version the list read: a row updated since is rendered again next time.
           this.kept.delete(row.id);
-          this.kept.set(row.id, { version: byId.get(row.id)?.version === row.version ? row.version : -1, extra: extraOf(row.id, row.host), view, json });
+          this.kept.set(row.id, { version: byId.get(row.id)?.version === row.version ? row.version : -1, extra: extraOf(row.host), view, json });
         }
       }
       for (const key of this.kept.keys()) {
@@ -124,8 +131,11 @@ export class ServerRows {
     if (order !== undefined && order !== 'uuid' && order !== '-uuid') return null;
     const { limit, offset } = pageOf(request);
     const base = this.s.db.selectFrom('servers').where('project_id', '=', projectId).where('deleted', '=', 0);
-    // The page's heads and the whole count in one statement (a window over the filtered rows).
-    let q = base.select(['id', 'version', 'host', sql<number>`count(*) over ()`.as('total')]);
+    // The page's heads and the whole count in one statement: the count a scalar subquery on the
+    // (project_id, deleted, …) index, which the page then reads only as far as its limit (a window
+    // over the rows, count(*) over (), read every row of the project for each page).
+    const count = this.s.db.selectFrom('servers').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).where('deleted', '=', 0);
+    let q = base.select(['id', 'version', 'host', count.as('total')]);
     q = order ? q.orderBy('id', order === '-uuid' ? 'desc' : 'asc') : q.orderBy('created_at').orderBy('id');
     // Counts past 2^53 (a valid count, as listOf takes it) are bound to what both databases take.
     const bound = (n: number) => Math.min(n, Number.MAX_SAFE_INTEGER);

@@ -12,6 +12,7 @@ import { MachineFiles, commandLine, startQemu, type MachineRecord } from './mach
 import { writeConfigDrive } from './config-drive.js';
 import type { HostProbe } from './probe.js';
 import { QemuDrives } from './drives.js';
+import { ContextPorts, type GuestContexts } from './context-port.js';
 import { packFiles, unpackFiles } from './disk-bundle.js';
 
 /** The files a migration moves: the root disk, and the ephemeral disk made compact for the move. */
@@ -113,6 +114,8 @@ export class QemuDriver implements Driver {
   private readonly qmps = new Map<string, Promise<QmpClient>>();
   private readonly info: HostInfo;
   private readonly drives: QemuDrives;
+  /** The second serial ports this process answers (CloudSigma's server context); none until serveContexts. */
+  private contextPorts: ContextPorts | null = null;
 
   constructor(
     readonly probe: HostProbe,
@@ -210,6 +213,28 @@ export class QemuDriver implements Driver {
     return true;
   }
 
+  /**
+   * From now on this process answers the context ports of the machines it starts, and of those
+   * already running (machines outlive Nimbus: a restarted one connects to their sockets again).
+   */
+  serveContexts(contexts: GuestContexts, onError?: (err: unknown) => void): void {
+    this.contextPorts?.close();
+    this.contextPorts = new ContextPorts(contexts, onError);
+    for (const id of readdirSync(this.machinesDir).filter((f) => /^[0-9a-f-]{36}$/.test(f))) {
+      const files = new MachineFiles(join(this.machinesDir, id));
+      if (existsSync(files.context) && files.pid() !== null) this.attachContext(id, files);
+    }
+  }
+
+  private attachContext(id: string, files: MachineFiles): void {
+    this.contextPorts?.attach(id, files.context, () => files.pid() !== null);
+  }
+
+  /** Whether this process answers the machine's context port now (for tests and diagnostics). */
+  answersContext(id: string): boolean {
+    return this.contextPorts?.isAttached(id) ?? false;
+  }
+
   /** Pulls the power cord: the process ends now. */
   private async kill(files: MachineFiles): Promise<void> {
     const pid = files.pid();
@@ -220,6 +245,7 @@ export class QemuDriver implements Driver {
       /* already gone */
     }
     if (!(await this.waitForExit(files, 10000))) throw new DriverError(`QEMU process ${pid} did not end`);
+    this.contextPorts?.detach(files.dir.split('/').pop()!);
     this.qmps.get(files.dir)?.then((c) => c.close()).catch(() => {});
     this.qmps.delete(files.dir);
   }
@@ -229,8 +255,14 @@ export class QemuDriver implements Driver {
     rmSync(files.pidfile, { force: true });
     const drives = (await this.options.drivesOf?.(record.spec.id)) ?? [];
     for (const d of drives) if (!existsSync(this.drives.drivePath(d.id))) throw new DriverError(`Drive ${d.id} has no data on ${this.options.host}.`);
-    const o = { tbSizeMb: this.options.tbSizeMb, version: this.options.version, metadataService: this.metadataService, incoming, drives: drives.map((d) => ({ ...d, path: this.drives.drivePath(d.id) })) };
+    // The context port is decided at each start: a server's context may be turned off while it is stopped.
+    const id = record.spec.id;
+    const context = (await this.contextPorts?.contexts.has(id)) ?? false;
+    this.contextPorts?.detach(id);
+    rmSync(files.context, { force: true });
+    const o = { tbSizeMb: this.options.tbSizeMb, version: this.options.version, metadataService: this.metadataService, incoming, context, drives: drives.map((d) => ({ ...d, path: this.drives.drivePath(d.id) })) };
     await startQemu(commandLine(files, record, this.probe, o), files.dir);
+    if (context) this.attachContext(id, files);
   }
 
   /** A cached copy of the image: many overlays share one base, which must never change. */
@@ -313,6 +345,7 @@ export class QemuDriver implements Driver {
   async destroy(host: string, id: string): Promise<void> {
     const files = this.files(host, id);
     await this.kill(files);
+    this.contextPorts?.detach(id);
     rmSync(files.dir, { recursive: true, force: true });
     rmSync(files.dir + '.part', { recursive: true, force: true });
   }
@@ -677,8 +710,10 @@ export class QemuDriver implements Driver {
     return null;
   }
 
-  /** Closes the QMP connections (the machines go on running). */
+  /** Closes the QMP connections and context ports (the machines go on running). */
   close(): void {
+    this.contextPorts?.close();
+    this.contextPorts = null;
     for (const c of this.qmps.values()) c.then((q) => q.close()).catch(() => {});
     this.qmps.clear();
   }

@@ -29,6 +29,10 @@ export class MachineFiles {
   get serial() {
     return join(this.dir, 'serial.sock');
   }
+  /** The second serial port (ttyS1): CloudSigma's server context, answered by the process owning the machine. */
+  get context() {
+    return join(this.dir, 'context.sock');
+  }
   get vnc() {
     return join(this.dir, 'vnc.sock');
   }
@@ -127,7 +131,7 @@ export function commandLine(
   files: MachineFiles,
   record: MachineRecord,
   probe: HostProbe,
-  o: { tbSizeMb: number; incoming?: string; version: string; drives?: (GuestDrive & { path: string })[]; metadataService?: boolean },
+  o: { tbSizeMb: number; incoming?: string; version: string; drives?: (GuestDrive & { path: string })[]; metadataService?: boolean; context?: boolean },
 ): string[] {
   const { spec } = record;
   const args = ['-name', `instance-${spec.id.slice(0, 8)}`, '-machine', 'pc'];
@@ -143,6 +147,10 @@ export function commandLine(
   for (const p of [files.qmp, files.serial, files.vnc]) checkSocketPath(p);
   args.push('-qmp', `unix:${files.qmp},server=on,wait=off`);
   args.push('-chardev', `socket,id=serial0,path=${files.serial},server=on,wait=off,logfile=${files.consoleLog},logappend=on`, '-serial', 'chardev:serial0');
+  if (o.context) {
+    checkSocketPath(files.context);
+    args.push('-chardev', `socket,id=context0,path=${files.context},server=on,wait=off`, '-serial', 'chardev:context0');
+  }
   args.push('-vnc', `unix:${files.vnc}`, '-device', 'VGA');
   const own = existsSync(files.disk) ? [files.disk] : [];
   const disks = record.rescue ? [files.rescueDisk, ...own] : own;

@@ -17,7 +17,9 @@ export const BOOT_MARKER = 'nimbus-tiny-guest: booted';
  * strings say the host serves one. It powers off on
  * ACPI power-off, and on request: a user data line `#nimbus-tiny-guest: poweroff` powers it
  * off after boot; `#nimbus-tiny-guest: post-password TEXT` posts TEXT to the metadata
- * service as its password. Then a shell waits on its serial port.
+ * service as its password. With a second serial port (a CloudSigma
+ * server's context) it prints its server context once booted; `server-context PATH` in its
+ * shell reads one value. Then a shell waits on its serial port.
  */
 export interface TinyGuest {
   kernel: string;
@@ -111,6 +113,8 @@ elif [ -e /sys/class/net/eth0 ] && fetch /openstack/latest/meta_data.json /tmp/m
 else
   echo "nimbus-tiny-guest: no metadata service"
 fi
+# A second serial port (QEMU gives one to a CloudSigma server with context): its server context.
+if grep '^1:' /proc/tty/driver/serial 2>/dev/null | grep -qv unknown; then server-context; fi
 echo "nimbus-tiny-guest: ready"
 if grep -q '^#nimbus-tiny-guest: poweroff' $userdata 2>/dev/null; then
   echo "nimbus-tiny-guest: powering off as its user data asks"
@@ -124,6 +128,25 @@ const DHCP_EVENT = `#!/bin/sh
 ifconfig "$interface" "$ip" netmask "$subnet" up
 [ -n "$router" ] && route add default gw "$router" dev "$interface" 2>/dev/null
 echo "nimbus-tiny-guest: address $interface $ip"
+`;
+
+/**
+ * `server-context [PATH]`: CloudSigma's server context protocol on the second serial port,
+ * the answer printed under a marker (`<PATH>` then the value, a line); three tries of 5 s.
+ */
+const SERVER_CONTEXT = `#!/bin/sh
+stty -F /dev/ttyS1 raw -echo 2>/dev/null || { echo "nimbus-tiny-guest: server context <$1> unavailable"; exit 1; }
+exec 3<>/dev/ttyS1
+for try in 1 2 3; do
+  printf '<\\n%s\\n>' "$1" >&3
+  if IFS= read -r -t 5 answer <&3; then
+    # The answer ends in a newline and EOT: the EOT is what the next read starts with.
+    echo "nimbus-tiny-guest: server context <$1> $(printf '%s' "$answer" | tr -d '\\004\\r')"
+    exit 0
+  fi
+done
+echo "nimbus-tiny-guest: server context <$1> no answer"
+exit 1
 `;
 
 /** The Debian kernel on this host (the newest vmlinuz in /boot with its modules), or null. */
@@ -151,13 +174,14 @@ export function buildTinyGuest(dir: string): TinyGuest {
   if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} is missing: install busybox-static`);
   const out = { kernel: join(dir, 'vmlinuz'), ramdisk: join(dir, 'initrd.img'), disk: join(dir, 'disk.raw'), kernelVersion: kernel.version };
   const stamp = join(dir, 'built-from');
-  const from = `${kernel.version} ${createHash('sha256').update(INIT + DHCP_EVENT).digest('hex')}`;
+  const from = `${kernel.version} ${createHash('sha256').update(INIT + DHCP_EVENT + SERVER_CONTEXT).digest('hex')}`;
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === from && [out.kernel, out.ramdisk, out.disk].every(existsSync)) return out;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const entries: CpioEntry[] = ['bin', 'dev', 'proc', 'sys', 'mnt', 'etc', 'tmp', 'lib', 'lib/modules'].map((path) => ({ kind: 'dir', path }));
   entries.push({ kind: 'file', path: 'bin/busybox', data: readFileSync(BUSYBOX), mode: 0o755 });
   entries.push({ kind: 'file', path: 'init', data: Buffer.from(INIT), mode: 0o755 });
   entries.push({ kind: 'file', path: 'bin/dhcp-event', data: Buffer.from(DHCP_EVENT), mode: 0o755 });
+  entries.push({ kind: 'file', path: 'bin/server-context', data: Buffer.from(SERVER_CONTEXT), mode: 0o755 });
   for (const m of MODULES) entries.push({ kind: 'file', path: `lib/modules/${m.split('/').pop()}`, data: readFileSync(join('/lib/modules', kernel.version, 'kernel', m)) });
   const write = (path: string, data: Buffer) => {
     writeFileSync(path + '.tmp', data, { mode: 0o600 });

@@ -151,3 +151,41 @@ test('a request acts as the user in their project with its roles: a reader may l
   assert.equal((await cs(cloud, 'GET', '/servers/', { auth })).status, 200);
   assertError(await cs(cloud, 'POST', '/servers/', { auth, body: { cpu: 1000, mem: 536870912, name: 'no', vnc_password: 'x' } }), 403, 'permission');
 });
+
+// Basic and Digest checks are kept for 2 s like validated tokens; what takes authority away ends them at once.
+async function memberUser(name: string, password: string) {
+  const user = await cloud.req('POST', '/identity/v3/users', { token: cloud.adminToken, body: { user: { name, password, default_project_id: cloud.demoProjectId } } });
+  assert.equal(user.status, 201, user.text);
+  const role = (await cloud.req('GET', '/identity/v3/roles?name=member', { token: cloud.adminToken })).body.roles[0].id;
+  const grant = `/identity/v3/projects/${cloud.demoProjectId}/users/${user.body.user.id}/roles/${role}`;
+  assert.equal((await cloud.req('PUT', grant, { token: cloud.adminToken })).status, 204);
+  const auth = basic(name, password);
+  assert.equal((await cs(cloud, 'GET', '/servers/', { auth })).status, 200);
+  return { id: user.body.user.id as string, grant, auth };
+}
+
+test('a role removed ends HTTP Basic access at once, not when a kept check expires', async () => {
+  const u = await memberUser('role-loser', 'rl-pw');
+  assert.equal((await cloud.req('DELETE', u.grant, { token: cloud.adminToken })).status, 204);
+  assertError(await cs(cloud, 'GET', '/servers/', { auth: u.auth }), 401, 'permission');
+});
+
+test('a password change ends HTTP Basic with the old password at once', async () => {
+  const u = await memberUser('pw-changer', 'old-pw');
+  assert.equal((await cloud.req('PATCH', `/identity/v3/users/${u.id}`, { token: cloud.adminToken, body: { user: { password: 'new-pw' } } })).status, 200);
+  assertError(await cs(cloud, 'GET', '/servers/', { auth: u.auth }), 401, 'permission');
+  assert.equal((await cs(cloud, 'GET', '/servers/', { auth: basic('pw-changer', 'new-pw') })).status, 200);
+});
+
+test('a renamed user is not found by the old name at once', async () => {
+  const u = await memberUser('old-name', 'on-pw');
+  assert.equal((await cloud.req('PATCH', `/identity/v3/users/${u.id}`, { token: cloud.adminToken, body: { user: { name: 'new-name' } } })).status, 200);
+  assertError(await cs(cloud, 'GET', '/servers/', { auth: u.auth }), 401, 'permission');
+  assert.equal((await cs(cloud, 'GET', '/servers/', { auth: basic('new-name', 'on-pw') })).status, 200);
+});
+
+test('a disabled user is refused at once', async () => {
+  const u = await memberUser('soon-disabled', 'sd-pw');
+  assert.equal((await cloud.req('PATCH', `/identity/v3/users/${u.id}`, { token: cloud.adminToken, body: { user: { enabled: false } } })).status, 200);
+  assertError(await cs(cloud, 'GET', '/servers/', { auth: u.auth }), 401, 'permission');
+});

@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, type TestCloud } from '../../support.js';
 import { assertError, createDrive, createServer, cs, dump, runningServer } from './cs.js';
+import { guestContexts } from '../../../src/api/cloudsigma/context.js';
 
 /** Server context and /global_context/, on the context dumps (server_context doc). */
 let cloud: TestCloud;
@@ -84,4 +85,51 @@ test('a path the context does not have is 404 notexist', async () => {
 test('a server whose context is false gives none: 403 naming context', async () => {
   const s = await createServer(cloud, { name: 'private', context: false });
   assertError(await context(s.uuid), 403, 'permission', 'context');
+});
+
+// What the qemu driver's context port answers (test/virt/context-port.test.ts has the wire protocol).
+test('the serial port answers what the API answers, the whole context and one key, read afresh at each request', async () => {
+  await cs(cloud, 'POST', '/global_context/', { body: { new_global_key: 'new_global_val' } });
+  const s = await createServer(cloud, { name: 'serial', meta: { ssh_public_key: SSH_KEY } });
+  const guest = guestContexts(cloud.services);
+  assert.equal(await guest.has(s.uuid), true);
+  const whole = await guest.answer(s.uuid, '');
+  assert.equal(whole, (await context(s.uuid)).text);
+  assert.equal(JSON.parse(whole!).global_context.new_global_key, 'new_global_val');
+  assert.equal(await guest.answer(s.uuid, '/meta/ssh_public_key'), SSH_KEY);
+  await cs(cloud, 'PUT', `/servers/${s.uuid}/`, { body: { name: 'serial', cpu: 1000, mem: 536870912, vnc_password: 'x', meta: { ssh_public_key: 'changed' } } });
+  await cs(cloud, 'POST', '/global_context/', { body: { new_global_key: 'changed too' } });
+  assert.equal(await guest.answer(s.uuid, '/meta/ssh_public_key'), 'changed');
+  assert.equal(await guest.answer(s.uuid, '/global_context/new_global_key'), 'changed too');
+  await cs(cloud, 'DELETE', `/servers/${s.uuid}/`);
+  await cloud.services.runner.idle();
+});
+
+test('on the serial port a path the context does not have answers an empty value (no 404 there)', async () => {
+  const s = await createServer(cloud, { name: 'serial-absent' });
+  assert.equal(await guestContexts(cloud.services).answer(s.uuid, '/meta/absent'), '');
+  await cs(cloud, 'DELETE', `/servers/${s.uuid}/`);
+  await cloud.services.runner.idle();
+});
+
+test('a server whose context is false, a Nova server and a deleted one get no context port and no answer', async () => {
+  const guest = guestContexts(cloud.services);
+  const off = await createServer(cloud, { name: 'serial-off', context: false });
+  assert.equal(await guest.has(off.uuid), false);
+  assert.equal(await guest.answer(off.uuid, ''), null);
+  const flavor = (await cloud.req('GET', '/compute/v2.1/flavors', { token: cloud.demoToken })).body.flavors[0].id;
+  const image = (await cloud.req('GET', '/image/v2/images?name=nimbus-demo', { token: cloud.demoToken })).body.images[0].id;
+  const nova = await cloud.req('POST', '/compute/v2.1/servers', { token: cloud.demoToken, body: { server: { name: 'nova', imageRef: image, flavorRef: flavor } } });
+  assert.equal(nova.status, 202, nova.text);
+  assert.equal(await guest.has(nova.body.server.id), false);
+  assert.equal(await guest.answer(nova.body.server.id, ''), null);
+  const gone = await createServer(cloud, { name: 'serial-gone' });
+  assert.equal(await guest.has(gone.uuid), true);
+  assert.equal((await cs(cloud, 'DELETE', `/servers/${gone.uuid}/`)).status, 204);
+  await cloud.services.runner.idle();
+  assert.equal(await guest.has(gone.uuid), false);
+  assert.equal(await guest.answer(gone.uuid, ''), null);
+  await cloud.req('DELETE', `/compute/v2.1/servers/${nova.body.server.id}`, { token: cloud.demoToken });
+  await cs(cloud, 'DELETE', `/servers/${off.uuid}/`);
+  await cloud.services.runner.idle();
 });

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, type TestCloud } from '../../support.js';
-import { assertError, cs, unlimited } from './cs.js';
+import { assertError, createDrive, cs, unlimited } from './cs.js';
 
 /** The face's conventions on /servers/: lists, filters, ordering, bodies, slashes. */
 let cloud: TestCloud;
@@ -119,4 +119,27 @@ test('an unknown server is 404 notexist', async () => {
 
 test('a method a resource does not take is 405 in CloudSigma\'s error list', async () => {
   assertError(await cs(cloud, 'PATCH', '/servers/'), 405, 'validation');
+});
+
+// A page keeps each server's rendered view while its version holds (migration 080).
+test('a detail page shows tags, drives and jobs changed after the page was last rendered, from either side', async () => {
+  const detail = async () => (await cs(cloud, 'GET', '/servers/detail/?limit=0')).body.objects.find((o: { name: string }) => o.name === 'srv-03');
+  const server = await detail();
+  assert.deepEqual([server.tags, server.drives, server.jobs], [[], [], []]);
+  // Tagged from the tag's side: only server_tags changes.
+  const tag = await cs(cloud, 'POST', '/tags/', { body: { name: 'late-tag', resources: [server.uuid] } });
+  assert.equal(tag.status, 201, tag.text);
+  assert.deepEqual((await detail()).tags.map((t: { uuid: string }) => t.uuid), [tag.body.objects[0].uuid]);
+  const drive = await createDrive(cloud, { name: 'late-drive' });
+  const put = await cs(cloud, 'PUT', `/servers/${server.uuid}/`, { body: { name: 'srv-03', cpu: 1000, mem: 268435456, vnc_password: 'x', drives: [{ boot_order: 1, dev_channel: '0:0', device: 'virtio', drive: drive.uuid }] } });
+  assert.equal(put.status, 200, put.text);
+  assert.deepEqual((await detail()).drives.map((d: { drive: { uuid: string } }) => d.drive.uuid), [drive.uuid]);
+  // A clone of the server is a job that concerns it.
+  const clone = await cs(cloud, 'POST', `/servers/${server.uuid}/action/?do=clone`, { body: { name: 'srv-03-copy' } });
+  assert.equal(clone.status, 202, clone.text);
+  await cloud.services.runner.idle();
+  assert.equal((await detail()).jobs.length, 1);
+  assert.equal((await cs(cloud, 'DELETE', `/tags/${tag.body.objects[0].uuid}/`)).status, 204);
+  await cloud.services.runner.idle();
+  assert.deepEqual((await detail()).tags, []);
 });
