@@ -52,6 +52,7 @@ import * as m031 from './migrations/031_task_notify.js';
 import * as m032 from './migrations/032_cluster_services.js';
 import * as m045 from './migrations/045_global_contexts.js';
 import * as m046 from './migrations/046_digest_email.js';
+import * as m075 from './migrations/075_server_usage_shards.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -96,6 +97,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '032_cluster_services': m032,
   '045_global_contexts': m045,
   '046_digest_email': m046,
+  '075_server_usage_shards': m075,
 };
 
 export function isPostgresUrl(url: string): boolean {
