@@ -16,6 +16,13 @@ export interface GroupPlacement {
   avoidHosts: string[];
 }
 
+/** A group a server belongs to, with what a placement needs of it. */
+export interface GroupMembership {
+  id: string;
+  policy: string;
+  rules: string;
+}
+
 export class ServerGroups {
   constructor(
     private readonly db: Db,
@@ -86,16 +93,23 @@ export class ServerGroups {
     await tx.insertInto('server_group_members').values(serverIds.map((server_id) => ({ group_id: groupId, server_id }))).execute();
   }
 
-  /** How the groups of `serverId` constrain where it may go, from where the other members are. */
-  async placement(tx: Tx, serverId: string): Promise<GroupPlacement> {
-    const out: GroupPlacement = { sameHosts: [], differentHosts: [], preferHosts: [], avoidHosts: [] };
-    const groups = await tx
+  /**
+   * The groups a server is a member of: fixed when it is created, so a placement reads them
+   * before it takes the placement lock, and under it reads only where the members are.
+   */
+  async memberships(tx: Tx, serverId: string): Promise<GroupMembership[]> {
+    return tx
       .selectFrom('server_group_members')
       .innerJoin('server_groups', 'server_groups.id', 'server_group_members.group_id')
       .select(['server_groups.id', 'server_groups.policy', 'server_groups.rules'])
       .where('server_group_members.server_id', '=', serverId)
       .execute();
-    for (const g of groups) {
+  }
+
+  /** How the groups of `serverId` constrain where it may go, from where the other members are. */
+  async placement(tx: Tx, serverId: string, groups?: GroupMembership[]): Promise<GroupPlacement> {
+    const out: GroupPlacement = { sameHosts: [], differentHosts: [], preferHosts: [], avoidHosts: [] };
+    for (const g of groups ?? (await this.memberships(tx, serverId))) {
       const hosts = (
         await tx
           .selectFrom('server_group_members')

@@ -41,36 +41,42 @@ export function isUp(host: Pick<HostTable, 'last_seen_at' | 'forced_down'>, nowM
   return !host.forced_down && nowMs - Date.parse(host.last_seen_at) < SERVICE_DOWN_SECONDS * 1000;
 }
 
-/** Each host with what its live servers use (shelved-offloaded servers hold no host resources). */
+/**
+ * Each host with what its live servers use (shelved-offloaded servers hold no host resources),
+ * in one statement: it is read under the placement lock, where every round trip is one that
+ * all other placements of the cluster wait for.
+ */
 export async function hostUsage(tx: Tx, projectId: string | null): Promise<HostUsage[]> {
-  const hosts = await tx.selectFrom('hosts').selectAll().orderBy('num_id').execute();
   // server_usage holds the live servers' sums per host, kept by triggers: a few rows, not every server.
-  const usage = await tx
+  const usage = tx
     .selectFrom('server_usage')
     .select((eb) => [
       'host',
-      eb.fn.sum<number>('vcpus').as('vcpus'),
-      eb.fn.sum<number>('memory_mb').as('memory_mb'),
-      eb.fn.sum<number>('disk_gb').as('disk_gb'),
-      eb.fn.sum<number>('instances').as('servers'),
+      eb.fn.sum<number>('vcpus').as('vcpus_used'),
+      eb.fn.sum<number>('memory_mb').as('memory_mb_used'),
+      eb.fn.sum<number>('disk_gb').as('disk_gb_used'),
+      eb.fn.sum<number>('instances').as('servers_used'),
       eb.fn.sum<number>(eb.case().when('project_id', '=', projectId ?? '').then(eb.ref('instances')).else(0).end()).as('project_servers'),
     ])
     .where('host', '!=', '')
     .where('vm_state', '!=', 'shelved_offloaded')
     .groupBy('host')
+    .as('u');
+  const rows = await tx
+    .selectFrom('hosts')
+    .leftJoin(usage, 'u.host', 'hosts.name')
+    .selectAll('hosts')
+    .select(['u.vcpus_used', 'u.memory_mb_used', 'u.disk_gb_used', 'u.servers_used', 'u.project_servers'])
+    .orderBy('hosts.num_id')
     .execute();
-  const byHost = new Map(usage.map((u) => [u.host, u]));
-  return hosts.map((host) => {
-    const u = byHost.get(host.name);
-    return {
-      host,
-      vcpusUsed: Number(u?.vcpus ?? 0),
-      memoryMbUsed: Number(u?.memory_mb ?? 0),
-      diskGbUsed: Number(u?.disk_gb ?? 0),
-      servers: Number(u?.servers ?? 0),
-      projectServers: Number(u?.project_servers ?? 0),
-    };
-  });
+  return rows.map(({ vcpus_used, memory_mb_used, disk_gb_used, servers_used, project_servers, ...host }) => ({
+    host,
+    vcpusUsed: Number(vcpus_used ?? 0),
+    memoryMbUsed: Number(memory_mb_used ?? 0),
+    diskGbUsed: Number(disk_gb_used ?? 0),
+    servers: Number(servers_used ?? 0),
+    projectServers: Number(project_servers ?? 0),
+  }));
 }
 
 type Filter = (h: HostUsage, r: PlacementRequest, nowMs: number) => boolean;

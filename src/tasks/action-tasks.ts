@@ -108,8 +108,9 @@ async function load(s: Services, run: TaskRun): Promise<ActionRun | null> {
 
 /** A host for a server that must move: not `exclude`, honouring a requested host or zone. */
 async function placeElsewhere(s: Services, tx: Tx, server: Server, o: { exclude: string[]; host?: string | null; zone?: string | null; vcpus?: number; memoryMb?: number; diskGb?: number; avoid?: string[] }) {
-  await lockFor(tx, s.config.databaseUrl, PLACEMENT_LOCK);
-  const group = await s.serverGroups.placement(tx, server.id);
+  const groups = await s.serverGroups.memberships(tx, server.id);
+  await lockFor(tx, s.config.databaseUrl, PLACEMENT_LOCK); // as a build's: only what placements change is read under it
+  const group = await s.serverGroups.placement(tx, server.id, groups);
   return selectHost(
     tx,
     {

@@ -64,8 +64,11 @@ export function buildTask(s: Services) {
         const spec = parseJson<{ zone: string | null; forcedHost: string | null; hints: { sameHost?: string[]; differentHost?: string[] } }>(server!.request_spec, { zone: null, forcedHost: null, hints: {} });
         const hostsOf = async (ids?: string[]) =>
           ids?.length ? (await tx.selectFrom('servers').select('host').where('id', 'in', ids).where('host', 'is not', null).execute()).map((r) => r.host!) : [];
+        const groups = await s.serverGroups.memberships(tx, id);
+        // Every placement of the cluster waits for this lock: what is read under it is only
+        // what other placements change (hosts' usage, where group members went).
         await lockFor(tx, s.config.databaseUrl, PLACEMENT_LOCK);
-        const group = await s.serverGroups.placement(tx, id);
+        const group = await s.serverGroups.placement(tx, id, groups);
         const host = await selectHost(
           tx,
           {
