@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN_PASSWORD, startCloud, type TestCloud } from '../support.js';
 import { bootServer } from '../api/compute/server-fixtures.js';
-import { TaskRunner, enqueue, type TaskHandler } from '../../src/tasks/runner.js';
+import { TaskRunner, enqueue, enqueueAll, type TaskHandler } from '../../src/tasks/runner.js';
 import { startAction } from '../../src/compute/actions.js';
 
 /**
@@ -100,6 +100,39 @@ test('a task that was started runs before an older task of its server', async ()
   await r.idle();
   await r.stop();
   assert.deepEqual(order, ['started', 'older']);
+});
+
+test('tasks enqueued together run one at a time per server, and side by side across servers', async () => {
+  // One claim may take several tasks (PostgreSQL): of one server's, enqueued in one
+  // transaction with the same creation time, it must still take only one at a time.
+  const running = new Map<string, number>();
+  let most = 0;
+  let across = 0;
+  const r = runner('burst-node', {
+    probe_burst: async (run) => {
+      const server = run.task.server_id;
+      running.set(server, (running.get(server) ?? 0) + 1);
+      most = Math.max(most, running.get(server)!);
+      across = Math.max(across, [...running.values()].filter((n) => n > 0).length);
+      await sleep(30);
+      running.set(server, running.get(server)! - 1);
+      await finish(run);
+    },
+  });
+  const { db, clock } = cloud.services;
+  await db.transaction().execute((tx) =>
+    enqueueAll(
+      tx,
+      clock,
+      ['burst-a', 'burst-b'].flatMap((serverId) => Array.from({ length: 4 }, () => ({ serverId, kind: 'probe_burst', step: 'start' }))),
+    ),
+  );
+  await r.start(false);
+  await r.idle();
+  await r.stop();
+  assert.equal(most, 1, 'never two tasks of one server at once');
+  assert.equal(across, 2, 'the two servers\' tasks ran side by side');
+  assert.equal(await db.selectFrom('tasks').select('id').where('kind', '=', 'probe_burst').executeTakeFirst(), undefined, 'all ran');
 });
 
 test("a node resumes at once the tasks left running under its own id, and another node's only when their lease ran out", async () => {
