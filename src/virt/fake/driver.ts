@@ -82,6 +82,7 @@ export class FakeDriver implements Driver {
   readonly name = 'fake';
   private readonly guests = new Map<string, Map<string, FakeGuest>>();
   private readonly failSpawns = new Map<string, string>();
+  private readonly failMigrations = new Map<string, string>();
   /** Guests (by id) that play an OS ignoring ACPI power-button events. */
   private readonly ignoresAcpi = new Set<string>();
   private readonly hostList: HostInfo[];
@@ -113,6 +114,12 @@ export class FakeDriver implements Driver {
   setSpawnFailure(host: string, message: string | null): void {
     if (message === null) this.failSpawns.delete(host);
     else this.failSpawns.set(host, message);
+  }
+
+  /** Failure injection: every live migration sent from `host` fails with `message` until cleared (null). */
+  setLiveMigrationFailure(host: string, message: string | null): void {
+    if (message === null) this.failMigrations.delete(host);
+    else this.failMigrations.set(host, message);
   }
 
   /** Makes the guest with this id ignore (or honour again) ACPI shutdown, whether or not it runs yet. */
@@ -315,6 +322,8 @@ export class FakeDriver implements Driver {
     const g = this.guest(source, spec.id);
     if (g.migrated) return; // run again after a crash
     await this.longWork();
+    const failure = this.failMigrations.get(source);
+    if (failure) throw new DriverError(failure, `fake driver: live migration from ${source} set to fail`);
     const to = this.guests.get(dest);
     if (to) {
       const copy = to.get(spec.id);
