@@ -290,5 +290,17 @@ export function liveMigrationContract(name: string, make: () => Promise<LiveMigr
       await assert.rejects(s.dest.driver.liveMigrate(s.dest.host, s.source.host, s.spec(id), target), (err: Error) => err.constructor.name === 'DriverError');
       assert.equal(await at('dest'), PowerState.RUNNING);
     });
+
+    it('moves a paused guest, which arrives paused', async () => {
+      await s.dest.driver.pause(s.dest.host, id);
+      const target = await s.source.driver.preLiveMigration(s.source.host, s.spec(id));
+      await s.dest.driver.liveMigrate(s.dest.host, s.source.host, s.spec(id), target);
+      await s.source.driver.postLiveMigrationAtDestination(s.source.host, id);
+      await s.dest.driver.destroy(s.dest.host, id);
+      assert.equal(await at('source'), PowerState.PAUSED);
+      assert.equal(await at('dest'), null);
+      await s.source.driver.unpause(s.source.host, id);
+      assert.equal(await at('source'), PowerState.RUNNING);
+    });
   });
 }
