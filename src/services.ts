@@ -173,6 +173,8 @@ async function qemuDriver(config: Config, log: Logger, db: Db): Promise<QemuDriv
     ...QEMU_DEFAULTS,
     dataDir: config.dataDir,
     host: config.qemu.host ?? hostname().split('.')[0],
+    // Where other hosts reach this one: the incoming side of a live migration listens there.
+    hostIp: config.hostIp ?? '127.0.0.1',
     shutdownTimeoutSeconds: config.qemu.shutdownTimeout,
     tbSizeMb: config.qemu.tbSizeMb,
     forceConfigDrive: config.qemu.forceConfigDrive,

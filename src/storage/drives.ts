@@ -8,6 +8,7 @@ import { enqueue, enqueueAll } from '../tasks/runner.js';
 import type { DriveSource, StorageType } from '../virt/driver.js';
 import { cloneName } from '../identity/profiles.js';
 import type { JobResource } from './jobs.js';
+import { NimbusError } from '../errors.js';
 import { enforceDriveQuota } from './quotas.js';
 import { lockQuotas } from '../compute/quotas.js';
 import {
@@ -131,9 +132,14 @@ type DriveRow = DriveTable;
 export class Drives {
   constructor(private readonly s: Services) {}
 
-  /** The storage types the driver offers; the first is the default. */
+  /**
+   * The storage types the driver offers; the first is the default. None is known on an API
+   * node before any host with storage has registered: a 503, try again shortly.
+   */
   storageTypes(): StorageType[] {
-    return this.s.driver.storageTypes();
+    const types = this.s.driver.storageTypes();
+    if (types.length === 0) throw new NimbusError('unavailable', 'No storage host has registered yet; try again shortly.');
+    return types;
   }
 
   private storageType(name: string | undefined, field = 'storage_type'): StorageType {
@@ -619,7 +625,9 @@ export class Drives {
     servers: { id: string; projectId: string; userId: string; name: string; imageId: string; sizeBytes: number; volume?: { id: string; deleteOnTermination: boolean } }[],
   ): Promise<void> {
     const now = this.s.clock.now().toISOString();
-    const type = this.storageTypes()[0];
+    // A server is accepted before any host is known, as Nova accepts it (and then finds no
+    // valid host); its root disk is on the default storage type, CloudSigma's dssd, until then.
+    const type = this.s.driver.storageTypes()[0] ?? { name: 'dssd' };
     const drives: DriveRow[] = [];
     const attachments: Schema['drive_attachments'][] = [];
     for (const sv of servers) {

@@ -2,7 +2,7 @@ import type { Services } from '../services.js';
 import type { Db, Tx } from '../db/database.js';
 import { lockFor } from '../db/database.js';
 import type { ServerTable } from '../db/schema.js';
-import { ResizeRefused, type Driver, type GuestSpec } from '../virt/driver.js';
+import { ResizeRefused, type Driver, type GuestSpec, type LiveMigrationTarget } from '../virt/driver.js';
 import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type ServerFlavor } from '../compute/servers.js';
 import { selectHost } from '../scheduler/scheduler.js';
@@ -165,6 +165,9 @@ async function migrationOf(s: Services, serverId: string) {
 async function setMigration(s: Services, id: number, values: { status: string; dest_host?: string | null }, db: Db | Tx = s.db) {
   await db.updateTable('migrations').set({ ...values, updated_at: s.clock.now().toISOString() }).where('id', '=', id).execute();
 }
+
+/** The steps of a live migration after placement: resumed at one, the task keeps its destination. */
+const LIVE_STEPS = ['pre_live_migration', 'live_migration', 'post_live_migration', 'post_live_migration_at_destination', 'rollback'];
 
 const withSpec = (server: Server, extra: Record<string, unknown>) => JSON.stringify({ ...parseJson<Record<string, unknown>>(server.request_spec, {}), ...extra });
 
@@ -464,40 +467,100 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       }
     },
 
-    live_migrate: async (run: TaskRun<{ host: string | null }>) => {
+    /**
+     * Live migration as Nova runs it, each step in its host's process: the conductor places
+     * it; the destination prepares (pre_live_migration: a machine waiting for the guest, and
+     * where to send it); the source sends it (live_migration) — once it runs on the
+     * destination the server is there, in the same transaction as the step; the source lets
+     * go of what it held (post_live_migration); the destination takes it as its own
+     * (post_live_migration_at_destination). Before the guest has moved, a failure rolls back:
+     * the destination's half removed in its process, the server running on the source as it
+     * was, the migration `error` (refused while preparing) or `failed`, the event in error.
+     */
+    live_migrate: async (run: TaskRun<{ host: string | null; target?: LiveMigrationTarget; error?: { message: string; stack?: string } }>) => {
       const a = await load(s, run);
       if (!a) return;
       const migration = await migrationOf(s, a.id);
       await a.begin('compute_live_migration');
+      const source = migration?.source_host ?? a.server.host!;
+      let dest: { name: string; availability_zone: string } | null = null;
+      // The destination's half undone in its process, the migration failed, the server as it was.
+      const rollBack = async (dest: string) => {
+        await a.on(dest);
+        await driver.rollbackLiveMigrationAtDestination(dest, a.id).catch((err) => run.log.warn({ err }, 'live migration: the rollback at the destination failed'));
+        if (migration) await setMigration(s, migration.id, { status: 'failed' });
+        const e = run.params.error;
+        await a.failed(Object.assign(new Error(e?.message ?? 'Live migration failed.'), { stack: e?.stack }), { progress: 0 });
+      };
       try {
-        const source = a.server.host!;
         // Resumed, the task keeps the destination it chose.
-        const placed = run.task.step === 'migrating' || run.task.step === 'post_migration';
-        const dest = placed && migration?.dest_host ? await hostNamed(s, migration.dest_host) : await s.db.transaction().execute(async (tx) => {
+        dest = LIVE_STEPS.includes(run.task.step) && migration?.dest_host ? await hostNamed(s, migration.dest_host) : await s.db.transaction().execute(async (tx) => {
           const h = await placeElsewhere(s, tx, a.server, { exclude: [source], host: run.params.host });
-          if (h && migration) await setMigration(s, migration.id, { status: 'running', dest_host: h.name }, tx);
-          if (h) await run.reached('migrating', tx);
+          if (h && migration) await setMigration(s, migration.id, { status: 'preparing', dest_host: h.name }, tx);
+          if (h) await run.reached('pre_live_migration', tx);
           return h;
         });
         if (!dest) {
           if (migration) await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
         }
-        // The destination receives the guest; then the source lets go of what it held (Nova's
-        // post_live_migration), a step apart so that each runs in its host's process.
-        if (run.task.step === 'migrating') {
+        if (run.task.step === 'rollback') return await rollBack(dest.name);
+        if (run.task.step === 'pre_live_migration') {
           await a.on(dest.name);
-          await driver.liveMigrate(source, dest.name, await a.spec());
-          await run.reached('post_migration');
+          try {
+            run.params.target = await driver.preLiveMigration(dest.name, await a.spec());
+          } catch (err) {
+            passOn(err);
+            // Refused while preparing: what it made goes at once, here in its own process.
+            await driver.rollbackLiveMigrationAtDestination(dest.name, a.id).catch(() => {});
+            if (migration) await setMigration(s, migration.id, { status: 'error' });
+            throw err;
+          }
+          await s.db.transaction().execute(async (tx) => {
+            await run.saveParams(tx);
+            if (migration) await setMigration(s, migration.id, { status: 'running' }, tx);
+            await run.reached('live_migration', tx);
+          });
         }
-        await a.on(source);
-        await driver.destroy(source, a.id);
-        await a.done({ host: dest.name, availability_zone: dest.availability_zone }, async (tx) => {
+        if (run.task.step === 'live_migration') {
+          await a.on(source);
+          let shown = 0;
+          const progress = (p: number) => {
+            if (p < shown + 10) return;
+            shown = p;
+            void a.set({ progress: p }).catch(() => {});
+          };
+          try {
+            await driver.liveMigrate(source, dest.name, await a.spec(), run.params.target!, progress);
+          } catch (err) {
+            passOn(err);
+            // The guest goes on running on the source; the rollback is the destination's to do.
+            const e = err as Error;
+            run.params.error = { message: e.message, stack: e.stack };
+            await s.db.transaction().execute(async (tx) => {
+              await run.saveParams(tx);
+              await run.reached('rollback', tx);
+            });
+            return await rollBack(dest.name);
+          }
+          // The guest runs on the destination: so says the database, from now on.
+          await a.reach('post_live_migration', { host: dest.name, availability_zone: dest.availability_zone });
+        }
+        if (run.task.step === 'post_live_migration') {
+          await a.on(source);
+          await driver.destroy(source, a.id);
+          await run.reached('post_live_migration_at_destination');
+        }
+        await a.on(dest.name);
+        await driver.postLiveMigrationAtDestination(dest.name, a.id);
+        await a.done({ host: dest.name, availability_zone: dest.availability_zone, progress: 0 }, async (tx) => {
           if (migration) await setMigration(s, migration.id, { status: 'completed' }, tx);
         });
       } catch (err) {
-        // A failed live migration leaves the server where it was, as Nova rolls back.
-        await a.failed(err);
+        passOn(err);
+        // Before the guest moved it stays where it was; after, where it went, with the fault.
+        if (migration && run.task.step.startsWith('post_')) await setMigration(s, migration.id, { status: 'error' });
+        await a.failed(err, { progress: 0 });
       }
     },
 

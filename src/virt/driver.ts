@@ -95,6 +95,11 @@ export interface GuestImage {
   adminUser?: string | null;
 }
 
+/** Where the source host sends a guest it live-migrates: the destination's answer, opaque to the core (QEMU: a migration URI). */
+export interface LiveMigrationTarget {
+  uri: string;
+}
+
 /** A guest's console as a driver opens it: what the client sends goes in with write. */
 export interface GuestConsole {
   write(data: Buffer): void;
@@ -255,10 +260,25 @@ export interface Driver extends DriveOperations {
    */
   finishRevertMigration(host: string, spec: GuestSpec, powerOn: boolean): Promise<void>;
   /**
-   * Moves a running or paused guest from `source` to `dest` without stopping it, keeping its
-   * power state and console. Run again after a crash, it finds the guest on either host.
+   * Live migration, Nova's four steps, each called in its host's process (the core runs them
+   * one after another, and rolls back on failure before the guest has moved):
+   *  1. preLiveMigration on `dest`: makes the guest's disks and machine there, ready to
+   *     receive it, and says where the source sends it. Refuses (DriverError) when `dest`
+   *     already has something of that guest it did not make itself.
+   *  2. liveMigrate on `source`: sends the running or paused guest (memory, devices, its
+   *     writable disks) to that target and resolves once it runs on `dest`; the source's copy
+   *     then runs no more, and `destroy(source)` removes what is left of it (Nova's
+   *     post_live_migration). On failure the guest goes on running on the source, as it was.
+   *  3. postLiveMigrationAtDestination on `dest`: the received guest is the host's own now.
+   *  rollbackLiveMigrationAtDestination on `dest` undoes step 1, and only what step 1 made.
+   * Each is idempotent: run again after a crash, step 1 answers a target that is ready,
+   * step 2 finds the migration running or done and waits for it, steps 3 and the rollback
+   * find their work done.
    */
-  liveMigrate(source: string, dest: string, spec: GuestSpec): Promise<void>;
+  preLiveMigration(dest: string, spec: GuestSpec): Promise<LiveMigrationTarget>;
+  liveMigrate(source: string, dest: string, spec: GuestSpec, target: LiveMigrationTarget, progress?: (percent: number) => void): Promise<void>;
+  postLiveMigrationAtDestination(dest: string, id: string): Promise<void>;
+  rollbackLiveMigrationAtDestination(dest: string, id: string): Promise<void>;
   /**
    * The ids of the guests the hypervisor has on `host`, whatever the database says: a compute
    * host that starts compares them with the database (its reconcile). Absent: it cannot tell.

@@ -13,7 +13,7 @@
  * killed, namespaces and links deleted, PostgreSQL stopped and its files removed.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -36,6 +36,8 @@ export interface ClusterNode {
   spec: NodeSpec;
   /** Its HTTP base URL (roles without HTTP have one all the same: unused). */
   url: string;
+  /** Its data directory (a qemu compute's machines live under it). */
+  dataDir: string;
   child: ChildProcess;
   output(): string;
   req(method: string, path: string, opts?: RequestOptions): Promise<Response>;
@@ -47,8 +49,8 @@ export interface Cluster {
   netns: boolean;
   imageDir: string;
   nodes: Map<string, ClusterNode>;
-  /** `nimbus migrate` on the cluster's database: what the split roles need before they start. */
-  migrate(): Promise<void>;
+  /** `nimbus migrate` on the cluster's database: what the split roles need before they start (`env`: NIMBUS_DRIVER=qemu seeds the tiny guest). */
+  migrate(env?: Record<string, string>): Promise<void>;
   /** Starts a node and waits until it serves (HTTP roles) or says it is running (the others). */
   start(spec: NodeSpec): Promise<ClusterNode>;
   node(name: string): ClusterNode;
@@ -176,6 +178,11 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
     }
     // PostgreSQL's address is reached over the database link only.
     ip('-n', ns, 'route', 'add', `${pgAddress}/32`, 'via', a(1), 'dev', 'db0');
+    // The other nodes over the front links, through the host: forwarding on these links alone
+    // (the host's ip_forward stays as it is), so an API node reaches a compute's host
+    // endpoint and one compute's QEMU another's for a live migration.
+    ip('-n', ns, 'route', 'add', `10.231.${octet}.0/24`, 'via', a(5), 'dev', 'front0');
+    writeFileSync(`/proc/sys/net/ipv4/conf/${frontHost}/forwarding`, '1');
     l = { ns, dbHost, nodeDbAddress: a(2), nodeFrontAddress: a(6) };
     links.set(name, l);
     return l;
@@ -209,6 +216,8 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
       NIMBUS_LISTEN: `${address}:${port}`,
       NIMBUS_NODE_ID: spec.name,
       NIMBUS_DATA_DIR: dataDir,
+      // A compute's host endpoint (and a live migration's stream) on the address the others reach; on loopback, a port of its own.
+      ...(spec.role === 'compute' ? { NIMBUS_HOST_IP: address, NIMBUS_HOST_PORT: l ? '8775' : '0' } : {}),
       ...baseEnv(),
       ...spec.env,
     };
@@ -219,7 +228,7 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
-    const node: ClusterNode = { spec, url, child, output: () => out, req: (method, path, opts) => request(url, method, path, opts) };
+    const node: ClusterNode = { spec, url, dataDir, child, output: () => out, req: (method, path, opts) => request(url, method, path, opts) };
     nodes.set(spec.name, node);
     await ready(node);
     return node;
@@ -231,10 +240,10 @@ export async function startCluster(options: { netns?: boolean } = {}): Promise<C
     imageDir,
     nodes,
     start: launch,
-    migrate: async () => {
+    migrate: async (extra = {}) => {
       const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-migrate-'));
       dirs.push(dataDir);
-      const env = { ...process.env, ...baseEnv(), NIMBUS_DATABASE_URL: pg.url(), NIMBUS_DATA_DIR: dataDir };
+      const env = { ...process.env, ...baseEnv(), NIMBUS_DATABASE_URL: pg.url(), NIMBUS_DATA_DIR: dataDir, ...extra };
       await new Promise<void>((resolve, reject) =>
         execFile(process.execPath, [join(ROOT, 'dist/src/cli.js'), 'migrate'], { cwd: ROOT, env, timeout: 60_000 }, (err, _out, stderr) => (err ? reject(new Error(`nimbus migrate: ${err.message}\n${stderr}`)) : resolve())),
       );

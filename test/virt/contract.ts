@@ -227,3 +227,80 @@ export function driverContract(name: string, make: () => Promise<ContractSubject
     });
   });
 }
+
+/** Two hosts, each reached through its driver (one driver may run both), for the live migration contract. */
+export interface LiveMigrationSubject {
+  source: { driver: Driver; host: string };
+  dest: { driver: Driver; host: string };
+  spec(id: string): GuestSpec;
+  /** Resolves once the guest on `source` has booted. */
+  booted(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Live migration's steps, each asked of the host that does it (as the core asks them, each
+ * in its host's process): one guest there and back, the second time failing on purpose.
+ */
+export function liveMigrationContract(name: string, make: () => Promise<LiveMigrationSubject>, options: { skip?: string | false } = {}): void {
+  describe(`the driver contract, live migration: ${name}`, { skip: options.skip ?? false }, () => {
+    let s: LiveMigrationSubject;
+    const id = randomUUID();
+    const at = (side: 'source' | 'dest') => s[side].driver.powerState(s[side].host, id);
+
+    before(async () => {
+      s = await make();
+      await s.source.driver.spawn(s.source.host, s.spec(id));
+      await s.booted(id);
+    });
+    after(async () => {
+      await s?.source.driver.destroy(s.source.host, id).catch(() => {});
+      await s?.dest.driver.destroy(s.dest.host, id).catch(() => {});
+      await s?.close();
+    });
+
+    it('moves a running guest: prepared on the destination, sent by the source, taken by the destination, let go by the source', async () => {
+      const target = await s.dest.driver.preLiveMigration(s.dest.host, s.spec(id));
+      assert.equal(typeof target.uri, 'string');
+      // A step run again after a crash answers a target that is ready.
+      const again = await s.dest.driver.preLiveMigration(s.dest.host, s.spec(id));
+      await s.source.driver.liveMigrate(s.source.host, s.dest.host, s.spec(id), again);
+      assert.equal(await at('dest'), PowerState.RUNNING);
+      assert.notEqual(await at('source'), PowerState.RUNNING);
+      await s.source.driver.liveMigrate(s.source.host, s.dest.host, s.spec(id), again); // run again: done already
+      await s.dest.driver.postLiveMigrationAtDestination(s.dest.host, id);
+      await s.dest.driver.postLiveMigrationAtDestination(s.dest.host, id);
+      await s.source.driver.destroy(s.source.host, id);
+      assert.equal(await at('source'), null);
+      assert.equal(await at('dest'), PowerState.RUNNING);
+    });
+
+    it('a destination that already has the guest refuses it, and its rollback leaves that guest alone', async () => {
+      await assert.rejects(s.dest.driver.preLiveMigration(s.dest.host, s.spec(id)), (err: Error) => err.constructor.name === 'DriverError');
+      await s.dest.driver.rollbackLiveMigrationAtDestination(s.dest.host, id);
+      assert.equal(await at('dest'), PowerState.RUNNING);
+    });
+
+    it('a send to a destination that no longer waits fails, and the guest goes on running where it was', async () => {
+      // Back the other way: the old source prepares, then is rolled back before the send.
+      const target = await s.source.driver.preLiveMigration(s.source.host, s.spec(id));
+      await s.source.driver.rollbackLiveMigrationAtDestination(s.source.host, id);
+      assert.equal(await at('source'), null);
+      await s.source.driver.rollbackLiveMigrationAtDestination(s.source.host, id); // again: nothing left to undo
+      await assert.rejects(s.dest.driver.liveMigrate(s.dest.host, s.source.host, s.spec(id), target), (err: Error) => err.constructor.name === 'DriverError');
+      assert.equal(await at('dest'), PowerState.RUNNING);
+    });
+
+    it('moves a paused guest, which arrives paused', async () => {
+      await s.dest.driver.pause(s.dest.host, id);
+      const target = await s.source.driver.preLiveMigration(s.source.host, s.spec(id));
+      await s.dest.driver.liveMigrate(s.dest.host, s.source.host, s.spec(id), target);
+      await s.source.driver.postLiveMigrationAtDestination(s.source.host, id);
+      await s.dest.driver.destroy(s.dest.host, id);
+      assert.equal(await at('source'), PowerState.PAUSED);
+      assert.equal(await at('dest'), null);
+      await s.source.driver.unpause(s.source.host, id);
+      assert.equal(await at('source'), PowerState.RUNNING);
+    });
+  });
+}

@@ -1,6 +1,8 @@
 import { FakeDriver, FAKE_DEFAULTS } from '../../src/virt/fake/driver.js';
-import { driverContract } from './contract.js';
+import { driverContract, liveMigrationContract } from './contract.js';
 import { fakeInside } from './fake-inside.js';
+
+const spec = (id: string) => ({ id, name: 'contract', hostname: 'contract', vcpus: 1, memoryMb: 128, diskGb: 1, imageId: '', userData: null, keyData: null, adminPassword: null, files: [], ports: [] });
 
 driverContract('fake', async () => {
   const driver = new FakeDriver({ ...FAKE_DEFAULTS, hosts: 2, busyWindowMs: 0 });
@@ -8,10 +10,15 @@ driverContract('fake', async () => {
     driver,
     host: 'fake-host-1',
     second: { driver, host: 'fake-host-2' },
-    spec: (id) => ({ id, name: 'contract', hostname: 'contract', vcpus: 1, memoryMb: 128, diskGb: 1, imageId: '', userData: null, keyData: null, adminPassword: null, files: [], ports: [] }),
+    spec,
     booted: async () => {},
     bootText: 'contract login:',
     ...fakeInside(() => driver),
     close: async () => {},
   };
+});
+
+liveMigrationContract('fake (two hosts of one driver)', async () => {
+  const driver = new FakeDriver({ ...FAKE_DEFAULTS, hosts: 2, busyWindowMs: 0 });
+  return { source: { driver, host: 'fake-host-1' }, dest: { driver, host: 'fake-host-2' }, spec, booted: async () => {}, close: async () => {} };
 });

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QemuDriver, QEMU_DEFAULTS } from '../../src/virt/qemu/driver.js';
-import { driverContract } from './contract.js';
+import { driverContract, liveMigrationContract } from './contract.js';
+import type { GuestSpec } from '../../src/virt/driver.js';
 import { hostProbe, killQemusUnder, qemuMissing, tinyGuest, tinyGuestInside, tinyGuestWrite, waitForConsole } from './qemu-support.js';
 import { BOOT_MARKER } from '../../src/virt/qemu/tiny-guest.js';
 
@@ -41,6 +42,47 @@ driverContract(
           killQemusUnder(dir);
           rmSync(dir, { recursive: true, force: true });
         }
+      },
+    };
+  },
+  { skip },
+);
+
+/** A qemu host of its own: a driver and a data directory, as a compute process has them. */
+async function qemuHost(host: string) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'nimbus-qemu-'));
+  const driver = new QemuDriver(await hostProbe(), { ...QEMU_DEFAULTS, dataDir, host, shutdownTimeoutSeconds: 30, version: 'test', imageFile: async () => null });
+  const close = () => {
+    driver.close();
+    killQemusUnder(dataDir);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { driver, host, close };
+}
+
+const tinySpec = (id: string): GuestSpec => {
+  const tiny = tinyGuest();
+  return {
+    id, name: 'contract', hostname: 'contract', vcpus: 1, memoryMb: 128, diskGb: 1, imageId: 'tiny', userData: null, keyData: null, adminPassword: null, files: [], ports: [],
+    image: { id: 'tiny', diskFormat: 'raw', path: tiny.disk, kernelPath: tiny.kernel, ramdiskPath: tiny.ramdisk, commandLine: null },
+  };
+};
+
+// Two hosts on one machine: two drivers, each with a data directory of its own, the stream over loopback.
+liveMigrationContract(
+  'qemu (two hosts on one machine)',
+  async () => {
+    const [source, dest] = await Promise.all([qemuHost('qemu-source'), qemuHost('qemu-dest')]);
+    return {
+      source,
+      dest,
+      spec: tinySpec,
+      booted: async (id) => {
+        await waitForConsole(() => source.driver.consoleOutput('qemu-source', id), 'nimbus-tiny-guest: ready');
+      },
+      close: async () => {
+        source.close();
+        dest.close();
       },
     };
   },

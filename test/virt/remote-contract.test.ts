@@ -5,7 +5,8 @@
  */
 import { remoteFake, remoteFakes } from './remote-support.js';
 import { fakeInside } from './fake-inside.js';
-import { driverContract } from './contract.js';
+import { driverContract, liveMigrationContract } from './contract.js';
+import { FAKE_DEFAULTS } from '../../src/virt/fake/driver.js';
 import { driveContract } from './drive-contract.js';
 
 driverContract('remote (over the host endpoints, to a fake on each host)', async () => {
@@ -21,6 +22,13 @@ driverContract('remote (over the host endpoints, to a fake on each host)', async
     bootText: 'contract login:',
     close,
   };
+});
+
+// Over the wire to one fake of two hosts: the steps meet on one side, so a send that nothing waits for fails as QEMU's would.
+liveMigrationContract('remote (over the host endpoint, to a fake of two hosts)', async () => {
+  const { driver, endpoint } = await remoteFake({ ...FAKE_DEFAULTS, hosts: 2, busyWindowMs: 0 });
+  const spec = (id: string) => ({ id, name: 'contract', hostname: 'contract', vcpus: 1, memoryMb: 128, diskGb: 1, imageId: '', userData: null, keyData: null, adminPassword: null, files: [], ports: [] });
+  return { source: { driver, host: 'fake-host-1' }, dest: { driver, host: 'fake-host-2' }, spec, booted: async () => {}, close: () => endpoint.close() };
 });
 
 driveContract('remote (to the fake)', async () => {

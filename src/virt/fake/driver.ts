@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DriverError, PowerState, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
+import { DriverError, PowerState, type LiveMigrationTarget, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type HostInfo } from '../driver.js';
 import { RfbServer } from './rfb.js';
 import { SerialConsole } from './serial.js';
 
@@ -65,6 +65,12 @@ interface FakeGuest {
   diskGb?: number;
   /** What the guest wrote to its disk (a marker tests write), kept through a resize and its revert. */
   data?: string;
+  /** The destination's copy of a live migration, until it has arrived (what a rollback removes). */
+  incoming?: boolean;
+  /** Its state came with the migration (both hosts in this process); otherwise it arrives running. */
+  received?: boolean;
+  /** The source's copy once the migration completed: it runs no more, destroy removes it. */
+  migrated?: boolean;
 }
 
 /**
@@ -76,6 +82,7 @@ export class FakeDriver implements Driver {
   readonly name = 'fake';
   private readonly guests = new Map<string, Map<string, FakeGuest>>();
   private readonly failSpawns = new Map<string, string>();
+  private readonly failMigrations = new Map<string, string>();
   /** Guests (by id) that play an OS ignoring ACPI power-button events. */
   private readonly ignoresAcpi = new Set<string>();
   private readonly hostList: HostInfo[];
@@ -107,6 +114,12 @@ export class FakeDriver implements Driver {
   setSpawnFailure(host: string, message: string | null): void {
     if (message === null) this.failSpawns.delete(host);
     else this.failSpawns.set(host, message);
+  }
+
+  /** Failure injection: every live migration sent from `host` fails with `message` until cleared (null). */
+  setLiveMigrationFailure(host: string, message: string | null): void {
+    if (message === null) this.failMigrations.delete(host);
+    else this.failMigrations.set(host, message);
   }
 
   /** Makes the guest with this id ignore (or honour again) ACPI shutdown, whether or not it runs yet. */
@@ -286,26 +299,54 @@ export class FakeDriver implements Driver {
     return this.kept.has(`${host}/${id}`);
   }
 
+  /** The destination makes a copy of the guest waiting for it (paused, as QEMU's inmigrate); a spawn failure set on it refuses. */
+  async preLiveMigration(dest: string, spec: GuestSpec): Promise<LiveMigrationTarget> {
+    const guests = this.on(dest);
+    await this.work();
+    const uri = `fake://${dest}/${spec.id}`;
+    const there = guests.get(spec.id);
+    if (there?.incoming) return { uri };
+    if (there) throw new DriverError(`Instance ${spec.id} already exists on ${dest}.`);
+    const failure = this.failSpawns.get(dest);
+    if (failure) throw new DriverError(failure, `fake driver: spawn on ${dest} set to fail`);
+    guests.set(spec.id, { hostname: spec.hostname, power: PowerState.PAUSED, vcpus: spec.vcpus, memoryMb: spec.memoryMb, diskGb: spec.diskGb, incoming: true });
+    return { uri };
+  }
+
+  /**
+   * Lasts the busy window. With both hosts here the destination's copy takes the guest's
+   * state (power, console, what it wrote to its disk); across processes each side does its half. The source's copy
+   * stays, paused and marked migrated, until destroy, as QEMU's postmigrate machine does.
+   */
   async liveMigrate(source: string, dest: string, spec: GuestSpec): Promise<void> {
-    // Between two processes' hosts, each side does its half: the destination receives the
-    // guest running (its console starts anew); the source lets it go.
-    if (!this.guests.has(source) && this.guests.has(dest)) {
-      await this.longWork();
-      if (!this.on(dest).has(spec.id)) this.adopt(dest, spec.id, spec.hostname, PowerState.RUNNING);
-      return;
-    }
-    if (this.guests.has(source) && !this.guests.has(dest)) {
-      this.on(source).delete(spec.id);
-      return;
-    }
-    const from = this.on(source);
-    const to = this.on(dest);
-    // Run again after a crash, the guest may already be on `dest`.
-    const g = from.get(spec.id) ?? to.get(spec.id);
-    if (!g) throw new DriverError(`Instance ${spec.id} could not be found on ${source}.`);
+    const g = this.guest(source, spec.id);
+    if (g.migrated) return; // run again after a crash
     await this.longWork();
-    from.delete(spec.id);
-    to.set(spec.id, g); // the same guest: running or paused, its console as it was
+    const failure = this.failMigrations.get(source);
+    if (failure) throw new DriverError(failure, `fake driver: live migration from ${source} set to fail`);
+    const to = this.guests.get(dest);
+    if (to) {
+      const copy = to.get(spec.id);
+      if (!copy?.incoming) throw new DriverError(`Live migration of instance ${spec.id} to ${dest} failed: the destination is not waiting for it.`);
+      Object.assign(copy, { ...g, incoming: true, received: true }); // its power, console and disk as they were
+    }
+    g.migrated = true;
+    g.power = PowerState.PAUSED;
+  }
+
+  async postLiveMigrationAtDestination(dest: string, id: string): Promise<void> {
+    const g = this.guest(dest, id);
+    await this.work();
+    if (!g.incoming) return;
+    if (!g.received) g.power = PowerState.RUNNING;
+    delete g.incoming;
+    delete g.received;
+  }
+
+  async rollbackLiveMigrationAtDestination(dest: string, id: string): Promise<void> {
+    const guests = this.on(dest);
+    await this.work();
+    if (guests.get(id)?.incoming) guests.delete(id);
   }
 
   async guestIds(host: string): Promise<string[]> {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DriverError, PowerState, PasswordRefused, ResizeRefused, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type GuestDrive, type HostInfo } from '../driver.js';
+import { DriverError, PowerState, PasswordRefused, ResizeRefused, type LiveMigrationTarget, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type GuestDrive, type HostInfo } from '../driver.js';
 import { QmpClient } from './qmp.js';
 import { MachineFiles, commandLine, startQemu, type MachineRecord } from './machine.js';
 import { writeConfigDrive } from './config-drive.js';
@@ -39,11 +39,27 @@ export interface QemuOptions {
   version: string;
   /** The file holding an image's data and its disk format, for drives cloned from images. */
   imageFile: (id: string) => Promise<{ path: string; diskFormat: string } | null>;
+  /** The address other hosts reach this one at: where an incoming live migration listens. */
+  hostIp: string;
+  /** Nova's live_migration_completion_timeout: seconds per GiB of memory and disk before a live migration is cancelled (0: never). */
+  liveMigrationCompletionTimeout: number;
   /** The drives attached to a server now (block storage, a CloudSigma server's), asked each time its machine starts. */
   drivesOf?: (serverId: string) => Promise<GuestDrive[]>;
 }
 
-export const QEMU_DEFAULTS = { zone: 'nova', shutdownTimeoutSeconds: 60, tbSizeMb: 32, forceConfigDrive: false };
+export const QEMU_DEFAULTS = { zone: 'nova', shutdownTimeoutSeconds: 60, tbSizeMb: 32, forceConfigDrive: false, hostIp: '127.0.0.1', liveMigrationCompletionTimeout: 800 };
+
+/** What query-migrate answers, as far as it is read here. */
+interface MigrationInfo {
+  status?: string;
+  'error-desc'?: string;
+  ram?: { total: number; transferred: number };
+  disk?: { total: number; transferred: number };
+  'socket-address'?: { host: string; port: string }[];
+}
+
+/** The statuses of a migration under way (QEMU's MigrationStatus). */
+const MIGRATING = new Set(['setup', 'active', 'pre-switchover', 'device', 'wait-unplug', 'postcopy-active', 'postcopy-paused', 'postcopy-recover', 'cancelling']);
 
 /** QMP's run states as the core's power states (libvirt's mapping of the same states). */
 function powerOfStatus(status: string): PowerState {
@@ -130,7 +146,7 @@ export class QemuDriver implements Driver {
       vcpus: cpus().length,
       memoryMb: Math.floor(totalmem() / 1048576),
       localGb: Math.floor((fs.blocks * fs.bsize) / 2 ** 30),
-      hostIp: '127.0.0.1',
+      hostIp: options.hostIp,
       hypervisorVersion: probe.versionNumber,
     };
   }
@@ -312,9 +328,11 @@ export class QemuDriver implements Driver {
   /**
    * Makes a machine's folder: its root disk by `root`, then the flavor's ephemeral disk and
    * swap, the config drive and the record. Built aside and renamed into place, so that a
-   * crash halfway leaves no half machine.
+   * crash halfway leaves no half machine. An incoming machine (the destination of a live
+   * migration) gets blank ephemeral and swap disks of the same sizes: their contents come
+   * with the migration.
    */
-  private async build(files: MachineFiles, spec: GuestSpec, root: (staged: MachineFiles) => Promise<void>, sshPort?: number | null): Promise<void> {
+  private async build(files: MachineFiles, spec: GuestSpec, root: (staged: MachineFiles) => Promise<void>, sshPort?: number | null, incoming = false): Promise<void> {
     const part = files.dir + '.part';
     rmSync(part, { recursive: true, force: true });
     mkdirSync(part, { recursive: true, mode: 0o700 });
@@ -329,15 +347,15 @@ export class QemuDriver implements Driver {
       if (statSync(staged.ephemeral).size < ephemeral) truncateSync(staged.ephemeral, ephemeral);
     } else if (ephemeral > 0) {
       sparseFile(staged.ephemeral, ephemeral);
-      await run('mkfs.ext4', ['-q', '-F', '-L', 'ephemeral0', staged.ephemeral], { env: SBIN_PATH });
+      if (!incoming) await run('mkfs.ext4', ['-q', '-F', '-L', 'ephemeral0', staged.ephemeral], { env: SBIN_PATH });
     }
     if ((spec.swapMb ?? 0) > 0) {
       sparseFile(staged.swap, spec.swapMb! * 2 ** 20);
-      await run('mkswap', [staged.swap], { env: SBIN_PATH });
+      if (!incoming) await run('mkswap', [staged.swap], { env: SBIN_PATH });
     }
     if (configDrive) await writeConfigDrive(spec, staged.configDrive);
     // The admin password reaches the guest through the config drive only: never stored.
-    const record: MachineRecord = { spec: { ...spec, adminPassword: null }, sshPort: sshPort ?? (spec.ports.length ? await freeLoopbackPort() : null), configDrive, rescue: false };
+    const record: MachineRecord = { spec: { ...spec, adminPassword: null }, sshPort: sshPort ?? (spec.ports.length ? await freeLoopbackPort() : null), configDrive, rescue: false, ...(incoming ? { incoming: { uri: null } } : {}) };
     this.saveRecord(staged, record);
     renameSync(part, files.dir);
   }
@@ -617,8 +635,124 @@ export class QemuDriver implements Driver {
     if (powerOn) await this.start(files, record);
   }
 
-  async liveMigrate(source: string): Promise<void> {
-    throw new DriverError(`Live migration is not available on the qemu driver yet (one host, ${source}).`);
+  // ── live migration: QMP migrate from the source's QEMU to one started with -incoming on the destination ──
+
+  /**
+   * The destination's part (Nova's pre_live_migration): a machine folder as spawn makes it (a
+   * qcow2 overlay on this host's own cached copy of the image, of the same virtual size; the
+   * config drive made again) and a QEMU of the same machine definition waiting with
+   * `-incoming defer`, then listening on this host's address (a port the kernel picks) for
+   * the source's stream. A folder of the guest that this step did not make is refused, as
+   * Nova's libvirt driver refuses a destination whose instance directory exists.
+   */
+  async preLiveMigration(dest: string, spec: GuestSpec): Promise<LiveMigrationTarget> {
+    const files = this.files(dest, spec.id);
+    if (files.exists()) {
+      const record = this.record(files);
+      if (!record.incoming) throw new DriverError(`The supplied disk path (${files.dir}) already exists, it is expected not to exist.`);
+      // Run again after a crash: the machine the first run started serves if it still waits untouched.
+      if (record.incoming.uri && (await this.waitingForMigration(files))) return { uri: record.incoming.uri };
+      await this.kill(files);
+      rmSync(files.dir, { recursive: true, force: true });
+    } else if (existsSync(files.dir)) {
+      throw new DriverError(`The supplied disk path (${files.dir}) already exists, it is expected not to exist.`);
+    }
+    await this.build(
+      files,
+      spec,
+      async (staged) => {
+        // A server of drives (no image) boots them and has no disk of its own.
+        if (spec.image || !(await this.options.drivesOf?.(spec.id))?.length) await this.makeDisk(staged.disk, spec);
+      },
+      undefined,
+      true,
+    );
+    const record = this.record(files);
+    try {
+      await this.start(files, record, 'defer');
+      const address = this.info.hostIp.includes(':') ? `[${this.info.hostIp}]` : this.info.hostIp;
+      await this.execute(files, 'migrate-incoming', { uri: `tcp:${address}:0` });
+      const listening = await this.execute<MigrationInfo>(files, 'query-migrate');
+      const port = listening['socket-address']?.[0]?.port;
+      if (!port) throw new DriverError(`The incoming machine of instance ${spec.id} on ${dest} does not say where it listens.`);
+      const uri = `tcp:${address}:${port}`;
+      this.saveRecord(files, { ...record, incoming: { uri } });
+      return { uri };
+    } catch (err) {
+      await this.kill(files).catch(() => {});
+      rmSync(files.dir, { recursive: true, force: true });
+      throw err instanceof DriverError ? err : new DriverError(`Instance ${spec.id} cannot be received on ${dest}: ${(err as Error).message}`);
+    }
+  }
+
+  /** The incoming machine runs and no stream has reached it yet. */
+  private async waitingForMigration(files: MachineFiles): Promise<boolean> {
+    if ((await this.status(files).catch(() => null)) !== 'inmigrate') return false;
+    const m = await this.execute<MigrationInfo>(files, 'query-migrate').catch(() => null);
+    return !!m && (!m.status || m.status === 'setup');
+  }
+
+  /**
+   * The source's part (Nova's live_migration): QMP migrate to the destination's URI, with
+   * block migration of the writable disks (QEMU's `block` capability) made incremental
+   * (`block-incremental`: only what the overlay holds, since the destination has the same
+   * backing image); the read-only config drive stays, made again there. Bounded as Nova's
+   * live_migration_completion_timeout bounds it (800 s per GiB of memory and disk, at least
+   * 2 GiB), then cancelled. Once completed the source's QEMU stays paused (postmigrate),
+   * which is how a step run again after a crash knows the guest has gone; destroy ends it.
+   */
+  async liveMigrate(source: string, dest: string, spec: GuestSpec, target: LiveMigrationTarget, progress?: (percent: number) => void): Promise<void> {
+    const files = this.files(source, spec.id);
+    this.record(files);
+    const state = await this.status(files);
+    if (state === null) throw new DriverError(`Instance ${spec.id} is not running on ${source}.`);
+    if (state === 'postmigrate') return; // sent before a crash: only a completed outgoing migration leaves this state
+    let m = await this.execute<MigrationInfo>(files, 'query-migrate');
+    // (A machine that came in by migration says `completed` of its incoming one.)
+    if (!MIGRATING.has(m.status ?? '')) {
+      await this.execute(files, 'migrate-set-capabilities', { capabilities: [{ capability: 'block', state: true }] });
+      await this.execute(files, 'migrate-set-parameters', { 'block-incremental': true });
+      await this.execute(files, 'migrate', { uri: target.uri });
+    }
+    const diskBytes = existsSync(files.disk) ? statSync(files.disk).size : 0;
+    const gib = Math.max(2, (spec.memoryMb * 2 ** 20 + diskBytes) / 2 ** 30);
+    const until = Date.now() + this.options.liveMigrationCompletionTimeout * gib * 1000;
+    for (;;) {
+      m = await this.execute<MigrationInfo>(files, 'query-migrate');
+      if (m.status === 'completed') return progress?.(100);
+      if (m.status === 'failed' || m.status === 'cancelled') throw new DriverError(`Live migration of instance ${spec.id} to ${dest} failed: ${m['error-desc'] ?? m.status}`);
+      const total = (m.ram?.total ?? 0) + (m.disk?.total ?? 0);
+      if (total > 0) progress?.(Math.min(99, Math.floor((100 * ((m.ram?.transferred ?? 0) + (m.disk?.transferred ?? 0))) / total)));
+      if (this.options.liveMigrationCompletionTimeout > 0 && Date.now() > until) {
+        await this.execute(files, 'migrate_cancel').catch(() => {});
+        while (MIGRATING.has((m = await this.execute<MigrationInfo>(files, 'query-migrate')).status ?? '')) await sleep(100);
+        if (m.status === 'completed') return;
+        throw new DriverError(`Live migration of instance ${spec.id} to ${dest} did not complete within ${Math.round(this.options.liveMigrationCompletionTimeout * gib)} s and was aborted.`);
+      }
+      await sleep(200);
+    }
+  }
+
+  /** The destination's last part (Nova's post_live_migration_at_destination): the machine has arrived and is an ordinary one of this host. */
+  async postLiveMigrationAtDestination(dest: string, id: string): Promise<void> {
+    const files = this.files(dest, id);
+    const record = this.record(files);
+    if (!record.incoming) return;
+    // The source says completed a moment before this QEMU has loaded the last of the state.
+    const until = Date.now() + 60_000;
+    let status: string | null;
+    while ((status = await this.status(files)) === 'inmigrate' && Date.now() < until) await sleep(100);
+    if (status === null || status === 'inmigrate') throw new DriverError(`Instance ${id} has not arrived on ${dest}: its machine is ${status ?? 'not running'}.`);
+    this.saveRecord(files, { ...record, incoming: null });
+  }
+
+  /** Undoes preLiveMigration: the incoming machine and its folder go; a folder it did not make stays. */
+  async rollbackLiveMigrationAtDestination(dest: string, id: string): Promise<void> {
+    const files = this.files(dest, id);
+    rmSync(files.dir + '.part', { recursive: true, force: true });
+    if (!files.exists() || !this.record(files).incoming) return;
+    await this.kill(files);
+    rmSync(files.dir, { recursive: true, force: true });
   }
 
   async powerState(host: string, id: string): Promise<PowerState | null> {

@@ -15,6 +15,12 @@ export interface MachineRecord {
   configDrive: boolean;
   /** Booted from a rescue disk, its own disk second. */
   rescue: boolean;
+  /**
+   * The destination's machine of a live migration until it has arrived (made by
+   * preLiveMigration, with the URI it listens on once it does): only such a machine is what a
+   * rollback removes.
+   */
+  incoming?: { uri: string | null } | null;
 }
 
 /** The files of one machine, all in its own folder under the data directory. */

@@ -20,6 +20,7 @@ import {
   type DriveSpec,
   type GuestConsole,
   type GuestSpec,
+  type LiveMigrationTarget,
   type HostInfo,
   type PowerState,
   type StorageType,
@@ -58,7 +59,7 @@ export interface RemoteDriverOptions {
 }
 
 /** Calls that move or copy a disk's worth of bytes. */
-const LONG: ReadonlySet<Call> = new Set(['migrateDiskAndPowerOff', 'finishMigration', 'finishRevertMigration', 'liveMigrate', 'createDrive', 'cloneDrive', 'resizeDrive', 'snapshotDrive']);
+const LONG: ReadonlySet<Call> = new Set(['migrateDiskAndPowerOff', 'finishMigration', 'finishRevertMigration', 'preLiveMigration', 'liveMigrate', 'createDrive', 'cloneDrive', 'resizeDrive', 'snapshotDrive']);
 
 export class RemoteDriver implements Driver {
   private readonly connectMs: number;
@@ -223,9 +224,18 @@ export class RemoteDriver implements Driver {
   finishRevertMigration(host: string, spec: GuestSpec, powerOn: boolean): Promise<void> {
     return this.call(host, 'finishRevertMigration', [host, spec, powerOn]);
   }
-  /** Asked of the source: its process moves the guest to `dest`. */
-  liveMigrate(source: string, dest: string, spec: GuestSpec): Promise<void> {
-    return this.call(source, 'liveMigrate', [source, dest, spec]);
+  /** Each step of a live migration is asked of the host that does it: the destination, the source, the destination. */
+  preLiveMigration(dest: string, spec: GuestSpec): Promise<LiveMigrationTarget> {
+    return this.call(dest, 'preLiveMigration', [dest, spec]);
+  }
+  liveMigrate(source: string, dest: string, spec: GuestSpec, target: LiveMigrationTarget, progress?: (percent: number) => void): Promise<void> {
+    return this.call(source, 'liveMigrate', [source, dest, spec, target], progress);
+  }
+  postLiveMigrationAtDestination(dest: string, id: string): Promise<void> {
+    return this.call(dest, 'postLiveMigrationAtDestination', [dest, id]);
+  }
+  rollbackLiveMigrationAtDestination(dest: string, id: string): Promise<void> {
+    return this.call(dest, 'rollbackLiveMigrationAtDestination', [dest, id]);
   }
   async powerState(host: string, id: string): Promise<PowerState | null> {
     return (await this.call<PowerState | null>(host, 'powerState', [host, id])) ?? null;

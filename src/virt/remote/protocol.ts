@@ -29,11 +29,12 @@ export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 /** The driver calls that go over the wire as JSON, and those that report progress. */
 export const CALLS = [
   'spawn', 'destroy', 'powerOff', 'powerOn', 'acpiShutdown', 'reboot', 'pause', 'unpause', 'suspend', 'resume',
-  'rescue', 'unrescue', 'migrateDiskAndPowerOff', 'finishMigration', 'confirmMigration', 'finishRevertMigration', 'liveMigrate', 'powerState', 'consoleOutput', 'setPassword',
+  'rescue', 'unrescue', 'migrateDiskAndPowerOff', 'finishMigration', 'confirmMigration', 'finishRevertMigration',
+  'preLiveMigration', 'liveMigrate', 'postLiveMigrationAtDestination', 'rollbackLiveMigrationAtDestination', 'powerState', 'consoleOutput', 'setPassword',
   'createDrive', 'cloneDrive', 'resizeDrive', 'deleteDrive', 'snapshotDrive', 'deleteSnapshot', 'attachDrive', 'detachDrive',
 ] as const;
 export type Call = (typeof CALLS)[number];
-export const WITH_PROGRESS: ReadonlySet<Call> = new Set(['createDrive', 'cloneDrive', 'resizeDrive']);
+export const WITH_PROGRESS: ReadonlySet<Call> = new Set(['liveMigrate', 'createDrive', 'cloneDrive', 'resizeDrive']);
 
 export interface WireError {
   type: string;

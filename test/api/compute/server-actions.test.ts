@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startCloud, type TestCloud } from '../../support.js';
+import type { FakeDriver } from '../../../src/virt/fake/driver.js';
+import { PowerState } from '../../../src/compute/states.js';
 
 let cloud: TestCloud;
 let imageId: string;
@@ -402,6 +404,54 @@ test('cold migrate goes VERIFY_RESIZE on another host; live migration moves an A
   assert.notEqual(s['OS-EXT-SRV-ATTR:host'], here);
   const migrations = (await cloud.req('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}&migration_type=live-migration`, { token: cloud.adminToken, version: '2.23' })).body.migrations;
   assert.equal(migrations[0].status, 'completed');
+});
+
+test('a live migration the destination refuses rolls back as Nova does: the server ACTIVE and running on its host, the migration error, the event in error', async () => {
+  const { id } = await fresh();
+  const before = await show(id);
+  const from = before['OS-EXT-SRV-ATTR:host'];
+  const to = ['fake-host-1', 'fake-host-2', 'fake-host-3'].find((h) => h !== from)!;
+  const fake = cloud.services.driver as FakeDriver;
+  fake.setSpawnFailure(to, 'the destination refuses the guest');
+  try {
+    const r = await act(id, { 'os-migrateLive': { host: to, block_migration: 'auto' } }, cloud.adminToken, '2.30');
+    assert.equal(r.status, 202, r.text);
+    await settle();
+  } finally {
+    fake.setSpawnFailure(to, null);
+  }
+  const s = await show(id);
+  assert.equal(s.status, 'ACTIVE');
+  assert.equal(s['OS-EXT-STS:task_state'], null);
+  assert.equal(s['OS-EXT-SRV-ATTR:host'], from);
+  assert.equal(await fake.powerState(from, id), PowerState.RUNNING);
+  assert.equal(await fake.powerState(to, id), null);
+  const migrations = (await cloud.req('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}&migration_type=live-migration`, { token: cloud.adminToken, version: '2.23' })).body.migrations;
+  assert.deepEqual(migrations.map((m: { status: string; dest_compute: string }) => [m.status, m.dest_compute]), [['error', to]]);
+  const actions = (await cloud.req('GET', `/compute/v2.1/servers/${id}/os-instance-actions`, { token: cloud.adminToken })).body.instanceActions;
+  const live = actions.find((a: { action: string }) => a.action === 'live-migration');
+  const events = (await cloud.req('GET', `/compute/v2.1/servers/${id}/os-instance-actions/${live.request_id}`, { token: cloud.adminToken, version: '2.51' })).body.instanceAction.events;
+  assert.deepEqual(events.map((e: { event: string; result: string }) => [e.event, e.result]), [['compute_live_migration', 'Error']]);
+});
+
+test('a live migration whose send fails rolls back: the server ACTIVE and running on its host, the destination\'s half removed, the migration failed', async () => {
+  const { id } = await fresh();
+  const from = (await show(id))['OS-EXT-SRV-ATTR:host'];
+  const to = ['fake-host-1', 'fake-host-2', 'fake-host-3'].find((h) => h !== from)!;
+  const fake = cloud.services.driver as FakeDriver;
+  fake.setLiveMigrationFailure(from, 'the stream broke');
+  try {
+    assert.equal((await act(id, { 'os-migrateLive': { host: to, block_migration: 'auto' } }, cloud.adminToken, '2.30')).status, 202);
+    await settle();
+  } finally {
+    fake.setLiveMigrationFailure(from, null);
+  }
+  const s = await show(id);
+  assert.deepEqual([s.status, s['OS-EXT-STS:task_state'], s['OS-EXT-SRV-ATTR:host']], ['ACTIVE', null, from]);
+  assert.equal(await fake.powerState(from, id), PowerState.RUNNING);
+  assert.equal(await fake.powerState(to, id), null);
+  const migrations = (await cloud.req('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}&migration_type=live-migration`, { token: cloud.adminToken, version: '2.23' })).body.migrations;
+  assert.deepEqual(migrations.map((m: { status: string }) => m.status), ['failed']);
 });
 
 test('a server migration id that is not a whole number an integer holds (1.5, -1, 2147483648) names no migration: 404', async () => {
