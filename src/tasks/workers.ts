@@ -103,9 +103,12 @@ export async function reconcile(s: Services): Promise<void> {
   for (const host of s.driver.hosts().map((h) => h.name)) {
     const have = (await s.driver.guestIds?.(host)) ?? [];
     if (have.length === 0) continue;
-    const mine = new Set(
-      (await s.db.selectFrom('servers').select('id').where('host', '=', host).where('deleted', '=', 0).execute()).map((r) => r.id),
-    );
+    // Asked about the guests it has, a few at a time: the host may hold more servers than one statement may read in time.
+    const mine = new Set<string>();
+    for (let i = 0; i < have.length; i += 500) {
+      const rows = await s.db.selectFrom('servers').select('id').where('id', 'in', have.slice(i, i + 500)).where('host', '=', host).where('deleted', '=', 0).execute();
+      for (const r of rows) mine.add(r.id);
+    }
     // A guest a resize is moving is its task's to settle, whichever of its two hosts the
     // database names yet: made on the destination, or brought back on the source by a revert
     // (there, destroying it would destroy the disks the revert brought back).
