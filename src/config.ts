@@ -163,6 +163,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; ov
   if (merged.fakeBusyWindowMs !== undefined) fake.busyWindowMs = Number(merged.fakeBusyWindowMs);
   if (merged.fakeDriveMs !== undefined) fake.driveMs = Number(merged.fakeDriveMs);
   if (!Number.isInteger(fake.hosts) || fake.hosts < 1) throw new ConfigError(`fake.hosts must be a positive integer`);
+  // A host's size is a 32-bit integer column on both databases.
+  for (const key of ['vcpus', 'memoryMb', 'localGb'] as const) {
+    if (!Number.isInteger(fake[key]) || fake[key] < 1 || fake[key] > 2 ** 31 - 1) throw new ConfigError(`fake.${key} must be an integer from 1 to ${2 ** 31 - 1}`);
+  }
   if (!Number.isFinite(fake.operationMs) || fake.operationMs < 0) throw new ConfigError(`fake.operationMs must be a number of milliseconds >= 0`);
   if (!Number.isFinite(fake.busyWindowMs) || fake.busyWindowMs < 0) throw new ConfigError(`fake.busyWindowMs must be a number of milliseconds >= 0`);
   if (!Number.isFinite(fake.driveMs) || fake.driveMs < 0) throw new ConfigError(`fake.driveMs must be a number of milliseconds >= 0`);

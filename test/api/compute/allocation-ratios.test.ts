@@ -53,3 +53,9 @@ test('an allocation ratio that is not a positive number is refused at start, nam
     assert.throws(() => loadConfig({ env: {}, overrides: { compute: { cpuAllocationRatio: bad as number } } }), (err: Error) => err instanceof ConfigError && /compute\.cpuAllocationRatio/.test(err.message));
   }
 });
+
+test('a simulated host size past a 32-bit integer is refused at start, naming the key', () => {
+  for (const key of ['vcpus', 'memoryMb', 'localGb']) {
+    assert.throws(() => loadConfig({ env: {}, overrides: { fake: { [key]: 2 ** 31 } } }), (err: Error) => err instanceof ConfigError && err.message.startsWith(`fake.${key} must be`));
+  }
+});
