@@ -139,15 +139,7 @@ export class RemoteDriver implements Driver {
   private async call<T>(host: string, name: Call | FakeSwitch, args: unknown[], progress?: (percent: number) => void, path = CALL_PATH): Promise<T> {
     const { res, done } = await this.post(host, path + name, args, LONG.has(name as Call) ? this.longMs : this.callMs);
     try {
-      const text = await readAll(res, host, (line) => {
-        const msg = JSON.parse(line) as { progress?: number };
-        if (typeof msg.progress === 'number') progress?.(msg.progress);
-      });
-      if (res.statusCode !== 200) throw new DriverError(errorOf(text) ?? `The host endpoint of ${host} answered ${res.statusCode}.`);
-      const last = JSON.parse(text.trim().split('\n').at(-1) ?? 'null') as { result?: T; error?: WireError } | null;
-      if (last?.error) throw decodeError(last.error);
-      if (!last || !('result' in last)) throw new HostUnavailable(host); // cut off before its answer
-      return (last.result ?? undefined) as T;
+      return await resultOf<T>(res, host, progress);
     } finally {
       done();
     }
@@ -209,11 +201,7 @@ export class RemoteDriver implements Driver {
     if (!disks) return this.call(host, 'finishMigration', [host, spec, null, powerOn]);
     const { res, done } = await this.post(host, FINISH_PATH, [host, spec, powerOn], this.longMs, await disks());
     try {
-      const text = await readAll(res, host);
-      if (res.statusCode !== 200) throw new DriverError(errorOf(text) ?? `The host endpoint of ${host} answered ${res.statusCode}.`);
-      const last = JSON.parse(text.trim().split('\n').at(-1) ?? 'null') as { result?: null; error?: WireError } | null;
-      if (last?.error) throw decodeError(last.error);
-      if (!last || !('result' in last)) throw new HostUnavailable(host);
+      await resultOf<void>(res, host);
     } finally {
       done();
     }
@@ -371,6 +359,19 @@ export class RemoteDriver implements Driver {
   detachDrive(host: string, serverId: string, driveId: string): Promise<void> {
     return this.call(host, 'detachDrive', [host, serverId, driveId]);
   }
+}
+
+/** A call's answer: its progress lines as they come, then its result, or the error it carries. */
+async function resultOf<T>(res: IncomingMessage, host: string, progress?: (percent: number) => void): Promise<T> {
+  const text = await readAll(res, host, (line) => {
+    const msg = JSON.parse(line) as { progress?: number };
+    if (typeof msg.progress === 'number') progress?.(msg.progress);
+  });
+  if (res.statusCode !== 200) throw new DriverError(errorOf(text) ?? `The host endpoint of ${host} answered ${res.statusCode}.`);
+  const last = JSON.parse(text.trim().split('\n').at(-1) ?? 'null') as { result?: T; error?: WireError } | null;
+  if (last?.error) throw decodeError(last.error);
+  if (!last || !('result' in last)) throw new HostUnavailable(host); // cut off before its answer
+  return (last.result ?? undefined) as T;
 }
 
 /** The whole answer (bounded), each complete line also handed to `line` as it arrives. */
