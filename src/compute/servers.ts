@@ -9,7 +9,7 @@ import { generatePassword } from '../identity/passwords.js';
 import { enqueue, enqueueAll } from '../tasks/runner.js';
 import { PowerState, TaskState, VmState, statesForStatus } from './states.js';
 import { startAction, startActions } from './actions.js';
-import { enforce, fitInstances } from './quotas.js';
+import { enforce, fitInstances, lockQuotas } from './quotas.js';
 import type { Flavor } from './flavors.js';
 import { findKeypair } from './keypairs.js';
 import { searchPattern, type SearchPattern } from './search-patterns.js';
@@ -292,9 +292,8 @@ export class Servers {
     const adminPass = req.adminPass ?? generatePassword(12);
     const reservationId = 'r-' + randomBytes(4).toString('hex');
     const now = clock.now().toISOString();
-    const servers: Server[] = [];
-
-    await db.transaction().execute(async (tx) => {
+    const servers = await db.transaction().execute(async (tx) => {
+      const servers: Server[] = [];
       const count = await this.enforceQuota(tx, ctx, req, flavor);
       const volumeIds = Array.from({ length: count }, () => randomUUID());
       for (let i = 0; i < count; i++) {
@@ -381,6 +380,7 @@ export class Servers {
         servers.map((x, i) => ({ serverId: x.id, kind: 'build', step: TaskState.SCHEDULING, actionId: actionIds[i], params: { files: req.files, adminPass: null } })),
       );
       if (req.hints.group) await this.s.serverGroups.join(tx, ctx, req.hints.group, servers.map((x) => x.id));
+      return servers;
     });
     this.s.runner.kick();
     return { servers, adminPass, reservationId };
@@ -473,6 +473,12 @@ export class Servers {
   async redefine(ctx: AuthContext, id: string, patch: { name?: string; metadata?: Record<string, string>; tags?: string[]; flavor?: ServerFlavor; extension?: Record<string, unknown>; drives?: DriveAttachment[] }): Promise<void> {
     const now = this.s.clock.now().toISOString();
     await this.s.db.transaction().execute(async (tx) => {
+      if (patch.flavor) {
+        // The quota lock before the server's row, the order of every transaction that takes
+        // both (a clone holds the lock, then its job row touches the source server's row).
+        const owner = await tx.selectFrom('servers').select('project_id').where('id', '=', id).executeTakeFirst();
+        if (owner) await lockQuotas(tx, owner.project_id);
+      }
       const server = await lockedServer(tx, id);
       if (!server || (!ctx.isAdmin && server.project_id !== ctx.projectId)) throw notFound(`Instance ${id} could not be found.`);
       if (server.locked && !ctx.isAdmin) throw conflict(`Instance ${id} is locked`);

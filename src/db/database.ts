@@ -132,7 +132,7 @@ export async function openDatabase(url: string, onIdleError: (err: Error) => voi
     // An idle connection the server closes (a restart, an admin's terminate) is an 'error'
     // event on the pool; unhandled it would end the process. The pool opens a new one.
     pool.on('error', onIdleError);
-    return new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+    return new RetryingKysely({ dialect: new PostgresDialect({ pool }) });
   }
   if (!url.startsWith('sqlite:')) throw new Error(`unsupported database URL (want sqlite:<path> or postgres://…)`);
   const path = url.slice('sqlite:'.length);
@@ -149,6 +149,37 @@ export async function openDatabase(url: string, onIdleError: (err: Error) => voi
   sqlite.pragma('busy_timeout = 5000');
   cachePreparedStatements(sqlite);
   return new Kysely<Schema>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+}
+
+/**
+ * PostgreSQL resolves a deadlock by aborting one of the transactions in it (SQLSTATE 40P01),
+ * and a lock-order cycle can form wherever a named lock (lockName) meets a row lock taken
+ * by a trigger (a tag or job row bumps its server's version). The aborted one did nothing
+ * and is run again, as Nova's database layer retries on deadlock: so a transaction's
+ * callback may run more than once, and must only act through `tx` and return what it
+ * made (no pushes into outer arrays, no calls outside the database). SQLite runs one
+ * transaction at a time (BEGIN IMMEDIATE) and never deadlocks.
+ */
+const DEADLOCK_RETRIES = 4;
+const isDeadlock = (err: unknown) => (err as { code?: unknown } | null)?.code === '40P01';
+
+class RetryingKysely extends Kysely<Schema> {
+  override transaction(): ReturnType<Kysely<Schema>['transaction']> {
+    const builder = super.transaction();
+    const execute = builder.execute.bind(builder);
+    builder.execute = async (callback) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await execute(callback);
+        } catch (err) {
+          if (!isDeadlock(err) || attempt >= DEADLOCK_RETRIES) throw err;
+          // The other transaction of the cycle commits meanwhile; a jitter keeps two retries apart.
+          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+        }
+      }
+    };
+    return builder;
+  }
 }
 
 /** How long a new PostgreSQL connection may take to open, and one statement to answer. */

@@ -57,8 +57,8 @@ export class Snapshots {
   /** Takes snapshots of the caller's drives, all or none; each is `creating` until the driver has taken it. */
   async create(ctx: AuthContext, requests: NewSnapshot[]): Promise<Snapshot[]> {
     const now = this.s.clock.now().toISOString();
-    const rows: DriveSnapshotTable[] = [];
-    await this.s.db.transaction().execute(async (tx) => {
+    const rows = await this.s.db.transaction().execute(async (tx) => {
+      const rows: DriveSnapshotTable[] = [];
       for (const [i, r] of requests.entries()) {
         if (typeof r.driveId !== 'string') throw invalidField(`objects.${i}.drive`, 'drive is required.');
         const drive = await tx
@@ -99,6 +99,7 @@ export class Snapshots {
         this.s.clock,
         rows.map((r) => ({ serverId: r.drive_id, kind: 'drive_snapshot', step: 'snapshot', params: { snapshotId: r.id } })),
       );
+      return rows;
     });
     this.s.runner.kick();
     return rows.map(toSnapshot);

@@ -84,9 +84,9 @@ export async function moveTag(db: Kysely<Schema>, clock: Clock, projectId: strin
         await tx.updateTable('drives').set({ tags: JSON.stringify(next), updated_at: clock.now().toISOString() }).where('id', '=', d.id).execute();
         changed++;
       }
-      if (changed) sizes.push(changed);
-      return { n: rows.length, id: rows.at(-1)?.id };
+      return { n: rows.length, id: rows.at(-1)?.id, changed };
     });
+    if (last.changed) sizes.push(last.changed);
     if (last.n < batch) break;
     after = last.id!;
   }
