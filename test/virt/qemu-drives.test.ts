@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -31,14 +31,20 @@ if (skip) test('qemu drives', { skip }, () => {});
 else {
   driveContract('qemu', async () => ({ ...(await qemuDrives()), guest: null }));
 
-  test('qemu: a drive cloned from an image is a qcow2 file with the image’s bytes, grown to the size asked', async () => {
+  test('qemu: a drive cloned from an image is a qcow2 overlay on the host’s one copy of the image (nothing copied per drive), with the image’s bytes, grown to the size asked', async () => {
     const { driver, dataDir, close } = await qemuDrives();
-    const id = randomUUID();
+    const [id, other] = [randomUUID(), randomUUID()];
     const { location } = await driver.cloneDrive({ id, size: 8 * 1024 ** 2, storageType: 'dssd', media: 'disk', avoid: [] }, { kind: 'image', id: image.id });
+    await driver.cloneDrive({ id: other, size: 1024 ** 2, storageType: 'dssd', media: 'disk', avoid: [] }, { kind: 'image', id: image.id });
     assert.equal(location, 'qemu-drives');
     const file = join(dataDir, 'drives', `${id}.qcow2`);
     const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', file], { encoding: 'utf8' }));
     assert.deepEqual([info.format, info['virtual-size']], ['qcow2', 8 * 1024 ** 2]);
+    const base = join(dataDir, 'machines', '_base', image.id);
+    assert.equal(info['backing-filename'], base);
+    assert.ok(statSync(file).size < image.data.length / 4, `the drive holds no copy of the image (${statSync(file).size} bytes)`);
+    const smaller = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', join(dataDir, 'drives', `${other}.qcow2`)], { encoding: 'utf8' }));
+    assert.deepEqual([smaller['backing-filename'], smaller['virtual-size']], [base, image.data.length], 'a size below the image’s is the image’s');
     const raw = join(dataDir, 'back.raw');
     execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', file, raw]);
     assert.ok(readFileSync(raw).subarray(0, image.data.length).equals(image.data));

@@ -12,6 +12,7 @@ import { MachineFiles, commandLine, startQemu, type MachineRecord } from './mach
 import { writeConfigDrive } from './config-drive.js';
 import type { HostProbe } from './probe.js';
 import { QemuDrives } from './drives.js';
+import { ImageCache, virtualSize, type Base } from './image-cache.js';
 import { ContextPorts, type GuestContexts } from './context-port.js';
 import { packFiles, unpackFiles } from './disk-bundle.js';
 
@@ -130,6 +131,7 @@ export class QemuDriver implements Driver {
   private readonly qmps = new Map<string, Promise<QmpClient>>();
   private readonly info: HostInfo;
   private readonly drives: QemuDrives;
+  private readonly images: ImageCache;
   /** The second serial ports this process answers (CloudSigma's server context); none until serveContexts. */
   private contextPorts: ContextPorts | null = null;
 
@@ -138,7 +140,8 @@ export class QemuDriver implements Driver {
     private readonly options: QemuOptions,
   ) {
     mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
-    this.drives = new QemuDrives(options.dataDir, options.host, options.imageFile);
+    this.images = new ImageCache(join(this.machinesDir, '_base'));
+    this.drives = new QemuDrives(options.dataDir, options.host, options.imageFile, this.images);
     const fs = statfsSync(options.dataDir);
     this.info = {
       name: options.host,
@@ -281,24 +284,9 @@ export class QemuDriver implements Driver {
     if (context) this.attachContext(id, files);
   }
 
-  /** A cached copy of the image: many overlays share one base, which must never change. */
-  private async baseOf(spec: GuestSpec): Promise<{ path: string; format: string } | null> {
-    const image = spec.image;
-    if (!image) return null;
-    const dir = join(this.machinesDir, '_base');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const path = join(dir, image.id);
-    if (!existsSync(path)) {
-      if (!existsSync(image.path)) throw new DriverError(`Image ${image.id} has no data on this host.`);
-      copyFileSync(image.path, path + '.part');
-      renameSync(path + '.part', path);
-    }
-    return { path, format: image.diskFormat === 'qcow2' ? 'qcow2' : 'raw' };
-  }
-
-  private async virtualSize(path: string, format?: string): Promise<number> {
-    const { stdout } = await run('qemu-img', ['info', '-U', '--output=json', ...(format ? ['-f', format] : []), path]);
-    return (JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'];
+  /** The host's copy of the guest's image, which every overlay made from the image shares. */
+  private async baseOf(spec: GuestSpec): Promise<Base | null> {
+    return spec.image ? this.images.base(spec.image.id, spec.image) : null;
   }
 
   /** A qcow2 overlay on the cached image, grown to the flavor's root disk (or a blank disk when there is no image). */
@@ -306,9 +294,8 @@ export class QemuDriver implements Driver {
     const base = await this.baseOf(spec);
     const want = spec.diskGb > 0 ? spec.diskGb * 2 ** 30 : 0;
     if (base) {
-      const size = await this.virtualSize(base.path, base.format);
-      if (want > 0 && want < size) throw new DriverError(`Flavor's disk is too small for requested image. Flavor disk is ${want} bytes, image is ${size} bytes.`);
-      await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', base.format, '-b', base.path, path, ...(want > size ? [String(want)] : [])]);
+      if (want > 0 && want < base.size) throw new DriverError(`Flavor's disk is too small for requested image. Flavor disk is ${want} bytes, image is ${base.size} bytes.`);
+      await ImageCache.overlay(path, base, want);
     } else {
       await run('qemu-img', ['create', '-q', '-f', 'qcow2', path, String(want || 2 ** 30)]);
     }
@@ -545,7 +532,7 @@ export class QemuDriver implements Driver {
     if (!files.exists() && kept.exists()) return; // done before a crash
     const { spec } = this.record(files);
     // As libvirt refuses it, before anything changes: a disk cannot shrink.
-    const size = existsSync(files.disk) ? await this.virtualSize(files.disk, 'qcow2') : 0;
+    const size = existsSync(files.disk) ? await virtualSize(files.disk, 'qcow2') : 0;
     if (target.diskGb > 0 && target.diskGb * 2 ** 30 < size) throw new ResizeRefused('Resize error: Unable to resize disk down.');
     if ((target.ephemeralGb ?? 0) < (spec.ephemeralGb ?? 0)) throw new ResizeRefused('Resize error: Unable to resize disk down.');
     await this.powerOff(host, id);

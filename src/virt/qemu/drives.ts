@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ImageCache, virtualSize } from './image-cache.js';
 import { DriverError, type DriveSource, type DriveSpec, type StorageType } from '../driver.js';
 
 const run = promisify(execFile);
@@ -19,6 +20,7 @@ export class QemuDrives {
     private readonly location: string,
     /** The file holding an image's data, and its disk format (the image store's to say). */
     private readonly imageFile: (id: string) => Promise<{ path: string; diskFormat: string } | null>,
+    private readonly images: ImageCache,
   ) {
     mkdirSync(this.dir('drives'), { recursive: true, mode: 0o700 });
     mkdirSync(this.dir('snapshots'), { recursive: true, mode: 0o700 });
@@ -54,11 +56,6 @@ export class QemuDrives {
     if (!this.storageTypes().some((t) => t.name === name)) throw new DriverError(`Storage type ${name} is not offered on ${this.location}.`);
   }
 
-  private async virtualSize(path: string, format?: string): Promise<number> {
-    const { stdout } = await run('qemu-img', ['info', '-U', '--output=json', ...(format ? ['-f', format] : []), path]);
-    return (JSON.parse(stdout) as { 'virtual-size': number })['virtual-size'];
-  }
-
   async createDrive(spec: DriveSpec, progress?: (percent: number) => void): Promise<{ location: string }> {
     this.checkType(spec.storageType);
     const path = this.drivePath(spec.id);
@@ -75,20 +72,18 @@ export class QemuDrives {
     this.checkType(spec.storageType);
     const path = this.drivePath(spec.id);
     if (existsSync(path)) return { location: this.location }; // run again after a crash: the copy is there
-    let from: string;
-    let format = 'qcow2';
     if (source.kind === 'image') {
+      // Copy-on-write on the host's copy of the image, as a root disk is: nothing is copied.
       const image = await this.imageFile(source.id);
-      if (!image || !existsSync(image.path)) throw new DriverError(`Image ${source.id} has no data on this host.`);
-      from = image.path;
-      format = image.diskFormat === 'qcow2' ? 'qcow2' : 'raw';
+      if (!image) throw new DriverError(`Image ${source.id} has no data on this host.`);
+      await ImageCache.overlay(`${path}.part`, await this.images.base(source.id, image), spec.size);
     } else {
-      from = source.kind === 'drive' ? this.drivePath(source.id) : this.snapshotPath(source.id);
+      const from = source.kind === 'drive' ? this.drivePath(source.id) : this.snapshotPath(source.id);
       if (!existsSync(from)) throw new DriverError(`${source.kind === 'drive' ? 'Drive' : 'Snapshot'} ${source.id} could not be found.`);
+      // -U: the source may be a drive a running machine has open.
+      await run('qemu-img', ['convert', '-q', '-U', '-f', 'qcow2', '-O', 'qcow2', from, `${path}.part`]);
+      if ((await virtualSize(`${path}.part`, 'qcow2')) < spec.size) await run('qemu-img', ['resize', '-q', '-f', 'qcow2', `${path}.part`, String(spec.size)]);
     }
-    // -U: the source may be a drive a running machine has open.
-    await run('qemu-img', ['convert', '-q', '-U', '-f', format, '-O', 'qcow2', from, `${path}.part`]);
-    if ((await this.virtualSize(`${path}.part`, 'qcow2')) < spec.size) await run('qemu-img', ['resize', '-q', '-f', 'qcow2', `${path}.part`, String(spec.size)]);
     renameSync(`${path}.part`, path);
     progress?.(100);
     return { location: this.location };
@@ -97,7 +92,7 @@ export class QemuDrives {
   async resizeDrive(id: string, size: number, progress?: (percent: number) => void): Promise<void> {
     const path = this.drivePath(id);
     if (!existsSync(path)) throw new DriverError(`Drive ${id} could not be found.`);
-    const current = await this.virtualSize(path, 'qcow2');
+    const current = await virtualSize(path, 'qcow2');
     if (size !== current) await run('qemu-img', ['resize', '-q', '-f', 'qcow2', ...(size < current ? ['--shrink'] : []), path, String(size)]);
     progress?.(100);
   }
