@@ -67,8 +67,14 @@ async function portsOf(s: Services, serverId: string): Promise<GuestPort[]> {
     .where('ip_allocations.port_id', 'in', ports.map((p) => p.id))
     .orderBy('ip_allocations.position')
     .execute();
+  const floating = await s.db
+    .selectFrom('floating_ips')
+    .select(['fixed_port_id', 'fixed_ip_address', 'floating_ip_address'])
+    .where('fixed_port_id', 'in', ports.map((p) => p.id))
+    .execute();
   return ports.map((p) => {
     const mine = ips.filter((i) => i.port_id === p.id);
+    const floatingOf = (ip: string) => floating.filter((f) => f.fixed_port_id === p.id && f.fixed_ip_address === ip).map((f) => f.floating_ip_address);
     return {
       id: p.id,
       mac: p.mac_address,
@@ -76,6 +82,7 @@ async function portsOf(s: Services, serverId: string): Promise<GuestPort[]> {
       mtu: p.mtu,
       ips: mine.map((i) => i.ip_address),
       subnets: mine.map((i) => ({ ip: i.ip_address, cidr: i.cidr, gateway: i.gateway_ip })),
+      floatingIps: mine.flatMap((i) => floatingOf(i.ip_address)),
     };
   });
 }

@@ -78,6 +78,8 @@ export interface GuestPort {
   networkId?: string;
   mtu?: number;
   subnets?: { ip: string; cidr: string; gateway: string | null }[];
+  /** The floating IPs pointed at the port's fixed IPs, in their order. */
+  floatingIps?: string[];
 }
 
 /** An image as a driver reads it: where its bytes are, and a kernel and ramdisk when it boots with them (Glance's kernel_id, ramdisk_id). */

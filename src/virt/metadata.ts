@@ -131,7 +131,8 @@ export class InstanceMetadata {
     if (since('2007-01-19')) {
       md['local-hostname'] = spec.hostname;
       md['public-hostname'] = spec.hostname;
-      md['public-ipv4'] = '';
+      // Nova's get_ec2_ip_info: the first floating IP of the guest's addresses.
+      md['public-ipv4'] = spec.ports.flatMap((p) => p.floatingIps ?? [])[0] ?? '';
     }
     if (since('2007-08-29') && spec.flavorName) md['instance-type'] = spec.flavorName;
     if (since('2007-12-15')) {

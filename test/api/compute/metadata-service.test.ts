@@ -170,3 +170,14 @@ test('the password path does not exist before 2013-04-04 (Grizzly)', async () =>
   const { id } = await ownServer(cloud);
   assert.equal((await ask(id, '/openstack/2012-08-10/password', 'early')).status, 404);
 });
+
+test('EC2 public-ipv4 is the floating IP pointed at the guest, empty when it has none', async () => {
+  const id = await bootServer(cloud, cloud.demoToken, { name: 'md-public' });
+  assert.equal((await ask(id, '/latest/meta-data/public-ipv4')).text, '');
+  const token = cloud.demoToken;
+  const port = (await cloud.req('GET', `/network/v2.0/ports?device_id=${id}`, { token })).body.ports[0];
+  const external = (await cloud.req('GET', '/network/v2.0/networks?router:external=true', { token })).body.networks[0];
+  const fip = await cloud.req('POST', '/network/v2.0/floatingips', { token, body: { floatingip: { floating_network_id: external.id, port_id: port.id } } });
+  assert.equal(fip.status, 201, JSON.stringify(fip.body));
+  assert.equal((await ask(id, '/latest/meta-data/public-ipv4')).text, fip.body.floatingip.floating_ip_address);
+});
