@@ -14,7 +14,7 @@ import { Images } from './image/images.js';
 import { Tokens } from './identity/tokens.js';
 import { Policy } from './policy/policy.js';
 import { Flavors } from './compute/flavors.js';
-import { FakeDriver } from './virt/fake/driver.js';
+import { FakeDriver, type FakeStorageRecords } from './virt/fake/driver.js';
 import type { Driver } from './virt/driver.js';
 import { QemuDriver, QEMU_DEFAULTS } from './virt/qemu/driver.js';
 import { probeHost, qemuInstalled } from './virt/qemu/probe.js';
@@ -157,12 +157,27 @@ function runnerRole(role: Role): RunnerRole {
 async function driverFor(role: Role, config: Config, log: Logger, db: Db, clock: Clock): Promise<Driver> {
   if (role.kind === 'compute') {
     if (config.driver === 'qemu') return qemuDriver({ ...config, qemu: { ...config.qemu, host: role.host } }, log, db);
-    return new FakeDriver({ ...config.fake, only: { name: role.host, hostIp: config.hostIp ?? '127.0.0.1' } });
+    return new FakeDriver({ ...config.fake, only: { name: role.host, hostIp: config.hostIp ?? '127.0.0.1' } }, fakeStorageRecords(db));
   }
   if (role.kind === 'api' || role.kind === 'conductor') {
-    return (await remoteDriverFor(db, clock, { storage: config.driver === 'fake' ? new FakeDriver(config.fake) : undefined, onError: (err) => log.warn({ err }, 'reading the registered hosts failed') })).driver;
+    const storage = config.driver === 'fake' ? new FakeDriver(config.fake, fakeStorageRecords(db)) : undefined;
+    return (await remoteDriverFor(db, clock, { storage, onError: (err) => log.warn({ err }, 'reading the registered hosts failed') })).driver;
   }
-  return config.driver === 'qemu' ? qemuDriver(config, log, db) : new FakeDriver(config.fake);
+  return config.driver === 'qemu' ? qemuDriver(config, log, db) : new FakeDriver(config.fake, fakeStorageRecords(db));
+}
+
+/** The fake's drives and snapshots as the database records them: made ones only (not those still being copied). */
+function fakeStorageRecords(db: Db): FakeStorageRecords {
+  return {
+    drive: async (id) => {
+      const d = await db.selectFrom('drives').select(['size', 'storage_type', 'location']).where('id', '=', id).where('status', 'not in', ['creating', 'cloning_dst']).executeTakeFirst();
+      return d ? { size: Number(d.size), storageType: d.storage_type, location: d.location } : null;
+    },
+    snapshot: async (id) => {
+      const sn = await db.selectFrom('drive_snapshots').select(['drive_id', 'size']).where('id', '=', id).where('status', '=', 'available').executeTakeFirst();
+      return sn ? { driveId: sn.drive_id, size: Number(sn.size) } : null;
+    },
+  };
 }
 
 /** The qemu driver on this host, after the probe that decides between KVM and TCG. */

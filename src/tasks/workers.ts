@@ -58,11 +58,6 @@ export async function startWorkers(s: Services, takeOver: boolean, options: { pr
       if (guests.length < ADOPT_PAGE) break;
       after = guests[guests.length - 1].id;
     }
-    // Its drives and snapshots too: a clone resumed after a restart copies from a source the fake holds.
-    const drives = await s.db.selectFrom('drives').select(['id', 'size', 'storage_type', 'location']).where('status', '!=', 'creating').where('status', '!=', 'cloning_dst').execute();
-    for (const d of drives) s.driver.adoptDrive(d.id, Number(d.size), d.storage_type, d.location);
-    const snapshots = await s.db.selectFrom('drive_snapshots').select(['id', 'drive_id', 'size']).where('status', '=', 'available').execute();
-    for (const sn of snapshots) s.driver.adoptSnapshot(sn.id, sn.drive_id, Number(sn.size));
   }
   s.runner.handle('build', buildTask(s));
   s.runner.handle('delete', deleteTask(s));

@@ -50,6 +50,16 @@ interface FakeDrive {
   pluggedInto: Set<string>;
 }
 
+/**
+ * Where the fake finds a drive or snapshot it has not seen: the database. Another process
+ * may have made it (a second conductor, the process before a restart); the simulated
+ * storage is one, as real storage is, whichever process asks.
+ */
+export interface FakeStorageRecords {
+  drive(id: string): Promise<{ size: number; storageType: string; location: string | null } | null>;
+  snapshot(id: string): Promise<{ driveId: string; size: number } | null>;
+}
+
 /** As little as a guest needs: a host may hold 100,000 of them. */
 interface FakeGuest {
   hostname: string;
@@ -92,7 +102,10 @@ export class FakeDriver implements Driver {
   /** What a resize keeps on its source host (Nova's `<instance>_resize`), by `host/id`. */
   private readonly kept = new Map<string, FakeGuest>();
 
-  constructor(private readonly options: FakeOptions = FAKE_DEFAULTS) {
+  constructor(
+    private readonly options: FakeOptions = FAKE_DEFAULTS,
+    private readonly records?: FakeStorageRecords,
+  ) {
     this.hostList = options.only
       ? [{ name: options.only.name, availabilityZone: options.zones[0], vcpus: options.vcpus, memoryMb: options.memoryMb, localGb: options.localGb, hostIp: options.only.hostIp }]
       : Array.from({ length: options.hosts }, (_, i) => ({
@@ -383,16 +396,28 @@ export class FakeDriver implements Driver {
     else this.downPools.delete(pool);
   }
 
+  /** The drive, as this process holds it or as the records have it. */
+  private async driveRecord(id: string): Promise<FakeDrive | undefined> {
+    if (!this.drives.has(id)) {
+      const r = await this.records?.drive(id);
+      if (r && !this.drives.has(id)) this.drives.set(id, { size: r.size, storageType: r.storageType, location: r.location ?? this.pools()[0], pluggedInto: new Set() });
+    }
+    return this.drives.get(id);
+  }
+
   /** A drive whose pool is down cannot be read, grown or copied. */
-  private reachable(id: string): FakeDrive | undefined {
-    const d = this.drives.get(id);
+  private async reachable(id: string): Promise<FakeDrive | undefined> {
+    const d = await this.driveRecord(id);
     if (d && this.downPools.has(d.location)) throw new DriverError(`The storage of drive ${id} (${d.location}) is unavailable.`);
     return d;
   }
 
-  /** Restores a drive the database knows about, after a restart. */
-  adoptDrive(id: string, size: number, storageType: string, location: string | null): void {
-    if (!this.drives.has(id)) this.drives.set(id, { size, storageType, location: location ?? this.pools()[0], pluggedInto: new Set() });
+  private async snapshotRecord(id: string): Promise<{ driveId: string; size: number } | undefined> {
+    if (!this.snapshots.has(id)) {
+      const r = await this.records?.snapshot(id);
+      if (r && !this.snapshots.has(id)) this.snapshots.set(id, r);
+    }
+    return this.snapshots.get(id);
   }
 
   /** The simulated storage pools, in order. */
@@ -438,11 +463,11 @@ export class FakeDriver implements Driver {
     if (existing) return { location: existing.location }; // run again after a crash: the copy is there
     let sourceSize = 0;
     if (source.kind === 'drive') {
-      const d = this.reachable(source.id);
+      const d = await this.reachable(source.id);
       if (!d) throw new DriverError(`Drive ${source.id} could not be found.`);
       sourceSize = d.size;
     } else if (source.kind === 'snapshot') {
-      const snap = this.snapshots.get(source.id);
+      const snap = await this.snapshotRecord(source.id);
       if (!snap) throw new DriverError(`Snapshot ${source.id} could not be found.`);
       sourceSize = snap.size;
     }
@@ -453,7 +478,7 @@ export class FakeDriver implements Driver {
   }
 
   async resizeDrive(id: string, size: number, progress?: (percent: number) => void): Promise<void> {
-    const d = this.reachable(id);
+    const d = await this.reachable(id);
     if (!d) throw new DriverError(`Drive ${id} could not be found.`);
     if (d.pluggedInto.size) throw new DriverError(`Drive ${id} is in use by a guest.`);
     await this.driveWork(progress);
@@ -466,15 +491,10 @@ export class FakeDriver implements Driver {
   }
 
   async snapshotDrive(driveId: string, snapshotId: string): Promise<void> {
-    const d = this.reachable(driveId);
+    const d = await this.reachable(driveId);
     if (!d) throw new DriverError(`Drive ${driveId} could not be found.`);
     await this.work();
     if (!this.snapshots.has(snapshotId)) this.snapshots.set(snapshotId, { driveId, size: d.size });
-  }
-
-  /** Restores a snapshot the database knows about, after a restart. */
-  adoptSnapshot(id: string, driveId: string, size: number): void {
-    if (!this.snapshots.has(id)) this.snapshots.set(id, { driveId, size });
   }
 
   async deleteSnapshot(snapshotId: string): Promise<void> {
@@ -484,7 +504,7 @@ export class FakeDriver implements Driver {
 
   async attachDrive(host: string, serverId: string, driveId: string): Promise<void> {
     this.guest(host, serverId);
-    const d = this.drives.get(driveId);
+    const d = await this.driveRecord(driveId);
     if (!d) throw new DriverError(`Drive ${driveId} could not be found.`);
     await this.work();
     d.pluggedInto.add(serverId);
