@@ -44,7 +44,13 @@ export async function startHostEndpoint(
 ): Promise<HostEndpoint> {
   const { db, clock, log, driver } = services;
   const secret = randomBytes(32).toString('base64url');
-  const endpoint = await serveHost(driver, { listen, secret, onError: (err, what) => log.warn({ err }, `host endpoint: ${what} failed`) });
+  const endpoint = await serveHost(driver, { listen, secret, onError: (err, what) => log.warn({ err }, `host endpoint: ${what} failed`) }).catch((err) => {
+    // Two computes on one machine share the default port: say which setting to change.
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE') throw new ConfigError(`the host endpoint's address ${listen.host}:${listen.port} is in use (another nimbus compute on this machine?): set NIMBUS_HOST_PORT to a free port, or 0 for any`);
+    if (code === 'EADDRNOTAVAIL') throw new ConfigError(`NIMBUS_HOST_IP ${listen.host} is not an address of this machine`);
+    throw err;
+  });
   const now = clock.now().toISOString();
   for (const h of driver.hosts()) {
     const info: EndpointInfo = { hypervisorVersion: h.hypervisorVersion, storageTypes: driver.storageTypes() };
