@@ -199,6 +199,16 @@ async function qemuDriver(config: Config, log: Logger, db: Db): Promise<QemuDriv
       return image ? { path: new ImageFiles(config.imageDir).path(id), diskFormat: image.disk_format ?? 'raw' } : null;
     },
     drivesOf: (serverId) => attachedDrives(db, config.imageDir, serverId),
+    serverOfDrive: async (driveId) => {
+      const row = await db
+        .selectFrom('drive_attachments')
+        .innerJoin('servers', 'servers.id', 'drive_attachments.server_id')
+        .select('servers.id')
+        .where('drive_attachments.drive_id', '=', driveId)
+        .where('servers.cloudsigma', 'is', null)
+        .executeTakeFirst();
+      return row?.id ?? null;
+    },
   });
   log.info({ accel: probe.accel, qemu: probe.qemuVersion, kvm_failure: probe.kvmFailure ?? undefined }, `qemu driver: ${driver.describe()}`);
   return driver;

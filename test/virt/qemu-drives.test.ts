@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -13,7 +13,7 @@ import { hostProbe, qemuMissing } from './qemu-support.js';
 const skip = qemuMissing();
 const image = { id: randomUUID(), data: Buffer.alloc(3 * 1024 ** 2, 7) };
 
-async function qemuDrives(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-qemu-drives-'))) {
+async function qemuDrives(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-qemu-drives-')), serverOfDrive?: (driveId: string) => Promise<string | null>) {
   const imagePath = join(dataDir, 'image.raw');
   writeFileSync(imagePath, image.data);
   const driver = new QemuDriver(await hostProbe(), {
@@ -23,6 +23,7 @@ async function qemuDrives(dataDir = mkdtempSync(join(tmpdir(), 'nimbus-qemu-driv
     shutdownTimeoutSeconds: 1,
     version: 'test',
     imageFile: async (id) => (id === image.id ? { path: imagePath, diskFormat: 'raw' } : null),
+    serverOfDrive,
   });
   return { driver, dataDir, close: async () => rmSync(dataDir, { recursive: true, force: true }) };
 }
@@ -48,6 +49,27 @@ else {
     const raw = join(dataDir, 'back.raw');
     execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', file, raw]);
     assert.ok(readFileSync(raw).subarray(0, image.data.length).equals(image.data));
+    await close();
+  });
+
+  test('qemu: a clone or snapshot of the drive a compute-API server shows for its root disk reads the machine’s own disk as it is now', async () => {
+    const [serverId, rootDrive] = [randomUUID(), randomUUID()];
+    const { driver, dataDir, close } = await qemuDrives(undefined, async (driveId) => (driveId === rootDrive ? serverId : null));
+    await driver.cloneDrive({ id: rootDrive, size: 4 * 1024 ** 2, storageType: 'dssd', media: 'disk', avoid: [] }, { kind: 'image', id: image.id });
+    // What the guest wrote since its boot, in the machine's disk (not in the drive's file).
+    const written = Buffer.alloc(4 * 1024 ** 2, 9);
+    mkdirSync(join(dataDir, 'machines', serverId), { recursive: true });
+    writeFileSync(join(dataDir, 'raw-disk'), written);
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', join(dataDir, 'raw-disk'), join(dataDir, 'machines', serverId, 'disk.qcow2')]);
+    const clone = randomUUID();
+    await driver.cloneDrive({ id: clone, size: 4 * 1024 ** 2, storageType: 'dssd', media: 'disk', avoid: [] }, { kind: 'drive', id: rootDrive });
+    const snapshot = randomUUID();
+    await driver.snapshotDrive(rootDrive, snapshot);
+    for (const file of [join(dataDir, 'drives', `${clone}.qcow2`), join(dataDir, 'snapshots', `${snapshot}.qcow2`)]) {
+      const raw = join(dataDir, 'out.raw');
+      execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', file, raw]);
+      assert.ok(readFileSync(raw).subarray(0, written.length).equals(written), file);
+    }
     await close();
   });
 }

@@ -44,6 +44,8 @@ export interface QemuOptions {
   hostIp: string;
   /** Nova's live_migration_completion_timeout: seconds per GiB of memory and disk before a live migration is cancelled (0: never). */
   liveMigrationCompletionTimeout: number;
+  /** The compute-API server a drive stands for (its root disk or boot volume: the machine boots its own disk instead), if any. */
+  serverOfDrive?: (driveId: string) => Promise<string | null>;
   /** The drives attached to a server now (block storage, a CloudSigma server's), asked each time its machine starts. */
   drivesOf?: (serverId: string) => Promise<GuestDrive[]>;
 }
@@ -141,7 +143,13 @@ export class QemuDriver implements Driver {
   ) {
     mkdirSync(this.machinesDir, { recursive: true, mode: 0o700 });
     this.images = new ImageCache(join(this.machinesDir, '_base'));
-    this.drives = new QemuDrives(options.dataDir, options.host, options.imageFile, this.images);
+    // A clone or snapshot of a drive that stands for a machine's disk reads that disk, as it is now.
+    const liveDisk = async (driveId: string) => {
+      const server = await options.serverOfDrive?.(driveId);
+      const disk = server ? join(this.machinesDir, server, DISK) : null;
+      return disk && existsSync(disk) ? disk : null;
+    };
+    this.drives = new QemuDrives(options.dataDir, options.host, options.imageFile, this.images, liveDisk);
     const fs = statfsSync(options.dataDir);
     this.info = {
       name: options.host,

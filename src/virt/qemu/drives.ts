@@ -21,6 +21,8 @@ export class QemuDrives {
     /** The file holding an image's data, and its disk format (the image store's to say). */
     private readonly imageFile: (id: string) => Promise<{ path: string; diskFormat: string } | null>,
     private readonly images: ImageCache,
+    /** The disk a guest really uses in place of the drive's file (a compute-API server's root disk), if any. */
+    private readonly liveDisk: (driveId: string) => Promise<string | null> = async () => null,
   ) {
     mkdirSync(this.dir('drives'), { recursive: true, mode: 0o700 });
     mkdirSync(this.dir('snapshots'), { recursive: true, mode: 0o700 });
@@ -34,6 +36,11 @@ export class QemuDrives {
   drivePath(id: string): string {
     if (!/^[0-9a-f-]{36}$/.test(id)) throw new DriverError(`Drive ${id} could not be found.`);
     return join(this.dir('drives'), `${id}.qcow2`);
+  }
+
+  /** Where a drive's bytes are read from: the guest's own disk when the drive stands for one. */
+  private async dataOf(id: string): Promise<string> {
+    return (await this.liveDisk(id)) ?? this.drivePath(id);
   }
 
   private snapshotPath(id: string): string {
@@ -78,7 +85,7 @@ export class QemuDrives {
       if (!image) throw new DriverError(`Image ${source.id} has no data on this host.`);
       await ImageCache.overlay(`${path}.part`, await this.images.base(source.id, image), spec.size);
     } else {
-      const from = source.kind === 'drive' ? this.drivePath(source.id) : this.snapshotPath(source.id);
+      const from = source.kind === 'drive' ? await this.dataOf(source.id) : this.snapshotPath(source.id);
       if (!existsSync(from)) throw new DriverError(`${source.kind === 'drive' ? 'Drive' : 'Snapshot'} ${source.id} could not be found.`);
       // -U: the source may be a drive a running machine has open.
       await run('qemu-img', ['convert', '-q', '-U', '-f', 'qcow2', '-O', 'qcow2', from, `${path}.part`]);
@@ -103,7 +110,7 @@ export class QemuDrives {
   }
 
   async snapshotDrive(driveId: string, snapshotId: string): Promise<void> {
-    const from = this.drivePath(driveId);
+    const from = await this.dataOf(driveId);
     const to = this.snapshotPath(snapshotId);
     if (existsSync(to)) return;
     if (!existsSync(from)) throw new DriverError(`Drive ${driveId} could not be found.`);
