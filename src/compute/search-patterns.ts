@@ -165,6 +165,23 @@ export function searchPattern(field: string, pattern: string): SearchPattern {
 }
 
 /**
+ * A caller's regular expression as Python's re.match reads it (anchored at the start of the
+ * text): Nova's ip and ip6 filters (compute/api.py _ip_filter); 400 naming `field` as above.
+ */
+export function prefixPattern(field: string, pattern: string): SearchPattern {
+  let translated: { source: string; size: number };
+  try {
+    translated = translate(pattern);
+  } catch (err) {
+    if (err instanceof NotPython) throw invalid(`Invalid regular expression for ${field}: ${pattern} (${err.message})`);
+    throw err;
+  }
+  // The pattern is compiled alone first, so an error names the caller's pattern, not the wrapper.
+  compile(field, pattern, translated.source, translated.size);
+  return compile(field, pattern, `^(?:${translated.source})`, translated.size);
+}
+
+/**
  * SQL LIKE '%pattern%' as Nova's hypervisor search runs it: `%` any run of characters, `_`
  * any one, the rest literal, case-insensitive (as on MySQL and SQLite).
  */
