@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Services } from '../services.js';
-import { INSERT_BATCH, isPostgres, prepared, type Tx } from '../db/database.js';
-import type { Selectable, SelectQueryBuilder } from 'kysely';
+import { INSERT_BATCH, QUERY_TIMEOUT_MS, isPostgres, prepared, type Tx } from '../db/database.js';
+import { sql, type Compilable, type Expression, type ExpressionBuilder, type Selectable, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { Schema, ServerTable } from '../db/schema.js';
 import type { AuthContext } from '../identity/tokens.js';
 import { NimbusError, conflict, invalid, notFound } from '../errors.js';
@@ -12,7 +12,8 @@ import { startAction, startActions } from './actions.js';
 import { enforce, fitInstances, lockQuotas } from './quotas.js';
 import type { Flavor } from './flavors.js';
 import { findKeypair } from './keypairs.js';
-import { searchPattern, type SearchPattern } from './search-patterns.js';
+import { prefixPattern, searchPattern, type SearchPattern } from './search-patterns.js';
+import { postgresSuperset } from './postgres-patterns.js';
 import type { DriveAttachment, Recurse } from '../storage/drives.js';
 
 export type Server = ServerTable;
@@ -566,99 +567,181 @@ export class Servers {
   }
 
   /**
+   * A pattern-filtered list statement on PostgreSQL, under a statement timeout of the
+   * server's own: a scan that would take longer is stopped there (503 naming the filters),
+   * and a regular expression PostgreSQL refuses is a 400 naming its filter, not a 500.
+   */
+  private async boundedScan<R>(query: Compilable<R>, q: ListQuery): Promise<R[]> {
+    try {
+      return await this.s.db.transaction().execute(async (tx) => {
+        await sql.raw(`set local statement_timeout = ${PATTERN_SCAN_TIMEOUT_MS}`).execute(tx);
+        return (await tx.executeQuery(query.compile())).rows;
+      });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const fields = (['name', 'ip', 'ip6'] as const).filter((f) => q[f]);
+      if (code === '57014') throw scanTooLong(q);
+      if (code === '2201B') {
+        // Which filter's expression it was: each is tried alone.
+        for (const field of fields) {
+          const refused = await sql`select '' ~ ${postgresSuperset(q[field]!, field === 'name' ? 'search' : 'address')}`.execute(this.s.db).then(
+            () => false,
+            () => true,
+          );
+          if (refused) throw invalid(`Invalid regular expression for ${field}: ${q[field]} (${(err as Error).message})`);
+        }
+      }
+      throw err;
+    }
+  }
+
+  /**
    * The servers a query selects, in its order, with the columns asked for (a detailed list
    * asks for ids and versions, and reads only the rows it has not rendered before).
+   *
+   * Every filter is in the statement, and so is the page: the database reads the rows in the
+   * list's order from the marker on (keyset, whatever the sort keys) and stops at the limit,
+   * so a page costs the same at 100 or 1,000,000 servers when the filters match many. The
+   * name, ip and ip6 patterns are decided by RE2 here (patterns.ts: Python's reading, the same
+   * answer on both databases); PostgreSQL first narrows the rows to candidates with a wider
+   * regular expression of its own (postgres-patterns.ts), SQLite hands over a bounded batch
+   * at a time. Rows come in batches until the page is full, with the event loop free between.
    */
   async list<K extends keyof ServerRow>(ctx: AuthContext, q: ListQuery, columns: readonly K[]): Promise<Pick<ServerRow, K>[]> {
-    // The name and ip filters are matched here, on these.
-    const wanted = [...new Set<keyof ServerRow>(['id', ...columns, ...(q.name ? (['name'] as const) : []), ...(q.ip || q.ip6 ? (['addresses'] as const) : [])])];
-    let sql = this.s.db.selectFrom('servers').select(wanted as 'id'[]) as unknown as SelectQueryBuilder<Schema, 'servers', ServerRow>;
-    if (!q.allTenants || !ctx.isAdmin) sql = sql.where('project_id', '=', ctx.projectId ?? '');
-    else if (q.projectId) sql = sql.where('project_id', '=', q.projectId);
+    // Compiled (or refused, 400 naming the filter) before any statement runs.
+    const name = q.name ? searchPattern('name', q.name) : undefined;
+    const ip = q.ip ? prefixPattern('ip', q.ip) : undefined;
+    const ip6 = q.ip6 ? prefixPattern('ip6', q.ip6) : undefined;
+    const refine = name || ip || ip6;
+    const postgres = isPostgres(this.s.db);
+
+    const sort = [...(q.sort.length ? q.sort : [{ key: 'created_at', dir: 'desc' as const }])].map((s) => ({ key: s.key as SortColumn, dir: s.dir }));
+    // The id last, in the last key's direction: a total order, so a marker is one place in it.
+    if (!sort.some((s) => s.key === 'id')) sort.push({ key: 'id', dir: sort[sort.length - 1].dir });
+
+    const wanted = [...new Set<keyof ServerRow>(['id', ...columns, ...sort.map((s) => s.key), ...(name ? (['name'] as const) : []), ...(ip || ip6 ? (['addresses'] as const) : [])])];
+    let base = this.s.db.selectFrom('servers').select(wanted as 'id'[]) as unknown as SelectQueryBuilder<Schema, 'servers', ServerRow>;
+    if (!q.allTenants || !ctx.isAdmin) base = base.where('project_id', '=', ctx.projectId ?? '');
+    else if (q.projectId) base = base.where('project_id', '=', q.projectId);
     // Which filters a caller may use is the API's policy (allow_all_filters): the query has only those.
-    if (q.userId) sql = sql.where('user_id', '=', q.userId);
-    if (q.changesSince) sql = sql.where('updated_at', '>=', q.changesSince);
-    if (q.changesBefore) sql = sql.where('updated_at', '<=', q.changesBefore);
+    if (q.userId) base = base.where('user_id', '=', q.userId);
+    if (q.changesSince) base = base.where('updated_at', '>=', q.changesSince);
+    if (q.changesBefore) base = base.where('updated_at', '<=', q.changesBefore);
     // changes-since shows deleted servers too; `deleted` is for admins.
-    if (q.deleted !== undefined && ctx.isAdmin) sql = sql.where('deleted', '=', q.deleted ? 1 : 0);
-    else if (!q.changesSince && !q.changesBefore) sql = sql.where('deleted', '=', 0);
-    if (q.image) sql = sql.where('image_id', '=', q.image);
-    if (q.flavor) sql = sql.where('flavor_id', '=', q.flavor);
-    if (q.host && ctx.isAdmin) sql = sql.where('host', '=', q.host);
-    if (q.reservationId) sql = sql.where('reservation_id', '=', q.reservationId);
-    if (q.locked !== undefined) sql = sql.where('locked', '=', q.locked ? 1 : 0);
-    if (q.availabilityZone) sql = sql.where('availability_zone', '=', q.availabilityZone);
+    if (q.deleted !== undefined && ctx.isAdmin) base = base.where('deleted', '=', q.deleted ? 1 : 0);
+    else if (!q.changesSince && !q.changesBefore) base = base.where('deleted', '=', 0);
+    if (q.image) base = base.where('image_id', '=', q.image);
+    if (q.flavor) base = base.where('flavor_id', '=', q.flavor);
+    if (q.host && ctx.isAdmin) base = base.where('host', '=', q.host);
+    if (q.reservationId) base = base.where('reservation_id', '=', q.reservationId);
+    if (q.locked !== undefined) base = base.where('locked', '=', q.locked ? 1 : 0);
+    if (q.availabilityZone) base = base.where('availability_zone', '=', q.availabilityZone);
     if (q.status) {
       const { vmStates, taskStates } = statesForStatus(q.status);
       if (vmStates.length === 0) return [];
-      sql = sql.where('vm_state', 'in', vmStates);
+      base = base.where('vm_state', 'in', vmStates);
       // A status that is some vm_state's default matches it whatever the task (as Nova).
-      if (!taskStates.includes(null)) sql = sql.where('task_state', 'in', taskStates as string[]);
+      if (!taskStates.includes(null)) base = base.where('task_state', 'in', taskStates as string[]);
     }
-    if (q.tags?.length) for (const tag of q.tags) sql = sql.where('id', 'in', (eb) => eb.selectFrom('server_tags').select('server_id').where('tag', '=', tag));
-    if (q.tagsAny?.length) sql = sql.where('id', 'in', (eb) => eb.selectFrom('server_tags').select('server_id').where('tag', 'in', q.tagsAny!));
+    if (q.tags?.length) for (const tag of q.tags) base = base.where('id', 'in', (eb) => eb.selectFrom('server_tags').select('server_id').where('tag', '=', tag));
+    if (q.tagsAny?.length) base = base.where('id', 'in', (eb) => eb.selectFrom('server_tags').select('server_id').where('tag', 'in', q.tagsAny!));
     if (q.notTags?.length) {
       const all = q.notTags;
-      sql = sql.where('id', 'not in', (eb) =>
+      base = base.where('id', 'not in', (eb) =>
         eb.selectFrom('server_tags').select('server_id').where('tag', 'in', all).groupBy('server_id').having((h) => h.fn.countAll(), '=', all.length),
       );
     }
-    if (q.notTagsAny?.length) sql = sql.where('id', 'not in', (eb) => eb.selectFrom('server_tags').select('server_id').where('tag', 'in', q.notTagsAny!));
-
-    const sort = q.sort.length ? q.sort : [{ key: 'created_at', dir: 'desc' as const }];
-    for (const s of sort) sql = sql.orderBy(s.key as 'created_at', s.dir);
-    sql = sql.orderBy('id', sort[sort.length - 1].dir);
-
-    // Regular expressions (name, ip, ip6) are matched here, as Nova does in Python, by an
-    // engine that cannot backtrack: a caller's pattern costs linear time on the shared loop.
-    const regexes: [keyof Server | 'ip' | 'ip6', SearchPattern][] = [];
-    if (q.name) regexes.push(['name', searchPattern('name', q.name)]);
-    if (q.ip) regexes.push(['ip', searchPattern('ip', q.ip)]);
-    if (q.ip6) regexes.push(['ip6', searchPattern('ip6', q.ip6)]);
-
-    let markerSeen = q.marker === undefined;
-    if (q.marker !== undefined) {
-      const marker = await this.s.db.selectFrom('servers').select(['id', 'created_at']).where('id', '=', q.marker).executeTakeFirst();
-      if (!marker) throw invalid(`marker [${q.marker}] not found`);
-      if (regexes.length === 0 && sort.length === 1 && sort[0].key === 'created_at') {
-        // Keyset paging on the default order: the database skips to the marker.
-        const op = sort[0].dir === 'desc' ? '<' : '>';
-        sql = sql.where((eb) => eb.or([eb('created_at', op, marker.created_at), eb.and([eb('created_at', '=', marker.created_at), eb('id', op, marker.id)])]));
-        markerSeen = true;
-      }
+    if (q.notTagsAny?.length) base = base.where('id', 'not in', (eb) => eb.selectFrom('server_tags').select('server_id').where('tag', 'in', q.notTagsAny!));
+    if (postgres) {
+      // Candidates only: every row a pattern matches passes these (RE2 decides below).
+      if (q.name) base = base.where('name', '~', postgresSuperset(q.name, 'search'));
+      const ips = [...(q.ip ? [postgresSuperset(q.ip, 'address')] : []), ...(q.ip6 ? [postgresSuperset(q.ip6, 'address')] : [])];
+      if (ips.length) base = base.where((eb) => eb.or(ips.map((p) => eb('addresses', '~', p))));
     }
-    if (regexes.length === 0 && markerSeen && q.limit !== undefined) sql = sql.limit(q.limit);
+    for (const s of sort) base = base.orderBy(s.key, (ob) => (NULLABLE_SORT.has(s.key) ? (s.dir === 'asc' ? ob.asc().nullsFirst() : ob.desc().nullsLast()) : s.dir === 'asc' ? ob.asc() : ob.desc()));
 
-    const rows = await sql.execute();
+    let after: Record<string, unknown> | undefined;
+    if (q.marker !== undefined) {
+      // Nova's marker may be any server, even a deleted one: the page starts after its place in the order.
+      after = await this.s.db.selectFrom('servers').select(sort.map((s) => s.key)).where('id', '=', q.marker).executeTakeFirst();
+      if (!after) throw invalid(`marker [${q.marker}] not found`);
+    }
+    const limit = q.limit ?? Number.MAX_SAFE_INTEGER;
     const out: Pick<ServerRow, K>[] = [];
-    let since = performance.now();
-    for (const row of rows) {
-      if (!markerSeen) {
-        if (row.id === q.marker) markerSeen = true;
-        continue;
+    // A pattern's scan, all batches together, is held to the same bound as one statement.
+    const deadline = performance.now() + PATTERN_SCAN_TIMEOUT_MS;
+    let batch = 0;
+    while (out.length < limit) {
+      const want = limit - out.length;
+      // Where RE2 turns candidates down (SQLite's batches, a wide PostgreSQL superset), each
+      // batch is twice the last, up to SCAN_BATCH: few statements, none reading without bound.
+      batch = refine ? Math.max(want, Math.min(SCAN_BATCH, batch === 0 ? (postgres ? want : SCAN_BATCH) : batch * 2)) : want;
+      const from = after;
+      const query = (from ? base.where((eb) => keysetAfter(eb, sort, from)) : base).limit(batch);
+      const rows = postgres && refine ? await this.boundedScan(query, q) : await query.execute();
+      for (const row of rows) {
+        if (refine && !((!name || name.test(row.name)) && (!(ip || ip6) || fixedAddressMatches(row.addresses, ip, ip6)))) continue;
+        out.push(row);
+        if (out.length >= limit) break;
       }
-      if (regexes.length) {
-        const hit = regexes.every(([field, re]) => matches(row, field, re));
-        // Linear is not free: a wide pattern over a long name takes milliseconds, so a long
-        // list lets other requests in between rows rather than holding the loop throughout.
-        if (performance.now() - since > MATCHING_SLICE_MS) {
-          await new Promise((resolve) => setImmediate(resolve));
-          since = performance.now();
-        }
-        if (!hit) continue;
-      }
-      out.push(row);
-      if (q.limit !== undefined && out.length >= q.limit) break;
+      if (rows.length < batch) break;
+      after = rows[rows.length - 1];
+      if (refine && performance.now() > deadline) throw scanTooLong(q);
+      // A long scan lets other requests in between its batches.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     return out;
   }
 }
 
-const MATCHING_SLICE_MS = 10;
+/**
+ * How long PostgreSQL may look for a pattern's candidates before it stops the statement
+ * itself: inside the client's bound (QUERY_TIMEOUT_MS), which only drops the connection and
+ * leaves the server working on.
+ */
+export const PATTERN_SCAN_TIMEOUT_MS = QUERY_TIMEOUT_MS - 1000;
 
-function matches(row: Pick<Server, 'name' | 'addresses'>, field: string, re: SearchPattern): boolean {
-  if (field === 'name') return re.test(row.name);
-  const addresses = parseJson<Record<string, { version: number; addr: string }[]>>(row.addresses, {});
-  const version = field === 'ip' ? 4 : 6;
-  return Object.values(addresses).some((list) => list.some((a) => a.version === version && re.test(a.addr)));
+/** 503: the filters' scan took longer than its bound (the database is busy, or they select few of very many). */
+function scanTooLong(q: ListQuery): NimbusError {
+  const fields = (['name', 'ip', 'ip6'] as const).filter((f) => q[f]);
+  return new NimbusError('unavailable', `The list with the ${fields.join(', ')} filter${fields.length > 1 ? 's' : ''} took longer than ${PATTERN_SCAN_TIMEOUT_MS / 1000} s; narrow it (a longer literal part, an anchor) or try again.`);
+}
+
+/** The most rows a list reads at once to match them here (SQLite's batches; on PostgreSQL, the most a superset's batch grows to). */
+const SCAN_BATCH = 1000;
+
+type SortColumn = 'created_at' | 'id';
+/** Sort columns that may be NULL: ordered as smallest on both databases (SQLite's and MySQL's order). */
+const NULLABLE_SORT = new Set(['task_state', 'host', 'availability_zone', 'key_name', 'launched_at', 'terminated_at', 'description']);
+
+/**
+ * Rows after `marker` in the order `sort` (which ends with the id): the first key past the
+ * marker's, or equal and the next past, and so on; NULL is the smallest value. One row
+ * comparison where every key goes one way and none is nullable, so an index serves it.
+ */
+function keysetAfter(eb: ExpressionBuilder<Schema, 'servers'>, sort: { key: SortColumn; dir: 'asc' | 'desc' }[], marker: Record<string, unknown>): Expression<SqlBool> {
+  const value = (key: string) => marker[key] as string;
+  if (sort.every((s) => s.dir === sort[0].dir && !NULLABLE_SORT.has(s.key))) {
+    const keys = sort.map((s) => s.key);
+    return eb(eb.refTuple(...(keys as [SortColumn, SortColumn])), sort[0].dir === 'asc' ? '>' : '<', eb.tuple(...(keys.map(value) as [string, string])));
+  }
+  const past = (s: { key: SortColumn; dir: 'asc' | 'desc' }): Expression<SqlBool> => {
+    const m = marker[s.key];
+    if (m === null) return s.dir === 'asc' ? eb(s.key, 'is not', null) : eb.lit(false);
+    if (s.dir === 'asc') return eb(s.key, '>', value(s.key));
+    return NULLABLE_SORT.has(s.key) ? eb.or([eb(s.key, '<', value(s.key)), eb(s.key, 'is', null)]) : eb(s.key, '<', value(s.key));
+  };
+  const same = (s: { key: SortColumn }): Expression<SqlBool> => (marker[s.key] === null ? eb(s.key, 'is', null) : eb(s.key, '=', value(s.key)));
+  return eb.or(sort.map((s, k) => eb.and([...sort.slice(0, k).map(same), past(s)])));
+}
+
+/**
+ * Nova's _ip_filter: a server matches when one of its fixed addresses (not a floating one)
+ * matches the filter of its version, ip for IPv4 or ip6 for IPv6, by re.match.
+ */
+function fixedAddressMatches(addresses: string, ip?: SearchPattern, ip6?: SearchPattern): boolean {
+  const networks = parseJson<Record<string, { version: number; addr: string; 'OS-EXT-IPS:type'?: string }[]>>(addresses, {});
+  return Object.values(networks).some((list) =>
+    list.some((a) => a['OS-EXT-IPS:type'] !== 'floating' && ((a.version === 4 && !!ip?.test(a.addr)) || (a.version === 6 && !!ip6?.test(a.addr)))),
+  );
 }
