@@ -53,6 +53,9 @@ import * as m032 from './migrations/032_cluster_services.js';
 import * as m045 from './migrations/045_global_contexts.js';
 import * as m046 from './migrations/046_digest_email.js';
 import * as m075 from './migrations/075_server_usage_shards.js';
+import * as m095 from './migrations/095_server_pattern_indexes.js';
+import * as m096 from './migrations/096_server_name_order.js';
+import * as m097 from './migrations/097_server_list_indexes.js';
 
 export type Db = Kysely<Schema>;
 export type Tx = Transaction<Schema>;
@@ -98,6 +101,9 @@ const MIGRATIONS: Record<string, Migration> = {
   '045_global_contexts': m045,
   '046_digest_email': m046,
   '075_server_usage_shards': m075,
+  '095_server_pattern_indexes': m095,
+  '096_server_name_order': m096,
+  '097_server_list_indexes': m097,
 };
 
 export function isPostgresUrl(url: string): boolean {
