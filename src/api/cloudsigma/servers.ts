@@ -18,6 +18,14 @@ import { SERVER_SCHEMA } from './schemas/server.js';
 import { tagNames, tagRef } from './tags.js';
 import { invalid } from '../../errors.js';
 import { jsonList } from '../json-bytes.js';
+import { isPostgres } from '../../db/database.js';
+import { sql } from 'kysely';
+
+/** The name filters a list page takes in its statement (the rest are matched on the views). */
+const NAME_FILTERS = ['name', 'name__in', 'name__contains', 'name__startswith'];
+
+/** `text` as a literal part of a PostgreSQL LIKE pattern (its default escape is the backslash). */
+const likeEscaped = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** A server's detail view with its JSON, as rendered at one version of its row. */
 interface Rendered {
@@ -126,15 +134,24 @@ export class ServerRows {
    */
   async page(projectId: string, request: FastifyRequest): Promise<{ meta: { limit: number; offset: number; total_count: number }; objects: Record<string, unknown>[] } | null> {
     const query = request.query as Record<string, unknown>;
-    if (Object.keys(query).some((k) => !['limit', 'offset', 'order_by'].includes(k))) return null;
+    if (Object.keys(query).some((k) => !['limit', 'offset', 'order_by', ...NAME_FILTERS].includes(k))) return null;
     const order = param(request, 'order_by');
     if (order !== undefined && order !== 'uuid' && order !== '-uuid') return null;
     const { limit, offset } = pageOf(request);
-    const base = this.s.db.selectFrom('servers').where('project_id', '=', projectId).where('deleted', '=', 0);
+    let base = this.s.db.selectFrom('servers').where('project_id', '=', projectId).where('deleted', '=', 0);
+    // The name filters as listOf reads them (case-sensitive; `a,b` is either), in the statement.
+    const postgres = isPostgres(this.s.db);
+    const exact = param(request, 'name') ?? param(request, 'name__in');
+    if (exact !== undefined) base = base.where('name', 'in', exact.split(','));
+    const contains = param(request, 'name__contains');
+    // LIKE on PostgreSQL (a trigram index serves it, migration 095); SQLite's LIKE ignores case, instr does not.
+    if (contains !== undefined) base = postgres ? base.where('name', 'like', `%${likeEscaped(contains)}%`) : base.where(sql<number>`instr(name, ${contains})`, '>', 0);
+    const prefix = param(request, 'name__startswith');
+    if (prefix !== undefined) base = postgres ? base.where('name', 'like', `${likeEscaped(prefix)}%`) : base.where(sql<number>`instr(name, ${prefix})`, '=', 1);
     // The page's heads and the whole count in one statement: the count a scalar subquery on the
     // (project_id, deleted, …) index, which the page then reads only as far as its limit (a window
     // over the rows, count(*) over (), read every row of the project for each page).
-    const count = this.s.db.selectFrom('servers').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).where('deleted', '=', 0);
+    const count = base.select((eb) => eb.fn.countAll<number>().as('n'));
     let q = base.select(['id', 'version', 'host', count.as('total')]);
     q = order ? q.orderBy('id', order === '-uuid' ? 'desc' : 'asc') : q.orderBy('created_at').orderBy('id');
     // Counts past 2^53 (a valid count, as listOf takes it) are bound to what both databases take.

@@ -73,6 +73,23 @@ test('name__contains filters by substring; different parameters are AND', async 
   assert.equal(both.body.meta.total_count, 0);
 });
 
+test('name__contains and name__startswith are case-sensitive and take % and _ as themselves, counted and paged in the statement', async () => {
+  const made = await cs(cloud, 'POST', '/servers/', { body: { objects: ['Pct-100%', 'under_score', 'underXscore'].map((name) => ({ name, cpu: 1000, mem: 268435456, vnc_password: 'x' })) } });
+  assert.equal(made.status, 201, made.text);
+  const names = async (query: string) => (await cs(cloud, 'GET', `/servers/?limit=0&${query}`)).body.objects.map((o: { name: string }) => o.name).sort();
+  assert.deepEqual(await names('name__contains=0%25'), ['Pct-100%']);
+  assert.deepEqual(await names('name__contains=r_s'), ['under_score']);
+  assert.deepEqual(await names('name__contains=SRV'), []);
+  assert.deepEqual(await names('name__startswith=pct'), []);
+  assert.deepEqual(await names('name__startswith=under'), ['underXscore', 'under_score']);
+  const all = (await cs(cloud, 'GET', '/servers/?limit=0')).body.objects.map((o: { name: string }) => o.name);
+  const page = await cs(cloud, 'GET', '/servers/?limit=2&offset=1&name__startswith=srv-1');
+  assert.deepEqual(page.body.meta, { limit: 2, offset: 1, total_count: 10 });
+  assert.deepEqual(page.body.objects.map((o: { name: string }) => o.name), all.filter((n: string) => n.startsWith('srv-1')).slice(1, 3));
+  for (const o of made.body.objects) assert.equal((await cs(cloud, 'DELETE', `/servers/${o.uuid}/`)).status, 204);
+  await cloud.services.runner.idle();
+});
+
 test('uuid filters by uuid and status by CloudSigma status', async () => {
   const all = await cs(cloud, 'GET', '/servers/?limit=0&status=stopped');
   assert.equal(all.body.meta.total_count, 25);
