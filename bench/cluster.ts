@@ -13,6 +13,9 @@
  *   list query's plan at the largest, and the p99 of a request with next to no work on the
  *   same connections right after (the machine's floor at that moment).
  *
+ * While the creates run it prints where the CPU went and what PostgreSQL's backends waited
+ * for (bench/cluster-profile.ts).
+ *
  * It rewrites the cluster section of BENCHMARKS.md (BENCH_WRITE=0: print only).
  * BENCH_CREATES (120), BENCH_CONCURRENCY (10), BENCH_DURATION (10 s per list run) and
  * BENCH_SIZES (100000,1000000) tune a run.
@@ -26,6 +29,7 @@ import pg from 'pg';
 import { startCluster, type Cluster, type ClusterNode } from '../test/cluster/harness.js';
 import { ADMIN_PASSWORD, passwordToken } from '../test/support.js';
 import { wrk, type LoadSummary } from './load.js';
+import { describe, profiled } from './cluster-profile.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REPORT = join(ROOT, 'BENCHMARKS.md');
@@ -175,9 +179,10 @@ async function main(): Promise<void> {
     const s = await session(one);
     let base: { creates: number; p99: number; rps: number } | null = null;
     const measure = async (label: string, nodes: ClusterNode[]) => {
-      const c = await creates(nodes, s, label.replace(/\W+/g, '-'));
+      const { result: c, profile } = await profiled(cluster, () => creates(nodes, s, label.replace(/\W+/g, '-')));
       const l = await listLoad(nodes, s);
       log(`  ${label}: ${fmt(c.perSecond)} creates/s to ACTIVE (${c.active} in ${fmt(c.seconds)} s), list p99 ${fmt(l.p99, 2)} ms, ${fmt(l.rps)} req/s${c.failures.length || l.failures ? `  failures: ${c.failures.slice(0, 5)} ${l.failures}` : ''}`);
+      log(describe(profile));
       base ??= { creates: c.perSecond, p99: l.p99, rps: l.rps };
       rows.push([label, `${fmt(c.perSecond)} (${fmt(c.perSecond / base.creates, 2)}×)`, `${fmt(l.p99, 2)} (${fmt(l.p99 / base.p99, 2)}×)`, `${fmt(l.rps, 0)} (${fmt(l.rps / base.rps, 2)}×)`, c.failures.length || l.failures ? `${c.failures.length} / ${l.failures}` : '0']);
     };
