@@ -5,6 +5,7 @@
  * what PostgreSQL's backends were doing, sampled every 50 ms from pg_stat_activity (waiting
  * for an advisory lock, a row, or idle in a transaction for their client's next statement).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -49,8 +50,19 @@ function machineBusy(): number {
   return (t[0] + t[1] + t[2] + t[5] + t[6] + t[7]) / TICK; // user nice system irq softirq steal
 }
 
-/** Runs `work` and answers its result with the profile of the cluster while it ran. */
-export async function profiled<T>(cluster: Cluster, work: () => Promise<T>): Promise<{ result: T; profile: Profile }> {
+/** lockName's key for `name` (src/db/database.ts), as pg_locks shows it: classid:objid. */
+function lockKey(name: string): string {
+  const key = BigInt.asUintN(64, createHash('sha256').update(name).digest().readBigInt64BE(0));
+  return `${key >> 32n}:${key & 0xffffffffn}`;
+}
+
+/**
+ * Runs `work` and answers its result with the profile of the cluster while it ran; an
+ * advisory lock waited for is named when it is one of `lockNames` (lockName's names).
+ */
+export async function profiled<T>(cluster: Cluster, work: () => Promise<T>, lockNames: string[] = []): Promise<{ result: T; profile: Profile }> {
+  // 0:7001: the one placement lock of the cluster before placements took a lock per host.
+  const named = new Map([['0:7001', 'placement 7001'], ...lockNames.map((n) => [lockKey(n), n] as [string, string])]);
   const client = new pg.Client({ connectionString: cluster.pg.url() });
   await client.connect();
   const dataDir = (await client.query('show data_directory')).rows[0].data_directory as string;
@@ -69,12 +81,15 @@ export async function profiled<T>(cluster: Cluster, work: () => Promise<T>): Pro
     while (sampling) {
       const rows = (
         await client.query(
-          `select state, wait_event_type, wait_event from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'`,
+          `select a.state, a.wait_event_type, a.wait_event, l.classid || ':' || l.objid as advisory from pg_stat_activity a
+           left join pg_locks l on l.pid = a.pid and not l.granted and l.locktype = 'advisory'
+           where a.datname = current_database() and a.pid <> pg_backend_pid() and a.backend_type = 'client backend'`,
         )
-      ).rows as { state: string; wait_event_type: string | null; wait_event: string | null }[];
+      ).rows as { state: string; wait_event_type: string | null; wait_event: string | null; advisory: string | null }[];
       samples++;
       for (const r of rows) {
-        const key = r.wait_event_type === 'Lock' ? `waiting for a lock (${r.wait_event})` : r.state === 'active' ? 'running a statement' : r.state === 'idle in transaction' ? 'idle in a transaction' : null;
+        const lock = r.advisory ? (named.get(r.advisory) ?? r.advisory) : r.wait_event;
+        const key = r.wait_event_type === 'Lock' ? `waiting for a lock (${lock})` : r.state === 'active' ? 'running a statement' : r.state === 'idle in transaction' ? 'idle in a transaction' : null;
         if (key) counts[key] = (counts[key] ?? 0) + 1;
       }
       await new Promise((r) => setTimeout(r, 50));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Services } from '../services.js';
 import { lockName, tryLockName, type Tx } from '../db/database.js';
 import type { HostTable, ServerTable } from '../db/schema.js';
@@ -93,7 +94,7 @@ export async function placeServer<R>(s: Services, server: Placed, want: Placemen
         let r = await request();
         const ranked = rankHosts(await hostUsage(tx, server.project_id), r, nowMs);
         if (ranked.length === 0) return claim(tx, null);
-        const chosen = await lockOne(tx, ranked, r);
+        const chosen = await lockOne(tx, ranked, r, server.id);
         // Under the host's lock, read again what a placement committed since the choice:
         // the host's usage, and where the servers of the hints are now.
         if (want.sameAs?.length || want.differentFrom?.length) r = await request();
@@ -113,14 +114,14 @@ export async function placeServer<R>(s: Services, server: Placed, want: Placemen
 /**
  * The lock of one host: the best one no other placement is claiming right now, among those
  * the soft group policies rank alike (a busy host of the group's preference is waited for,
- * not traded for a worse one); if all of those are busy, the best one, waited for.
+ * not traded for a worse one). If all of those are busy, one of them is waited for, picked
+ * by the server's id, so that a crowd of placements queues on all of them, not on the first.
  */
-async function lockOne(tx: Tx, ranked: HostUsage[], r: PlacementRequest): Promise<HostUsage> {
+async function lockOne(tx: Tx, ranked: HostUsage[], r: PlacementRequest, serverId: string): Promise<HostUsage> {
   const best = softWeight(ranked[0], r);
-  for (const h of ranked) {
-    if (softWeight(h, r) !== best) break;
-    if (await tryLockName(tx, hostLock(h.host.name))) return h;
-  }
-  await lockName(tx, hostLock(ranked[0].host.name));
-  return ranked[0];
+  const alike = ranked.filter((h) => softWeight(h, r) === best);
+  for (const h of alike) if (await tryLockName(tx, hostLock(h.host.name))) return h;
+  const h = alike[createHash('sha256').update(serverId).digest().readUInt32BE(0) % alike.length];
+  await lockName(tx, hostLock(h.host.name));
+  return h;
 }
