@@ -13,6 +13,9 @@
  *   list query's plan at the largest, and the p99 of a request with next to no work on the
  *   same connections right after (the machine's floor at that moment).
  *
+ * While the creates run it prints where the CPU went and what PostgreSQL's backends waited
+ * for (bench/cluster-profile.ts).
+ *
  * It rewrites the cluster section of BENCHMARKS.md (BENCH_WRITE=0: print only).
  * BENCH_CREATES (120), BENCH_CONCURRENCY (10), BENCH_DURATION (10 s per list run) and
  * BENCH_SIZES (100000,1000000) tune a run.
@@ -26,6 +29,7 @@ import pg from 'pg';
 import { startCluster, type Cluster, type ClusterNode } from '../test/cluster/harness.js';
 import { ADMIN_PASSWORD, passwordToken } from '../test/support.js';
 import { wrk, type LoadSummary } from './load.js';
+import { describe, profiled } from './cluster-profile.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REPORT = join(ROOT, 'BENCHMARKS.md');
@@ -70,6 +74,34 @@ function creates(nodes: ClusterNode[], s: Session, prefix: string): Promise<{ ac
       else resolve(JSON.parse(stdout.trim().split('\n').pop()!));
     });
   });
+}
+
+/**
+ * Builds to ACTIVE of one multi-create of `count` servers: one create transaction (one quota
+ * check), then `count` builds that the conductor places at once and the hosts spawn — what
+ * scheduling and the compute hosts sustain, without the per-project quota lock that every
+ * single create takes in turn. Counted in the database every 50 ms.
+ */
+async function builds(node: ClusterNode, s: Session, url: string, count: number): Promise<{ active: number; seconds: number; perSecond: number }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const t0 = performance.now();
+    const server = { name: 'multi', flavorRef: s.flavor, imageRef: s.image, networks: 'none', min_count: count, max_count: count, return_reservation_id: true };
+    const res = await node.req('POST', '/compute/v2.1/servers', { token: s.token, version: '2.37', body: { server } });
+    if (res.status !== 202) throw new Error(`multi-create: ${res.status} ${res.text}`);
+    const reservation = res.body.reservation_id as string;
+    for (;;) {
+      const r = (await client.query(`select count(*) filter (where vm_state = 'active') a, count(*) filter (where vm_state in ('active', 'error')) d from servers where reservation_id = $1`, [reservation])).rows[0];
+      if (Number(r.d) >= count || performance.now() - t0 > 300_000) {
+        const seconds = (performance.now() - t0) / 1000;
+        return { active: Number(r.a), seconds, perSecond: Number(r.a) / seconds };
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 /**
@@ -173,13 +205,17 @@ async function main(): Promise<void> {
     await cluster.migrate();
     const [one] = await Promise.all([cluster.start({ name: 'api1', role: 'api', env }), cluster.start({ name: 'conductor1', role: 'conductor', env }), cluster.start({ name: 'h1', role: 'compute', host: 'h1', env })]);
     const s = await session(one);
-    let base: { creates: number; p99: number; rps: number } | null = null;
+    let base: { creates: number; builds: number; p99: number; rps: number } | null = null;
     const measure = async (label: string, nodes: ClusterNode[]) => {
-      const c = await creates(nodes, s, label.replace(/\W+/g, '-'));
+      const locks = [`quota:${s.projectId}`, 'hosts', ...['h1', 'h2', 'h3'].map((h) => `placement-host:${h}`)];
+      const { result: c, profile } = await profiled(cluster, () => creates(nodes, s, label.replace(/\W+/g, '-')), locks);
       const l = await listLoad(nodes, s);
       log(`  ${label}: ${fmt(c.perSecond)} creates/s to ACTIVE (${c.active} in ${fmt(c.seconds)} s), list p99 ${fmt(l.p99, 2)} ms, ${fmt(l.rps)} req/s${c.failures.length || l.failures ? `  failures: ${c.failures.slice(0, 5)} ${l.failures}` : ''}`);
-      base ??= { creates: c.perSecond, p99: l.p99, rps: l.rps };
-      rows.push([label, `${fmt(c.perSecond)} (${fmt(c.perSecond / base.creates, 2)}×)`, `${fmt(l.p99, 2)} (${fmt(l.p99 / base.p99, 2)}×)`, `${fmt(l.rps, 0)} (${fmt(l.rps / base.rps, 2)}×)`, c.failures.length || l.failures ? `${c.failures.length} / ${l.failures}` : '0']);
+      log(describe(profile));
+      const { result: b, profile: bp } = await profiled(cluster, () => builds(nodes[0], s, cluster.pg.url(), CREATES), locks);
+      log(`  ${label}: ${fmt(b.perSecond)} builds/s to ACTIVE of one multi-create (${b.active} in ${fmt(b.seconds)} s)\n${describe(bp)}`);
+      base ??= { creates: c.perSecond, builds: b.perSecond, p99: l.p99, rps: l.rps };
+      rows.push([label, `${fmt(c.perSecond)} (${fmt(c.perSecond / base.creates, 2)}×)`, `${fmt(b.perSecond)} (${fmt(b.perSecond / base.builds, 2)}×)`, `${fmt(l.p99, 2)} (${fmt(l.p99 / base.p99, 2)}×)`, `${fmt(l.rps, 0)} (${fmt(l.rps / base.rps, 2)}×)`, c.failures.length || l.failures ? `${c.failures.length} / ${l.failures}` : '0']);
     };
     await measure('1 API node, 1 compute host', [one]);
     await Promise.all([cluster.start({ name: 'h2', role: 'compute', host: 'h2', env }), cluster.start({ name: 'h3', role: 'compute', host: 'h3', env })]);
@@ -211,8 +247,10 @@ async function main(): Promise<void> {
     `Creates: ${CREATES} at ${CONCURRENCY} concurrent clients in a load process of its own, round-robin over the API nodes, each client polling its server until ACTIVE.`,
     `Lists: \`GET ${LIST}\` with wrk, ${CONCURRENCY} connections split over the API nodes, ${SECONDS} s; with 2 nodes the worse node's p99. Ratios are to the first row, same run.`,
     '',
-    '| processes | creates/s to ACTIVE | list p99 (ms) | list req/s | failures (creates / lists) |',
-    '| --- | --- | --- | --- | --- |',
+    `Builds: one multi-create of ${CREATES} (min_count = max_count), until all are ACTIVE, counted in the database.`,
+    '',
+    '| processes | creates/s to ACTIVE | builds/s, one multi-create | list p99 (ms) | list req/s | failures (creates / lists) |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
     '',
     'Seeded straight into PostgreSQL (one INSERT … SELECT over generate_series, copies of a real server; then VACUUM ANALYZE and a CHECKPOINT), all in the project listed.',

@@ -409,9 +409,20 @@ export const isPostgres = (db: Kysely<any>): boolean => db.getExecutor().adapter
  */
 export async function lockName(tx: Kysely<Schema>, name: string): Promise<void> {
   if (!isPostgres(tx)) return;
-  const key = createHash('sha256').update(name).digest().readBigInt64BE(0);
-  await sql`select pg_advisory_xact_lock(${key.toString()}::bigint)`.execute(tx);
+  await sql`select pg_advisory_xact_lock(${nameKey(name)}::bigint)`.execute(tx);
 }
+
+/**
+ * lockName without waiting: true when this transaction now holds the lock, false when
+ * another one does (nothing is taken then). SQLite: always true (see lockName).
+ */
+export async function tryLockName(tx: Kysely<Schema>, name: string): Promise<boolean> {
+  if (!isPostgres(tx)) return true;
+  const r = await sql<{ held: boolean }>`select pg_try_advisory_xact_lock(${nameKey(name)}::bigint) as held`.execute(tx);
+  return r.rows[0].held;
+}
+
+const nameKey = (name: string) => createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
 
 /**
  * Serializes a critical section across API and compute processes (placement must see the

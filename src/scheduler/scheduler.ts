@@ -42,11 +42,11 @@ export function isUp(host: Pick<HostTable, 'last_seen_at' | 'forced_down'>, nowM
 }
 
 /**
- * Each host with what its live servers use (shelved-offloaded servers hold no host resources),
- * in one statement: it is read under the placement lock, where every round trip is one that
- * all other placements of the cluster wait for.
+ * Each host (or only `onlyHost`) with what its live servers use (shelved-offloaded servers
+ * hold no host resources), in one statement: a placement reads every host once to choose,
+ * then its chosen host again under that host's lock (tasks/placement.ts).
  */
-export async function hostUsage(tx: Tx, projectId: string | null): Promise<HostUsage[]> {
+export async function hostUsage(tx: Tx, projectId: string | null, onlyHost?: string): Promise<HostUsage[]> {
   // server_usage holds the live servers' sums per host, kept by triggers: a few rows, not every server.
   const usage = tx
     .selectFrom('server_usage')
@@ -59,6 +59,7 @@ export async function hostUsage(tx: Tx, projectId: string | null): Promise<HostU
       eb.fn.sum<number>(eb.case().when('project_id', '=', projectId ?? '').then(eb.ref('instances')).else(0).end()).as('project_servers'),
     ])
     .where('host', '!=', '')
+    .$if(onlyHost !== undefined, (q) => q.where('host', '=', onlyHost!))
     .where('vm_state', '!=', 'shelved_offloaded')
     .groupBy('host')
     .as('u');
@@ -67,6 +68,7 @@ export async function hostUsage(tx: Tx, projectId: string | null): Promise<HostU
     .leftJoin(usage, 'u.host', 'hosts.name')
     .selectAll('hosts')
     .select(['u.vcpus_used', 'u.memory_mb_used', 'u.disk_gb_used', 'u.servers_used', 'u.project_servers'])
+    .$if(onlyHost !== undefined, (q) => q.where('hosts.name', '=', onlyHost!))
     .orderBy('hosts.num_id')
     .execute();
   return rows.map(({ vcpus_used, memory_mb_used, disk_gb_used, servers_used, project_servers, ...host }) => ({
@@ -96,23 +98,35 @@ const FILTERS: Filter[] = [
   (h, r) => r.sameHosts.length === 0 || r.sameHosts.includes(h.host.name),
 ];
 
+/** Whether `h` passes every filter: what a claim checks again under the host's lock. */
+export function fits(h: HostUsage, r: PlacementRequest, nowMs: number): boolean {
+  return FILTERS.every((f) => f(h, r, nowMs));
+}
+
+/** The soft group policies' weight (lower is better): the weigher that comes before any other. */
+export function softWeight(h: HostUsage, r: PlacementRequest): number {
+  return (r.preferHosts.includes(h.host.name) ? -1 : 0) + (r.avoidHosts.includes(h.host.name) ? 1 : 0);
+}
+
 /**
  * Weighers: soft group policies first, then spread a project's servers across hosts
  * (the anti-affinity the concepts guide promises), then free RAM.
  */
-function weigh(a: HostUsage, b: HostUsage, r: PlacementRequest): number {
-  const soft = (h: HostUsage) => (r.preferHosts.includes(h.host.name) ? -1 : 0) + (r.avoidHosts.includes(h.host.name) ? 1 : 0);
+export function weigh(a: HostUsage, b: HostUsage, r: PlacementRequest): number {
   return (
-    soft(a) - soft(b) ||
+    softWeight(a, r) - softWeight(b, r) ||
     a.projectServers - b.projectServers ||
     b.host.memory_mb - b.memoryMbUsed - (a.host.memory_mb - a.memoryMbUsed) ||
     a.host.num_id - b.host.num_id
   );
 }
 
-/** The host a server should go to, or null: "No valid host was found." */
+/** The hosts that pass the filters, best first. */
+export function rankHosts(usage: HostUsage[], request: PlacementRequest, nowMs: number): HostUsage[] {
+  return usage.filter((h) => fits(h, request, nowMs)).sort((a, b) => weigh(a, b, request));
+}
+
+/** The host a server should go to, or null: "No valid host was found." (A choice only: tasks/placement.ts claims.) */
 export async function selectHost(tx: Tx, request: PlacementRequest, nowMs: number): Promise<HostTable | null> {
-  const candidates = (await hostUsage(tx, request.projectId)).filter((h) => FILTERS.every((f) => f(h, request, nowMs)));
-  candidates.sort((a, b) => weigh(a, b, request));
-  return candidates[0]?.host ?? null;
+  return rankHosts(await hostUsage(tx, request.projectId), request, nowMs)[0]?.host ?? null;
 }

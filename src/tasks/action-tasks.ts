@@ -1,17 +1,15 @@
 import type { Services } from '../services.js';
 import type { Db, Tx } from '../db/database.js';
-import { lockFor } from '../db/database.js';
-import type { ServerTable } from '../db/schema.js';
+import type { HostTable, ServerTable } from '../db/schema.js';
 import { ResizeRefused, type Driver, type GuestSpec, type LiveMigrationTarget } from '../virt/driver.js';
 import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type ServerFlavor } from '../compute/servers.js';
-import { selectHost } from '../scheduler/scheduler.js';
+import { placeServer } from './placement.js';
 import { enqueue, passOn, type TaskRun } from './runner.js';
 import { guestSpec } from './guest-spec.js';
 
 const T = TaskState;
 const V = VmState;
-const PLACEMENT_LOCK = 7001;
 
 type Server = ServerTable;
 type Values = Partial<Server>;
@@ -106,28 +104,17 @@ async function load(s: Services, run: TaskRun): Promise<ActionRun | null> {
   return new ActionRun(s, run, server);
 }
 
-/** A host for a server that must move: not `exclude`, honouring a requested host or zone. */
-async function placeElsewhere(s: Services, tx: Tx, server: Server, o: { exclude: string[]; host?: string | null; zone?: string | null; vcpus?: number; memoryMb?: number; diskGb?: number; avoid?: string[] }) {
-  const groups = await s.serverGroups.memberships(tx, server.id);
-  await lockFor(tx, s.config.databaseUrl, PLACEMENT_LOCK); // as a build's: only what placements change is read under it
-  const group = await s.serverGroups.placement(tx, server.id, groups);
-  return selectHost(
-    tx,
-    {
-      projectId: server.project_id,
-      vcpus: o.vcpus ?? server.vcpus,
-      memoryMb: o.memoryMb ?? server.memory_mb,
-      diskGb: o.diskGb ?? server.disk_gb,
-      availabilityZone: o.zone ?? null,
-      forcedHost: o.host ?? null,
-      sameHosts: group.sameHosts,
-      differentHosts: group.differentHosts,
-      preferHosts: group.preferHosts,
-      avoidHosts: [...group.avoidHosts, ...(o.avoid ?? [])],
-      excludeHosts: o.exclude,
-    },
-    s.clock.nowMs(),
-  );
+/**
+ * A host for a server that must move: not `exclude`, honouring a requested host or zone,
+ * claimed with what `claim` writes (see tasks/placement.ts).
+ */
+function placeElsewhere<R>(
+  s: Services,
+  server: Server,
+  o: { exclude: string[]; host?: string | null; zone?: string | null; vcpus?: number; memoryMb?: number; diskGb?: number; avoid?: string[] },
+  claim: (tx: Tx, host: HostTable | null) => Promise<R>,
+): Promise<R> {
+  return placeServer(s, server, { vcpus: o.vcpus, memoryMb: o.memoryMb, diskGb: o.diskGb, zone: o.zone ?? null, forcedHost: o.host ?? null, exclude: o.exclude, avoid: o.avoid }, claim);
 }
 
 /**
@@ -258,8 +245,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           await a.on(a.server.host);
           await driver.spawn(a.server.host!, await shelved()); // resumed, or handed over: on the host it chose
         } else if (a.server.vm_state === V.SHELVED_OFFLOADED || !a.server.host) {
-          const host = await s.db.transaction().execute(async (tx) => {
-            const h = await placeElsewhere(s, tx, a.server, { exclude: [], host: run.params.host, zone: run.params.zone ?? spec.zone ?? null });
+          const host = await placeElsewhere(s, a.server, { exclude: [], host: run.params.host, zone: run.params.zone ?? spec.zone ?? null }, async (tx, h) => {
             if (h) await a.reach('spawning', { host: h.name, availability_zone: h.availability_zone, task_state: T.SPAWNING }, tx);
             return h;
           });
@@ -288,15 +274,18 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
         const source = migration.source_host ?? a.server.host!;
         // Another host if there is one (Nova's default), else this one (allow_resize_to_same_host).
         // Resumed, the task keeps the destination it chose.
-        const dest = run.task.step === 'migrating' || run.task.step === 'finish' ? await hostNamed(s, migration.dest_host!) : await s.db.transaction().execute(async (tx) => {
-          const claim = { vcpus: flavor.vcpus, memoryMb: flavor.ram, diskGb: flavor.disk + flavor.ephemeral };
-          let h = await placeElsewhere(s, tx, a.server, { exclude: [source], host: run.params.targetHost, ...claim });
-          if (!h && migration.migration_type === 'resize') h = await placeElsewhere(s, tx, a.server, { exclude: [], host: source, ...claim });
-          if (!h) return null;
-          await setMigration(s, migration.id, { status: 'migrating', dest_host: h.name }, tx);
-          await a.reach('migrating', { task_state: T.RESIZE_MIGRATING, request_spec: withSpec(a.server, { oldVmState: a.server.vm_state }) }, tx);
-          return h;
-        });
+        const dest = run.task.step === 'migrating' || run.task.step === 'finish' ? await hostNamed(s, migration.dest_host!) : await (async () => {
+          const size = { vcpus: flavor.vcpus, memoryMb: flavor.ram, diskGb: flavor.disk + flavor.ephemeral };
+          const claim = async (tx: Tx, h: HostTable | null) => {
+            if (!h) return null;
+            await setMigration(s, migration.id, { status: 'migrating', dest_host: h.name }, tx);
+            await a.reach('migrating', { task_state: T.RESIZE_MIGRATING, request_spec: withSpec(a.server, { oldVmState: a.server.vm_state }) }, tx);
+            return h;
+          };
+          // Each choice in a placement of its own: one host lock per transaction.
+          const h = await placeElsewhere(s, a.server, { exclude: [source], host: run.params.targetHost, ...size }, claim);
+          return h ?? (migration.migration_type === 'resize' ? placeElsewhere(s, a.server, { exclude: [], host: source, ...size }, claim) : null);
+        })();
         if (!dest) {
           await setMigration(s, migration.id, { status: 'error' });
           throw new Error('No valid host was found. There are not enough hosts available.');
@@ -494,8 +483,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       };
       try {
         // Resumed, the task keeps the destination it chose.
-        dest = LIVE_STEPS.includes(run.task.step) && migration?.dest_host ? await hostNamed(s, migration.dest_host) : await s.db.transaction().execute(async (tx) => {
-          const h = await placeElsewhere(s, tx, a.server, { exclude: [source], host: run.params.host });
+        dest = LIVE_STEPS.includes(run.task.step) && migration?.dest_host ? await hostNamed(s, migration.dest_host) : await placeElsewhere(s, a.server, { exclude: [source], host: run.params.host }, async (tx, h) => {
           if (h && migration) await setMigration(s, migration.id, { status: 'preparing', dest_host: h.name }, tx);
           if (h) await run.reached('pre_live_migration', tx);
           return h;
@@ -581,8 +569,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
           if ((await driver.powerState(old, a.id)) === null) await driver.spawn(old, await a.spec());
           else await driver.powerOn(old, a.id);
         } else {
-          const dest = run.task.step === 'spawning' ? await hostNamed(s, a.server.host!) : await s.db.transaction().execute(async (tx) => {
-            const h = await placeElsewhere(s, tx, a.server, { exclude: [], avoid });
+          const dest = run.task.step === 'spawning' ? await hostNamed(s, a.server.host!) : await placeElsewhere(s, a.server, { exclude: [], avoid }, async (tx, h) => {
             if (h) await a.reach('spawning', { host: h.name, availability_zone: h.availability_zone }, tx);
             return h;
           });
@@ -645,8 +632,7 @@ export function actionTasks(s: Services): Record<string, (run: TaskRun<any>) => 
       try {
         const source = a.server.host;
         // Resumed, the server is already on the host the task chose.
-        const dest = run.task.step === 'spawning' ? await hostNamed(s, a.server.host!) : await s.db.transaction().execute(async (tx) => {
-          const h = await placeElsewhere(s, tx, a.server, { exclude: source ? [source] : [], host: run.params.host });
+        const dest = run.task.step === 'spawning' ? await hostNamed(s, a.server.host!) : await placeElsewhere(s, a.server, { exclude: source ? [source] : [], host: run.params.host }, async (tx, h) => {
           if (h) await a.reach('spawning', { host: h.name, availability_zone: h.availability_zone, task_state: T.REBUILD_SPAWNING }, tx);
           return h;
         });

@@ -1,10 +1,10 @@
 import type { Services } from '../services.js';
-import { lockFor, type Db, type Tx } from '../db/database.js';
+import type { Db, Tx } from '../db/database.js';
 import type { ServerTable } from '../db/schema.js';
 import { DriverError } from '../virt/driver.js';
 import { PowerState, TaskState, VmState } from '../compute/states.js';
 import { parseJson, type Fault, type ServerFlavor } from '../compute/servers.js';
-import { selectHost } from '../scheduler/scheduler.js';
+import { placeServer } from './placement.js';
 import type { RequestedNetworks } from '../network/networking.js';
 import { enqueue, passOn, type TaskRun } from './runner.js';
 import type { BuildEffect } from '../compute/behaviours.js';
@@ -12,7 +12,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { guestSpec } from './guest-spec.js';
 import type { Recurse } from '../storage/drives.js';
 
-const PLACEMENT_LOCK = 7001;
 const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
 
 /**
@@ -57,36 +56,20 @@ export function buildTask(s: Services) {
     };
 
     if (run.task.step === TaskState.SCHEDULING) {
-      const placed = await db.transaction().execute(async (tx) => {
-        // A control-API behaviour is decided once, with the placement, and kept in the task.
+      const spec = parseJson<{ zone: string | null; forcedHost: string | null; hints: { sameHost?: string[]; differentHost?: string[] } }>(server!.request_spec, { zone: null, forcedHost: null, hints: {} });
+      const want = {
+        zone: spec.zone,
+        forcedHost: spec.forcedHost,
+        sameAs: spec.hints.sameHost,
+        differentFrom: spec.hints.differentHost,
+        // hosts an earlier attempt of this build died on (rescheduled, as Nova retries a build)
+        exclude: run.params.exclude ?? [],
+      };
+      const placed = await placeServer(s, server, want, async (tx, host) => {
+        // A control-API behaviour is decided once, with the placement, and kept in the task
+        // (after the placement's locks: rows are locked only after advisory locks).
         run.params.effect = await s.behaviours.claim(tx, { name: server!.name, metadata: parseJson(server!.metadata, {}) });
         await run.saveParams(tx);
-        const spec = parseJson<{ zone: string | null; forcedHost: string | null; hints: { sameHost?: string[]; differentHost?: string[] } }>(server!.request_spec, { zone: null, forcedHost: null, hints: {} });
-        const hostsOf = async (ids?: string[]) =>
-          ids?.length ? (await tx.selectFrom('servers').select('host').where('id', 'in', ids).where('host', 'is not', null).execute()).map((r) => r.host!) : [];
-        const groups = await s.serverGroups.memberships(tx, id);
-        // Every placement of the cluster waits for this lock: what is read under it is only
-        // what other placements change (hosts' usage, where group members went).
-        await lockFor(tx, s.config.databaseUrl, PLACEMENT_LOCK);
-        const group = await s.serverGroups.placement(tx, id, groups);
-        const host = await selectHost(
-          tx,
-          {
-            projectId: server!.project_id,
-            vcpus: server!.vcpus,
-            memoryMb: server!.memory_mb,
-            diskGb: server!.disk_gb,
-            availabilityZone: spec.zone,
-            forcedHost: spec.forcedHost,
-            sameHosts: [...(await hostsOf(spec.hints.sameHost)), ...group.sameHosts],
-            differentHosts: [...(await hostsOf(spec.hints.differentHost)), ...group.differentHosts],
-            preferHosts: group.preferHosts,
-            avoidHosts: group.avoidHosts,
-            // hosts an earlier attempt of this build died on (rescheduled, as Nova retries a build)
-            excludeHosts: run.params.exclude ?? [],
-          },
-          clock.nowMs(),
-        );
         if (!host) return null;
         const ok = await updateServer(tx, id, { host: host.name, availability_zone: host.availability_zone, task_state: TaskState.NETWORKING, progress: 25, updated_at: now() });
         if (ok) await run.reached(TaskState.NETWORKING, tx);

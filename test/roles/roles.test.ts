@@ -66,7 +66,7 @@ function run(name: string, args: string[], env: Record<string, string>, ready: R
   };
   procs.push(proc);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${out}`)), 20000);
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${out}`)), 60000); // a loaded machine starts a process slowly
     child.stdout!.on('data', () => {
       if (ready && ready.test(out)) {
         clearTimeout(timer);
