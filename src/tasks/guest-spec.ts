@@ -118,7 +118,7 @@ export async function attachedDrives(db: Db, imageDir: string, serverId: string)
     .selectFrom('drive_attachments')
     .innerJoin('drives', 'drives.id', 'drive_attachments.drive_id')
     .innerJoin('servers', 'servers.id', 'drive_attachments.server_id')
-    .select(['drives.id', 'drives.media', 'drives.image_id', 'drive_attachments.boot_order', 'drive_attachments.created_at'])
+    .select(['drives.id', 'drives.media', 'drives.image_id', 'drive_attachments.boot_order', 'drive_attachments.created_at', 'drive_attachments.device', 'drive_attachments.dev_channel'])
     .where('drive_attachments.server_id', '=', serverId)
     // A compute-API server's root disk shows as a drive too, but its machine boots its own copy.
     .where('servers.cloudsigma', 'is not', null)
@@ -131,6 +131,8 @@ export async function attachedDrives(db: Db, imageDir: string, serverId: string)
       media: r.media === 'cdrom' ? ('cdrom' as const) : ('disk' as const),
       bootOrder: r.boot_order,
       image: r.image_id ? await imageOf(db, imageDir, r.image_id) : null,
+      device: r.device,
+      devChannel: r.dev_channel,
     })),
   );
 }

@@ -68,6 +68,9 @@ export interface GuestDrive {
   /** 1 first; null: attached, not booted from. */
   bootOrder: number | null;
   image: GuestImage | null;
+  /** How it is plugged (CloudSigma's device and dev_channel, as 'virtio' and '0:1'): where a real machine puts it. */
+  device?: string;
+  devChannel?: string;
 }
 
 /** A network port of a guest: one NIC with the port's MAC, and its fixed IPs with their subnets. */

@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { PowerState } from '../../src/compute/states.js';
-import { ResizeRefused, type Driver, type GuestSpec } from '../../src/virt/driver.js';
+import { DriverError, ResizeRefused, type Driver, type GuestDrive, type GuestSpec } from '../../src/virt/driver.js';
 
 export interface ContractSubject {
   driver: Driver;
@@ -31,6 +31,10 @@ export interface ContractSubject {
   keeps(host: string, id: string): boolean;
   /** Whether the driver lets a root disk shrink (the fake does, as Nova's fake does; libvirt refuses). */
   shrinks: boolean;
+  /** The sizes (bytes) of the disks the running guest sees. */
+  diskSizes(host: string, id: string): Promise<number[]>;
+  /** Records a guest's drives as the core does (a real driver reads them at each start of the guest: drivesOf). */
+  recordDrives(id: string, drives: GuestDrive[]): void;
   close(): Promise<void>;
 }
 
@@ -104,6 +108,55 @@ export function driverContract(name: string, make: () => Promise<ContractSubject
       await s.driver.reboot(s.host, id, false);
       assert.equal(await power(), PowerState.RUNNING);
       await s.booted(id, before);
+    });
+
+    // Hotplug of a drive of the block storage: the core records the attachment, then asks the driver to plug it.
+    const drive = randomUUID();
+    const DRIVE_BYTES = 512 * 2 ** 20;
+    const record = () => s.recordDrives(id, [{ id: drive, media: 'disk', bootOrder: null, image: null, device: 'virtio', devChannel: '0:1' }]);
+    const sees = async () => (await s.diskSizes(s.host, id)).includes(DRIVE_BYTES);
+
+    it('plugs a drive into the running guest, which sees it; plugging it again changes nothing', async () => {
+      await s.driver.createDrive({ id: drive, size: DRIVE_BYTES, storageType: s.driver.storageTypes()[0].name, media: 'disk', avoid: [] });
+      assert.equal(await sees(), false);
+      record();
+      await s.driver.attachDrive(s.host, id, drive, { device: 'virtio', devChannel: '0:1' });
+      await s.driver.attachDrive(s.host, id, drive, { device: 'virtio', devChannel: '0:1' });
+      assert.equal(await sees(), true);
+    });
+
+    it('refuses to resize a drive plugged into a running guest', async () => {
+      await assert.rejects(s.driver.resizeDrive(drive, 2 * DRIVE_BYTES), DriverError);
+    });
+
+    it("refuses to change a suspended guest's drives (its saved state is of the machine as it was)", async () => {
+      await s.driver.suspend(s.host, id);
+      await assert.rejects(s.driver.detachDrive(s.host, id, drive), DriverError);
+      await s.driver.resume(s.host, id);
+      assert.equal(await power(), PowerState.RUNNING);
+    });
+
+    it('a plugged drive is still there after a suspend and resume', async () => {
+      await s.driver.suspend(s.host, id);
+      await s.driver.resume(s.host, id);
+      assert.equal(await sees(), true);
+    });
+
+    it('a plugged drive is still there after a power-off and on (the guest boots with it)', async () => {
+      await s.driver.powerOff(s.host, id, 0);
+      const before = (await s.driver.consoleOutput(s.host, id)).length;
+      await s.driver.powerOn(s.host, id);
+      await s.booted(id, before);
+      assert.equal(await sees(), true);
+    });
+
+    it('unplugs the drive from the running guest, which no longer sees it; unplugging it again succeeds', async () => {
+      await s.driver.detachDrive(s.host, id, drive);
+      await s.driver.detachDrive(s.host, id, drive);
+      s.recordDrives(id, []);
+      assert.equal(await sees(), false);
+      await s.driver.resizeDrive(drive, 2 * DRIVE_BYTES);
+      await s.driver.deleteDrive(drive);
     });
 
     it('rescues the guest (it boots again, from a rescue disk) and unrescues it', async () => {

@@ -10,5 +10,8 @@ export function fakeInside(fakeOf: (host: string) => FakeDriver) {
       return { data: g.data ?? '', diskBytes: (g.diskGb ?? 0) * 2 ** 30, memoryMb: g.memoryMb ?? 0 };
     },
     keeps: (host: string, id: string) => fakeOf(host).keeps(host, id),
+    diskSizes: async (host: string, id: string) => [(fakeOf(host).inside(host, id).diskGb ?? 0) * 2 ** 30, ...fakeOf(host).pluggedDrives(id).map((d) => fakeOf(host).driveOf(d)!.size)],
+    /** The fake keeps what is plugged into its guests itself. */
+    recordDrives: () => {},
   };
 }

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QemuDriver, QEMU_DEFAULTS } from '../../src/virt/qemu/driver.js';
 import { driverContract, liveMigrationContract } from './contract.js';
-import type { GuestSpec } from '../../src/virt/driver.js';
-import { hostProbe, killQemusUnder, qemuMissing, tinyGuest, tinyGuestInside, tinyGuestWrite, waitForConsole } from './qemu-support.js';
+import type { GuestDrive, GuestSpec } from '../../src/virt/driver.js';
+import { guestShell, hostProbe, killQemusUnder, qemuMissing, tinyGuest, tinyGuestInside, tinyGuestWrite, waitForConsole } from './qemu-support.js';
 import { BOOT_MARKER } from '../../src/virt/qemu/tiny-guest.js';
 
 const skip = qemuMissing();
@@ -17,7 +17,9 @@ driverContract(
     const dataDir2 = mkdtempSync(join(tmpdir(), 'nimbus-qemu-'));
     const tiny = tinyGuest();
     const probe = await hostProbe();
-    const driver = new QemuDriver(probe, { ...QEMU_DEFAULTS, dataDir, host: 'qemu-contract', shutdownTimeoutSeconds: 30, version: 'test', imageFile: async () => null });
+    // The drives the core records of each guest, which the driver asks at each start.
+    const recorded = new Map<string, GuestDrive[]>();
+    const driver = new QemuDriver(probe, { ...QEMU_DEFAULTS, dataDir, host: 'qemu-contract', shutdownTimeoutSeconds: 30, version: 'test', imageFile: async () => null, drivesOf: async (id) => recorded.get(id) ?? [] });
     const driver2 = new QemuDriver(probe, { ...QEMU_DEFAULTS, dataDir: dataDir2, host: 'qemu-contract-2', shutdownTimeoutSeconds: 30, version: 'test', imageFile: async () => null });
     const on = (host: string) => (host === 'qemu-contract' ? { driver, dataDir } : { driver: driver2, dataDir: dataDir2 });
     return {
@@ -28,6 +30,11 @@ driverContract(
       inside: (host, id) => tinyGuestInside(on(host).driver, host, id),
       keeps: (host, id) => existsSync(join(on(host).dataDir, 'machines', `${id}_resize`)),
       shrinks: false,
+      diskSizes: async (host, id) => {
+        const m = await guestShell(on(host).driver, host, id, 'echo "DIS""KS" $(cat /sys/block/vd*/size) END', /DISKS ([\d ]*) END/);
+        return m[1].trim().split(/\s+/).map((sectors) => Number(sectors) * 512);
+      },
+      recordDrives: (id, drives) => recorded.set(id, drives),
       spec: (id) => ({
         id, name: 'contract', hostname: 'contract', vcpus: 1, memoryMb: 128, diskGb: 1, imageId: 'tiny', userData: null, keyData: null, adminPassword: null, files: [], ports: [],
         image: { id: 'tiny', diskFormat: 'raw', path: tiny.disk, kernelPath: tiny.kernel, ramdiskPath: tiny.ramdisk, commandLine: null },

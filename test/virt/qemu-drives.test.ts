@@ -9,7 +9,7 @@ import { QemuDriver, QEMU_DEFAULTS } from '../../src/virt/qemu/driver.js';
 import { driveContract } from './drive-contract.js';
 import { hostProbe, qemuMissing } from './qemu-support.js';
 
-/** The drive contract on qemu: qcow2 files under <dataDir>/drives made by qemu-img (no guest: hotplug is not built). */
+/** The drive contract on qemu: qcow2 files under <dataDir>/drives made by qemu-img (hotplug into a running guest is in the driver contract, qemu-contract.test.ts). */
 const skip = qemuMissing();
 const image = { id: randomUUID(), data: Buffer.alloc(3 * 1024 ** 2, 7) };
 

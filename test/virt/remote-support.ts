@@ -23,6 +23,6 @@ export async function remoteFakes() {
     }),
   );
   const on = (host: string) => hosts.find((h) => h.name === host)!;
-  const driver = new RemoteDriver({ resolve: (host) => (on(host) ? { url: on(host).endpoint.url, secret: on(host).secret } : null), hosts: () => hosts.flatMap((h) => h.fake.hosts()) });
+  const driver = new RemoteDriver({ resolve: (host) => (on(host) ? { url: on(host).endpoint.url, secret: on(host).secret } : null), hosts: () => hosts.flatMap((h) => h.fake.hosts()), storageTypes: () => hosts[0].fake.storageTypes() });
   return { driver, fakeOf: (host: string) => on(host).fake, close: async () => void (await Promise.all(hosts.map((h) => h.endpoint.close()))) };
 }

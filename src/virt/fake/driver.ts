@@ -503,16 +503,26 @@ export class FakeDriver implements Driver {
   }
 
   async attachDrive(host: string, serverId: string, driveId: string): Promise<void> {
-    this.guest(host, serverId);
+    const g = this.guest(host, serverId);
     const d = await this.driveRecord(driveId);
     if (!d) throw new DriverError(`Drive ${driveId} could not be found.`);
+    // As on a real machine: a suspended guest's saved state is of the machine as it was.
+    if (g.power === PowerState.SUSPENDED && !d.pluggedInto.has(serverId)) throw new DriverError(`Instance ${serverId} is suspended: drives cannot change until it resumes.`);
     await this.work();
     d.pluggedInto.add(serverId);
   }
 
-  async detachDrive(_host: string, serverId: string, driveId: string): Promise<void> {
+  async detachDrive(host: string, serverId: string, driveId: string): Promise<void> {
+    const g = this.guests.get(host)?.get(serverId);
+    const d = this.drives.get(driveId);
+    if (g && d?.pluggedInto.has(serverId) && g.power === PowerState.SUSPENDED) throw new DriverError(`Instance ${serverId} is suspended: drives cannot change until it resumes.`);
     await this.work();
-    this.drives.get(driveId)?.pluggedInto.delete(serverId);
+    d?.pluggedInto.delete(serverId);
+  }
+
+  /** The drives plugged into a guest (for tests), by id. */
+  pluggedDrives(serverId: string): string[] {
+    return [...this.drives].filter(([, d]) => d.pluggedInto.has(serverId)).map(([id]) => id);
   }
 
   /** What the fake holds of a drive (for tests): its size, type and pool, or undefined. */

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DriverError, PowerState, PasswordRefused, ResizeRefused, type LiveMigrationTarget, type DriveSource, type DriveSpec, type StorageType, type ConsoleClient, type ConsoleKind, type Driver, type GuestConsole, type GuestSpec, type GuestDrive, type HostInfo } from '../driver.js';
 import { QmpClient } from './qmp.js';
-import { MachineFiles, commandLine, startQemu, type MachineRecord } from './machine.js';
+import { MachineFiles, commandLine, startQemu, drivePciSlot, driveBlockdev, driveDevice, driveNode, pciAddr, type MachineRecord } from './machine.js';
 import { writeConfigDrive } from './config-drive.js';
 import type { HostProbe } from './probe.js';
 import { QemuDrives } from './drives.js';
@@ -21,6 +21,8 @@ const DISK = 'disk.qcow2';
 const EPHEMERAL_QCOW2 = 'disk.eph0.qcow2';
 
 const run = promisify(execFile);
+/** How long a guest has to let go of a drive being unplugged (Nova's libvirt driver waits 20 s a try, 8 tries). */
+const UNPLUG_SECONDS = 60;
 /** mkfs and mkswap live in /usr/sbin, which a user's PATH may lack. */
 const SBIN_PATH = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` };
 
@@ -407,12 +409,86 @@ export class QemuDriver implements Driver {
   deleteSnapshot(snapshotId: string) {
     return this.drives.deleteSnapshot(snapshotId);
   }
-  /** Hotplug is not built on qemu yet (the core does not ask for it: drives change on stopped servers). */
-  async attachDrive(_host: string, _serverId: string, driveId: string): Promise<void> {
-    throw new DriverError(`Drive ${driveId} cannot be plugged into a running machine on ${this.info.name}: hotplug is not supported.`);
+  /**
+   * Plugs a drive into the running machine (QMP blockdev-add of its qcow2 file, then
+   * device_add of a virtio-blk device at the PCI slot its channel names: drivePciSlot). The
+   * machine's definition is the core's: drivesOf answers the drive from now on (the core
+   * records the attachment before it asks), so every later start, resume or migration of the
+   * machine has it at the same slot. A stopped machine has nothing to plug (its next start
+   * does it); a suspended one is refused, its saved state being of the machine without it.
+   */
+  async attachDrive(host: string, serverId: string, driveId: string, device: { device: string; devChannel: string }): Promise<void> {
+    const files = this.files(host, serverId);
+    this.record(files);
+    const path = this.drives.drivePath(driveId);
+    if (!existsSync(path)) throw new DriverError(`Drive ${driveId} has no data on ${this.options.host}.`);
+    const media = (await this.options.drivesOf?.(serverId))?.find((d) => d.id === driveId)?.media ?? 'disk';
+    const slot = drivePciSlot({ media, ...device });
+    if (slot === null) throw new DriverError(`Drive ${driveId} (${media} on ${device.device} ${device.devChannel}) cannot be plugged into a running machine: only disks on virtio channels 0:0 to 0:15 can.`);
+    const status = await this.pluggable(files, serverId);
+    if (status === null) return;
+    if (await this.plugged(files, driveId)) return; // done before a crash
+    const nodes = await this.execute<{ 'node-name': string }[]>(files, 'query-named-block-nodes', { flat: true });
+    if (!nodes.some((n) => n['node-name'] === driveNode(driveId))) await this.execute(files, 'blockdev-add', driveBlockdev(driveId, path));
+    try {
+      await this.execute(files, 'device_add', { driver: 'virtio-blk-pci', id: driveDevice(driveId), drive: driveNode(driveId), addr: pciAddr(slot) });
+    } catch (err) {
+      await this.execute(files, 'blockdev-del', { 'node-name': driveNode(driveId) }).catch(() => {});
+      throw new DriverError(`Drive ${driveId} cannot be plugged into instance ${serverId}: ${(err as Error).message}`);
+    }
   }
-  async detachDrive(_host: string, _serverId: string, driveId: string): Promise<void> {
-    throw new DriverError(`Drive ${driveId} cannot be unplugged from a running machine on ${this.info.name}: hotplug is not supported.`);
+
+  /**
+   * Unplugs a drive from the running machine: device_del asks the guest to let it go (an ACPI
+   * eject), and once QEMU says DEVICE_DELETED its block node goes (blockdev-del). A guest that
+   * does not let go in `UNPLUG_SECONDS` keeps the drive, and the call fails. A stopped machine,
+   * or one that no longer has it, has nothing to unplug.
+   */
+  async detachDrive(host: string, serverId: string, driveId: string): Promise<void> {
+    const files = this.files(host, serverId);
+    if (!files.exists()) return;
+    const status = await this.pluggable(files, serverId);
+    if (status === null) return;
+    // A drive the machine started with at no fixed slot is there without a device id: it stays.
+    const recorded = (await this.options.drivesOf?.(serverId))?.find((d) => d.id === driveId);
+    if (recorded && drivePciSlot(recorded) === null) throw new DriverError(`Drive ${driveId} (${recorded.media} on ${recorded.device ?? 'virtio'} ${recorded.devChannel ?? ''}) cannot be unplugged from a running machine: only disks on virtio channels 0:0 to 0:15 can.`);
+    const client = await this.qmp(files);
+    if (await this.plugged(files, driveId)) {
+      const id = driveDevice(driveId);
+      if (status !== 'running') throw new DriverError(`Drive ${driveId} cannot be unplugged from instance ${serverId} while it is ${status}: the guest must let it go.`);
+      let deleted!: () => void;
+      const gone = new Promise<void>((resolve) => (deleted = resolve));
+      const listener = (event: string, data: { device?: string }) => event === 'DEVICE_DELETED' && data.device === id && deleted();
+      client.on('event', listener);
+      try {
+        await client.execute('device_del', { id }).catch((err: Error) => {
+          if (!/not found/i.test(err.message)) throw err;
+        });
+        const until = Date.now() + UNPLUG_SECONDS * 1000;
+        // The event, or the device's absence (the event may have come before a reconnection).
+        while (!(await Promise.race([gone.then(() => true), sleep(1000).then(() => false)])) && (await this.plugged(files, driveId))) {
+          if (Date.now() > until) throw new DriverError(`Drive ${driveId} was not released by the guest of instance ${serverId} within ${UNPLUG_SECONDS} s.`);
+        }
+      } finally {
+        client.off('event', listener);
+      }
+    }
+    const nodes = await this.execute<{ 'node-name': string }[]>(files, 'query-named-block-nodes', { flat: true });
+    if (nodes.some((n) => n['node-name'] === driveNode(driveId))) await this.execute(files, 'blockdev-del', { 'node-name': driveNode(driveId) });
+  }
+
+  /** The run state of a machine that a drive can be plugged into or out of, null when it is not running; a suspended one is refused. */
+  private async pluggable(files: MachineFiles, serverId: string): Promise<string | null> {
+    const status = await this.status(files);
+    if (status === null && existsSync(files.state)) throw new DriverError(`Instance ${serverId} is suspended: its saved state is of the machine as it was, drives cannot change until it resumes.`);
+    if (status !== null && status !== 'running' && status !== 'paused') throw new DriverError(`Instance ${serverId} is ${status}: drives cannot change now.`);
+    return status;
+  }
+
+  /** Whether the machine has the drive's device now. */
+  private async plugged(files: MachineFiles, driveId: string): Promise<boolean> {
+    const children = await this.execute<{ name: string }[]>(files, 'qom-list', { path: '/machine/peripheral' });
+    return children.some((c) => c.name === driveDevice(driveId));
   }
 
   async powerOn(host: string, id: string): Promise<void> {

@@ -100,7 +100,13 @@ export class QemuDrives {
     const path = this.drivePath(id);
     if (!existsSync(path)) throw new DriverError(`Drive ${id} could not be found.`);
     const current = await virtualSize(path, 'qcow2');
-    if (size !== current) await run('qemu-img', ['resize', '-q', '-f', 'qcow2', ...(size < current ? ['--shrink'] : []), path, String(size)]);
+    if (size !== current) {
+      await run('qemu-img', ['resize', '-q', '-f', 'qcow2', ...(size < current ? ['--shrink'] : []), path, String(size)]).catch((err: { stderr?: string; message: string }) => {
+        // A running machine holds the file's lock while the drive is plugged into it.
+        const why = (err.stderr || err.message).trim();
+        throw new DriverError(/lock/i.test(why) ? `Drive ${id} is in use by a guest.` : `Drive ${id} cannot be resized: ${why}`);
+      });
+    }
     progress?.(100);
   }
 

@@ -132,6 +132,31 @@ export function slirpNetdev(id: string, port: GuestPort, hostname: string, sshPo
 
 const escapeOpt = (v: string) => v.replace(/,/g, ',,');
 
+/**
+ * The PCI slot of a drive of the block storage, from its CloudSigma channel: virtio `0:U` is
+ * slot 0x10 + U (U up to 15), the top half of the bus, which the machine's own devices (given
+ * the lowest free slots) do not reach. A drive's place is then the same whenever the machine
+ * starts and whatever was plugged or unplugged before, as a saved state (suspend) and a live
+ * migration need. Null: no fixed slot (another device kind or channel, a cdrom on IDE): such a
+ * drive boots, but cannot be plugged or unplugged while the machine runs.
+ */
+export function drivePciSlot(d: { media: 'disk' | 'cdrom'; device?: string; devChannel?: string }): number | null {
+  if (d.media !== 'disk' || (d.device ?? 'virtio') !== 'virtio') return null;
+  const m = /^0:(\d{1,2})$/.exec(d.devChannel ?? '');
+  if (!m || Number(m[1]) > 15) return null;
+  return 0x10 + Number(m[1]);
+}
+
+export const pciAddr = (slot: number) => `0x${slot.toString(16)}`;
+/** A drive's block node (QEMU limits node names to 31 characters: a uuid's hex, shortened). */
+export const driveNode = (id: string) => `d${id.replace(/-/g, '').slice(0, 30)}`;
+/** A drive's device id, what device_del names. */
+export const driveDevice = (id: string) => `drive-${id}`;
+/** The block node of a drive's qcow2 file, as -blockdev and QMP blockdev-add take it (writeback caching, as the machine's other disks). */
+export function driveBlockdev(id: string, path: string): Record<string, unknown> {
+  return { 'node-name': driveNode(id), driver: 'qcow2', file: { driver: 'file', filename: path }, cache: { direct: false, 'no-flush': false } };
+}
+
 /** The qemu-system-x86_64 command line of a machine. */
 export function commandLine(
   files: MachineFiles,
@@ -166,7 +191,10 @@ export function commandLine(
   const drives = o.drives ?? [];
   drives.forEach((d, i) => {
     const index = d.bootOrder !== null ? `,bootindex=${boot++}` : '';
+    const slot = drivePciSlot(d);
     if (d.media === 'cdrom') args.push('-drive', `file=${d.path},if=none,id=drive${i},format=qcow2,media=cdrom,readonly=on`, '-device', `ide-cd,drive=drive${i}${index}`);
+    // At the slot its channel names, as a hotplug puts it: the same layout at every start, so a saved state or a migration stream fits.
+    else if (slot !== null) args.push('-blockdev', JSON.stringify(driveBlockdev(d.id, d.path)), '-device', `virtio-blk-pci,drive=${driveNode(d.id)},id=${driveDevice(d.id)},addr=${pciAddr(slot)}${index}`);
     else args.push('-drive', `file=${d.path},if=none,id=drive${i},format=qcow2,cache=writeback`, '-device', `virtio-blk-pci,drive=drive${i}${index}`);
   });
   // The flavor's ephemeral disk and swap follow the root disk, as Nova's libvirt driver orders them.
