@@ -96,31 +96,54 @@ export async function startWorkers(s: Services, takeOver: boolean, options: { pr
  */
 export async function reconcile(s: Services): Promise<void> {
   for (const host of s.driver.hosts().map((h) => h.name)) {
-    const have = (await s.driver.guestIds?.(host)) ?? [];
-    if (have.length === 0) continue;
-    // Asked about the guests it has, a few at a time: the host may hold more servers than one statement may read in time.
-    const mine = new Set<string>();
-    for (let i = 0; i < have.length; i += 500) {
-      const rows = await s.db.selectFrom('servers').select('id').where('id', 'in', have.slice(i, i + 500)).where('host', '=', host).where('deleted', '=', 0).execute();
-      for (const r of rows) mine.add(r.id);
-    }
-    // A guest a resize is moving is its task's to settle, whichever of its two hosts the
-    // database names yet: made on the destination, or brought back on the source by a revert
-    // (there, destroying it would destroy the disks the revert brought back).
-    const moving = await s.db
-      .selectFrom('migrations')
-      .innerJoin('servers', 'servers.id', 'migrations.server_id')
-      .select('migrations.server_id')
-      .where('servers.deleted', '=', 0)
-      .where('migrations.migration_type', 'in', ['resize', 'migration'])
-      .where('migrations.status', 'in', ['migrating', 'post-migrating', 'finished'])
-      .where((eb) => eb.or([eb('migrations.source_host', '=', host), eb('migrations.dest_host', '=', host)]))
-      .execute();
-    for (const m of moving) mine.add(m.server_id);
-    for (const id of have.filter((g) => !mine.has(g))) {
-      s.log.warn({ server_id: id, host }, 'reconcile: destroying a guest the database places elsewhere or has deleted');
-      await s.driver.destroy(host, id).catch((err) => s.log.error({ err, server_id: id }, 'reconcile: the guest could not be destroyed'));
-    }
+    await removeGuestsNotHere(s, host);
+    await removeKeptOfDeleted(s, host);
   }
   await syncPowerStates(s);
+}
+
+/** The guests this host has that the database places elsewhere or has deleted. */
+async function removeGuestsNotHere(s: Services, host: string): Promise<void> {
+  const have = (await s.driver.guestIds?.(host)) ?? [];
+  if (have.length === 0) return;
+  // Asked about the guests it has, a few at a time: the host may hold more servers than one statement may read in time.
+  const mine = new Set<string>();
+  for (let i = 0; i < have.length; i += 500) {
+    const rows = await s.db.selectFrom('servers').select('id').where('id', 'in', have.slice(i, i + 500)).where('host', '=', host).where('deleted', '=', 0).execute();
+    for (const r of rows) mine.add(r.id);
+  }
+  // A guest a resize is moving is its task's to settle, whichever of its two hosts the
+  // database names yet: made on the destination, or brought back on the source by a revert
+  // (there, destroying it would destroy the disks the revert brought back).
+  const moving = await s.db
+    .selectFrom('migrations')
+    .innerJoin('servers', 'servers.id', 'migrations.server_id')
+    .select('migrations.server_id')
+    .where('servers.deleted', '=', 0)
+    .where('migrations.migration_type', 'in', ['resize', 'migration'])
+    .where('migrations.status', 'in', ['migrating', 'post-migrating', 'finished'])
+    .where((eb) => eb.or([eb('migrations.source_host', '=', host), eb('migrations.dest_host', '=', host)]))
+    .execute();
+  for (const m of moving) mine.add(m.server_id);
+  for (const id of have.filter((g) => !mine.has(g))) {
+    s.log.warn({ server_id: id, host }, 'reconcile: destroying a guest the database places elsewhere or has deleted');
+    await s.driver.destroy(host, id).catch((err) => s.log.error({ err, server_id: id }, 'reconcile: the guest could not be destroyed'));
+  }
+}
+
+/**
+ * What a resize kept here for a server deleted meanwhile (deleted while this host was down:
+ * its delete could not confirm the resize here). A live server's kept disks stay, whatever
+ * its state: a revert, a confirm or an admin still needs them.
+ */
+async function removeKeptOfDeleted(s: Services, host: string): Promise<void> {
+  const kept = (await s.driver.keptIds?.(host)) ?? [];
+  for (let i = 0; i < kept.length; i += 500) {
+    const batch = kept.slice(i, i + 500);
+    const live = new Set((await s.db.selectFrom('servers').select('id').where('id', 'in', batch).where('deleted', '=', 0).execute()).map((r) => r.id));
+    for (const id of batch.filter((k) => !live.has(k))) {
+      s.log.warn({ server_id: id, host }, 'reconcile: removing what a resize kept for a server since deleted');
+      await s.driver.confirmMigration(host, id).catch((err) => s.log.error({ err, server_id: id }, 'reconcile: the kept disks could not be removed'));
+    }
+  }
 }

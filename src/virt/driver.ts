@@ -289,6 +289,12 @@ export interface Driver extends DriveOperations {
    * host that starts compares them with the database (its reconcile). Absent: it cannot tell.
    */
   guestIds?(host: string): Promise<string[]>;
+  /**
+   * The ids of the guests whose disks a resize keeps on `host` (migrateDiskAndPowerOff's, until
+   * confirmMigration), whatever the database says: a compute host that starts removes those of
+   * servers deleted while it was away. Absent: it cannot tell.
+   */
+  keptIds?(host: string): Promise<string[]>;
   /** The guest's power state as the hypervisor sees it, or null when it has no such guest. */
   powerState(host: string, id: string): Promise<PowerState | null>;
   /** Everything the guest wrote to its serial console (the core takes the tail a caller asks for). */

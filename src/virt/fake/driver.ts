@@ -366,6 +366,10 @@ export class FakeDriver implements Driver {
     return [...(this.guests.get(host)?.keys() ?? [])];
   }
 
+  async keptIds(host: string): Promise<string[]> {
+    return [...this.kept.keys()].filter((k) => k.startsWith(`${host}/`)).map((k) => k.slice(host.length + 1));
+  }
+
   async powerState(host: string, id: string): Promise<PowerState | null> {
     return this.guests.get(host)?.get(id)?.power ?? null;
   }

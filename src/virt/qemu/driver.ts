@@ -172,9 +172,16 @@ export class QemuDriver implements Driver {
     return [this.info];
   }
 
+  /** Every machine's folder, and a folder a crash left half made (`<id>.part`): destroy removes both. */
   async guestIds(host: string): Promise<string[]> {
     if (host !== this.info.name) return [];
-    return readdirSync(this.machinesDir).filter((id) => /^[0-9a-f-]{36}$/.test(id));
+    const ids = readdirSync(this.machinesDir).flatMap((f) => /^([0-9a-f-]{36})(\.part)?$/.exec(f)?.[1] ?? []);
+    return [...new Set(ids)];
+  }
+
+  async keptIds(host: string): Promise<string[]> {
+    if (host !== this.info.name) return [];
+    return readdirSync(this.machinesDir).flatMap((f) => /^([0-9a-f-]{36})_resize$/.exec(f)?.[1] ?? []);
   }
 
   /** The hypervisor's own words for the banner and the logs. */

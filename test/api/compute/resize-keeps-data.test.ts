@@ -123,6 +123,28 @@ test("a compute host that starts while a revert has brought a guest back to it (
   assert.equal(fake.inside(host, id).data, 'written-before');
 });
 
+test('a compute host that starts with the disks a resize kept for a server deleted while it was down removes them', async () => {
+  const { token, id, host } = await serverWithData('written-before');
+  assert.equal((await act(id, { resize: { flavorRef: '2' } }, token)).status, 202);
+  await settle();
+  assert.ok(fake.keeps(host, id));
+  // Deleted as a conductor deletes it while the source host is down (Nova's local delete): the source was not told.
+  await cloud.services.db.updateTable('servers').set({ deleted: 1, vm_state: 'deleted', task_state: null }).where('id', '=', id).execute();
+  await reconcile(cloud.services);
+  assert.ok(!fake.keeps(host, id));
+});
+
+test('a compute host that starts keeps the disks a resize kept for a server still waiting for its confirmation', async () => {
+  const { token, id, host } = await serverWithData('written-before');
+  assert.equal((await act(id, { resize: { flavorRef: '2' } }, token)).status, 202);
+  await settle();
+  await reconcile(cloud.services);
+  assert.ok(fake.keeps(host, id));
+  assert.equal((await act(id, { revertResize: null }, token)).status, 202);
+  await settle();
+  assert.equal(fake.inside(host, id).data, 'written-before');
+});
+
 test('a cold migration whose destination cannot make the guest leaves the server in ERROR with the fault, its disks still kept on the source', async () => {
   const { id, host } = await serverWithData('written-before');
   const dest = fake.hosts().find((h) => h.name !== host)!.name;
