@@ -160,6 +160,9 @@ export function injectErrorTask(s: Services) {
   };
 }
 
+/** The migrations whose source keeps the guest's disks aside (migrateDiskAndPowerOff) until confirmed. */
+const KEEPING_MIGRATIONS = ['resize', 'migration'];
+
 /** The step a delete records when the guest is destroyed and the source of its resize is left to clean. */
 const DESTROYED = 'destroyed';
 
@@ -175,9 +178,12 @@ export function deleteTask(s: Services) {
     if ((run.params as { reclaim?: boolean }).reclaim && !destroyed && !(await run.takeServer(VmState.SOFT_DELETED, { task_state: TaskState.DELETING }))) return;
     await run.event('compute_terminate_instance', server.host);
     // A server deleted while resized: what its source host keeps goes too, as Nova confirms
-    // the resize of a server it deletes. Its guest first, then (in the source's process) that.
-    const resized = await db.selectFrom('migrations').select(['id', 'status', 'source_host']).where('server_id', '=', id).orderBy('id', 'desc').limit(1).executeTakeFirst();
-    const kept = resized?.status === 'finished' && resized.source_host ? resized.source_host : null;
+    // the resize of a server it deletes; so does what a resize that failed after the source's
+    // step (ERROR, its disks kept for an admin) kept. Its guest first, then (in the source's
+    // process) that.
+    const resized = await db.selectFrom('migrations').select(['id', 'status', 'source_host', 'migration_type']).where('server_id', '=', id).orderBy('id', 'desc').limit(1).executeTakeFirst();
+    const keeps = resized?.status === 'finished' || (resized?.status === 'error' && KEEPING_MIGRATIONS.includes(resized.migration_type));
+    const kept = keeps && resized?.source_host ? resized.source_host : null;
     if (server.host && !destroyed) {
       await run.on(server.host);
       await driver.destroy(server.host, id);
@@ -189,7 +195,7 @@ export function deleteTask(s: Services) {
     }
     const t = clock.now().toISOString();
     await db.transaction().execute(async (tx) => {
-      if (kept) await tx.updateTable('migrations').set({ status: 'confirmed', updated_at: t }).where('id', '=', resized!.id).execute();
+      if (kept && resized!.status === 'finished') await tx.updateTable('migrations').set({ status: 'confirmed', updated_at: t }).where('id', '=', resized!.id).execute();
       await s.network.releaseForServer(tx, { id, projectId: server.project_id });
       // Its drives are detached; the ones made with it, and with ?recurse= those of that media, deleted.
       await s.drives.releaseForServer(tx, id, (run.params as { recurse?: Recurse }).recurse ?? null);

@@ -164,3 +164,24 @@ test('a cold migration whose destination cannot make the guest leaves the server
   const migrations = await cloud.req('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}`, { token: cloud.adminToken, version: '2.23' });
   assert.deepEqual(migrations.body.migrations.map((m: { status: string }) => m.status), ['error']);
 });
+
+test('deleting a server that a failed cold migration left in ERROR removes the disks its source kept', async () => {
+  const { id, host } = await serverWithData('written-before');
+  const dest = fake.hosts().find((h) => h.name !== host)!.name;
+  fake.setSpawnFailure(dest, 'No space left on the destination.');
+  try {
+    const r = await cloud.req('POST', `/compute/v2.1/servers/${id}/action`, { token: cloud.adminToken, version: '2.56', body: { migrate: { host: dest } } });
+    assert.equal(r.status, 202, r.text);
+    await settle();
+  } finally {
+    fake.setSpawnFailure(dest, null);
+  }
+  assert.equal((await show(id)).status, 'ERROR');
+  assert.ok(fake.keeps(host, id));
+  assert.equal((await cloud.req('DELETE', `/compute/v2.1/servers/${id}`, { token: cloud.adminToken })).status, 204);
+  await settle();
+  assert.equal((await cloud.req('GET', `/compute/v2.1/servers/${id}`, { token: cloud.adminToken })).status, 404);
+  assert.ok(!fake.keeps(host, id));
+  const migrations = await cloud.req('GET', `/compute/v2.1/os-migrations?instance_uuid=${id}`, { token: cloud.adminToken, version: '2.23' });
+  assert.deepEqual(migrations.body.migrations.map((m: { status: string }) => m.status), ['error']);
+});
