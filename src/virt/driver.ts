@@ -189,8 +189,15 @@ export interface DriveOperations {
   /** A point-in-time copy of a drive, that drives can later be cloned from. */
   snapshotDrive(driveId: string, snapshotId: string): Promise<void>;
   deleteSnapshot(snapshotId: string): Promise<void>;
-  /** Plugs a drive into a guest on `host` (hotplug), as `device` on `devChannel`. */
+  /**
+   * Plugs a drive into a running guest on `host` (hotplug), as `device` on `devChannel`; a
+   * stopped guest gets it at its next start. The core records the attachment first: a real
+   * machine's definition of its drives is the core's record, read at each start (qemu's
+   * drivesOf). DriverError when the guest cannot take it now (suspended, or a device kind that
+   * cannot be hot-plugged).
+   */
   attachDrive(host: string, serverId: string, driveId: string, device: { device: string; devChannel: string }): Promise<void>;
+  /** Unplugs a drive from a running guest (the guest lets it go); the core drops its record after. */
   detachDrive(host: string, serverId: string, driveId: string): Promise<void>;
 }
 
