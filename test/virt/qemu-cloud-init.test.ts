@@ -122,6 +122,7 @@ const INSIDE = [
   // The debian user may sudo without a password (cloud-init's default user): the log is root's.
   'echo "== network-source"; sudo -n grep -o "Applying network configuration from [a-z]*" /var/log/cloud-init.log',
   'echo "== disks"; lsblk -rno NAME,LABEL',
+  'echo "== warnings"; sudo -n grep -E "\\[(WARNING|ERROR|CRITICAL)\\]" /var/log/cloud-init.log || true',
 ].join('; ');
 
 /**
