@@ -34,17 +34,18 @@ if [ -f "$out" ]; then
 fi
 
 missing() {
-  echo "build-cloud-image: $* (apt-get install mmdebstrap syslinux syslinux-common mtools dosfstools fdisk qemu-utils)" >&2
+  echo "build-cloud-image: $*" >&2
   exit 2
 }
+APT="apt-get install mmdebstrap syslinux syslinux-common mtools dosfstools fdisk qemu-utils"
 # Debian's own tools first: mmdebstrap's helpers are python3 scripts that must get Debian's python3.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 [ "$(id -u)" = 0 ] || missing "needs root (mmdebstrap builds the root file system in a chroot)"
 for tool in mmdebstrap mkfs.ext4 mkfs.vfat syslinux mcopy sfdisk qemu-img; do
-  command -v "$tool" >/dev/null || missing "$tool is not installed"
+  command -v "$tool" >/dev/null || missing "$tool is not installed ($APT)"
 done
 MBR=/usr/lib/syslinux/mbr/mbr.bin
-[ -f "$MBR" ] || missing "$MBR is missing"
+[ -f "$MBR" ] || missing "$MBR is missing ($APT)"
 
 mirror=${NIMBUS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security=${NIMBUS_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
