@@ -63,7 +63,7 @@ async function portsOf(s: Services, serverId: string): Promise<GuestPort[]> {
   const ips = await s.db
     .selectFrom('ip_allocations')
     .innerJoin('subnets', 'subnets.id', 'ip_allocations.subnet_id')
-    .select(['ip_allocations.port_id', 'ip_allocations.ip_address', 'subnets.cidr', 'subnets.gateway_ip'])
+    .select(['ip_allocations.port_id', 'ip_allocations.ip_address', 'subnets.cidr', 'subnets.gateway_ip', 'subnets.enable_dhcp', 'subnets.dns_nameservers', 'subnets.host_routes'])
     .where('ip_allocations.port_id', 'in', ports.map((p) => p.id))
     .orderBy('ip_allocations.position')
     .execute();
@@ -81,7 +81,14 @@ async function portsOf(s: Services, serverId: string): Promise<GuestPort[]> {
       networkId: p.network_id,
       mtu: p.mtu,
       ips: mine.map((i) => i.ip_address),
-      subnets: mine.map((i) => ({ ip: i.ip_address, cidr: i.cidr, gateway: i.gateway_ip })),
+      subnets: mine.map((i) => ({
+        ip: i.ip_address,
+        cidr: i.cidr,
+        gateway: i.gateway_ip,
+        dhcp: Boolean(i.enable_dhcp),
+        dns: parseJson<string[]>(i.dns_nameservers, []),
+        routes: parseJson<{ destination: string; nexthop: string }[]>(i.host_routes, []),
+      })),
       floatingIps: mine.flatMap((i) => floatingOf(i.ip_address)),
     };
   });

@@ -80,7 +80,11 @@ export interface GuestPort {
   id?: string;
   networkId?: string;
   mtu?: number;
-  subnets?: { ip: string; cidr: string; gateway: string | null }[];
+  /**
+   * The port's addresses with their subnets: `dhcp` is Neutron's enable_dhcp (absent: true, as
+   * Neutron's default), `dns` its dns_nameservers, `routes` its host_routes.
+   */
+  subnets?: { ip: string; cidr: string; gateway: string | null; dhcp?: boolean; dns?: string[]; routes?: { destination: string; nexthop: string }[] }[];
   /** The floating IPs pointed at the port's fixed IPs, in their order. */
   floatingIps?: string[];
 }

@@ -89,27 +89,36 @@ export class InstanceMetadata {
     return out;
   }
 
-  /** network_data.json: one link per port (its MAC), one static IPv4 network per address. */
+  /**
+   * network_data.json as Nova's netutils.get_network_metadata builds it: one link per port
+   * (its MAC), and for each port's first IPv4 address one network: `ipv4_dhcp` where the
+   * subnet has DHCP (Nova then gives no address, the guest asks DHCP, which on slirp hands it
+   * the port's fixed IP), else a static `ipv4` with the default route, the subnet's host
+   * routes and its DNS servers; the DNS servers of every subnet again as top-level services.
+   */
   networkData(): Record<string, unknown> {
     const spec = this.spec;
     const links = spec.ports.map((p, i) => ({ id: `tap${(p.id ?? String(i)).slice(0, 11)}`, vif_id: p.id, type: 'ethernet', mtu: p.mtu ?? 1500, ethernet_mac_address: p.mac }));
     const networks: Record<string, unknown>[] = [];
+    const services: { type: 'dns'; address: string }[] = [];
     spec.ports.forEach((p, i) => {
-      for (const s of p.subnets ?? []) {
-        if (!s.ip.includes('.')) continue;
-        networks.push({
-          id: `network${networks.length}`,
-          type: 'ipv4',
-          link: links[i].id,
-          ip_address: s.ip,
-          netmask: netmaskOf(Number(s.cidr.split('/')[1])),
-          routes: s.gateway ? [{ network: '0.0.0.0', netmask: '0.0.0.0', gateway: s.gateway }] : [],
-          network_id: p.networkId,
-          services: [],
-        });
+      const s = (p.subnets ?? []).find((x) => x.ip.includes('.'));
+      if (!s) return;
+      const id = `network${networks.length}`;
+      const dns = (s.dns ?? []).map((address) => ({ type: 'dns' as const, address }));
+      for (const d of dns) if (!services.some((x) => x.address === d.address)) services.push(d);
+      if (s.dhcp ?? true) {
+        networks.push({ id, type: 'ipv4_dhcp', link: links[i].id, network_id: p.networkId });
+        return;
       }
+      const routes = s.gateway ? [{ network: '0.0.0.0', netmask: '0.0.0.0', gateway: s.gateway }] : [];
+      for (const r of s.routes ?? []) {
+        const [network, prefix] = r.destination.split('/');
+        if (network.includes('.')) routes.push({ network, netmask: netmaskOf(Number(prefix)), gateway: r.nexthop });
+      }
+      networks.push({ id, type: 'ipv4', link: links[i].id, ip_address: s.ip, netmask: netmaskOf(Number(s.cidr.split('/')[1])), routes, network_id: p.networkId, services: dns });
     });
-    return { links, networks, services: [] };
+    return { links, networks, services };
   }
 
   /** EC2's meta-data of a version (get_ec2_metadata), with the version's keys only. */

@@ -81,3 +81,35 @@ test('an EC2 version before 2007-01-19 has no local-hostname, one before 2008-02
   assert.equal(m.ec2MetaData('2007-12-15').placement, undefined);
   assert.deepEqual(m.ec2MetaData('2008-02-01').placement, { 'availability-zone': 'nova' });
 });
+
+test('network_data.json: a port on a subnet with DHCP is an ipv4_dhcp network, with no address, as Nova gives it', () => {
+  const net = new InstanceMetadata(spec).networkData() as { links: { id: string }[]; networks: Record<string, unknown>[]; services: unknown[] };
+  assert.deepEqual(net.networks, [{ id: 'network0', type: 'ipv4_dhcp', link: net.links[0].id, network_id: 'net-1' }]);
+  assert.deepEqual(net.services, []);
+});
+
+test("network_data.json: a port on a subnet without DHCP is a static ipv4 network with the default route, the subnet's host routes and its DNS servers", () => {
+  const port = spec.ports[0];
+  const subnet = { ...port.subnets![0], dhcp: false, dns: ['10.0.0.2', '192.0.2.53'], routes: [{ destination: '172.16.0.0/12', nexthop: '10.0.0.9' }] };
+  const net = new InstanceMetadata({ ...spec, ports: [{ ...port, subnets: [subnet] }] }).networkData() as { links: { id: string }[]; networks: Record<string, unknown>[]; services: unknown[] };
+  const dns = [
+    { type: 'dns', address: '10.0.0.2' },
+    { type: 'dns', address: '192.0.2.53' },
+  ];
+  assert.deepEqual(net.networks, [
+    {
+      id: 'network0',
+      type: 'ipv4',
+      link: net.links[0].id,
+      ip_address: '10.0.0.5',
+      netmask: '255.255.255.192',
+      routes: [
+        { network: '0.0.0.0', netmask: '0.0.0.0', gateway: '10.0.0.1' },
+        { network: '172.16.0.0', netmask: '255.240.0.0', gateway: '10.0.0.9' },
+      ],
+      network_id: 'net-1',
+      services: dns,
+    },
+  ]);
+  assert.deepEqual(net.services, dns);
+});
