@@ -9,14 +9,14 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN_PASSWORD, DEMO_PASSWORD, passwordToken, request, startCloud, type TestCloud } from '../support.js';
 import { killQemusUnder, qemuMissing } from './qemu-support.js';
+import { namespaceMissing, startNamespacedNimbus, type NamespacedNimbus } from './namespaced-nimbus.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const compute = '/compute/v2.1';
@@ -39,27 +39,6 @@ function stockImage(): { path: string } | { missing: string } {
 const qemu = process.env.NIMBUS_TEST_DATABASE_URL ? 'the stock image boots once, in the SQLite pass: what the guest sees does not depend on the database' : qemuMissing();
 const image = qemu ? null : stockImage();
 const skip = qemu || (image && 'missing' in image ? image.missing : false);
-
-function namespaceMissing(): string | false {
-  if (process.getuid?.() !== 0) return 'the metadata service needs root (a network namespace, an address on its lo, port 80); CI runs it as root';
-  if (spawnSync('ip', ['netns', 'list']).status !== 0) return 'the metadata service needs iproute2 (`ip netns`)';
-  return false;
-}
-
-function ip(...args: string[]): void {
-  const r = spawnSync('ip', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
-}
-
-/** A /30 in 10.233.0.0/16 that no address of this host is in yet. */
-function freeSubnet(): string {
-  const used = spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '';
-  for (let tries = 0; tries < 200; tries++) {
-    const prefix = `10.233.${1 + Math.floor(Math.random() * 250)}.${4 * Math.floor(Math.random() * 60)}`;
-    if (!used.includes(prefix.split('.').slice(0, 3).join('.') + '.')) return prefix;
-  }
-  throw new Error('no free /30 in 10.233.0.0/16');
-}
 
 /** The user data: cloud-config whose runcmd writes a marker to the serial console. */
 const MARKER = 'nimbus-cloud-init-test: user data ran';
@@ -223,62 +202,20 @@ describe('a stock cloud-init image on the qemu driver', { skip, concurrency: tru
   });
 
   describe('told through the metadata service alone', { skip: namespaceMissing() }, () => {
-    const tag = randomBytes(3).toString('hex');
-    const ns = `nimbus-ci-${tag}`;
-    const hostLink = `nbci${tag}`;
-    let dataDir: string;
-    let child: ChildProcess | undefined;
-    let output = '';
+    let nimbus: NamespacedNimbus | undefined;
     let booted: { b: Booted; seen: Record<string, string> };
 
-    const teardown = () => {
-      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      if (dataDir) killQemusUnder(dataDir);
-      spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-      spawnSync('ip', ['link', 'del', hostLink], { stdio: 'ignore' });
-      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    };
-    process.once('exit', teardown);
-
     before(async () => {
-      dataDir = mkdtempSync(join(tmpdir(), 'nimbus-ci-'));
-      const [a, b, c, d] = freeSubnet().split('.').map(Number);
-      const hostAddress = `${a}.${b}.${c}.${d + 1}`;
-      const nodeAddress = `${a}.${b}.${c}.${d + 2}`;
-      ip('netns', 'add', ns);
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-      ip('link', 'add', hostLink, 'type', 'veth', 'peer', 'name', 'ci0', 'netns', ns);
-      ip('addr', 'add', `${hostAddress}/30`, 'dev', hostLink);
-      ip('link', 'set', hostLink, 'up');
-      ip('-n', ns, 'addr', 'add', `${nodeAddress}/30`, 'dev', 'ci0');
-      ip('-n', ns, 'link', 'set', 'ci0', 'up');
-      const config = join(dataDir, 'nimbus.json');
-      writeFileSync(config, JSON.stringify({ driver: 'qemu', qemu: { metadataService: true, forceConfigDrive: false, tbSizeMb: 64 } }));
-      const url = `http://${nodeAddress}:8774`;
-      const env: NodeJS.ProcessEnv = { ...process.env, NIMBUS_LISTEN: `${nodeAddress}:8774`, NIMBUS_DATA_DIR: join(dataDir, 'data'), NIMBUS_ADMIN_PASSWORD: ADMIN_PASSWORD, NIMBUS_DEMO_PASSWORD: DEMO_PASSWORD, NIMBUS_LOG_LEVEL: 'info' };
-      delete env.NIMBUS_DATABASE_URL;
-      child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(ROOT, 'dist/src/cli.js'), 'serve', '--config', config], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout!.on('data', (x) => (output += x));
-      child.stderr!.on('data', (x) => (output += x));
-      for (let i = 0; !/Nimbus is listening/.test(output); i++) {
-        if (child.exitCode !== null || i > 1200) throw new Error(`nimbus serve did not start:\n${output}`);
-        await sleep(100);
-      }
-      assert.match(output, /metadata service listening on http:\/\/169\.254\.169\.254:80/);
-      const demo = (await passwordToken(url, 'demo', DEMO_PASSWORD, 'demo')).token;
-      const admin = (await passwordToken(url, 'admin', ADMIN_PASSWORD, 'admin')).token;
-      const guest = await bootStockGuest(url, demo, admin, 'ci-metadata', false, ['ip', 'netns', 'exec', ns], keyDir);
+      nimbus = await startNamespacedNimbus('ci', { driver: 'qemu', qemu: { metadataService: true, forceConfigDrive: false, tbSizeMb: 64 } });
+      assert.match(nimbus.output(), /metadata service listening on http:\/\/169\.254\.169\.254:80/);
+      const demo = (await passwordToken(nimbus.url, 'demo', DEMO_PASSWORD, 'demo')).token;
+      const admin = (await passwordToken(nimbus.url, 'admin', ADMIN_PASSWORD, 'admin')).token;
+      const guest = await bootStockGuest(nimbus.url, demo, admin, 'ci-metadata', false, ['ip', 'netns', 'exec', nimbus.ns], keyDir);
       booted = { b: guest, seen: await inside(guest) };
     });
 
     after(async () => {
-      if (child && child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child!.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, sleep(10000)]);
-      }
-      teardown();
-      process.removeListener('exit', teardown);
+      await nimbus?.stop();
     });
 
     it('the guest has no config drive', () => {

@@ -14,56 +14,21 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN_PASSWORD, DEMO_PASSWORD, passwordToken, request } from '../support.js';
-import { killQemusUnder, qemuMissing, waitForConsole } from './qemu-support.js';
+import { qemuMissing, waitForConsole } from './qemu-support.js';
+import { ip, namespaceMissing, startNamespacedNimbus, type NamespacedNimbus } from './namespaced-nimbus.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 
-function unavailable(): string | false {
-  const missing = qemuMissing();
-  if (missing) return missing;
-  if (process.getuid?.() !== 0) return 'the metadata service tests need root (a network namespace, an address on its lo, port 80); CI runs them as root';
-  if (spawnSync('ip', ['netns', 'list']).status !== 0) return 'the metadata service tests need iproute2 (`ip netns`)';
-  return false;
-}
-const skip = unavailable();
-
-function ip(...args: string[]): void {
-  const r = spawnSync('ip', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
-}
-
-/** A /30 in 10.232.0.0/16 that no address of this host is in yet. */
-function freeSubnet(): string {
-  const used = spawnSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8' }).stdout ?? '';
-  for (let tries = 0; tries < 200; tries++) {
-    const prefix = `10.232.${1 + Math.floor(Math.random() * 250)}.${4 * Math.floor(Math.random() * 60)}`;
-    if (!used.includes(prefix.split('.').slice(0, 3).join('.') + '.')) return prefix;
-  }
-  throw new Error('no free /30 in 10.232.0.0/16');
-}
+const skip = qemuMissing() || namespaceMissing();
 
 describe('the metadata service on the qemu driver', { skip }, () => {
-  const tag = randomBytes(3).toString('hex');
-  const ns = `nimbus-md-${tag}`;
-  const hostLink = `nbmd${tag}`;
-  let dataDir: string;
-  let child: ChildProcess | undefined;
-  let output = '';
+  let nimbus: NamespacedNimbus;
   let url: string;
   let demo: string;
   let id: string;
   let key: string;
   const compute = '/compute/v2.1';
   const postedPassword = 'guest-secret-42';
-
-  const teardown = () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    if (dataDir) killQemusUnder(dataDir);
-    spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-    spawnSync('ip', ['link', 'del', hostLink], { stdio: 'ignore' });
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  };
-  process.once('exit', teardown);
 
   const consoleText = async () => {
     const r = await request(url, 'POST', `${compute}/servers/${id}/action`, { token: demo, body: { 'os-getConsoleOutput': { length: null } } });
@@ -78,33 +43,9 @@ describe('the metadata service on the qemu driver', { skip }, () => {
   };
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'nimbus-md-'));
-    const subnet = freeSubnet();
-    const [a, b, c, d] = subnet.split('.').map(Number);
-    const hostAddress = `${a}.${b}.${c}.${d + 1}`;
-    const nodeAddress = `${a}.${b}.${c}.${d + 2}`;
-    ip('netns', 'add', ns);
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    ip('link', 'add', hostLink, 'type', 'veth', 'peer', 'name', 'md0', 'netns', ns);
-    ip('addr', 'add', `${hostAddress}/30`, 'dev', hostLink);
-    ip('link', 'set', hostLink, 'up');
-    ip('-n', ns, 'addr', 'add', `${nodeAddress}/30`, 'dev', 'md0');
-    ip('-n', ns, 'link', 'set', 'md0', 'up');
-    const config = join(dataDir, 'nimbus.json');
-    writeFileSync(config, JSON.stringify({ driver: 'qemu', qemu: { shutdownTimeout: 10, metadataService: true } }));
-    url = `http://${nodeAddress}:8774`;
-    const env: NodeJS.ProcessEnv = { ...process.env, NIMBUS_LISTEN: `${nodeAddress}:8774`, NIMBUS_DATA_DIR: join(dataDir, 'data'), NIMBUS_ADMIN_PASSWORD: ADMIN_PASSWORD, NIMBUS_DEMO_PASSWORD: DEMO_PASSWORD, NIMBUS_LOG_LEVEL: 'info' };
-    delete env.NIMBUS_DATABASE_URL;
-    child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(ROOT, 'dist/src/cli.js'), 'serve', '--config', config], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (x) => (output += x));
-    child.stderr!.on('data', (x) => (output += x));
-    for (let i = 0; ; i++) {
-      if (child.exitCode !== null) throw new Error(`nimbus serve exited:\n${output}`);
-      if (/Nimbus is listening/.test(output)) break;
-      if (i > 1200) throw new Error(`nimbus serve did not start:\n${output}`);
-      await sleep(100);
-    }
-    assert.match(output, /metadata service listening on http:\/\/169\.254\.169\.254:80/);
+    nimbus = await startNamespacedNimbus('md', { driver: 'qemu', qemu: { shutdownTimeout: 10, metadataService: true } });
+    url = nimbus.url;
+    assert.match(nimbus.output(), /metadata service listening on http:\/\/169\.254\.169\.254:80/);
     demo = (await passwordToken(url, 'demo', DEMO_PASSWORD, 'demo')).token;
     const admin = (await passwordToken(url, 'admin', ADMIN_PASSWORD, 'admin')).token;
     const f = await request(url, 'POST', `${compute}/flavors`, { token: admin, body: { flavor: { name: 'md.nano', ram: 128, vcpus: 1, disk: 1 } } });
@@ -124,13 +65,7 @@ describe('the metadata service on the qemu driver', { skip }, () => {
   });
 
   after(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10000)]);
-    }
-    teardown();
-    process.removeListener('exit', teardown);
+    await nimbus?.stop();
   });
 
   it('a server without a config drive reads its own uuid, name and metadata from the metadata service', async () => {
@@ -181,7 +116,7 @@ describe('the metadata service on the qemu driver', { skip }, () => {
         console.log(JSON.stringify(out));
       })();`;
     const stdout = await new Promise<string>((resolve, reject) =>
-      execFile('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { timeout: 30000 }, (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out))),
+      execFile('ip', ['netns', 'exec', nimbus.ns, process.execPath, '-e', script], { timeout: 30000 }, (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out))),
     );
     const answers = JSON.parse(stdout) as { path: string; status: number; text: string }[];
     for (const a of answers) {
@@ -211,8 +146,9 @@ describe('qemu.metadataService auto on a host that already has a metadata servic
 
   it('leaves 169.254.169.254 to the cloud the host runs in, and says so', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'nimbus-mh-'));
-    // The "cloud": a namespace whose 169.254.169.254 answers, routed to from the host's namespace.
-    const [a, b, c, d] = freeSubnet().split('.').map(Number);
+    // The "cloud": a namespace whose 169.254.169.254 answers, routed to from the host's namespace
+    // (both namespaces of their own: any /30 will do between them).
+    const [a, b, c, d] = [10, 232, 255, 252];
     for (const ns of [host, cloud]) {
       ip('netns', 'add', ns);
       ip('-n', ns, 'link', 'set', 'lo', 'up');
