@@ -423,11 +423,3 @@ export async function tryLockName(tx: Kysely<Schema>, name: string): Promise<boo
 }
 
 const nameKey = (name: string) => createHash('sha256').update(name).digest().readBigInt64BE(0).toString();
-
-/**
- * Serializes a critical section across API and compute processes (placement must see the
- * claims of the placement before it). SQLite runs one transaction at a time already.
- */
-export async function lockFor(tx: Tx, url: string, key: number): Promise<void> {
-  if (isPostgresUrl(url)) await sql`select pg_advisory_xact_lock(${key})`.execute(tx);
-}
