@@ -30,6 +30,7 @@ import { startCluster, type Cluster, type ClusterNode } from '../test/cluster/ha
 import { ADMIN_PASSWORD, passwordToken } from '../test/support.js';
 import { wrk, type LoadSummary } from './load.js';
 import { describe, profiled } from './cluster-profile.js';
+import { copyServers } from './copy-servers.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const REPORT = join(ROOT, 'BENCHMARKS.md');
@@ -123,53 +124,17 @@ async function listLoad(nodes: ClusterNode[], s: Session, path = LIST): Promise<
   };
 }
 
-/**
- * Adds copies of a real server of the project until it has `target` live servers: one
- * INSERT … SELECT over generate_series, each copy with its own id, name, host name,
- * reservation and creation time (a second apart, older than any before), on the template's host.
- */
+/** Adds copies of a real server of the project (copy-servers.ts) until it has `target` live servers. */
 async function seed(url: string, templateId: string, target: number): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const t0 = performance.now();
-    const template = (await client.query('select project_id, created_at from servers where id = $1', [templateId])).rows[0];
+    const template = (await client.query('select project_id from servers where id = $1', [templateId])).rows[0];
     const have = Number((await client.query('select count(*) n from servers where project_id = $1 and deleted = 0', [template.project_id])).rows[0].n);
     const wanted = target - have;
     if (wanted <= 0) return 0;
-    const columns: string[] = (await client.query(`select column_name from information_schema.columns where table_name = 'servers' and table_schema = current_schema() order by ordinal_position`)).rows.map((r) => r.column_name);
-    const oldest = (await client.query('select min(created_at) t from servers')).rows[0].t as string;
-    const iso = (offset: string) => `to_char(($2::timestamptz - (g * interval '1 second') ${offset}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-    const override: Record<string, string> = {
-      id: 'gen_random_uuid()::text',
-      name: `'seed-' || g`,
-      hostname: `'seed-' || g`,
-      reservation_id: `'r-' || substr(md5(g::text), 1, 8)`,
-      created_at: iso(''),
-      updated_at: iso(`+ interval '5 milliseconds'`),
-      launched_at: iso(`+ interval '5 milliseconds'`),
-    };
-    const select = columns.map((c) => override[c] ?? `t.${c}`).join(', ');
-    // The usage trigger (migration 008) updates one row per inserted server: 1,000,000 updates
-    // of one row in one transaction is quadratic. It is held off, and the copies are counted once.
-    await client.query('begin');
-    await client.query('alter table servers disable trigger server_usage_insert_delete');
-    // The copies' usage, added per shard of server_usage (migration 075) in the same statement.
-    await client.query(
-      `with copies as (insert into servers (${columns.join(', ')}) select ${select} from servers t, generate_series(1, $3::int) g where t.id = $1 returning *)
-       insert into server_usage (project_id, user_id, host, vm_state, shard, instances, vcpus, memory_mb, disk_gb)
-       select project_id, user_id, coalesce(host, ''), vm_state, server_usage_shard(id), count(*), sum(vcpus), sum(memory_mb), sum(disk_gb) from copies
-       group by project_id, user_id, coalesce(host, ''), vm_state, server_usage_shard(id)
-       on conflict (project_id, user_id, host, vm_state, shard) do update set instances = server_usage.instances + excluded.instances,
-         vcpus = server_usage.vcpus + excluded.vcpus, memory_mb = server_usage.memory_mb + excluded.memory_mb, disk_gb = server_usage.disk_gb + excluded.disk_gb`,
-      [templateId, oldest, wanted],
-    );
-    await client.query('alter table servers enable trigger server_usage_insert_delete');
-    await client.query('commit');
-    // Measured on a settled database: without this, autovacuum's first pass over the new rows
-    // (the whole table) and the checkpoint after them ran during the list's measurement.
-    await client.query('vacuum (analyze) servers');
-    await client.query('checkpoint');
+    await copyServers(client, templateId, wanted);
     log(`  seeded ${wanted} servers in ${fmt((performance.now() - t0) / 1000)} s`);
     return wanted;
   } finally {

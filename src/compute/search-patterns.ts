@@ -154,14 +154,18 @@ function compile(field: string, pattern: string, source: string, size: number): 
 
 /** A caller's regular expression as Python's re.search reads it; 400 naming `field` when it cannot be used. */
 export function searchPattern(field: string, pattern: string): SearchPattern {
-  let translated: { source: string; size: number };
+  const translated = translateFor(field, pattern);
+  return compile(field, pattern, translated.source, translated.size);
+}
+
+/** The pattern in RE2's syntax; 400 naming `field` when Python would read it otherwise. */
+function translateFor(field: string, pattern: string): { source: string; size: number } {
   try {
-    translated = translate(pattern);
+    return translate(pattern);
   } catch (err) {
     if (err instanceof NotPython) throw invalid(`Invalid regular expression for ${field}: ${pattern} (${err.message})`);
     throw err;
   }
-  return compile(field, pattern, translated.source, translated.size);
 }
 
 /**
@@ -169,13 +173,7 @@ export function searchPattern(field: string, pattern: string): SearchPattern {
  * text): Nova's ip and ip6 filters (compute/api.py _ip_filter); 400 naming `field` as above.
  */
 export function prefixPattern(field: string, pattern: string): SearchPattern {
-  let translated: { source: string; size: number };
-  try {
-    translated = translate(pattern);
-  } catch (err) {
-    if (err instanceof NotPython) throw invalid(`Invalid regular expression for ${field}: ${pattern} (${err.message})`);
-    throw err;
-  }
+  const translated = translateFor(field, pattern);
   // The pattern is compiled alone first, so an error names the caller's pattern, not the wrapper.
   compile(field, pattern, translated.source, translated.size);
   return compile(field, pattern, `^(?:${translated.source})`, translated.size);

@@ -145,7 +145,8 @@ test('a compute host that starts keeps the disks a resize kept for a server stil
   assert.equal(fake.inside(host, id).data, 'written-before');
 });
 
-test('a cold migration whose destination cannot make the guest leaves the server in ERROR with the fault, its disks still kept on the source', async () => {
+/** A server with data whose cold migration failed at the destination (it cannot make the guest). */
+async function failedColdMigration(): Promise<{ id: string; host: string }> {
   const { id, host } = await serverWithData('written-before');
   const dest = fake.hosts().find((h) => h.name !== host)!.name;
   fake.setSpawnFailure(dest, 'No space left on the destination.');
@@ -156,6 +157,11 @@ test('a cold migration whose destination cannot make the guest leaves the server
   } finally {
     fake.setSpawnFailure(dest, null);
   }
+  return { id, host };
+}
+
+test('a cold migration whose destination cannot make the guest leaves the server in ERROR with the fault, its disks still kept on the source', async () => {
+  const { id, host } = await failedColdMigration();
   const s = await (await cloud.req('GET', `/compute/v2.1/servers/${id}`, { token: cloud.adminToken, version: '2.56' })).body.server;
   assert.equal(s.status, 'ERROR');
   assert.equal(s.fault.message, 'No space left on the destination.');
@@ -166,16 +172,7 @@ test('a cold migration whose destination cannot make the guest leaves the server
 });
 
 test('deleting a server that a failed cold migration left in ERROR removes the disks its source kept', async () => {
-  const { id, host } = await serverWithData('written-before');
-  const dest = fake.hosts().find((h) => h.name !== host)!.name;
-  fake.setSpawnFailure(dest, 'No space left on the destination.');
-  try {
-    const r = await cloud.req('POST', `/compute/v2.1/servers/${id}/action`, { token: cloud.adminToken, version: '2.56', body: { migrate: { host: dest } } });
-    assert.equal(r.status, 202, r.text);
-    await settle();
-  } finally {
-    fake.setSpawnFailure(dest, null);
-  }
+  const { id, host } = await failedColdMigration();
   assert.equal((await show(id)).status, 'ERROR');
   assert.ok(fake.keeps(host, id));
   assert.equal((await cloud.req('DELETE', `/compute/v2.1/servers/${id}`, { token: cloud.adminToken })).status, 204);
