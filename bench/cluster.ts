@@ -80,8 +80,8 @@ function creates(nodes: ClusterNode[], s: Session, prefix: string): Promise<{ ac
 /**
  * Builds to ACTIVE of one multi-create of `count` servers: one create transaction (one quota
  * check), then `count` builds that the conductor places at once and the hosts spawn — what
- * scheduling and the compute hosts sustain, without the per-project quota lock that every
- * single create takes in turn. Counted in the database every 50 ms.
+ * scheduling and the compute hosts sustain, without the concurrent creates' quota recounts.
+ * Counted in the database every 50 ms.
  */
 async function builds(node: ClusterNode, s: Session, url: string, count: number): Promise<{ active: number; seconds: number; perSecond: number }> {
   const client = new pg.Client({ connectionString: url });
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
     const s = await session(one);
     let base: { creates: number; builds: number; p99: number; rps: number } | null = null;
     const measure = async (label: string, nodes: ClusterNode[]) => {
-      const locks = [`quota:${s.projectId}`, 'hosts', ...['h1', 'h2', 'h3'].map((h) => `placement-host:${h}`)];
+      const locks = [`quota:${s.projectId}`, `quota-recount:${s.projectId}`, 'hosts', ...['h1', 'h2', 'h3'].map((h) => `placement-host:${h}`)];
       const { result: c, profile } = await profiled(cluster, () => creates(nodes, s, label.replace(/\W+/g, '-')), locks);
       const l = await listLoad(nodes, s);
       log(`  ${label}: ${fmt(c.perSecond)} creates/s to ACTIVE (${c.active} in ${fmt(c.seconds)} s), list p99 ${fmt(l.p99, 2)} ms, ${fmt(l.rps)} req/s${c.failures.length || l.failures ? `  failures: ${c.failures.slice(0, 5)} ${l.failures}` : ''}`);

@@ -6,7 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
-import { lockName } from '../db/database.js';
+import { isPostgres, lockName, type Tx } from '../db/database.js';
 import { invalid, NimbusError } from '../errors.js';
 import { VmState } from './states.js';
 
@@ -139,11 +139,57 @@ const COUNTED: QuotaResource[] = [...INSTANCE_RESOURCES, 'server_groups', 'serve
  * servers, cores, ram, server groups or group members and then writes more of them holds
  * this until it commits, so two of them never both see the same headroom. Key pairs
  * belong to a user, whatever the project: they are counted under `keypairs:<user>`.
- * Taken by enforce and fitInstances themselves; also by whatever removes a counted thing
- * that a check may be about to write a reference to (a server group).
+ * Taken by enforce itself; also by whatever removes a counted thing that a check may be
+ * about to write a reference to (a server group). Inside createWithinQuota's optimistic
+ * transaction (which holds this lock shared) it is the project's recount lock instead.
  */
 export async function lockQuotas(tx: Reader, projectId: string): Promise<void> {
-  await lockName(tx, `quota:${projectId}`);
+  if (recounting.has(tx)) await lockName(tx, `quota-recount:${projectId}`);
+  else await lockName(tx, `quota:${projectId}`);
+}
+
+/** Transactions in createWithinQuota's optimistic mode: they hold `quota:<project>` shared. */
+const recounting = new WeakSet<Reader>();
+
+/** Races lost in a row before a create takes the quota lock from its start. */
+const OPTIMISTIC_TRIES = 3;
+
+/** Thrown inside a transaction whose recount found the project over a limit: it rolls back and runs again. */
+const RACED = new Error('another create of the project took the headroom first');
+
+/**
+ * A server create's transaction as Nova's count, write, recount (quota_recheck), so that
+ * one project's creates do not run one at a time. On PostgreSQL each attempt holds the
+ * project's quota lock shared: creates run alongside each other, and whatever takes the
+ * lock whole (a resize, a group delete, a CloudSigma definition) waits for them and they
+ * for it. `write` counts (fitInstances) and writes the servers without waiting for
+ * anyone; then, under `quota-recount:<project>`, `counted` does the checks that must see
+ * every other create's result (group membership, through lockQuotas) and the instance
+ * quotas are counted again with this transaction's own servers in: within the limits, it
+ * commits (and the next recount sees it); over, it rolls back and tries again, counting
+ * afresh. After OPTIMISTIC_TRIES lost races it holds the lock whole from its start, as
+ * every other check does, so it ends. SQLite runs one transaction at a time: one attempt,
+ * no recount.
+ */
+export async function createWithinQuota<T>(db: Kysely<Schema>, projectId: string, userId: string, write: (tx: Tx) => Promise<T>, counted: (tx: Tx, made: T) => Promise<void>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const optimistic = isPostgres(db) && attempt <= OPTIMISTIC_TRIES;
+    try {
+      return await db.transaction().execute(async (tx) => {
+        if (optimistic) {
+          recounting.add(tx);
+          await lockName(tx, `quota:${projectId}`, 'shared');
+        } else await lockQuotas(tx, projectId);
+        const made = await write(tx);
+        if (optimistic) await lockQuotas(tx, projectId);
+        await counted(tx, made);
+        if (optimistic && instanceOvers(await instanceUsage(tx, projectId, userId, {}), { instances: 0, cores: 0, ram: 0 })) throw RACED;
+        return made;
+      });
+    } catch (err) {
+      if (err !== RACED) throw err;
+    }
+  }
 }
 
 const lockKeypairs = (tx: Reader, userId: string) => lockName(tx, `keypairs:${userId}`);
@@ -260,11 +306,9 @@ export interface InstanceSize {
  * instances, cores and ram (the project's and, when the user has limits, the user's)
  * allows, when that is at least min_count; else over_quota with Nova's message for the
  * whole request ("Requested 11-100000"). Never more than `most`. The cost does not depend
- * on the counts. Takes the project's quota lock: call it in the transaction that writes
- * the servers.
+ * on the counts. Call it in createWithinQuota's `write`, which makes the count hold.
  */
 export async function fitInstances(tx: Reader, projectId: string, userId: string, size: InstanceSize, minCount: number, maxCount: number, most = maxCount): Promise<number> {
-  await lockQuotas(tx, projectId);
   const u = await instanceUsage(tx, projectId, userId, {});
   const deltas = (n: number) => ({ instances: n, cores: n * size.vcpus, ram: n * size.ram });
   const found = instanceOvers(u, deltas(maxCount));

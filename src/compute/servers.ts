@@ -9,7 +9,7 @@ import { generatePassword } from '../identity/passwords.js';
 import { enqueue, enqueueAll } from '../tasks/runner.js';
 import { PowerState, TaskState, VmState, statesForStatus } from './states.js';
 import { startAction, startActions } from './actions.js';
-import { enforce, fitInstances, lockQuotas } from './quotas.js';
+import { createWithinQuota, enforce, fitInstances, lockQuotas } from './quotas.js';
 import type { Flavor } from './flavors.js';
 import { findKeypair } from './keypairs.js';
 import { prefixPattern, searchPattern, type SearchPattern } from './search-patterns.js';
@@ -293,7 +293,7 @@ export class Servers {
     const adminPass = req.adminPass ?? generatePassword(12);
     const reservationId = 'r-' + randomBytes(4).toString('hex');
     const now = clock.now().toISOString();
-    const servers = await db.transaction().execute(async (tx) => {
+    const write = async (tx: Tx): Promise<Server[]> => {
       const servers: Server[] = [];
       const count = await this.enforceQuota(tx, ctx, req, flavor);
       const volumeIds = Array.from({ length: count }, () => randomUUID());
@@ -380,9 +380,12 @@ export class Servers {
         clock,
         servers.map((x, i) => ({ serverId: x.id, kind: 'build', step: TaskState.SCHEDULING, actionId: actionIds[i], params: { files: req.files, adminPass: null } })),
       );
-      if (req.hints.group) await this.s.serverGroups.join(tx, ctx, req.hints.group, servers.map((x) => x.id));
       return servers;
-    });
+    };
+    const joinGroup = async (tx: Tx, servers: Server[]) => {
+      if (req.hints.group) await this.s.serverGroups.join(tx, ctx, req.hints.group, servers.map((x) => x.id));
+    };
+    const servers = await createWithinQuota(db, projectId, ctx.userId, write, joinGroup);
     this.s.runner.kick();
     return { servers, adminPass, reservationId };
   }

@@ -405,11 +405,14 @@ export const isPostgres = (db: Kysely<any>): boolean => db.getExecutor().adapter
  * run one after the other. On PostgreSQL it is an advisory transaction lock on a 64-bit
  * hash of the name: a new statement after it sees what the previous holder committed
  * (READ COMMITTED). On SQLite every transaction holds the database's write lock from its
- * BEGIN IMMEDIATE, so there is nothing more to take.
+ * BEGIN IMMEDIATE, so there is nothing more to take. Shared holders run alongside each
+ * other; an exclusive holder waits for them all and they for it (and a shared request
+ * queues behind an exclusive one already waiting).
  */
-export async function lockName(tx: Kysely<Schema>, name: string): Promise<void> {
+export async function lockName(tx: Kysely<Schema>, name: string, mode: 'exclusive' | 'shared' = 'exclusive'): Promise<void> {
   if (!isPostgres(tx)) return;
-  await sql`select pg_advisory_xact_lock(${nameKey(name)}::bigint)`.execute(tx);
+  if (mode === 'shared') await sql`select pg_advisory_xact_lock_shared(${nameKey(name)}::bigint)`.execute(tx);
+  else await sql`select pg_advisory_xact_lock(${nameKey(name)}::bigint)`.execute(tx);
 }
 
 /**

@@ -10,6 +10,7 @@ import { startCloud, type Response, type TestCloud } from '../../support.js';
 import { tenant, colleague, bootServer, type Tenant } from './server-fixtures.js';
 import { ComputeHosts } from '../../../src/compute/hosts.js';
 import type { Driver } from '../../../src/virt/driver.js';
+import { isPostgres, lockName } from '../../../src/db/database.js';
 
 let cloud: TestCloud;
 let imageId: string;
@@ -59,6 +60,17 @@ test('30 parallel creates at an instances quota of 10: exactly 10 are accepted, 
   }
   await cloud.services.runner.idle();
   assert.equal(await liveServers(t.projectId), 10);
+});
+
+test('a create does not wait for another create of its project that has not committed yet', async (t) => {
+  if (!isPostgres(cloud.services.db)) return t.skip('SQLite runs one transaction at a time');
+  const tenantA = await tenant(cloud, 'race-alongside');
+  // What an unfinished create of the project holds: its quota lock, shared.
+  await cloud.services.db.transaction().execute(async (tx) => {
+    await lockName(tx, `quota:${tenantA.projectId}`, 'shared');
+    const answer = await createServer(tenantA);
+    assert.equal(answer.status, 202, answer.text);
+  });
 });
 
 test('parallel multi-creates of up to 3 servers fill the instances quota and never pass it', async () => {
