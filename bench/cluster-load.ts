@@ -32,9 +32,9 @@ let next = 0;
 let active = 0;
 const failures: string[] = [];
 await Promise.all(
-  Array.from({ length: job.concurrency }, async (_, worker) => {
+  Array.from({ length: job.concurrency }, async () => {
     for (let i = next++; i < job.count; i = next++) {
-      const url = job.urls[(worker + i) % job.urls.length];
+      const url = job.urls[i % job.urls.length];
       const created = await call(url, 'POST', '/compute/v2.1/servers', { server: { name: `${job.prefix}-${i}`, flavorRef: job.flavor, imageRef: job.image, networks: 'none' } });
       if (created.status !== 202) {
         failures.push(`create ${created.status}`);

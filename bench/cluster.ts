@@ -18,10 +18,13 @@
  *
  * It rewrites the cluster section of BENCHMARKS.md (BENCH_WRITE=0: print only).
  * BENCH_CREATES (120), BENCH_CONCURRENCY (10), BENCH_DURATION (10 s per list run) and
- * BENCH_SIZES (100000,1000000) tune a run.
+ * BENCH_SIZES (100000,1000000) tune a run. BENCH_ROLE_CPU (e.g. `api=0.15,compute=0.07`)
+ * gives each process of a role at most that many cores, in a cgroup of its own (cgroup v1
+ * `cpu`, as root): a process capped as if it had a small machine of its own, so that what
+ * one more API node or compute host adds shows on a machine whose cores they all share.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,10 +40,38 @@ const REPORT = join(ROOT, 'BENCHMARKS.md');
 const CREATES = Number(process.env.BENCH_CREATES ?? 120);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10);
 const SECONDS = Number(process.env.BENCH_DURATION ?? 10);
+const WARM_CREATES = Number(process.env.BENCH_WARM_CREATES ?? 60);
 const SIZES = (process.env.BENCH_SIZES ?? '100000,1000000').split(',').map(Number).filter((n) => n > 0);
 const LIST = '/compute/v2.1/servers/detail?limit=100';
 /** A request with the same token check and a 300-byte answer: what the machine gives any request then (the report's floor). */
 const FLOOR = '/compute/v2.1/flavors/1';
+const ROLE_CPU = new Map(
+  (process.env.BENCH_ROLE_CPU ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => kv.split('=') as [string, string])
+    .map(([role, cores]) => [role, Number(cores)]),
+);
+const CGROUPS = '/sys/fs/cgroup/cpu';
+
+/** Puts the node's process in a cgroup of its own capped at its role's BENCH_ROLE_CPU cores. */
+function capCpu(node: ClusterNode): ClusterNode {
+  const cores = ROLE_CPU.get(node.spec.role);
+  if (!cores || !node.child.pid) return node;
+  const dir = join(CGROUPS, `nimbus-bench-${node.spec.name}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'cpu.cfs_period_us'), '100000');
+  writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(Math.round(cores * 100_000)));
+  writeFileSync(join(dir, 'cgroup.procs'), String(node.child.pid));
+  return node;
+}
+
+/** Removes the bench's cgroups (their processes have ended). */
+function uncap(): void {
+  if (!ROLE_CPU.size) return;
+  for (const d of readdirSync(CGROUPS)) if (d.startsWith('nimbus-bench-')) rmdirSync(join(CGROUPS, d));
+}
+
 const START = '<!-- bench:cluster:start (npm run bench:cluster regenerates this section) -->';
 const END = '<!-- bench:cluster:end -->';
 
@@ -67,8 +98,8 @@ async function session(node: ClusterNode): Promise<Session> {
 }
 
 /** Creates to ACTIVE through `nodes`, measured by a load process of its own. */
-function creates(nodes: ClusterNode[], s: Session, prefix: string): Promise<{ active: number; seconds: number; perSecond: number; failures: string[] }> {
-  const job = { urls: nodes.map((n) => n.url), token: s.token, flavor: s.flavor, image: s.image, count: CREATES, concurrency: CONCURRENCY, prefix };
+function creates(nodes: ClusterNode[], s: Session, prefix: string, count = CREATES): Promise<{ active: number; seconds: number; perSecond: number; failures: string[] }> {
+  const job = { urls: nodes.map((n) => n.url), token: s.token, flavor: s.flavor, image: s.image, count, concurrency: CONCURRENCY, prefix };
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [join(ROOT, 'dist/bench/cluster-load.js'), JSON.stringify(job)], { timeout: 600_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`load process: ${err.message}\n${stderr}`));
@@ -161,18 +192,22 @@ async function main(): Promise<void> {
   writeFileSync(config, JSON.stringify({ fake: { vcpus: 1_000_000, memoryMb: 1_000_000_000, localGb: 100_000_000 } }));
   const env = { NIMBUS_CONFIG: config, NIMBUS_LOG_LEVEL: 'error' };
   const started = new Date();
-  const cluster: Cluster = await startCluster();
+  const started0 = await startCluster();
+  // Every node the bench starts gets its role's CPU cap (BENCH_ROLE_CPU).
+  const cluster: Cluster = { ...started0, start: async (spec) => capCpu(await started0.start(spec)) };
   const rows: string[][] = [];
   const seeded: string[][] = [];
   let explain = '';
   try {
-    log(`cluster: private PostgreSQL, ${cluster.netns ? 'each process in its own network namespace' : 'on loopback'}`);
+    log(`cluster: private PostgreSQL, ${cluster.netns ? 'each process in its own network namespace' : 'on loopback'}${ROLE_CPU.size ? `; cores per process: ${process.env.BENCH_ROLE_CPU}` : ''}`);
     await cluster.migrate();
     const [one] = await Promise.all([cluster.start({ name: 'api1', role: 'api', env }), cluster.start({ name: 'conductor1', role: 'conductor', env }), cluster.start({ name: 'h1', role: 'compute', host: 'h1', env })]);
     const s = await session(one);
     let base: { creates: number; builds: number; p99: number; rps: number } | null = null;
     const measure = async (label: string, nodes: ClusterNode[]) => {
       const locks = [`quota:${s.projectId}`, `quota-recount:${s.projectId}`, 'hosts', ...['h1', 'h2', 'h3'].map((h) => `placement-host:${h}`)];
+      // A node just started compiles its hot paths on its first requests: a round of creates on each first, not counted.
+      await creates(nodes, s, `warm-${label.replace(/\W+/g, '-')}`, WARM_CREATES);
       const { result: c, profile } = await profiled(cluster, () => creates(nodes, s, label.replace(/\W+/g, '-')), locks);
       const l = await listLoad(nodes, s);
       log(`  ${label}: ${fmt(c.perSecond)} creates/s to ACTIVE (${c.active} in ${fmt(c.seconds)} s), list p99 ${fmt(l.p99, 2)} ms, ${fmt(l.rps)} req/s${c.failures.length || l.failures ? `  failures: ${c.failures.slice(0, 5)} ${l.failures}` : ''}`);
@@ -201,6 +236,7 @@ async function main(): Promise<void> {
     log(explain);
   } finally {
     await cluster.close();
+    uncap();
     rmSync(dir, { recursive: true, force: true });
   }
   const section = [
@@ -209,7 +245,7 @@ async function main(): Promise<void> {
     '',
     `Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores shared with other work (noisy: load ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end);`,
     `every process on this one machine (a private PostgreSQL 15 with fsync off, \`nimbus api\`, one \`nimbus conductor\`, \`nimbus compute --host\` with the fake driver), each in a network namespace of its own.`,
-    `Creates: ${CREATES} at ${CONCURRENCY} concurrent clients in a load process of its own, round-robin over the API nodes, each client polling its server until ACTIVE.`,
+    `Creates: ${CREATES} at ${CONCURRENCY} concurrent clients in a load process of its own, round-robin over the API nodes, each client polling its server until ACTIVE, after ${WARM_CREATES} not counted.`,
     `Lists: \`GET ${LIST}\` with wrk, ${CONCURRENCY} connections split over the API nodes, ${SECONDS} s; with 2 nodes the worse node's p99. Ratios are to the first row, same run.`,
     '',
     `Builds: one multi-create of ${CREATES} (min_count = max_count), until all are ACTIVE, counted in the database.`,
