@@ -21,11 +21,13 @@ export interface Profile {
 
 const TICK = 100; // USER_HZ on Linux
 
-function cpuOf(pid: number): number {
+/** A process's CPU seconds; with `reaped`, also those of its children that ended (cutime, cstime). */
+function cpuOf(pid: number, reaped = false): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICK; // utime, stime (fields 14 and 15)
+    // utime, stime (fields 14 and 15), cutime, cstime (16 and 17)
+    return (Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0)) / TICK;
   } catch {
     return 0;
   }
@@ -70,8 +72,8 @@ export async function profiled<T>(cluster: Cluster, work: () => Promise<T>, lock
   const snapshot = () => {
     const cpu: Record<string, number> = { machine: machineBusy() };
     for (const [name, node] of cluster.nodes) cpu[name] = node.child.pid ? cpuOf(node.child.pid) : 0;
-    // Backends that ended during the run are missed: the cluster's pools keep theirs.
-    cpu.postgres = cpuOf(postmaster) + childrenOf(postmaster).reduce((t, p) => t + cpuOf(p), 0);
+    // The backends alive now, and through the postmaster those that ended.
+    cpu.postgres = cpuOf(postmaster, true) + childrenOf(postmaster).reduce((t, p) => t + cpuOf(p), 0);
     return cpu;
   };
   const counts: Record<string, number> = {};
