@@ -3,7 +3,9 @@
  * a `nimbus conductor` and two `nimbus compute --driver qemu` processes on a private
  * PostgreSQL, each with a data directory of its own and (as root) a network namespace of its
  * own, so the migration stream goes from one namespace's QEMU to the other's address. One
- * tiny guest (128 MiB) goes there, keeps its boot, and is then refused a way back.
+ * tiny guest (128 MiB) goes there, keeps its boot, and is then refused a way back; last, its
+ * host is killed, the server evacuated back, and the host on its return destroys the machine
+ * that ran on without it.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
