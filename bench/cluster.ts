@@ -17,8 +17,9 @@
  * for (bench/cluster-profile.ts).
  *
  * It rewrites the cluster section of BENCHMARKS.md (BENCH_WRITE=0: print only).
- * BENCH_CREATES (120), BENCH_CONCURRENCY (10), BENCH_DURATION (10 s per list run) and
- * BENCH_SIZES (100000,1000000) tune a run. BENCH_ROLE_CPU (e.g. `api=0.15,compute=0.07`)
+ * BENCH_CREATES (120), BENCH_WARM_CREATES (60, not counted, before each measurement),
+ * BENCH_CONCURRENCY (10), BENCH_DURATION (10 s per list run) and BENCH_SIZES
+ * (100000,1000000) tune a run. BENCH_ROLE_CPU (e.g. `api=0.15,compute=0.07`)
  * gives each process of a role at most that many cores, in a cgroup of its own (cgroup v1
  * `cpu`, as root): a process capped as if it had a small machine of its own, so that what
  * one more API node or compute host adds shows on a machine whose cores they all share.
@@ -192,9 +193,9 @@ async function main(): Promise<void> {
   writeFileSync(config, JSON.stringify({ fake: { vcpus: 1_000_000, memoryMb: 1_000_000_000, localGb: 100_000_000 } }));
   const env = { NIMBUS_CONFIG: config, NIMBUS_LOG_LEVEL: 'error' };
   const started = new Date();
-  const started0 = await startCluster();
+  const uncapped = await startCluster();
   // Every node the bench starts gets its role's CPU cap (BENCH_ROLE_CPU).
-  const cluster: Cluster = { ...started0, start: async (spec) => capCpu(await started0.start(spec)) };
+  const cluster: Cluster = { ...uncapped, start: async (spec) => capCpu(await uncapped.start(spec)) };
   const rows: string[][] = [];
   const seeded: string[][] = [];
   let explain = '';
