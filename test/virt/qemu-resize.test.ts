@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startCloud, type TestCloud } from '../support.js';
 import { openWebSocket } from '../api/console/ws-client.js';
-import { killQemusUnder, qemuMissing, qemuProcessesUnder } from './qemu-support.js';
+import { killQemusUnder, qemuMissing, qemuProcessesUnder, SHELL_PROBE, SHELL_UP } from './qemu-support.js';
 
 const skip = qemuMissing();
 const GiB_SECTORS = 2 ** 30 / 512;
@@ -51,14 +51,14 @@ describe('resize on the qemu driver', { skip }, () => {
     assert.equal(ws.status, 101);
     let asked = false;
     let seen = '';
-    const probe = setInterval(() => !asked && ws.send('echo "SHELL""-UP"\r'), 3000);
+    const probe = setInterval(() => !asked && ws.send(SHELL_PROBE), 3000);
     try {
-      ws.send('echo "SHELL""-UP"\r');
+      ws.send(SHELL_PROBE);
       for (const until = Date.now() + 300000; Date.now() < until; ) {
         const m = await ws.next();
         assert.ok(m, `the console closed; it showed: ${seen.slice(-2000)}`);
         seen += m.toString('latin1');
-        if (!asked && /SHELL-UP/.test(seen)) {
+        if (!asked && SHELL_UP.test(seen)) {
           asked = true;
           seen = '';
           ws.send(command + '\r');

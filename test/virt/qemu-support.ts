@@ -72,6 +72,16 @@ export function killQemusUnder(dir: string): void {
 export type { Driver };
 
 /**
+ * What a test types until the guest's shell answers, and the answer. Typed while the guest
+ * boots, characters can be lost: a probe with quotes that lost one left the shell waiting
+ * for the closing quote (its "> " prompt) for good, and one that lost the quotes inside
+ * echoed a line that passed for the answer. This one has nothing to leave open, and only
+ * the shell's answer has digits after the marker ($$ is the shell's pid).
+ */
+export const SHELL_PROBE = 'echo SHELL-UP-$$\r';
+export const SHELL_UP = /SHELL-UP-\d+/;
+
+/**
  * Types `command` into the guest's serial shell and waits until what the guest answers
  * matches `answer`. A guest still booting has no shell reading its port yet, and what is
  * typed then is lost in part: the shell is first asked to answer a probe (again every 3 s),
@@ -93,12 +103,12 @@ export async function guestShell(driver: Driver, host: string, id: string, comma
         resolve(m);
       };
       const timer = setTimeout(() => done(null), 60000);
-      const probe = setInterval(() => !asked && console?.write(Buffer.from('echo "SHELL""-UP"\r')), 3000);
+      const probe = setInterval(() => !asked && console?.write(Buffer.from(SHELL_PROBE)), 3000);
       try {
         console = driver.openConsole(host, id, 'serial', {
           send: (d) => {
             seen += d.toString('latin1');
-            if (!asked && /SHELL-UP/.test(seen)) {
+            if (!asked && SHELL_UP.test(seen)) {
               asked = true;
               seen = '';
               console!.write(Buffer.from(command + '\r'));
@@ -108,7 +118,7 @@ export async function guestShell(driver: Driver, host: string, id: string, comma
           },
           hangUp: () => done(null),
         });
-        console.write(Buffer.from('echo "SHELL""-UP"\r'));
+        console.write(Buffer.from(SHELL_PROBE));
       } catch {
         setTimeout(() => done(null), 3000); // not running yet
       }
